@@ -1,0 +1,3 @@
+from promptwitness.cli import entry
+
+entry()

@@ -1,0 +1,1 @@
+"""IO edge: the capture server (sink and pass-through), redaction, HAR."""

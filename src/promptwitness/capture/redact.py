@@ -1,0 +1,417 @@
+"""Credential redaction at the capture edge, before anything is written.
+
+Rules:
+- A credential is replaced by ``pw-redacted:`` + the first 16 hex digits of
+  HMAC-SHA256(store salt, secret): the same secret always gives the same fingerprint in
+  a store (a change of identity stays visible) and the secret itself is gone.
+- Credential headers (authorization, x-api-key, cookie, ... and any header named like a
+  token, secret or API key) have their value replaced; an auth scheme word
+  (``Bearer``, ``Basic`` ...) is kept. Credential query parameters (``key=``,
+  ``api_key=``, ``access_token=`` ...) have their value replaced.
+- Every secret seen (from those headers and parameters, from secret-named JSON fields
+  in request bodies, from key-shaped strings such as ``sk-…``/``AIza…`` in bodies, and
+  the caller's ``known_secrets``), when at least 8 characters long, is then replaced
+  wherever it occurs: bodies, target, every header value, as itself and in its
+  JSON-escaped and URL-encoded forms. Secrets are remembered across exchanges.
+- All other bytes are left exactly as they were: no re-encoding, no normalisation.
+- ``redactions`` records what was replaced and where, never a value.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import hashlib
+import hmac
+import json
+import re
+import threading
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import quote, quote_plus, unquote, unquote_plus
+
+from promptwitness.capture.exchange import CapturedExchange
+
+PREFIX = "pw-redacted:"
+MIN_SECRET = 8
+"""Shorter secrets are replaced where they are credentials, but not searched for."""
+
+CREDENTIAL_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "x-api-key",
+        "x-goog-api-key",
+        "api-key",
+        "cookie",
+        "set-cookie",
+        "x-amz-security-token",
+    }
+)
+_NAME_MARKS = ("token", "secret", "api-key", "apikey", "api_key")
+# Rate-limit headers count tokens (``anthropic-ratelimit-tokens-remaining: 40000``);
+# they carry numbers and dates, not credentials, and are worth keeping.
+_NOT_CREDENTIAL_MARKS = ("ratelimit", "tokens")
+
+CREDENTIAL_QUERY = frozenset(
+    {
+        "key",
+        "api_key",
+        "apikey",
+        "api-key",
+        "access_token",
+        "id_token",
+        "refresh_token",
+        "token",
+        "client_secret",
+        "secret",
+        "password",
+        "x-amz-security-token",
+        "x-amz-signature",
+        "x-amz-credential",
+        "x-goog-signature",
+        "x-goog-credential",
+        "sig",
+        "signature",
+    }
+)
+
+AUTH_SCHEMES = frozenset(
+    {"bearer", "basic", "token", "digest", "negotiate", "ntlm", "dpop", "apikey", "key",
+     "aws4-hmac-sha256", "hoba", "mutual"}
+)
+
+_AUTH_HEADERS = frozenset({"authorization", "proxy-authorization"})
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9_-]*)([ \t]+)(\S.*)", re.S)
+_FINGERPRINT_TEXT = re.compile(
+    r"(?:[A-Za-z][A-Za-z0-9_-]*[ \t]+)?" + re.escape(PREFIX) + r"[0-9a-f]{16}"
+)
+
+# JSON string fields whose value is a secret, in request bodies. The quote before the
+# name and the colon after it keep this to real JSON keys (not text inside a string,
+# where the quotes would be escaped).
+_SECRET_FIELD = re.compile(
+    rb'"(?P<name>(?i:(?:x[_-]?)?api[_-]?key|access[_-]?token|refresh[_-]?token|id[_-]?token'
+    rb"|auth[_-]?token|session[_-]?token|bearer[_-]?token|authorization|password|passwd"
+    rb'|client[_-]?secret|secret[_-]?key|private[_-]?key|secret))"\s*:\s*'
+    rb'"(?P<value>(?:[^"\\]|\\.)*)"'
+)
+
+# Key-shaped strings, anywhere in bodies and targets. One alternation whose branches
+# start with literals (fast to scan); the left word boundary is checked in code, since
+# a lookbehind at the front would be tried at every byte.
+KEY_PATTERN = re.compile(
+    rb"(?:sk-[A-Za-z0-9_-]{20,}"  # Anthropic (sk-ant-), OpenAI (sk-proj-), OpenRouter, DeepSeek
+    rb"|AIza[0-9A-Za-z_-]{35}"  # Google API keys
+    rb"|gh[pousr]_[A-Za-z0-9]{36,}|github_pat_\w{22,}"  # GitHub tokens
+    rb"|(?:AKIA|ASIA)[0-9A-Z]{16}"  # AWS access key ids
+    rb"|xox[abposr]-[A-Za-z0-9-]{10,})"  # Slack tokens
+    rb"(?![A-Za-z0-9_-])"
+)
+_WORD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+_DIGIT = re.compile(rb"[0-9]")
+
+CREDENTIAL = "a credential"
+KNOWN = "a known secret"
+FIELD = "a secret field's value"
+KEY_SHAPED = "a key-shaped string"
+
+
+def _utf8(s: str) -> bytes:
+    try:
+        return s.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return s.encode("utf-8", "surrogatepass")
+
+
+def is_credential_header(name: str) -> bool:
+    low = name.lower()
+    if low in CREDENTIAL_HEADERS:
+        return True
+    if any(m in low for m in _NOT_CREDENTIAL_MARKS):
+        return False
+    return any(m in low for m in _NAME_MARKS)
+
+
+def _lower_percent(s: str) -> str:
+    return re.sub(r"%[0-9A-F]{2}", lambda m: m.group().lower(), s)
+
+
+def text_forms(secret: str) -> set[str]:
+    """The secret as it may appear in text: as is, JSON-escaped, URL-encoded."""
+    forms = {secret}
+    for ascii_only in (False, True):
+        esc = json.dumps(secret, ensure_ascii=ascii_only)[1:-1]
+        forms |= {esc, esc.replace("/", "\\/")}
+        forms.add(re.sub(r"\\u([0-9a-f]{4})", lambda m: "\\u" + m.group(1).upper(), esc))
+    encoded = (quote(secret, safe=""), quote(secret), quote_plus(secret), quote_plus(secret, "/"))
+    for enc in encoded:
+        forms |= {enc, _lower_percent(enc)}
+    return {f for f in forms if f}
+
+
+def byte_forms(secret: str) -> set[bytes]:
+    out = {_utf8(f) for f in text_forms(secret)}
+    try:
+        out.add(secret.encode("latin-1"))
+    except UnicodeEncodeError:
+        pass
+    return out
+
+
+@dataclass(frozen=True)
+class _Patterns:
+    bytes_pattern: re.Pattern[bytes]
+    bytes_lookup: dict[bytes, str]
+    text_pattern: re.Pattern[str]
+    text_lookup: dict[str, str]
+
+
+@dataclass
+class _Secret:
+    fingerprint: str
+    origin: str
+    extra: set[bytes] = dataclasses.field(default_factory=set)
+
+
+class Redactor:
+    """Replaces credentials in captured exchanges by salted fingerprints.
+
+    One instance serves a whole run: secrets seen in one exchange are also removed
+    from the following ones. Thread-safe.
+    """
+
+    def __init__(self, salt: bytes, known_secrets: Iterable[str] = ()) -> None:
+        if not salt:
+            raise ValueError("a Redactor needs the store's salt")
+        self._salt = bytes(salt)
+        self._lock = threading.Lock()
+        self._secrets: dict[str, _Secret] = {}
+        self._patterns: _Patterns | None = None
+        for s in known_secrets:
+            self._learn(s, KNOWN)
+
+    def fingerprint(self, secret: str) -> str:
+        """``pw-redacted:`` + 16 hex digits of HMAC-SHA256(salt, secret)."""
+        digest = hmac.new(self._salt, _utf8(secret), hashlib.sha256).hexdigest()
+        return PREFIX + digest[:16]
+
+    # secrets
+
+    def _learn(self, secret: str, origin: str, extra: bytes | None = None) -> None:
+        """Remember a secret to search for (callers hold the lock or are __init__)."""
+        if len(secret) < MIN_SECRET or secret in PREFIX or _FINGERPRINT_TEXT.fullmatch(secret):
+            return
+        known = self._secrets.get(secret)
+        if known is None:
+            known = self._secrets[secret] = _Secret(self.fingerprint(secret), origin)
+            self._patterns = None
+        if extra is not None and extra not in known.extra:
+            known.extra.add(extra)
+            self._patterns = None
+
+    def _compiled(self) -> _Patterns | None:
+        if not self._secrets:
+            return None
+        if self._patterns is None:
+            blookup: dict[bytes, str] = {}  # form -> secret
+            tlookup: dict[str, str] = {}
+            for secret, info in self._secrets.items():
+                for bform in byte_forms(secret) | info.extra:
+                    blookup.setdefault(bform, secret)
+                for tform in text_forms(secret):
+                    tlookup.setdefault(tform, secret)
+            # Longest first: the alternation takes the first branch that matches.
+            border = sorted(blookup, key=lambda f: (-len(f), f))
+            torder = sorted(tlookup, key=lambda f: (-len(f), f))
+            self._patterns = _Patterns(
+                re.compile(b"|".join(re.escape(f) for f in border)),
+                blookup,
+                re.compile("|".join(re.escape(f) for f in torder)),
+                tlookup,
+            )
+        return self._patterns
+
+    # the pass
+
+    def redact(self, ex: CapturedExchange) -> CapturedExchange:
+        """A copy of ``ex`` with every credential replaced by its fingerprint."""
+        with self._lock:
+            return self._redact(ex)
+
+    def _redact(self, ex: CapturedExchange) -> CapturedExchange:
+        notes: list[str] = []
+        req_headers = self._headers(ex.request_headers, "header", notes)
+        resp_headers = self._headers(ex.response_headers, "response header", notes)
+        target = self._query(ex.target, notes)
+        for name, value in _secret_fields(ex.request_body):
+            notes.append(f"request body field {name}")
+            self._learn(value[0], FIELD, value[1])
+        for body in (ex.request_body, ex.response_body, _utf8(target)):
+            for key in _key_shaped(body):
+                self._learn(key, KEY_SHAPED)
+
+        counts: Counter[tuple[str, str]] = Counter()
+        req_body = self._bytes(ex.request_body, "request body", counts)
+        resp_body = self._bytes(ex.response_body, "response body", counts)
+        target = self._text(target, "target", counts)
+        req_headers = [(k, self._text(v, f"header {k.lower()}", counts)) for k, v in req_headers]
+        resp_headers = [
+            (k, self._text(v, f"response header {k.lower()}", counts)) for k, v in resp_headers
+        ]
+        host = self._text(ex.host, "host", counts)
+        upstream = self._opt_text(ex.upstream, "upstream", counts)
+        error = self._opt_text(ex.error, "error", counts)
+        client = self._opt_text(ex.client, "client", counts)
+        for (where, origin), n in counts.items():
+            notes.append(f"{where}: {n} occurrence{'s' if n != 1 else ''} of {origin}")
+
+        return dataclasses.replace(
+            ex,
+            target=target,
+            host=host,
+            request_headers=req_headers,
+            request_body=req_body,
+            response_headers=resp_headers,
+            response_body=resp_body,
+            upstream=upstream,
+            error=error,
+            client=client,
+            redactions=[*ex.redactions, *notes],
+        )
+
+    def _headers(
+        self, headers: Iterable[tuple[str, str]], label: str, notes: list[str]
+    ) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        for name, value in headers:
+            if value and is_credential_header(name) and not _FINGERPRINT_TEXT.fullmatch(value):
+                value = self._credential_value(name.lower(), value)
+                notes.append(f"{label} {name.lower()}")
+            out.append((name, value))
+        return out
+
+    def _credential_value(self, name: str, value: str) -> str:
+        lead = value[: len(value) - len(value.lstrip())]
+        trail = value[len(value.rstrip()) :]
+        body = value.strip()
+        scheme = ""
+        if name in _AUTH_HEADERS:
+            m = _SCHEME.fullmatch(body)
+            if m and m.group(1).lower() in AUTH_SCHEMES:
+                scheme = m.group(1) + m.group(2)
+                body = m.group(3)
+                if m.group(1).lower() == "basic":
+                    self._learn_basic(body)
+        if name in ("cookie", "set-cookie"):
+            first = body.split(";", 1)[0] if name == "set-cookie" else body
+            for pair in first.split(";"):
+                self._learn(pair.split("=", 1)[-1].strip(), CREDENTIAL)
+        self._learn(body, CREDENTIAL)
+        return lead + scheme + self.fingerprint(body) + trail
+
+    def _learn_basic(self, token: str) -> None:
+        try:
+            decoded = base64.b64decode(token, validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            return
+        self._learn(decoded, CREDENTIAL)
+        self._learn(decoded.split(":", 1)[-1], CREDENTIAL)
+
+    def _query(self, target: str, notes: list[str]) -> str:
+        if "?" not in target:
+            return target
+        path, query = target.split("?", 1)
+        parts = query.split("&")
+        changed = False
+        for i, part in enumerate(parts):
+            if "=" not in part:
+                continue
+            name, value = part.split("=", 1)
+            if not value or unquote_plus(name).lower() not in CREDENTIAL_QUERY:
+                continue
+            secret = unquote(value)
+            if _FINGERPRINT_TEXT.fullmatch(secret):
+                continue
+            self._learn(secret, CREDENTIAL)
+            self._learn(unquote_plus(value), CREDENTIAL)
+            self._learn(value, CREDENTIAL)
+            parts[i] = f"{name}={self.fingerprint(secret)}"
+            notes.append(f"query {unquote_plus(name)}")
+            changed = True
+        return path + "?" + "&".join(parts) if changed else target
+
+    # replacing every occurrence
+
+    def _bytes(self, data: bytes, where: str, counts: Counter[tuple[str, str]]) -> bytes:
+        compiled = self._compiled()
+        if compiled is None or not data:
+            return data
+        pattern, lookup = compiled.bytes_pattern, compiled.bytes_lookup
+
+        def sub(m: re.Match[bytes]) -> bytes:
+            secret = lookup[m.group()]
+            info = self._secrets[secret]
+            counts[(where, info.origin)] += 1
+            return info.fingerprint.encode("ascii")
+
+        for _ in range(4):  # a replacement cannot create a new occurrence, but be sure
+            data, n = pattern.subn(sub, data)
+            if n == 0:
+                break
+        return data
+
+    def _text(self, text: str, where: str, counts: Counter[tuple[str, str]]) -> str:
+        compiled = self._compiled()
+        if compiled is None or not text:
+            return text
+        pattern, lookup = compiled.text_pattern, compiled.text_lookup
+
+        def sub(m: re.Match[str]) -> str:
+            info = self._secrets[lookup[m.group()]]
+            counts[(where, info.origin)] += 1
+            return info.fingerprint
+
+        for _ in range(4):
+            text, n = pattern.subn(sub, text)
+            if n == 0:
+                break
+        return text
+
+    def _opt_text(
+        self, text: str | None, where: str, counts: Counter[tuple[str, str]]
+    ) -> str | None:
+        return None if text is None else self._text(text, where, counts)
+
+
+def _secret_fields(body: bytes) -> list[tuple[str, tuple[str, bytes]]]:
+    """``(field name, (decoded value, value as written))`` of secret-named JSON fields."""
+    out: list[tuple[str, tuple[str, bytes]]] = []
+    if b'"' not in body:
+        return out
+    for m in _SECRET_FIELD.finditer(body):
+        raw = m.group("value")
+        if len(raw) < MIN_SECRET:
+            continue
+        try:
+            value = json.loads(b'"' + raw + b'"')
+        except ValueError:
+            value = raw.decode("utf-8", "surrogateescape")
+        if not isinstance(value, str) or len(value) < MIN_SECRET:
+            continue
+        if _FINGERPRINT_TEXT.fullmatch(value):
+            continue
+        out.append((m.group("name").decode("ascii"), (value, raw)))
+    return out
+
+
+def _key_shaped(data: bytes) -> list[str]:
+    found: list[str] = []
+    for m in KEY_PATTERN.finditer(data):
+        if m.start() > 0 and data[m.start() - 1] in _WORD:
+            continue  # inside a longer word ("task-…"), not a key
+        if _DIGIT.search(m.group()):  # "sk-learn-compatible-models" is prose, not a key
+            found.append(m.group().decode("ascii"))
+    return found

@@ -1,0 +1,710 @@
+"""The capture server (IO edge): every HTTP exchange an agent makes, kept byte for byte.
+
+Two modes, one catch-all handler for every method and path:
+
+- **sink** (no upstream): answer with ``protocols.sink_reply`` — canned JSON, or an SSE
+  stream written and flushed one event at a time;
+- **pass-through** (``upstream="https://api.anthropic.com"`` or any http(s) URL, with an
+  optional path prefix): forward the request and stream the answer back chunk by chunk as
+  it arrives, failures included (refused → 502, timeout → 504, reset mid-stream → the
+  client connection is aborted after the bytes that did arrive).
+
+Rules:
+- Raw bytes are the truth: the request body is stored exactly as received (no
+  decompression, no re-encoding), headers keep their order, case and duplicates
+  (decoded latin-1), the target is stored as sent. Forwarded bytes are never
+  decompressed or rewritten; only hop-by-hop headers are dropped and Host is rewritten.
+- Every exchange is captured: unknown paths, invalid bodies, client disconnects,
+  upstream failures, and failures of this server itself (stored with ``error``). A bad
+  request never stops the server.
+- Nothing slow on the request path: the finished ``CapturedExchange`` goes to one writer
+  thread which redacts credentials (``capture.redact``) and then stores it (access log
+  off; aiohttp sets TCP_NODELAY on every connection, so each SSE event leaves at once).
+  Credentials never reach the store unredacted: an exchange that cannot be redacted
+  is stored without its headers and bodies.
+- ``stop()`` drains: every exchange received before it is stored when it returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import logging
+import queue
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Protocol
+
+import aiohttp
+from aiohttp import web
+from aiohttp.helpers import must_be_empty_body
+from multidict import MultiDict
+from yarl import URL
+
+from promptwitness.capture.exchange import CapturedExchange
+from promptwitness.capture.redact import Redactor
+from promptwitness.errors import CaptureError
+from promptwitness.model import RawRequest
+from promptwitness.protocols import DEFAULT_ANSWER, sink_reply
+
+__all__ = [
+    "DEFAULT_MAX_BODY",
+    "HOP_BY_HOP",
+    "CaptureServer",
+    "ExchangeStore",
+    "ServerThread",
+]
+
+log = logging.getLogger("promptwitness.capture")
+
+DEFAULT_MAX_BODY = 256 * 1024 * 1024
+
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+"""Headers that describe one connection, not the message: never forwarded."""
+
+# Framing is ours to decide when we re-send a body (content-length is set from the
+# bytes actually written, or chunked encoding is used for streams).
+_FRAMING = HOP_BY_HOP | {"content-length"}
+# Expect: 100-continue is answered by this server before the body is read; forwarding
+# it would make the upstream wait for a body we already hold.
+_NOT_FORWARDED = HOP_BY_HOP | {"expect"}
+
+_STOP = object()
+
+
+class ExchangeStore(Protocol):
+    """What the server needs from ``promptwitness.store.Store``."""
+
+    def add(self, ex: CapturedExchange) -> int: ...
+
+    def salt(self) -> bytes: ...
+
+
+OnExchange = Callable[[int, CapturedExchange], None]
+
+
+def _json_body(kind: str, message: str) -> bytes:
+    return json.dumps({"error": {"type": kind, "message": message}}).encode()
+
+
+def _address(addr: object) -> str | None:
+    if isinstance(addr, tuple) and len(addr) >= 2:
+        host, port = str(addr[0]), addr[1]
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    if addr:
+        return str(addr)
+    return None
+
+
+def _origin_form(target: str) -> str:
+    """The path and query of a request target (absolute-form when sent to a proxy)."""
+    if target.startswith("/"):
+        return target
+    if "://" in target:
+        rest = target.split("://", 1)[1]
+        slash = rest.find("/")
+        query = rest.find("?")
+        if slash == -1 or (query != -1 and query < slash):
+            return "/" + (rest[query:] if query != -1 else "")
+        return rest[slash:]
+    return "/"  # "*" (OPTIONS *) and anything unexpected
+
+
+class _HeaderName(str):
+    """A header name that keeps its case but compares case-insensitively.
+
+    aiohttp's ``ClientSession`` merges request headers by tracking the names it has seen
+    in a case-sensitive set, so ``X-Dup: one`` then ``x-dup: two`` would lose the first;
+    with names like these both are sent, in order, each with its own case.
+    """
+
+    __slots__ = ()
+
+    def __hash__(self) -> int:
+        return hash(self.lower())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and self.lower() == other.lower()
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+
+@dataclass
+class _Flight:
+    """One exchange in progress: the record, the response object and the bytes sent."""
+
+    ex: CapturedExchange
+    t0: float
+    resp: web.StreamResponse | None = None
+    sent: list[bytes] = field(default_factory=list)
+    sent_size: int = 0
+
+    def prepared(self) -> bool:
+        return self.resp is not None and self.resp.prepared
+
+
+class CaptureServer:
+    """The capture server. ``async with CaptureServer(store) as srv`` or ``start``/``stop``.
+
+    ``start`` may be called more than once to listen on several addresses (or on sockets
+    handed over by the sandbox, ``sock=``); ``stop`` closes them all.
+    """
+
+    def __init__(
+        self,
+        store: ExchangeStore,
+        *,
+        upstream: str | None = None,
+        run: str | None = None,
+        redactor: Redactor | None = None,
+        answer_text: str = DEFAULT_ANSWER,
+        upstream_timeout: float = 600,
+        max_body: int = DEFAULT_MAX_BODY,
+        on_exchange: OnExchange | None = None,
+        shutdown_timeout: float = 5.0,
+    ) -> None:
+        if upstream is not None and not upstream.startswith(("http://", "https://")):
+            raise CaptureError(f"the upstream must be an http:// or https:// URL, not {upstream!r}")
+        self.store = store
+        self.upstream = upstream.rstrip("/") if upstream is not None else None
+        self.run = run
+        self.redactor = redactor if redactor is not None else Redactor(store.salt())
+        self.answer_text = answer_text
+        self.upstream_timeout = upstream_timeout
+        self.max_body = max_body
+        self.on_exchange = on_exchange
+        self.shutdown_timeout = shutdown_timeout
+        self.stored = 0  # exchanges written to the store so far
+        self.failures: list[str] = []  # what went wrong in the writer thread
+        self._runner: web.ServerRunner | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._addresses: list[tuple[str, int]] = []
+        self._inflight = 0
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    @property
+    def mode(self) -> str:
+        return "pass-through" if self.upstream is not None else "sink"
+
+    @property
+    def addresses(self) -> list[tuple[str, int]]:
+        """Every (host, port) listened on."""
+        return list(self._addresses)
+
+    async def start(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        sock: socket.socket | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> tuple[str, int]:
+        """Listen on ``host:port`` (port 0: a free one), or on ``sock``; returns the
+        address bound."""
+        if self._runner is None:
+            self._writer = threading.Thread(
+                target=self._write_loop, name="promptwitness-capture-writer", daemon=True
+            )
+            self._writer.start()
+            if self.upstream is not None:
+                self._session = aiohttp.ClientSession(
+                    auto_decompress=False,
+                    cookie_jar=aiohttp.DummyCookieJar(),
+                    connector=aiohttp.TCPConnector(limit=0, enable_cleanup_closed=False),
+                    timeout=aiohttp.ClientTimeout(
+                        total=None,
+                        sock_connect=self.upstream_timeout,
+                        sock_read=self.upstream_timeout,
+                    ),
+                    max_line_size=1 << 20,
+                    max_field_size=1 << 20,
+                    trust_env=False,
+                )
+            server = web.Server(
+                self._handle,
+                access_log=None,
+                auto_decompress=False,  # keep compressed request bodies as sent
+                max_line_size=1 << 20,
+                max_field_size=1 << 20,
+                max_headers=4096,
+                handler_cancellation=False,  # finish recording after a client goes away
+            )
+            self._runner = web.ServerRunner(server, shutdown_timeout=self.shutdown_timeout)
+            await self._runner.setup()
+        try:
+            if sock is None:
+                infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+                sock = socket.create_server((host, port), family=infos[0][0])
+            site = web.SockSite(self._runner, sock, ssl_context=ssl_context)
+            await site.start()
+        except OSError as exc:
+            raise CaptureError(f"cannot listen on {host}:{port}: {exc}") from exc
+        name = sock.getsockname()
+        bound = (str(name[0]), int(name[1]))
+        self._addresses.append(bound)
+        return bound
+
+    async def stop(self) -> None:
+        """Stop listening, finish (or after ``shutdown_timeout`` cancel) the requests in
+        flight, and return once every exchange received is stored."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        if self._writer is not None:
+            self._queue.put(_STOP)
+            await asyncio.to_thread(self._writer.join)
+            self._writer = None
+        self._addresses.clear()
+
+    async def flush(self, timeout: float = 30.0) -> None:
+        """Wait until no request is in flight and every finished exchange is stored."""
+        if self._writer is None:
+            return  # not started, or stopped (and so drained)
+        deadline = time.monotonic() + timeout
+        while self._inflight:
+            if time.monotonic() > deadline:
+                raise CaptureError(f"{self._inflight} requests still in flight after {timeout} s")
+            await asyncio.sleep(0.002)
+        done = threading.Event()
+        self._queue.put(done)
+        if not await asyncio.to_thread(done.wait, max(0.0, deadline - time.monotonic())):
+            raise CaptureError(f"the store writer did not catch up within {timeout} s")
+
+    async def __aenter__(self) -> CaptureServer:
+        if self._runner is None:
+            await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    # -- the writer thread ----------------------------------------------------------
+
+    def _write_loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            if isinstance(item, threading.Event):
+                item.set()
+                continue
+            assert isinstance(item, CapturedExchange)
+            self._write_one(item)
+
+    def _write_one(self, ex: CapturedExchange) -> None:
+        try:
+            ex = self.redactor.redact(ex)
+        except Exception as exc:  # never let an unredacted exchange reach the disk
+            log.exception("redaction failed; storing the exchange without headers and bodies")
+            ex.request_headers, ex.response_headers = [], []
+            ex.request_body = ex.response_body = b""
+            ex.error = f"redaction failed ({type(exc).__name__}); headers and bodies dropped"
+        try:
+            ex_id = self.store.add(ex)
+        except Exception as exc:
+            log.exception("cannot store an exchange")
+            self.failures.append(f"cannot store {ex.method} {ex.target}: {exc}")
+            return
+        self.stored += 1
+        if self.on_exchange is not None:
+            try:
+                self.on_exchange(ex_id, ex)
+            except Exception:
+                log.exception("on_exchange callback failed")
+
+    # -- the handler ----------------------------------------------------------------
+
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        self._inflight += 1
+        try:
+            return await self._capture(request)
+        finally:
+            self._inflight -= 1
+
+    async def _capture(self, request: web.BaseRequest) -> web.StreamResponse:
+        transport = request.transport
+        sockname = transport.get_extra_info("sockname") if transport is not None else None
+        peername = transport.get_extra_info("peername") if transport is not None else None
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers]
+        host = next((v for k, v in headers if k.lower() == "host"), None)
+        flight = _Flight(
+            CapturedExchange(
+                method=request.method,
+                target=request.raw_path,
+                host=host if host is not None else (_address(sockname) or ""),
+                scheme="https" if request.secure else "http",
+                http_version=f"{request.version.major}.{request.version.minor}",
+                request_headers=headers,
+                started=time.time(),
+                mode=self.mode,
+                upstream=self.upstream,
+                run=self.run,
+                client=_address(peername),
+            ),
+            time.monotonic(),
+        )
+        try:
+            state = await self._read_body(request, flight)
+            if state == "done":
+                pass  # the client is gone, or the body's framing was broken (answered)
+            elif state == "too-large":
+                assert flight.ex.error is not None
+                await self._send_error(request, flight, 413, "request_too_large", flight.ex.error)
+            elif self.upstream is not None:
+                await self._forward(request, flight)
+            else:
+                await self._sink(request, flight)
+        except asyncio.CancelledError:
+            flight.ex.error = flight.ex.error or (
+                f"capture server stopped after {flight.sent_size} bytes of the response"
+            )
+            raise
+        except ConnectionError:
+            # The client went away while we answered (seen by aiohttp, not by _send).
+            flight.ex.error = flight.ex.error or (
+                f"client disconnected after {flight.sent_size} bytes of the response"
+            )
+        except Exception as exc:
+            log.exception("capture handler failed on %s %s", request.method, request.raw_path)
+            flight.ex.error = f"capture server failed: {type(exc).__name__}: {exc}"
+            if not flight.prepared():
+                try:
+                    await self._send_error(request, flight, 500, "capture_error", flight.ex.error)
+                except Exception:
+                    log.debug("could not send the 500 answer", exc_info=True)
+            elif request.transport is not None:
+                request.transport.abort()
+        finally:
+            flight.ex.duration = time.monotonic() - flight.t0
+            flight.ex.response_body = b"".join(flight.sent)
+            self._queue.put(flight.ex)
+        return flight.resp if flight.resp is not None else web.Response(status=500)
+
+    async def _read_body(self, request: web.BaseRequest, flight: _Flight) -> str:
+        """Read the whole body incrementally; keep what arrived if the client goes away.
+
+        Returns ``"ok"``, ``"too-large"`` (the first ``max_body`` bytes are kept) or
+        ``"done"`` (nothing more to answer: the client is gone, or it was answered 400).
+        """
+        ex = flight.ex
+        expected = request.headers.get("Content-Length")
+        if (
+            request.version >= (1, 1)
+            and request.headers.get("Expect", "").lower() == "100-continue"
+        ):
+            await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async for chunk in request.content.iter_any():
+                if size + len(chunk) > self.max_body:
+                    chunks.append(chunk[: self.max_body - size])
+                    size = self.max_body
+                    ex.error = (
+                        f"request body larger than {self.max_body} bytes"
+                        + (f" (Content-Length {expected})" if expected else "")
+                        + f"; the first {self.max_body} bytes are kept"
+                    )
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+        except (web.RequestPayloadError, aiohttp.http_exceptions.HttpProcessingError) as exc:
+            ex.request_body = b"".join(chunks)
+            ex.error = f"invalid request body framing after {size} bytes: {exc}"
+            await self._send_error(request, flight, 400, "invalid_request", ex.error)
+            return "done"
+        except (ConnectionError, OSError, aiohttp.ClientError) as exc:
+            ex.request_body = b"".join(chunks)
+            of = f" of {expected}" if expected else ""
+            ex.error = f"client disconnected after {size}{of} bytes of the request body"
+            log.debug("client went away during upload: %r", exc)
+            return "done"
+        ex.request_body = b"".join(chunks)
+        return "too-large" if ex.error is not None else "ok"
+
+    # -- sink -------------------------------------------------------------------------
+
+    async def _sink(self, request: web.BaseRequest, flight: _Flight) -> None:
+        ex = flight.ex
+        raw = RawRequest(
+            ex.method, _origin_form(ex.target), tuple(ex.request_headers), ex.request_body
+        )
+        reply = sink_reply(raw, self.answer_text)
+        resp = web.StreamResponse(status=reply.status)
+        for k, v in reply.headers:
+            if k.lower() not in _FRAMING:
+                resp.headers.add(k, v)
+        empty = must_be_empty_body(request.method, reply.status)
+        if not reply.stream:
+            resp.content_length = len(reply.body)
+        elif request.version >= (1, 1) and not empty:
+            resp.enable_chunked_encoding()
+        await self._prepare(request, flight, resp)
+        if not empty:
+            for chunk in reply.chunks:
+                if not await self._send(request, flight, chunk):
+                    return
+        await self._finish(request, flight)
+
+    # -- pass-through -----------------------------------------------------------------
+
+    async def _forward(self, request: web.BaseRequest, flight: _Flight) -> None:
+        assert self._session is not None and self.upstream is not None
+        ex = flight.ex
+        url = URL(self.upstream + _origin_form(ex.target), encoded=True)
+        # Host is left to aiohttp, which sets it (first) from the upstream URL.
+        headers: MultiDict[str] = MultiDict(
+            (_HeaderName(k), v)
+            for k, v in ex.request_headers
+            if k.lower() not in _NOT_FORWARDED and k.lower() != "host"
+        )
+        body = ex.request_body
+        has_body = bool(body) or any(k.lower() == "content-length" for k, _ in ex.request_headers)
+        try:
+            upstream_cm = self._session.request(
+                ex.method,
+                url,
+                headers=headers,
+                # Large bodies as a stream: aiohttp warns that big bytes block the loop.
+                data=(body if len(body) < 1 << 20 else io.BytesIO(body)) if has_body else None,
+                allow_redirects=False,
+                skip_auto_headers=(
+                    "Accept",
+                    "Accept-Encoding",
+                    "User-Agent",
+                    "Content-Type",
+                ),
+            )
+            up = await upstream_cm.__aenter__()
+        except TimeoutError as exc:
+            msg = f"upstream {self.upstream} did not answer within {self.upstream_timeout} s"
+            ex.error = f"{msg} ({type(exc).__name__})"
+            await self._send_error(request, flight, 504, "upstream_timeout", msg)
+            return
+        except aiohttp.ClientConnectorError as exc:
+            msg = f"cannot reach upstream {self.upstream}: {exc}"
+            ex.error = msg
+            await self._send_error(request, flight, 502, "upstream_unreachable", msg)
+            return
+        except (aiohttp.ClientError, OSError) as exc:
+            msg = f"upstream {self.upstream} failed before answering: {type(exc).__name__}: {exc}"
+            ex.error = msg
+            await self._send_error(request, flight, 502, "upstream_error", msg)
+            return
+        try:
+            await self._relay(request, flight, up)
+        finally:
+            await upstream_cm.__aexit__(None, None, None)
+
+    async def _relay(
+        self, request: web.BaseRequest, flight: _Flight, up: aiohttp.ClientResponse
+    ) -> None:
+        resp = web.StreamResponse(status=up.status, reason=up.reason)
+        length: str | None = None
+        chunked = False
+        for kb, vb in up.raw_headers:
+            k, v = kb.decode("latin-1"), vb.decode("latin-1")
+            low = k.lower()
+            if low == "content-length":
+                length = v
+            elif low == "transfer-encoding":
+                chunked = True
+            if low not in _FRAMING:
+                resp.headers.add(k, v)
+        empty = must_be_empty_body(request.method, up.status)
+        if length is not None and not chunked and length.isdigit():
+            # The upstream's own framing, so the agent sees the same length (and the
+            # same truncation if the upstream stops short).
+            resp.content_length = int(length)
+        elif request.version >= (1, 1) and not empty:
+            resp.enable_chunked_encoding()
+        await self._prepare(request, flight, resp)
+        received = 0
+        try:
+            async for chunk in up.content.iter_any():
+                received += len(chunk)
+                if not await self._send(request, flight, chunk):
+                    up.close()
+                    return
+        except TimeoutError:
+            flight.ex.error = (
+                f"upstream timed out after {received} bytes of the response "
+                f"(no data for {self.upstream_timeout} s)"
+            )
+            self._abort(request, up)
+            return
+        except aiohttp.ClientPayloadError as exc:
+            cause = exc.__cause__ or exc.__context__
+            if isinstance(cause, ConnectionError) or "reset" in str(exc).lower():
+                flight.ex.error = f"upstream reset after {received} bytes of the response: {exc}"
+            else:
+                flight.ex.error = f"upstream response truncated after {received} bytes: {exc}"
+            self._abort(request, up)
+            return
+        except (aiohttp.ClientError, OSError) as exc:
+            flight.ex.error = (
+                f"upstream reset after {received} bytes of the response: "
+                f"{type(exc).__name__}: {exc}"
+            )
+            self._abort(request, up)
+            return
+        await self._finish(request, flight)
+
+    @staticmethod
+    def _abort(request: web.BaseRequest, up: aiohttp.ClientResponse) -> None:
+        """Give the agent the same truncation the upstream gave us."""
+        up.close()
+        if request.transport is not None:
+            request.transport.abort()
+
+    # -- writing to the client ---------------------------------------------------------
+
+    async def _prepare(
+        self, request: web.BaseRequest, flight: _Flight, resp: web.StreamResponse
+    ) -> None:
+        flight.resp = resp
+        await resp.prepare(request)
+        flight.ex.status = resp.status
+        flight.ex.response_headers = list(resp.headers.items())
+
+    async def _send(self, request: web.BaseRequest, flight: _Flight, chunk: bytes) -> bool:
+        """Write one chunk (flushed); False when the client has gone away."""
+        assert flight.resp is not None
+        if not chunk:
+            return True
+        flight.sent.append(chunk)
+        flight.sent_size += len(chunk)
+        try:
+            await flight.resp.write(chunk)
+        except ConnectionError as exc:
+            flight.ex.error = f"client disconnected after {flight.sent_size} bytes of the response"
+            log.debug("client went away during the response: %r", exc)
+            return False
+        return True
+
+    async def _finish(self, request: web.BaseRequest, flight: _Flight) -> None:
+        assert flight.resp is not None
+        try:
+            await flight.resp.write_eof()
+        except ConnectionError:
+            flight.ex.error = flight.ex.error or (
+                f"client disconnected after {flight.sent_size} bytes of the response"
+            )
+
+    async def _send_error(
+        self, request: web.BaseRequest, flight: _Flight, status: int, kind: str, message: str
+    ) -> None:
+        body = _json_body(kind, message)
+        resp = web.StreamResponse(status=status)
+        resp.content_type = "application/json"
+        resp.content_length = len(body)
+        await self._prepare(request, flight, resp)
+        if request.method != "HEAD":
+            await self._send(request, flight, body)
+        await self._finish(request, flight)
+
+
+class ServerThread:
+    """Run a ``CaptureServer`` on its own event loop in a background thread.
+
+    For callers that are not async (``promptwitness record`` runs the agent from the
+    main thread)::
+
+        thread = ServerThread(server)
+        host, port = thread.start()
+        ...
+        thread.stop()   # every exchange is stored when this returns
+    """
+
+    def __init__(self, server: CaptureServer) -> None:
+        self.server = server
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        sock: socket.socket | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> tuple[str, int]:
+        """Start the loop thread (first call) and listen; returns the bound address."""
+        if self._loop is None:
+            loop = asyncio.new_event_loop()
+            ready = threading.Event()
+
+            def run() -> None:
+                asyncio.set_event_loop(loop)
+                loop.call_soon(ready.set)
+                loop.run_forever()
+
+            self._thread = threading.Thread(target=run, name="promptwitness-capture", daemon=True)
+            self._thread.start()
+            ready.wait()
+            self._loop = loop
+        coro = self.server.start(host, port, sock=sock, ssl_context=ssl_context)
+        try:
+            return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Stop the server (draining the writer), then the loop and its thread."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(self.server.stop(), loop).result()
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join()
+            with contextlib.suppress(Exception):
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.run_until_complete(loop.shutdown_default_executor())
+            loop.close()
+            self._loop = self._thread = None
+
+    def __enter__(self) -> ServerThread:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

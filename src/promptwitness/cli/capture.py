@@ -1,0 +1,246 @@
+"""``record`` and ``serve``: run the capture server around an agent, or for a team."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Sequence
+
+from promptwitness.capture.env import BASE_URL_VARS, capture_env, dummy_keys, secrets_in_env
+from promptwitness.capture.exchange import CapturedExchange
+from promptwitness.capture.redact import Redactor
+from promptwitness.capture.server import CaptureServer, ServerThread
+from promptwitness.cli.common import add_store_option, human_size, open_store, stderr_console
+from promptwitness.errors import UsageError
+from promptwitness.protocols import DEFAULT_ANSWER
+from promptwitness.store import Store
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "record",
+        help="run a command with every model API pointed at a local capture server",
+        description=(
+            "Start a capture server on a free loopback port, point CMD at it through every "
+            "base-URL variable the common agents and SDKs read ("
+            + ", ".join(v.name for v in BASE_URL_VARS)
+            + "), give dummy keys where none is set, run CMD, and print a summary on "
+            "standard error. Exits with CMD's exit code."
+        ),
+    )
+    add_store_option(p)
+    p.add_argument("--upstream", metavar="URL", help="forward to this provider (pass-through)")
+    p.add_argument(
+        "--isolate",
+        action="store_true",
+        help="run the server and CMD in a new network namespace with loopback only",
+    )
+    p.add_argument("--port", type=int, default=0, help="listen on this port (default: a free one)")
+    p.add_argument("--answer", default=DEFAULT_ANSWER, help="the text the sink answers with")
+    p.add_argument("--quiet", "-q", action="store_true", help="no summary")
+    p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]")
+    p.set_defaults(func=cmd_record)
+
+    s = sub.add_parser(
+        "serve",
+        help="a long-running capture gateway",
+        description="Serve captures until interrupted; every exchange is printed as it is stored.",
+    )
+    add_store_option(s)
+    s.add_argument("--listen", default="127.0.0.1:8787", metavar="HOST:PORT")
+    s.add_argument("--upstream", metavar="URL", help="forward to this provider (pass-through)")
+    s.add_argument("--answer", default=DEFAULT_ANSWER, help="the text the sink answers with")
+    s.set_defaults(func=cmd_serve)
+
+
+def _command(raw: Sequence[str]) -> list[str]:
+    cmd = list(raw)
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
+    if not cmd:
+        raise UsageError("no command given: promptwitness record [OPTIONS] -- CMD [ARGS...]")
+    return cmd
+
+
+def _check_upstream(url: str | None) -> None:
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise UsageError(f"--upstream must be an http:// or https:// URL, not {url!r}")
+
+
+def summarize(store: Store, run: str) -> list[str]:
+    xs = store.exchanges(run=run)
+    protocols = Counter(x.protocol or "other" for x in xs)
+    sent = sum(x.request_size for x in xs)
+    received = sum(x.response_size for x in xs)
+    lines = [
+        f"{len(xs)} request{'s' if len(xs) != 1 else ''} captured"
+        + (f" ({', '.join(f'{n} {p}' for p, n in protocols.most_common())})" if xs else "")
+        + f"; {human_size(sent)} sent, {human_size(received)} received",
+    ]
+    biggest = max(xs, key=lambda x: x.request_size, default=None)
+    if biggest is not None:
+        lines.append(
+            f"largest request: #{biggest.id} {biggest.method} {biggest.target} "
+            f"({human_size(biggest.request_size)})"
+        )
+    errors = [x for x in xs if x.error]
+    bad = [x for x in xs if x.parse_error]
+    if errors:
+        lines.append(
+            f"{len(errors)} with transport errors, e.g. #{errors[0].id}: {errors[0].error}"
+        )
+    if bad:
+        lines.append(
+            f"{len(bad)} not valid for their protocol, e.g. #{bad[0].id}: {bad[0].parse_error}"
+        )
+    lines.append(f"run {run} in {store.root}  (promptwitness log --run {run})")
+    return lines
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    cmd = _command(args.cmd)
+    _check_upstream(args.upstream)
+    if args.isolate:
+        if args.upstream and not _is_loopback_url(args.upstream):
+            raise UsageError(
+                "--isolate allows only a loopback --upstream (nothing else is reachable)"
+            )
+        from promptwitness.probe.netns import enter_loopback_only
+
+        enter_loopback_only()  # before any thread exists
+    console = stderr_console()
+    store = open_store(args)
+    run = store.begin_run(
+        "record", cmd, {"upstream": args.upstream, "isolated": bool(args.isolate)}
+    )
+    code: int | None = None
+    try:
+        base = dict(os.environ)
+        keys = dummy_keys(base)
+        known = secrets_in_env(base) + list(keys.values())
+        server = CaptureServer(
+            store,
+            upstream=args.upstream,
+            run=run,
+            redactor=Redactor(store.salt(), known_secrets=known),
+            answer_text=args.answer,
+        )
+        thread = ServerThread(server)
+        host, port = thread.start(port=args.port)
+        try:
+            env = capture_env(base, host, port, keys)
+            if not args.quiet:
+                mode = f"pass-through to {args.upstream}" if args.upstream else "sink"
+                console.print(
+                    f"promptwitness: capturing on http://{host}:{port} ({mode}); "
+                    f"running {shlex.join(cmd)}"
+                )
+            code = _run_child(cmd, env)
+        finally:
+            thread.stop()
+        if not args.quiet:
+            for line in summarize(store, run):
+                console.print(f"promptwitness: {line}")
+    finally:
+        store.end_run(run, code)
+        store.close()
+    return code
+
+
+def _is_loopback_url(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def _run_child(cmd: list[str], env: dict[str, str]) -> int:
+    try:
+        proc = subprocess.Popen(cmd, env=env)
+    except FileNotFoundError:
+        print(f"promptwitness: command not found: {cmd[0]}", file=sys.stderr)
+        return 127
+    except PermissionError:
+        print(f"promptwitness: command not executable: {cmd[0]}", file=sys.stderr)
+        return 126
+    while True:
+        try:
+            rc = proc.wait()
+            break
+        except KeyboardInterrupt:
+            # The child got the same SIGINT from the terminal; wait for it to finish.
+            continue
+    return 128 - rc if rc < 0 else rc
+
+
+def _parse_listen(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit():
+        raise UsageError(f"--listen wants HOST:PORT, e.g. 127.0.0.1:8787, not {value!r}")
+    host = host.strip("[]") or "127.0.0.1"
+    return host, int(port)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    _check_upstream(args.upstream)
+    host, port = _parse_listen(args.listen)
+    console = stderr_console()
+    store = open_store(args)
+    run = store.begin_run("serve", None, {"listen": args.listen, "upstream": args.upstream})
+    lock = threading.Lock()
+
+    def show(ex_id: int, ex: CapturedExchange) -> None:
+        with lock:
+            status = ex.status if ex.status is not None else "-"
+            flag = f"  ! {ex.error}" if ex.error else ""
+            console.print(
+                f"#{ex_id} {ex.method} {ex.host}{ex.target} → {status} "
+                f"({human_size(len(ex.request_body))} / {human_size(len(ex.response_body))}){flag}",
+                markup=False,
+            )
+
+    server = CaptureServer(
+        store,
+        upstream=args.upstream,
+        run=run,
+        redactor=Redactor(store.salt(), known_secrets=secrets_in_env(os.environ)),
+        answer_text=args.answer,
+        on_exchange=show,
+    )
+    thread = ServerThread(server)
+    try:
+        bound_host, bound_port = thread.start(host=host, port=port)
+        mode = f"pass-through to {args.upstream}" if args.upstream else "sink"
+        console.print(
+            f"promptwitness: serving on http://{bound_host}:{bound_port} ({mode}), run {run}, "
+            f"store {store.root}; Ctrl-C stops",
+            markup=False,
+        )
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            console.print(
+                "promptwitness: warning: listening beyond loopback; anyone who reaches this "
+                "port can send requests through it and read nothing back but their own answers",
+                markup=False,
+            )
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+    finally:
+        thread.stop()
+        n = len(store.exchanges(run=run))
+        store.end_run(run, 0)
+        store.close()
+        console.print(f"promptwitness: stopped; {n} exchanges in run {run}", markup=False)
+        time.sleep(0)
+    return 0

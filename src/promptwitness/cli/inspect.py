@@ -1,0 +1,352 @@
+"""``log``, ``show`` and ``diff``: read what was captured."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+from promptwitness.analysis.diff import diff_segments
+from promptwitness.analysis.segments import reminders, segments
+from promptwitness.cli.common import add_store_option, human_size, open_store, stdout_console
+from promptwitness.errors import UsageError
+from promptwitness.model import Prompt, RawRequest
+from promptwitness.protocols import parse_request, rebuild_answer
+from promptwitness.report import terminal
+from promptwitness.report.unicode import mark_summary, rich_mark
+from promptwitness.store import Store, StoredExchange
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("log", help="list captured exchanges")
+    add_store_option(p)
+    p.add_argument("--run", help="only this run")
+    p.add_argument("--limit", type=int, help="only the last N exchanges")
+    p.add_argument("--json", action="store_true", help="a JSON array on standard output")
+    p.set_defaults(func=cmd_log)
+
+    s = sub.add_parser(
+        "show",
+        help="one exchange, with every hidden or look-alike code point made visible",
+    )
+    add_store_option(s)
+    s.add_argument("id", type=int)
+    view = s.add_mutually_exclusive_group()
+    view.add_argument("--raw", action="store_true", help="the exact request bytes (head and body)")
+    view.add_argument("--raw-response", action="store_true", help="the exact response bytes")
+    view.add_argument("--json", action="store_true", help="exchange, prompt and segments as JSON")
+    view.add_argument("--segments", action="store_true", help="the addressed segments")
+    s.set_defaults(func=cmd_show)
+
+    d = sub.add_parser(
+        "diff",
+        help="segment-aligned, code-point-exact differences between two captured requests",
+        description="Exit status: 0 when the two prompts are identical, 1 when they differ.",
+    )
+    add_store_option(d)
+    d.add_argument("a", type=int, metavar="ID_A")
+    d.add_argument("b", type=int, metavar="ID_B")
+    d.add_argument("--json", action="store_true", help="the differences as JSON")
+    d.set_defaults(func=cmd_diff)
+
+
+def _raw_request(store: Store, x: StoredExchange) -> RawRequest:
+    return RawRequest(x.method, x.target, tuple(x.request_headers), store.request_body(x))
+
+
+def _prompt(store: Store, x: StoredExchange) -> tuple[Prompt | None, str | None]:
+    outcome = parse_request(_raw_request(store, x))
+    return outcome.prompt, outcome.error
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    with open_store(args) as store:
+        xs = store.exchanges(run=args.run)
+    if args.limit is not None:
+        xs = xs[-args.limit :] if args.limit > 0 else []
+    if args.json:
+        json.dump([x.to_json() for x in xs], sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    console = stdout_console()
+    if not xs:
+        console.print("no exchanges captured yet (promptwitness record -- CMD)", markup=False)
+        return 0
+    table = Table(box=None, pad_edge=False, show_edge=False)
+    for col in (
+        "id",
+        "time",
+        "run",
+        "method",
+        "host",
+        "path",
+        "status",
+        "protocol",
+        "sent",
+        "got",
+        "note",
+    ):
+        table.add_column(
+            col, overflow="fold", justify="right" if col in ("id", "sent", "got") else "left"
+        )
+    for x in xs:
+        j = x.to_json()
+        note = x.error or x.parse_error or ""
+        table.add_row(
+            str(x.id),
+            str(j["time"])[:19].replace("T", " "),
+            x.run or "-",
+            x.method,
+            x.host,
+            Text(x.target),
+            str(x.status) if x.status is not None else "-",
+            x.protocol or "-",
+            human_size(x.request_size),
+            human_size(x.response_size),
+            Text(note[:60]),
+        )
+    console.print(table)
+    return 0
+
+
+def _prompt_json(prompt: Prompt) -> dict[str, Any]:
+    def part(p: Any) -> dict[str, Any]:
+        return {"type": p.type, "text": p.text, **({"extra": dict(p.extra)} if p.extra else {})}
+
+    return {
+        "protocol": prompt.protocol,
+        "model": prompt.model,
+        "stream": prompt.stream,
+        "system": [part(p) for p in prompt.system],
+        "tools": [
+            {
+                "name": t.name,
+                "description": t.description,
+                "schema": t.schema,
+                "extra": dict(t.extra),
+            }
+            for t in prompt.tools
+        ],
+        "messages": [
+            {
+                "role": m.role,
+                "content": [part(p) for p in m.parts],
+                **({"extra": dict(m.extra)} if m.extra else {}),
+            }
+            for m in prompt.messages
+        ],
+        "params": dict(prompt.params),
+        "metadata": dict(prompt.metadata),
+        "headers": dict(prompt.headers),
+    }
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    with open_store(args) as store:
+        x = store.get(args.id)
+        body = store.request_body(x)
+        response = store.response_body(x)
+    if args.raw or args.raw_response:
+        out = sys.stdout.buffer
+        if args.raw:
+            out.write(
+                f"{x.method} {x.target} HTTP/{x.http_version}\r\n".encode("latin-1", "replace")
+            )
+            for k, v in x.request_headers:
+                out.write(f"{k}: {v}\r\n".encode("latin-1", "replace"))
+            out.write(b"\r\n" + body)
+        else:
+            out.write(response)
+        out.flush()
+        return 0
+    raw = RawRequest(x.method, x.target, tuple(x.request_headers), body)
+    outcome = parse_request(raw)
+    prompt = outcome.prompt
+    answer = (
+        rebuild_answer(x.protocol, x.status or 0, tuple(x.response_headers), response)
+        if x.protocol and x.status is not None
+        else None
+    )
+    if args.json:
+        doc: dict[str, Any] = {
+            "exchange": x.to_json(),
+            "request_headers": [list(h) for h in x.request_headers],
+            "response_headers": [list(h) for h in x.response_headers],
+            "prompt": _prompt_json(prompt) if prompt else None,
+            "segments": [
+                {"path": s.path, "channel": s.channel, "value": s.value} for s in segments(prompt)
+            ]
+            if prompt
+            else [],
+            "answer": None
+            if answer is None
+            else {
+                "text": answer.text,
+                "tool_calls": [
+                    {"id": c.id, "name": c.name, "arguments": c.arguments}
+                    for c in answer.tool_calls
+                ],
+                "stop_reason": answer.stop_reason,
+                "complete": answer.complete,
+                "error": answer.error,
+            },
+        }
+        json.dump(doc, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    console = stdout_console()
+    if args.segments:
+        if prompt is None:
+            raise UsageError(
+                f"exchange {x.id} has no prompt: {outcome.error or 'not a model call'}"
+            )
+        console.print(terminal.render_segments(segments(prompt)))
+        return 0
+    _show_terminal(console, x, body, prompt, outcome.error, answer)
+    return 0
+
+
+def _show_terminal(
+    console: Any,
+    x: StoredExchange,
+    body: bytes,
+    prompt: Prompt | None,
+    error: str | None,
+    answer: Any,
+) -> None:
+    j = x.to_json()
+    console.rule(f"exchange #{x.id}", style="bold")
+    console.print(
+        f"{x.method} {x.scheme}://{x.host}{x.target}  →  "
+        f"{x.status if x.status is not None else '-'}",
+        markup=False,
+    )
+    console.print(
+        f"time {j['time']}  run {x.run or '-'}  mode {x.mode}  protocol {x.protocol or '-'}",
+        markup=False,
+    )
+    console.print(
+        f"request {human_size(x.request_size)} sha256:{x.request_sha256}  "
+        f"response {human_size(x.response_size)} sha256:{x.response_sha256}",
+        markup=False,
+    )
+    if x.error:
+        console.print(Text(f"transport error: {x.error}", style="bold red"))
+    if error:
+        console.print(Text(f"parse error: {error}", style="bold red"))
+    if x.redactions:
+        console.print(f"redacted: {', '.join(x.redactions)}", markup=False)
+    console.rule("request headers")
+    for k, v in x.request_headers:
+        console.print(Text.assemble((k, "bold"), ": ", rich_mark(v)))
+    if prompt is None:
+        console.rule("request body")
+        text = body.decode("utf-8", "replace")
+        console.print(rich_mark(text[:20000]))
+        if len(text) > 20000:
+            console.print(f"… {len(text) - 20000} more characters (show --raw)", markup=False)
+    else:
+        _show_prompt(console, prompt)
+    if answer is not None:
+        console.rule("answer")
+        console.print(rich_mark(answer.text))
+        for c in answer.tool_calls:
+            console.print(
+                Text.assemble(("tool call ", "bold"), c.name, " ", rich_mark(c.arguments))
+            )
+        state = "complete" if answer.complete else "INCOMPLETE"
+        console.print(f"stop reason {answer.stop_reason or '-'}; {state}", markup=False)
+        if answer.error:
+            console.print(Text(f"answer error: {answer.error}", style="bold red"))
+    counts = mark_summary(body.decode("utf-8", "replace"))
+    console.rule("hidden and non-ASCII code points in the request body")
+    if not counts:
+        console.print("none: the body is plain printable ASCII", markup=False)
+    else:
+        console.print(terminal.render_code_point_counts(counts))
+
+
+def _show_prompt(console: Any, prompt: Prompt) -> None:
+    console.rule(f"prompt ({prompt.protocol}, model {prompt.model or '-'}, stream {prompt.stream})")
+    if prompt.params:
+        console.print(Text("params", style="bold"))
+        for k, v in prompt.params.items():
+            console.print(Text.assemble(f"  {k} = ", rich_mark(json.dumps(v, ensure_ascii=False))))
+    for i, part in enumerate(prompt.system):
+        console.print(
+            Text(f"system[{i}] ({part.type}, {len(part.text or '')} chars)", style="bold")
+        )
+        console.print(rich_mark(part.text or json.dumps(dict(part.extra), ensure_ascii=False)))
+    if prompt.tools:
+        console.print(Text(f"tools ({len(prompt.tools)})", style="bold"))
+        for t in prompt.tools:
+            first = (t.description or "").strip().splitlines()[0:1]
+            schema_len = (
+                len(json.dumps(t.schema, ensure_ascii=False)) if t.schema is not None else 0
+            )
+            console.print(
+                Text.assemble(
+                    ("  " + t.name, "bold"),
+                    f"  ({len(t.description or '')} chars, schema {schema_len} chars)  ",
+                    rich_mark(first[0][:100] if first else ""),
+                )
+            )
+    for i, m in enumerate(prompt.messages):
+        for j, part in enumerate(m.parts):
+            console.print(Text(f"messages[{i}] {m.role} content[{j}] ({part.type})", style="bold"))
+            if part.text is not None:
+                spans = reminders(part.text)
+                if spans:
+                    console.print(f"  {len(spans)} <system-reminder> block(s)", markup=False)
+                console.print(rich_mark(part.text))
+            if part.extra:
+                console.print(rich_mark(json.dumps(dict(part.extra), ensure_ascii=False)[:4000]))
+    if prompt.metadata:
+        console.print(Text("metadata", style="bold"))
+        for k, v in prompt.metadata.items():
+            console.print(Text.assemble(f"  {k} = ", rich_mark(json.dumps(v, ensure_ascii=False))))
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    with open_store(args) as store:
+        xa, xb = store.get(args.a), store.get(args.b)
+        pa, ea = _prompt(store, xa)
+        pb, eb = _prompt(store, xb)
+    for x, p, e in ((xa, pa, ea), (xb, pb, eb)):
+        if p is None:
+            raise UsageError(
+                f"exchange {x.id} has no prompt to diff: {e or 'not a model call'} "
+                f"({x.method} {x.target})"
+            )
+    assert pa is not None and pb is not None
+    diffs = diff_segments(segments(pa), segments(pb))
+    if args.json:
+        json.dump(
+            [
+                {
+                    "path": d.path,
+                    "channel": d.channel,
+                    "status": d.status,
+                    "a": d.a,
+                    "b": d.b,
+                    "ops": [[o.tag, o.a_start, o.a_end, o.b_start, o.b_end] for o in d.ops],
+                }
+                for d in diffs
+            ],
+            sys.stdout,
+            ensure_ascii=False,
+            indent=2,
+        )
+        sys.stdout.write("\n")
+    else:
+        console = stdout_console()
+        if not diffs:
+            console.print(f"#{xa.id} and #{xb.id}: identical prompts", markup=False)
+        else:
+            console.print(f"#{xa.id} → #{xb.id}: {len(diffs)} segment(s) differ", markup=False)
+            console.print(terminal.render_diff(diffs))
+    return 1 if diffs else 0

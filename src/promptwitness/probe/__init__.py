@@ -1,0 +1,1 @@
+"""Probe: run an agent under a designed matrix of environments (IO edge: sandbox)."""

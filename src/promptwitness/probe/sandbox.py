@@ -1,0 +1,667 @@
+"""Run one command in a hermetic sandbox, the IO edge of the probe.
+
+A :class:`RunSpec` says what one run is; :meth:`Sandbox.run` executes it. Every run gets
+
+- a new **network namespace** with loopback only (``netns.enter_loopback_only``);
+  listening sockets for ``spec.ports`` are created *inside* it on 127.0.0.1 and handed to
+  the caller's ``serve`` hook before the command starts, so the capture server serves
+  the run's namespace while its own code (and, in pass-through, its upstream
+  connections) stays in the caller's process;
+- a private **mount namespace**: a fresh overlay on ``/etc`` whose upper layer holds the
+  run's ``hosts``, ``hostname``, ``resolv.conf`` (nameserver 127.0.0.1, nothing listens:
+  lookups of unknown names fail at once), ``nsswitch.conf``, ``passwd``/``group`` (the
+  run's user name owns the run's uid, so ``getpwuid`` agrees with ``USER``), and, when
+  ``spec.system_zone`` is set, the ``/etc/localtime`` symlink and ``/etc/timezone``;
+  fresh tmpfs on ``/tmp``, ``/home`` and ``/root`` (nothing of the host's users is
+  visible); ``HOME`` = ``/home/USER`` (``/root`` for ``root``) holding ``spec.home_files``;
+  the working directory at the fixed path ``spec.cwd`` (default :data:`WORKDIR`,
+  ``/tmp/pw/repo``): a copy-on-write overlay of ``spec.workdir`` or of a fresh git
+  repository with fixed commit dates; a fresh ``/proc`` and ``/sys``;
+- a **UTS namespace** (``spec.hostname``), an IPC namespace and a **PID namespace**: the
+  command is pid 2 under a tiny reaper, and when the command exits or the run times out
+  every process it left behind dies with the namespace.
+
+So HOME and the working directory are the same paths in every run; only the ``user``
+factor changes HOME (its name is part of what that factor varies). Because ``/tmp``,
+``/home`` and ``/root`` are hidden, a command installed below them (the agent cache is
+``~/.cache/promptwitness/agents``; pyenv lives in ``/root/.pyenv``) must be listed in
+``spec.expose``: it is bound back at the same path, read-only.
+
+Environment (built from nothing but this list, then ``spec.env`` on top; nothing of the
+caller's environment is passed):
+
+    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin   HOME=<home>
+    USER=<user>  LOGNAME=<user>  SHELL=/bin/bash  TERM=dumb  LANG=C.UTF-8  TMPDIR=/tmp
+
+``spec.env`` holds what factors and the agent profile add (it may override any of the
+above, e.g. ``LANG`` by the locale factor or ``PATH`` by a profile).
+
+How: the caller's process may have threads (the capture server), so it never forks
+itself; it spawns a fresh single-threaded ``python -m promptwitness.probe.sandbox``
+that unshares, binds the listeners, passes their descriptors back over a Unix socket
+(SCM_RIGHTS), waits for "go", builds the mounts, forks the reaper (pid 1 of the new PID
+namespace) and the command, and reports the exit status. As root the kernel's
+namespaces are used directly; otherwise a user namespace maps the caller to root in the
+sandbox (needs unprivileged user namespaces), or :class:`SandboxError` says what is needed.
+No per-run file is written to the host: every per-run file lives on a tmpfs that
+disappears with the run's mount namespace.
+
+Rules: never fall back to the host network or the host's files; a setup failure raises
+``SandboxError``; the command's own failure is its exit code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from promptwitness.probe.netns import SandboxError, enter_loopback_only
+
+__all__ = [
+    "BASE_PATH",
+    "HOME_ROOT",
+    "REPO_DATE",
+    "WORKDIR",
+    "ZONEINFO",
+    "RunResult",
+    "RunSpec",
+    "Sandbox",
+    "SandboxError",
+    "ServeHook",
+    "base_env",
+    "home_for",
+]
+
+BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+WORKDIR = "/tmp/pw/repo"
+HOME_ROOT = "/home"
+ZONEINFO = "/usr/share/zoneinfo"
+REPO_DATE = "2026-01-01T00:00:00+00:00"  # author and committer date of the fresh repository
+# Mount points that get a fresh tmpfs; a fixed path (cwd, home, exposed) must be under one.
+HIDDEN = ("/tmp", "/home", "/root")
+
+_USER_RE = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
+_HOST_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                      r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+_VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def home_for(user: str) -> str:
+    """The home directory of ``user`` inside the sandbox."""
+    return "/root" if user == "root" else f"{HOME_ROOT}/{user}"
+
+
+def base_env(user: str) -> dict[str, str]:
+    """The documented allow-list every run starts from (see the module docstring)."""
+    return {
+        "PATH": BASE_PATH,
+        "HOME": home_for(user),
+        "USER": user,
+        "LOGNAME": user,
+        "SHELL": "/bin/bash",
+        "TERM": "dumb",
+        "LANG": "C.UTF-8",
+        "TMPDIR": "/tmp",
+    }
+
+
+def _is_host_name(name: str) -> bool:
+    return bool(_HOST_RE.match(name))
+
+
+def _under(path: str, roots: Iterable[str]) -> bool:
+    return any(path == r or path.startswith(r + "/") for r in roots)
+
+
+def _check_rel(path: str) -> None:
+    parts = path.split("/")
+    if not path or path.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise SandboxError(f"home file path must be relative, without '..': {path!r}")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What one run is. Immutable; factors return new specs (``dataclasses.replace``).
+
+    ``env``, ``hosts`` and ``home_files`` are kept sorted, so two specs built by applying
+    the same changes in a different order compare equal.
+    """
+
+    argv: tuple[str, ...]
+    env: tuple[tuple[str, str], ...] = ()  # added on top of base_env(user)
+    hostname: str = "devbox"
+    hosts: tuple[str, ...] = ()  # names resolved to 127.0.0.1 by the run's /etc/hosts
+    system_zone: str | None = "UTC"  # /etc/localtime + /etc/timezone; None: leave the host's
+    home_files: tuple[tuple[str, bytes], ...] = ()  # path relative to HOME -> bytes
+    workdir: str | None = None  # host directory copied (copy-on-write); None: fresh git repo
+    user: str = "dev"
+    cwd: str = WORKDIR
+    timeout: float = 300.0
+    ports: tuple[int, ...] = ()  # listen on 127.0.0.1:PORT inside; sockets go to the hook
+    expose: tuple[str, ...] = ()  # host paths under /tmp, /home, /root kept visible read-only
+
+    def __post_init__(self) -> None:
+        if not self.argv:
+            raise SandboxError("RunSpec.argv is empty")
+        env = dict(self.env)
+        for name in env:
+            if not _VAR_RE.match(name):
+                raise SandboxError(f"not an environment variable name: {name!r}")
+        object.__setattr__(self, "env", tuple(sorted(env.items())))
+        hosts = sorted(set(self.hosts))
+        for h in hosts:
+            if not _is_host_name(h):
+                raise SandboxError(f"not a host name: {h!r}")
+        object.__setattr__(self, "hosts", tuple(hosts))
+        files = dict(self.home_files)
+        for p in files:
+            _check_rel(p)
+        object.__setattr__(self, "home_files", tuple(sorted(files.items())))
+        if not _is_host_name(self.hostname) or len(self.hostname) > 64:
+            raise SandboxError(f"not a host name: {self.hostname!r}")
+        if not _USER_RE.match(self.user):
+            raise SandboxError(f"not a user name: {self.user!r}")
+        zone = self.system_zone
+        if zone is not None and (
+            not zone or zone.startswith("/") or ".." in zone.split("/")
+            or not re.match(r"^[A-Za-z0-9_+/-]+$", zone)
+        ):
+            raise SandboxError(f"not a zone name: {zone!r}")
+        if not self.cwd.startswith("/") or ".." in self.cwd.split("/") \
+                or not _under(self.cwd, HIDDEN) or self.cwd in HIDDEN:
+            raise SandboxError(f"cwd must be a path below one of {HIDDEN}: {self.cwd!r}")
+        for p in self.expose:
+            if not p.startswith("/"):
+                raise SandboxError(f"exposed path must be absolute: {p!r}")
+        for port in self.ports:
+            if not 0 < port < 65536:
+                raise SandboxError(f"not a port: {port}")
+        if len(set(self.ports)) != len(self.ports):
+            raise SandboxError(f"duplicate port in {self.ports}")
+        if self.timeout <= 0:
+            raise SandboxError("timeout must be positive")
+
+    # -- pure helpers for factors ---------------------------------------------------
+
+    @property
+    def home(self) -> str:
+        return home_for(self.user)
+
+    def env_get(self, name: str) -> str | None:
+        return dict(self.env).get(name)
+
+    def set_env(self, values: Mapping[str, str]) -> RunSpec:
+        return replace(self, env=tuple({**dict(self.env), **values}.items()))
+
+    def unset_env(self, *names: str) -> RunSpec:
+        return replace(self, env=tuple((k, v) for k, v in self.env if k not in names))
+
+    def add_hosts(self, *names: str) -> RunSpec:
+        return replace(self, hosts=self.hosts + tuple(names))
+
+    def set_home_file(self, path: str, data: bytes) -> RunSpec:
+        return replace(self, home_files=tuple({**dict(self.home_files), path: data}.items()))
+
+    def unset_home_file(self, *paths: str) -> RunSpec:
+        return replace(self, home_files=tuple((p, d) for p, d in self.home_files
+                                              if p not in paths))
+
+    def environ(self) -> dict[str, str]:
+        """The command's complete environment: the allow-list, then ``env``."""
+        return {**base_env(self.user), **dict(self.env)}
+
+
+@dataclass(frozen=True)
+class RunResult:
+    exit_code: int | None  # None: killed on timeout; 128+N: killed by signal N
+    stdout: bytes
+    stderr: bytes
+    duration: float  # seconds, from spawning the sandbox to collecting its result
+    command_time: float | None  # seconds, from just before the command's fork to its exit
+    timed_out: bool
+
+    @property
+    def overhead(self) -> float | None:
+        """Seconds the sandbox added beyond the command's own time."""
+        return None if self.command_time is None else self.duration - self.command_time
+
+
+# The caller's server: given the listening sockets (port -> socket, each bound inside the
+# run's network namespace), return a context that serves them while the command runs.
+ServeHook = Callable[[Mapping[int, socket.socket]], AbstractContextManager[object]]
+
+
+# --- the control channel: 4-byte length + JSON, file descriptors by SCM_RIGHTS ------
+
+
+class _Channel:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buf = b""
+        self.fds: list[int] = []
+
+    def send(self, obj: Mapping[str, Any], fds: Iterable[int] = ()) -> None:
+        data = json.dumps(obj).encode()
+        msg = struct.pack(">I", len(data)) + data
+        fds = list(fds)
+        if fds:
+            sent = socket.send_fds(self.sock, [msg], fds)
+            msg = msg[sent:]
+        if msg:
+            self.sock.sendall(msg)
+
+    def recv(self, maxfds: int = 0) -> dict[str, Any] | None:
+        """One message, or None at end of stream. Received fds collect in ``self.fds``."""
+        while True:
+            if len(self.buf) >= 4:
+                (n,) = struct.unpack(">I", self.buf[:4])
+                if len(self.buf) >= 4 + n:
+                    doc = json.loads(self.buf[4 : 4 + n])
+                    self.buf = self.buf[4 + n :]
+                    assert isinstance(doc, dict)
+                    return doc
+            if maxfds:
+                data, fds, _, _ = socket.recv_fds(self.sock, 65536, maxfds)
+                self.fds.extend(fds)
+            else:
+                data = self.sock.recv(65536)
+            if not data:
+                if self.buf:
+                    raise SandboxError("sandbox control channel closed mid-message")
+                return None
+            self.buf += data
+
+
+# --- the launcher (caller's side) ----------------------------------------------------
+
+
+def _git(args: list[str], cwd: Path, home: Path) -> None:
+    env = {
+        "PATH": BASE_PATH, "HOME": str(home), "LANG": "C.UTF-8", "TZ": "UTC",
+        "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_AUTHOR_NAME": "Dev", "GIT_AUTHOR_EMAIL": "dev@example.com",
+        "GIT_COMMITTER_NAME": "Dev", "GIT_COMMITTER_EMAIL": "dev@example.com",
+        "GIT_AUTHOR_DATE": REPO_DATE, "GIT_COMMITTER_DATE": REPO_DATE,
+    }
+    try:
+        subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        detail = getattr(exc, "stderr", b"") or b""
+        raise SandboxError(f"cannot build the fresh git repository: {exc} "
+                           f"{detail.decode(errors='replace')}".strip()) from exc
+
+
+def _package_root() -> str:
+    import promptwitness
+
+    return str(Path(promptwitness.__file__).resolve().parent.parent)
+
+
+class Sandbox:
+    """Runs :class:`RunSpec` s. Thread-safe: ``run`` may be called from several threads
+    at once (each run has its own namespaces). Holds a scratch directory with the
+    read-only lower layers of the working directories; ``close`` removes it."""
+
+    def __init__(self, scratch: Path | None = None) -> None:
+        self._own = scratch is None
+        self.scratch = Path(tempfile.mkdtemp(prefix="pw-sandbox-")) if scratch is None \
+            else scratch
+        self.scratch.mkdir(parents=True, exist_ok=True)
+        (self.scratch / "mnt").mkdir(exist_ok=True)  # each run mounts its own tmpfs here
+        self._lock = threading.Lock()
+        self._templates: dict[str | None, str] = {}
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._own:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def template(self, workdir: str | None) -> str:
+        """The lower layer of the working directory: a frozen copy of ``workdir`` taken
+        on first use, or a fresh git repository with fixed dates and identity."""
+        with self._lock:
+            if workdir in self._templates:
+                return self._templates[workdir]
+            dest = self.scratch / f"tree{len(self._templates)}"
+            if workdir is None:
+                dest.mkdir()
+                (dest / "README.md").write_bytes(b"# project\n")
+                home = self.scratch / "githome"
+                home.mkdir(exist_ok=True)
+                _git(["init", "-q", "-b", "main"], dest, home)
+                _git(["add", "-A"], dest, home)
+                _git(["commit", "-q", "-m", "Initial commit"], dest, home)
+            else:
+                src = Path(workdir)
+                if not src.is_dir():
+                    raise SandboxError(f"workdir is not a directory: {workdir}")
+                shutil.copytree(src, dest, symlinks=True)
+            self._templates[workdir] = str(dest)
+            return str(dest)
+
+    def run(self, spec: RunSpec, serve: ServeHook | None = None) -> RunResult:
+        """Run ``spec`` to completion (or its timeout) and return what it did."""
+        if spec.system_zone is not None and not os.path.isfile(
+            os.path.join(ZONEINFO, spec.system_zone)
+        ):
+            raise SandboxError(f"unknown zone {spec.system_zone!r}: no file under {ZONEINFO}")
+        for p in spec.expose:
+            if not os.path.exists(p):
+                raise SandboxError(f"exposed path does not exist: {p}")
+        doc = {
+            "argv": list(spec.argv),
+            "env": spec.environ(),
+            "hostname": spec.hostname,
+            "hosts": list(spec.hosts),
+            "zone": spec.system_zone,
+            "home_files": [[p, d.hex()] for p, d in spec.home_files],
+            "user": spec.user,
+            "home": spec.home,
+            "cwd": spec.cwd,
+            "lower": self.template(spec.workdir),
+            "mnt": str(self.scratch / "mnt"),
+            "ports": list(spec.ports),
+            "expose": [os.path.abspath(p) for p in spec.expose],
+        }
+        parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        started = time.monotonic()
+        try:
+            # The control socket is the child's stdin, so its command line (visible to the
+            # command as /proc/1/cmdline) is the same in every run.
+            proc = subprocess.Popen(
+                [sys.executable, "-S", "-m", "promptwitness.probe.sandbox"],
+                stdin=child_sock.fileno(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                env={"PATH": BASE_PATH, "PYTHONPATH": _package_root()},
+                start_new_session=True,
+            )
+        except OSError as exc:
+            parent_sock.close()
+            child_sock.close()
+            raise SandboxError(f"cannot start the sandbox: {exc}") from exc
+        child_sock.close()
+        ch = _Channel(parent_sock)
+        socks: dict[int, socket.socket] = {}
+        try:
+            ch.send(doc)
+            ready = ch.recv(maxfds=len(spec.ports))
+            if ready is None or "error" in ready:
+                raise SandboxError(self._failure(proc, ready))
+            socks = {port: socket.socket(fileno=fd) for port, fd in zip(spec.ports, ch.fds,
+                                                                          strict=True)}
+            with serve(socks) if serve is not None else contextlib.nullcontext():
+                ch.send({"go": True})
+                timed_out = False
+                try:
+                    out, err = proc.communicate(timeout=spec.timeout)
+                except subprocess.TimeoutExpired:
+                    timed_out = True
+                    _killpg(proc.pid)
+                    out, err = proc.communicate()
+            parent_sock.settimeout(5)
+            msgs = list(iter(ch.recv, None))
+        except OSError as exc:
+            _killpg(proc.pid)
+            proc.communicate()  # reaps the child and closes its pipes
+            raise SandboxError(f"lost the sandbox's control channel: {exc}") from exc
+        except BaseException:
+            _killpg(proc.pid)
+            proc.communicate()  # reaps the child and closes its pipes
+            raise
+        finally:
+            for s in socks.values():
+                s.close()
+            parent_sock.close()
+        duration = time.monotonic() - started
+        errors = [m["error"] for m in msgs if "error" in m]
+        if errors and not timed_out:
+            raise SandboxError("; ".join(errors))
+        final = next((m for m in msgs if "exit" in m), None)
+        if final is None and not timed_out:
+            raise SandboxError(self._failure(proc, None, err))
+        return RunResult(
+            exit_code=None if timed_out or final is None else int(final["exit"]),
+            stdout=out, stderr=err, duration=duration,
+            command_time=None if final is None else final["t_exit"] - final["t_exec"],
+            timed_out=timed_out,
+        )
+
+    @staticmethod
+    def _failure(proc: subprocess.Popen[bytes], msg: Mapping[str, Any] | None,
+                 err: bytes | None = None) -> str:
+        if msg is not None and "error" in msg:
+            return str(msg["error"])
+        if err is None:
+            _killpg(proc.pid)
+            _, err = proc.communicate()
+        tail = err.decode(errors="replace").strip().splitlines()[-5:]
+        return f"the sandbox exited ({proc.wait()}) before reporting: " + " | ".join(tail)
+
+
+def _killpg(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+# --- inside the sandbox (a fresh, single-threaded interpreter) -----------------------
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWPID = 0x20000000
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_REMOUNT = 32
+MS_BIND = 4096
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+PR_SET_PDEATHSIG = 1
+
+_libc: ctypes.CDLL | None = None
+
+
+def _c() -> ctypes.CDLL:
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    return _libc
+
+
+def _check(rc: int, what: str) -> None:
+    if rc != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _mount(src: str | None, target: str, fstype: str | None, flags: int = 0,
+           data: str | None = None) -> None:
+    def b(s: str | None) -> bytes | None:
+        return None if s is None else s.encode()
+
+    _check(_c().mount(b(src), b(target), b(fstype), ctypes.c_ulong(flags), b(data)),
+           f"mount {fstype or 'bind'} {src} on {target}")
+
+
+def _pdeathsig() -> None:
+    _c().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def _etc_files(doc: Mapping[str, Any]) -> dict[str, bytes]:
+    user, home, hostname = doc["user"], doc["home"], doc["hostname"]
+    uid, gid = os.getuid(), os.getgid()  # 0 in both modes (root, or root in a user ns)
+    hosts = ["127.0.0.1\tlocalhost\n", "::1\tlocalhost ip6-localhost ip6-loopback\n",
+             f"127.0.1.1\t{hostname}\n"]
+    hosts += [f"127.0.0.1\t{h}\n" for h in doc["hosts"] if h not in ("localhost", hostname)]
+    passwd = [f"{user}:x:{uid}:{gid}:{user}:{home}:/bin/bash\n"]
+    group = [f"{user}:x:{gid}:\n"]
+    if user != "root":
+        passwd.append("root:x:0:0:root:/root:/bin/bash\n")
+        group.append("root:x:0:\n")
+    passwd.append("nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n")
+    group.append("nogroup:x:65534:\n")
+    files = {
+        "hosts": "".join(hosts),
+        "hostname": hostname + "\n",
+        "resolv.conf": "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n",
+        "nsswitch.conf": "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n"
+                         "networks: files\nprotocols: files\nservices: files\n",
+        "passwd": "".join(passwd),
+        "group": "".join(group),
+    }
+    if doc["zone"] is not None:
+        files["timezone"] = doc["zone"] + "\n"
+    return {k: v.encode() for k, v in files.items()}
+
+
+def _mkdirs(path: str) -> None:
+    os.makedirs(path, exist_ok=True)
+
+
+def _setup_mounts(doc: Mapping[str, Any]) -> None:
+    """Everything in the run's private mount namespace (caller has unshared it)."""
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing propagates back to the host
+    mnt = doc["mnt"]
+    _mount("pw-run", mnt, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755")
+    for d in ("etc-up", "etc-work", "home", "repo-up", "repo-work", "repo"):
+        os.mkdir(os.path.join(mnt, d))
+    up = os.path.join(mnt, "etc-up")
+    for name, data in _etc_files(doc).items():
+        with open(os.path.join(up, name), "wb") as f:
+            f.write(data)
+    if doc["zone"] is not None:
+        os.symlink(os.path.join(ZONEINFO, doc["zone"]), os.path.join(up, "localtime"))
+    _mount("overlay", "/etc", "overlay", 0,
+           f"lowerdir=/etc,upperdir={up},workdir={mnt}/etc-work")
+    home = os.path.join(mnt, "home")
+    os.chmod(home, 0o700 if doc["user"] == "root" else 0o755)
+    for rel, hexdata in doc["home_files"]:
+        path = os.path.join(home, rel)
+        _mkdirs(os.path.dirname(path))
+        with open(path, "wb") as f:
+            f.write(bytes.fromhex(hexdata))
+    _mount("overlay", f"{mnt}/repo", "overlay", 0,
+           f"lowerdir={doc['lower']},upperdir={mnt}/repo-up,workdir={mnt}/repo-work")
+    # Keep handles on what the tmpfs mounts below are about to cover.
+    mnt_fd = os.open(mnt, os.O_PATH | os.O_DIRECTORY)
+    exposed = [(p, os.open(p, os.O_PATH)) for p in doc["expose"] if _under(p, HIDDEN)]
+    _mount("pw-tmp", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")
+    _mount("pw-home", HOME_ROOT, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755")
+    _mount("pw-root", "/root", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700")
+    _mkdirs(doc["home"])
+    _mount(f"/proc/self/fd/{mnt_fd}/home", doc["home"], None, MS_BIND)
+    _mkdirs(doc["cwd"])
+    _mount(f"/proc/self/fd/{mnt_fd}/repo", doc["cwd"], None, MS_BIND)
+    for path, fd in exposed:
+        if os.path.isdir(f"/proc/self/fd/{fd}"):
+            _mkdirs(path)
+        else:
+            _mkdirs(os.path.dirname(path))
+            open(path, "ab").close()
+        _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+        _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+        os.close(fd)
+    os.close(mnt_fd)
+
+
+def _reaper(doc: Mapping[str, Any], ch: _Channel) -> None:
+    """pid 1 of the run's PID namespace: mount /proc, start the command, reap, exit
+    with the command's status (the kernel then kills whatever it left behind)."""
+    code = 125
+    try:
+        _pdeathsig()
+        _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        _mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY)
+        agent = os.fork()
+        if agent == 0:
+            try:
+                os.chdir(doc["cwd"])
+                argv = doc["argv"]
+                os.execvpe(argv[0], argv, doc["env"])
+            except OSError as exc:
+                ch.send({"error": f"cannot run {doc['argv'][0]!r}: {exc.strerror}"})
+            os._exit(127)
+        ch.sock.close()
+        while True:
+            try:
+                pid, status = os.wait()
+            except ChildProcessError:
+                break
+            if pid == agent:
+                rc = os.waitstatus_to_exitcode(status)
+                code = rc if rc >= 0 else 128 - rc
+                break
+    except BaseException as exc:  # noqa: BLE001 - report anything, then die
+        with contextlib.suppress(OSError):
+            ch.send({"error": f"sandbox setup failed: {exc}"})
+    os._exit(code)
+
+
+def _child_main() -> int:
+    ch = _Channel(socket.socket(fileno=os.dup(0)))  # dup: not inherited by the command
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    try:
+        _pdeathsig()
+        doc = ch.recv()
+        if doc is None:
+            return 0
+        enter_loopback_only()
+        listeners = []
+        for port in doc["ports"]:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", port))
+            s.listen(128)
+            listeners.append(s)
+        ch.send({"ready": doc["ports"]}, fds=[s.fileno() for s in listeners])
+        for s in listeners:
+            s.close()
+        go = ch.recv()
+        if not go or not go.get("go"):
+            return 0
+        _check(_c().unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID),
+               "unshare mount/uts/ipc/pid namespaces")
+        _setup_mounts(doc)
+        name = doc["hostname"].encode()
+        _check(_c().sethostname(name, len(name)), "sethostname")
+    except (OSError, SandboxError) as exc:
+        ch.send({"error": f"sandbox setup failed: {exc}"})
+        return 125
+    t_exec = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        _reaper(doc, ch)
+    _, status = os.waitpid(pid, 0)
+    t_exit = time.monotonic()
+    rc = os.waitstatus_to_exitcode(status)
+    ch.send({"exit": rc if rc >= 0 else 128 - rc, "t_exec": t_exec, "t_exit": t_exit})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_child_main())

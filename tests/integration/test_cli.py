@@ -1,0 +1,136 @@
+"""The promptwitness command as a user runs it: record a synthetic agent, then log,
+show, diff, export and import — real server, real SQLite, real subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+AGENT = Path(__file__).parents[1] / "fixtures" / "agents" / "multi_protocol_agent.py"
+
+
+def pw(
+    store: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    base = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
+    base["PROMPTWITNESS_STORE"] = str(store)
+    base.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "promptwitness", *args],
+        env=base,
+        capture_output=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture(scope="module")
+def recorded(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, subprocess.CompletedProcess[bytes]]:
+    store = tmp_path_factory.mktemp("cli") / "store"
+    run = pw(store, "record", "--", sys.executable, str(AGENT), "7")
+    return store, run
+
+
+def test_record_runs_the_command_and_exits_with_its_code(
+    recorded: tuple[Path, subprocess.CompletedProcess[bytes]],
+) -> None:
+    _, run = recorded
+    assert run.returncode == 7, run.stderr.decode()
+    out = run.stdout.decode()
+    for proto in ("anthropic", "openai-chat", "gemini"):
+        assert f"{proto}: Hello from promptwitness." in out
+    err = run.stderr.decode()
+    assert "3 requests captured" in err
+    assert "anthropic" in err and "gemini" in err
+
+
+def test_log_json_lists_every_exchange(
+    recorded: tuple[Path, subprocess.CompletedProcess[bytes]],
+) -> None:
+    store, _ = recorded
+    log = pw(store, "log", "--json")
+    assert log.returncode == 0
+    items = json.loads(log.stdout)
+    assert [x["protocol"] for x in items] == ["anthropic", "openai-chat", "gemini"]
+    for x in items:
+        assert {"id", "protocol", "method", "host", "path", "status", "time", "run"} <= set(x)
+        assert x["method"] == "POST" and x["status"] == 200
+        assert x["run"] == items[0]["run"]
+    assert items[0]["path"] == "/v1/messages"
+    table = pw(store, "log", env={"COLUMNS": "200"})
+    assert table.returncode == 0 and b"openai-chat" in table.stdout
+
+
+def test_show_marks_hidden_code_points(
+    recorded: tuple[Path, subprocess.CompletedProcess[bytes]],
+) -> None:
+    store, _ = recorded
+    first = json.loads(pw(store, "log", "--json").stdout)[0]["id"]
+    shown = pw(store, "show", str(first), env={"COLUMNS": "200"})
+    assert shown.returncode == 0, shown.stderr.decode()
+    text = shown.stdout.decode()
+    assert "U+2019 RIGHT SINGLE QUOTATION MARK" in text
+    assert "pw-redacted:" in text
+    raw = pw(store, "show", str(first), "--raw")
+    assert raw.stdout.startswith(b"POST /v1/messages?beta=true HTTP/1.1\r\n")
+    assert "It’s 2026-11-24.".encode() not in raw.stdout  # json.dumps escaped it: \u2019
+    assert b"It\\u2019s 2026-11-24." in raw.stdout
+    segs = pw(store, "show", str(first), "--segments")
+    assert b"system[0].text" in segs.stdout
+    doc = json.loads(pw(store, "show", str(first), "--json").stdout)
+    assert doc["prompt"]["system"][0]["text"] == "You are a test agent. It’s 2026-11-24."
+    assert doc["answer"]["text"] == "Hello from promptwitness."
+
+
+def test_diff_between_two_runs(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    assert pw(store, "record", "-q", "--", sys.executable, str(AGENT)).returncode == 0
+    assert pw(store, "record", "-q", "--", sys.executable, str(AGENT)).returncode == 0
+    items = json.loads(pw(store, "log", "--json").stdout)
+    a, b = (x["id"] for x in items if x["protocol"] == "anthropic")
+    same = pw(store, "diff", str(a), str(b))
+    # Only the redacted key differs between runs (a fresh dummy key per record).
+    assert same.returncode == 1
+    diffs = json.loads(pw(store, "diff", str(a), str(b), "--json").stdout)
+    assert [d["path"] for d in diffs] == ["headers.x-api-key"]
+    missing = pw(store, "diff", str(a), "9999")
+    assert missing.returncode == 2 and b"9999" in missing.stderr
+
+
+def test_har_export_import_round_trip(
+    recorded: tuple[Path, subprocess.CompletedProcess[bytes]], tmp_path: Path
+) -> None:
+    store, _ = recorded
+    har = tmp_path / "out.har"
+    assert pw(store, "export", "--har", str(har)).returncode == 0
+    data = json.loads(har.read_text())
+    assert data["log"]["version"] == "1.2" and len(data["log"]["entries"]) == 3
+    other = tmp_path / "other"
+    imp = pw(other, "import", "--har", str(har))
+    assert imp.returncode == 0, imp.stderr.decode()
+    a = json.loads(pw(store, "log", "--json").stdout)
+    b = json.loads(pw(other, "log", "--json").stdout)
+    assert [
+        (x["method"], x["path"], x["status"], x["protocol"], x["request_sha256"]) for x in a
+    ] == [(x["method"], x["path"], x["status"], x["protocol"], x["request_sha256"]) for x in b]
+
+
+def test_bad_arguments_are_clear(tmp_path: Path) -> None:
+    store = tmp_path / "s"
+    r = pw(store, "record")
+    assert r.returncode == 2 and b"no command given" in r.stderr
+    r = pw(store, "show", "1")
+    assert r.returncode == 2 and b"no exchange 1" in r.stderr
+    r = pw(store, "record", "--", "/nonexistent/agent")
+    assert r.returncode == 127 and b"command not found" in r.stderr
+    r = pw(store, "serve", "--listen", "nonsense")
+    assert r.returncode == 2 and b"HOST:PORT" in r.stderr
+    r = pw(store, "import", "--har", str(tmp_path / "missing.har"))
+    assert r.returncode == 2 and b"no such file" in r.stderr
