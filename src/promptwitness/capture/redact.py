@@ -79,8 +79,20 @@ CREDENTIAL_QUERY = frozenset(
 )
 
 AUTH_SCHEMES = frozenset(
-    {"bearer", "basic", "token", "digest", "negotiate", "ntlm", "dpop", "apikey", "key",
-     "aws4-hmac-sha256", "hoba", "mutual"}
+    {
+        "bearer",
+        "basic",
+        "token",
+        "digest",
+        "negotiate",
+        "ntlm",
+        "dpop",
+        "apikey",
+        "key",
+        "aws4-hmac-sha256",
+        "hoba",
+        "mutual",
+    }
 )
 
 _AUTH_HEADERS = frozenset({"authorization", "proxy-authorization"})
@@ -407,8 +419,27 @@ def _secret_fields(body: bytes) -> list[tuple[str, tuple[str, bytes]]]:
     return out
 
 
+# Every KEY_PATTERN match starts with one of these: a few memchr-speed ``in`` checks let
+# a 100 KB body without any of them skip the regex, which tries each alternative per byte.
+_KEY_PREFIXES = (
+    b"sk-",
+    b"AIza",
+    b"ghp_",
+    b"gho_",
+    b"ghu_",
+    b"ghs_",
+    b"ghr_",
+    b"github_pat_",
+    b"AKIA",
+    b"ASIA",
+    b"xox",
+)
+
+
 def _key_shaped(data: bytes) -> list[str]:
     found: list[str] = []
+    if not any(p in data for p in _KEY_PREFIXES):
+        return found
     for m in KEY_PATTERN.finditer(data):
         if m.start() > 0 and data[m.start() - 1] in _WORD:
             continue  # inside a longer word ("task-…"), not a key
