@@ -305,7 +305,11 @@ async def role_upstream(port: int) -> None:
     await runner.cleanup()
 
 
-async def role_promptwitness(port: int, upstream: str, store_dir: str) -> None:
+async def role_promptwitness(
+    port: int, upstream: str, store_dir: str, switch_interval: float | None = None
+) -> None:
+    if switch_interval:
+        sys.setswitchinterval(switch_interval)
     from promptwitness.capture.redact import Redactor
     from promptwitness.capture.server import CaptureServer
     from promptwitness.store import Store
@@ -327,7 +331,9 @@ def run_role(args: argparse.Namespace) -> None:
     if profiler is not None:
         profiler.enable()
     try:
-        asyncio.run(role_promptwitness(args.port, args.upstream, args.store))
+        asyncio.run(
+            role_promptwitness(args.port, args.upstream, args.store, args.pw_switch_interval)
+        )
     finally:
         if profiler is not None:
             profiler.disable()
@@ -367,6 +373,11 @@ class Child:
             except TimeoutError:
                 self.proc.kill()
                 await self.proc.wait()
+
+
+def pw_extra(args: argparse.Namespace) -> list[str]:
+    si = args.pw_switch_interval
+    return ["--pw-switch-interval", str(si)] if si else []
 
 
 def free_port() -> int:
@@ -618,6 +629,8 @@ class Bench:
     logdir: Path
     children: list[Child] = field(default_factory=list)
     foreign: list[str] = field(default_factory=list)
+    pw_db: Path | None = None  # the main promptwitness store, and the rows it should hold
+    pw_rows: int = 0
 
     def check_loopback(self) -> None:
         for c in self.children:
@@ -636,6 +649,8 @@ async def latency_phase(
     order = list(targets)
     for name in order:  # correctness once per target before timing anything
         check_answer(await conns[name].request(reqs[name]))
+    if "promptwitness" in targets:
+        bench.pw_rows += 1 + warm + n
     clock = time.perf_counter_ns
     cpu0: dict[str, float] = {}
     gc.collect()
@@ -656,6 +671,8 @@ async def latency_phase(
         gc.enable()
     cpu = {name: cpu_seconds(pid) - cpu0[name] for name, pid in cpu_pids.items()}
     bench.check_loopback()
+    if bench.pw_db is not None:
+        await _wait_rows(bench.pw_db, bench.pw_rows, timeout=600)
     for c in conns.values():
         await c.close()
 
@@ -687,19 +704,21 @@ async def latency_phase(
 
 async def throughput_one(
     port: int, body: bytes, concurrency: int, warm_s: float, dur_s: float
-) -> tuple[int, float]:
+) -> tuple[int, int, float]:
+    """(requests completed inside the timed window, all requests completed, seconds)."""
     req = build_request(port, body)
     start = time.perf_counter()
     t_from, t_to = start + warm_s, start + warm_s + dur_s
-    counted = 0
+    counted = total = 0
 
     async def worker() -> None:
-        nonlocal counted
+        nonlocal counted, total
         c = Conn(port)
         await c.open()
         try:
-            while (now := time.perf_counter()) < t_to:
+            while time.perf_counter() < t_to:
                 await c.request(req)
+                total += 1
                 now = time.perf_counter()
                 if t_from <= now <= t_to:
                     counted += 1
@@ -707,7 +726,7 @@ async def throughput_one(
             await c.close()
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return counted, dur_s
+    return counted, total, dur_s
 
 
 async def throughput_phase(
@@ -719,6 +738,8 @@ async def throughput_phase(
     secs = {name: 0.0 for name in targets}
     cpu = {name: 0.0 for name in targets}
     client_cpu = {name: 0.0 for name in targets}
+    writer: list[dict[str, Any]] = []
+    all_sent = {name: 0 for name in targets}  # including the warm-up: for CPU per request
     order = list(targets)
     # two passes, the second in reverse order, so slow drift of the machine evens out
     for names in (order, order[::-1]):
@@ -726,8 +747,22 @@ async def throughput_phase(
             pid = cpu_pids.get(name)
             c0 = cpu_seconds(pid) if pid else 0.0
             p0 = time.process_time()
-            n, d = await throughput_one(targets[name], bench.body, a.concurrency, 0.5, half)
+            w0 = time.perf_counter()
+            n, sent, d = await throughput_one(targets[name], bench.body, a.concurrency, 0.5, half)
             client_cpu[name] += time.process_time() - p0
+            all_sent[name] += sent
+            if name == "promptwitness" and bench.pw_db is not None:
+                # Answered is not stored: wait for the writer thread to catch up.
+                bench.pw_rows += sent
+                backlog_at_end = bench.pw_rows - _rows(bench.pw_db)
+                lag = await _wait_rows(bench.pw_db, bench.pw_rows, timeout=600)
+                writer.append(
+                    {
+                        "rows_behind_at_end": backlog_at_end,
+                        "catch_up_s": round(lag, 3),
+                        "stored_per_s": round(sent / (time.perf_counter() - w0), 1),
+                    }
+                )
             cpu[name] += (cpu_seconds(pid) - c0) if pid else 0.0
             counts[name] += n
             secs[name] += d
@@ -739,11 +774,12 @@ async def throughput_phase(
         "requests_per_second": rps,
         "completed": counts,
         "server_cpu_us_per_request": {
-            name: round(cpu[name] / counts[name] * 1e6, 1) for name in targets if name in cpu_pids
+            name: round(cpu[name] / all_sent[name] * 1e6, 1) for name in targets if name in cpu_pids
         },
         "client_cpu_us_per_request": {
-            name: round(client_cpu[name] / counts[name] * 1e6, 1) for name in targets
+            name: round(client_cpu[name] / all_sent[name] * 1e6, 1) for name in targets
         },
+        "promptwitness_writer": writer,
     }
     return out
 
@@ -791,6 +827,7 @@ async def storage_phase(bench: Bench, upstream_port: int) -> dict[str, Any]:
         bench.logdir,
         "--role", "promptwitness", "--port", "0",
         "--upstream", f"http://{LOOPBACK}:{upstream_port}", "--store", str(store),
+        *pw_extra(bench.args),
     )  # fmt: skip
     bench.children.append(child)
     db = store / DB_NAME
@@ -882,6 +919,12 @@ def render(res: dict[str, Any]) -> str:
             ccpu = thr["client_cpu_us_per_request"][name]
             cpu_s = f"{cpu:>11.0f} µs" if cpu is not None else " " * 14
             lines.append(f"{name:<22}{rps:>10.1f}{cpu_s}{ccpu:>13.0f} µs")
+        for i, w in enumerate(thr.get("promptwitness_writer", [])):
+            lines.append(
+                f"  promptwitness writer, pass {i + 1}: {w['rows_behind_at_end']} exchanges "
+                f"not yet stored when the load stopped; caught up {w['catch_up_s']} s later "
+                f"({w['stored_per_s']} stored/s over the pass, warm-up to caught up)"
+            )
     st = res.get("storage")
     if st:
         lines.append("")
@@ -890,6 +933,11 @@ def render(res: dict[str, Any]) -> str:
             f"promptwitness: {st['bytes_per_repeat']:.0f} B per repeat "
             f"({st['bytes_per_request_incl_first']:.0f} B per request counting the first; "
             f"writer caught up {st['writer_lag_s']} s after the last response)"
+        )
+    if res.get("pw_switch_interval"):
+        lines.append("")
+        lines.append(
+            f"EXPERIMENT: promptwitness ran with sys.setswitchinterval({res['pw_switch_interval']})"
         )
     lines.append("")
     lines.append("Targets")
@@ -992,6 +1040,7 @@ async def main_bench(args: argparse.Namespace) -> dict[str, Any]:
         "git": git_head(),
         "quick": args.quick,
         "machine": machine_info(mitm_version() if with_mitm else "-"),
+        "pw_switch_interval": args.pw_switch_interval,  # None: Python's default, 0.005 s
         "request_bytes": len(bench.body),
         "response_events": len(sse_events(1, 0)),
         "client": "raw asyncio streams, hand-written HTTP/1.1, one process for all targets",
@@ -1010,8 +1059,10 @@ async def main_bench(args: argparse.Namespace) -> dict[str, Any]:
                 logdir,
                 "--role", "promptwitness", "--port", "0",
                 "--upstream", f"http://{LOOPBACK}:{up.port}", "--store", str(logdir / "store"),
+                *pw_extra(args),
             )  # fmt: skip
             bench.children.append(pw)
+            bench.pw_db = logdir / "store" / DB_NAME
             targets["promptwitness"] = pw.port
             pids["promptwitness"] = pw.pid
         else:
@@ -1062,7 +1113,7 @@ async def _profile_pass(args: argparse.Namespace, pstats_out: Path | None) -> di
         logdir,
         "--role", "promptwitness", "--port", "0",
         "--upstream", f"http://{LOOPBACK}:{up.port}", "--store", str(logdir / "store"),
-        *extra,
+        *extra, *pw_extra(args),
     )  # fmt: skip
     spy: asyncio.subprocess.Process | None = None
     raw = RESULTS / "profile.pyspy.txt"
@@ -1184,6 +1235,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--upstream", help=argparse.SUPPRESS)
     p.add_argument("--store", help=argparse.SUPPRESS)
     p.add_argument("--profile-out", help=argparse.SUPPRESS)
+    p.add_argument(
+        "--pw-switch-interval",
+        type=float,
+        help="experiment: sys.setswitchinterval() in the promptwitness process (default 0.005)",
+    )
     a = p.parse_args(argv)
     a.requests = a.requests or (200 if a.quick else 2000)
     a.warmup = a.warmup if a.warmup is not None else (50 if a.quick else 200)
