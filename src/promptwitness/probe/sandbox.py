@@ -602,7 +602,9 @@ def _reaper(doc: Mapping[str, Any], ch: _Channel) -> None:
                 argv = doc["argv"]
                 os.execvpe(argv[0], argv, doc["env"])
             except OSError as exc:
-                ch.send({"error": f"cannot run {doc['argv'][0]!r}: {exc.strerror}"})
+                hint = (" (/tmp, /home and /root are empty in the sandbox: expose what the "
+                        "command needs below them)") if exc.errno == 2 else ""
+                ch.send({"error": f"cannot run {doc['argv'][0]!r}: {exc.strerror}{hint}"})
             os._exit(127)
         ch.sock.close()
         while True:

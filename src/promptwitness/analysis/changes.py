@@ -1,0 +1,79 @@
+"""The vocabulary of classified changes (sans-IO): kinds, severities, ``Change``.
+
+A :class:`Change` is one difference between the control's value of a segment and a
+run's value of it, classified by the detectors (``analysis.detectors``) into one kind
+of DESIGN.md's table. Changes are the input of attribution (``analysis.attribute``).
+
+Rules:
+- ``control`` / ``observed`` are the *exact* differing texts (no normalisation), taken
+  from the segment values at ``a_span`` / ``b_span`` (code-point offsets into the
+  control's and the run's segment value; ``None`` when the segment is absent on that
+  side). The detectors may widen a raw diff op to whole tokens (a date, a word) so that
+  what a reader sees is meaningful; the spans say exactly what was widened to.
+- ``code_points`` lists the code points that differ, each as ``U+XXXX NAME``, control
+  side first, then observed side (non-ASCII and invisible ones always; for pure-ASCII
+  changes too, so that ``'`` vs ``’`` is never ambiguous).
+- ``key`` identifies "the same change" across replicates: two runs that show the same
+  change at the same place produce equal keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = ["KINDS", "SEVERITY", "Change", "Kind", "Severity"]
+
+Kind = Literal[
+    "value",
+    "date-format",
+    "confusable",
+    "invisible",
+    "whitespace",
+    "punctuation",
+    "casing",
+    "ordering",
+    "param",
+    "header",
+    "content",
+]
+Severity = Literal["expected", "covert", "overt"]
+
+SEVERITY: dict[str, Severity] = {
+    "value": "expected",
+    "date-format": "covert",
+    "confusable": "covert",
+    "invisible": "covert",
+    "whitespace": "covert",
+    "punctuation": "covert",
+    "casing": "covert",
+    "ordering": "covert",
+    "param": "overt",
+    "header": "overt",
+    "content": "overt",
+}
+KINDS: tuple[str, ...] = tuple(SEVERITY)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One classified difference in one segment between the control and a run."""
+
+    path: str  # the segment path, e.g. ``system[1].text``
+    channel: str  # the segment's channel: body, param, header, order, request, ...
+    kind: Kind
+    control: str | None  # the differing text in the control (None: segment absent)
+    observed: str | None  # the differing text in the run (None: segment removed)
+    a_span: tuple[int, int] | None = None  # offsets in the control's segment value
+    b_span: tuple[int, int] | None = None  # offsets in the run's segment value
+    code_points: tuple[str, ...] = ()
+    detail: str = ""  # one line for humans, e.g. "U+0027 → U+2019 (look-alike)"
+    context: str = field(default="", compare=False)  # a little of the text around it
+
+    @property
+    def severity(self) -> Severity:
+        return SEVERITY[self.kind]
+
+    @property
+    def key(self) -> tuple[str, str, str | None, str | None, tuple[int, int] | None]:
+        return (self.path, self.kind, self.control, self.observed, self.a_span)

@@ -1,0 +1,195 @@
+"""``probe``: run a command under a designed matrix of environments and attribute
+every difference in what it sends to the factor that causes it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from promptwitness.cli.common import add_store_option, open_store, stderr_console, stdout_console
+from promptwitness.errors import UsageError
+from promptwitness.probe.factors import FACTORS, Selection, parse_factor_arg, parse_vary_env
+
+EXIT_ERROR = 2
+FAIL_ON = {"covert": ("covert",), "overt": ("overt",), "any": ("covert", "overt", "expected")}
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "probe",
+        help="find which parts of what a command sends depend on its environment",
+        description=(
+            "Run CMD in a sandbox (loopback-only network namespace, private /etc, fixed "
+            "HOME and working directory) under a designed matrix of environments: control "
+            "replicates, every level of every factor one at a time, then a pairwise "
+            "covering design. Every difference in what CMD sends to the capture server is "
+            "classified and attributed to the factor levels that cause it. Factors: "
+            + ", ".join(FACTORS) + ", env:NAME. "
+            "Exit codes: 0 clean, 1 conditioned, 2 error, 3 inconclusive."
+        ),
+    )
+    add_store_option(p)
+    p.add_argument("--factor", action="append", default=[], metavar="NAME[=L1,L2,...]",
+                   help="vary this factor (default levels, or these; L1 is the control); "
+                        "repeatable; none given: every factor of the catalog")
+    p.add_argument("--vary-env", action="append", default=[], metavar="VAR=V1,V2,...",
+                   help="vary an environment variable (the factor env:VAR); repeatable")
+    p.add_argument("--replicates", type=int, default=2, metavar="N",
+                   help="runs per cell (default 2); the control gets N+1, at least 3")
+    p.add_argument("--jobs", type=int, default=1, metavar="N", help="runs at once (default 1)")
+    p.add_argument("--workdir", metavar="DIR",
+                   help="copy this directory as the working directory of every run "
+                        "(default: a fresh git repository with fixed dates)")
+    p.add_argument("--no-pairwise", action="store_true",
+                   help="skip the pairwise covering cells (one factor at a time only)")
+    p.add_argument("--timeout", type=float, default=300.0, metavar="S",
+                   help="seconds per run (default 300)")
+    p.add_argument("--expose", action="append", default=[], metavar="PATH",
+                   help="a host path under /tmp, /home or /root the command needs "
+                        "(bound read-only at the same path); repeatable")
+    p.add_argument("--env", action="append", default=[], metavar="VAR=VALUE",
+                   help="set this variable in every run; repeatable")
+    p.add_argument("--json", metavar="FILE", help="write the JSON report here ('-': stdout)")
+    p.add_argument("--fail-on", choices=sorted(FAIL_ON), default=None,
+                   help="exit 1 for findings of this severity only (any: covert, overt or "
+                        "expected); default: any covert or overt finding")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress, no summary")
+    p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]")
+    p.set_defaults(func=cmd_probe)
+
+
+def _selections(args: argparse.Namespace) -> tuple[Selection, ...]:
+    chosen = [parse_factor_arg(a) for a in args.factor]
+    chosen += [parse_vary_env(a) for a in args.vary_env]
+    if not args.factor:
+        given = {s.name for s in chosen}
+        chosen = [Selection(f, f.levels) for f in FACTORS.values() if f.name not in given] + chosen
+    for s in chosen:
+        if len(s.levels) < 2:
+            raise UsageError(f"factor {s.name} needs at least two levels (a control and one more)")
+    return tuple(chosen)
+
+
+def _env(pairs: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in pairs:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--env needs VAR=VALUE: {item!r}")
+        out[name] = value
+    return out
+
+
+HIDDEN = ("/tmp/", "/home/", "/root/")
+
+
+def _resolve(argv: list[str]) -> list[str]:
+    """argv with its program as a full path when the sandbox's PATH would not find it."""
+    from promptwitness.probe.sandbox import BASE_PATH
+
+    exe = argv[0]
+    if "/" in exe or shutil.which(exe, path=BASE_PATH):
+        return argv
+    found = shutil.which(exe)
+    if found is None:
+        raise UsageError(f"command not found: {exe}")
+    return [found, *argv[1:]]
+
+
+def _expose(paths: list[str], argv: list[str]) -> tuple[str, ...]:
+    """The user's paths, plus what the command needs from the hidden roots (/tmp, /home,
+    /root are fresh and empty in the sandbox): for the program and every argument that is
+    an existing path there, its directory (the installation above a ``bin`` directory),
+    both as given and with symlinks resolved (a venv's python, an npm ``.bin`` link)."""
+    out = [os.path.abspath(p) for p in paths]
+
+    def add(path: str) -> None:
+        if path.startswith(HIDDEN) and path not in out:
+            out.append(path)
+
+    for cand in argv:
+        if not os.path.exists(cand) or (cand is not argv[0] and "/" not in cand):
+            continue
+        for p in dict.fromkeys((os.path.abspath(cand), os.path.realpath(cand))):
+            if not p.startswith(HIDDEN):
+                continue
+            top = os.path.dirname(p) if os.path.isfile(p) else p
+            if os.path.basename(top) in ("bin", ".bin"):
+                top = os.path.dirname(top)
+            add(top)
+    return tuple(out)
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    from promptwitness.probe.runner import ProbeConfig, ProbeError, run_probe
+    from promptwitness.probe.sandbox import SandboxError
+    from promptwitness.report.probe_json import exit_code, to_json
+    from promptwitness.report.probe_terminal import render_probe
+
+    cmd = list(args.cmd)
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
+    if not cmd:
+        raise UsageError("no command given: promptwitness probe [OPTIONS] -- CMD [ARGS...]")
+    cmd = _resolve(cmd)
+    selections = _selections(args)
+    config = ProbeConfig(
+        argv=tuple(cmd), selections=selections, replicates=args.replicates,
+        control_replicates=max(3, args.replicates + 1), jobs=args.jobs, workdir=args.workdir,
+        pairwise=not args.no_pairwise, timeout=args.timeout, env=_env(args.env),
+        expose=_expose(args.expose, cmd),
+    )
+    console = stderr_console()
+    store = open_store(args)
+    try:
+        if args.quiet:
+            result = run_probe(config, store)
+        else:
+            console.print(
+                f"probing {' '.join(cmd)}: {len(selections)} factors ("
+                + ", ".join(f"{s.name}×{len(s.levels)}" for s in selections) + ")"
+            )
+            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                          TimeElapsedColumn(), console=console, transient=True) as bar:
+                task = bar.add_task("runs", total=None)
+
+                def progress(event: str, info: Mapping[str, Any]) -> None:
+                    if event == "phase":
+                        bar.update(task, total=info["total"],
+                                   description=f"{info['phase']} runs")
+                    elif event == "run":
+                        bar.update(task, completed=info["done"])
+                        rec = info["record"]
+                        if rec.error:
+                            bar.console.print(f"[yellow]run {rec.cell} #{rec.replicate}: "
+                                              f"{rec.error}[/]")
+
+                result = run_probe(config, store, progress=progress)
+    except (ProbeError, SandboxError) as exc:
+        console.print(f"promptwitness: error: {exc}", markup=False)
+        return EXIT_ERROR
+    finally:
+        store.close()
+    doc = to_json(result)
+    if args.json == "-":
+        sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+    elif args.json:
+        Path(args.json).write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n",
+                                   encoding="utf-8")
+    if not args.quiet:
+        out = console if args.json == "-" else stdout_console()
+        out.print(render_probe(result))
+    code = exit_code(result.verdict)
+    if code in (0, 1) and args.fail_on is not None:
+        severities = FAIL_ON[args.fail_on]
+        hit = any(f.change.severity in severities for f in result.analysis.findings)
+        code = 1 if hit else 0
+    return code

@@ -1,0 +1,80 @@
+"""What one run sent, as the analysis sees it: request keys and segments (sans-IO).
+
+A run may send several requests (a reachability ``HEAD /``, a token count, a small
+title call with another model, the main call). Each becomes one entry of the run's
+``requests`` mapping, keyed so that the same request of two runs gets the same key:
+
+    "METHOD PATH [MODEL] #N"      a model call (MODEL when the prompt names one)
+    "METHOD PATH #N"              anything else
+
+``N`` counts the requests with the same ``METHOD PATH [MODEL]`` in the order they
+arrived (0 for the first), so a run's second main call is ``... #1`` whatever came in
+between. PATH is the target without its query; the query is part of the segments.
+
+Segments of a request:
+- a model call (its body parsed into a Prompt): every segment of
+  ``analysis.segments.segments`` (which includes the request headers that describe
+  the agent, not the transport), plus ``target`` (channel ``request``: path and query);
+- anything else: ``target``, ``headers.NAME`` (the same header selection) and, when
+  the body is not empty, ``body`` (channel ``body``): the body as text when it is
+  UTF-8, else ``body.sha256`` with the digest — raw bytes stay in the store;
+- a model call whose body is not valid for its protocol: as "anything else", plus
+  ``parse-error`` (channel ``request``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from promptwitness.analysis.segments import escape_name, segments
+from promptwitness.model import RawRequest, Segment
+from promptwitness.protocols import parse_request
+from promptwitness.protocols.common import select_headers
+
+__all__ = ["SentRequest", "request_map"]
+
+
+@dataclass(frozen=True)
+class SentRequest:
+    """One captured request of a run (already redacted)."""
+
+    method: str
+    target: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    exchange: int | None = None  # the store's id, for the report
+
+
+def _other(req: SentRequest) -> list[Segment]:
+    out = [Segment("target", req.target, "request")]
+    for name, value in select_headers(req.headers).items():
+        out.append(Segment(f"headers.{escape_name(name)}", value, "header"))
+    if req.body:
+        try:
+            out.append(Segment("body", req.body.decode("utf-8"), "body"))
+        except UnicodeDecodeError:
+            out.append(Segment("body.sha256", hashlib.sha256(req.body).hexdigest(), "body"))
+    return out
+
+
+def request_map(requests: Iterable[SentRequest]) -> dict[str, tuple[Segment, ...]]:
+    """The run's requests keyed as in the module docstring, in arrival order."""
+    counts: dict[str, int] = {}
+    out: dict[str, tuple[Segment, ...]] = {}
+    for req in requests:
+        path = req.target.split("?", 1)[0]
+        outcome = parse_request(RawRequest(req.method, req.target, req.headers, req.body))
+        base = f"{req.method} {path}"
+        if outcome.prompt is not None:
+            if outcome.prompt.model:
+                base += f" [{outcome.prompt.model}]"
+            segs = [*segments(outcome.prompt), Segment("target", req.target, "request")]
+        else:
+            segs = _other(req)
+            if outcome.error is not None:
+                segs.append(Segment("parse-error", outcome.error, "request"))
+        n = counts[base] = counts.get(base, -1) + 1
+        out[f"{base} #{n}"] = tuple(segs)
+    return out

@@ -1,0 +1,136 @@
+"""The probe report as JSON: ``promptwitness/probe-report/v1`` (a public contract).
+
+Change the shape only with a new schema string. Every key below is always present.
+
+    schema, tool {name, version}, probe (store run id), store, command [argv],
+    started, finished (ISO 8601 UTC), verdict ("clean" | "conditioned" | "inconclusive"),
+    exit_code (0 | 1 | 3),
+    factors [{name, description, control, levels}],
+    design {replicates, control_replicates, pairwise, cells [{id, purpose, reason,
+            levels {factor: level}, runs}]},
+    runs [{run, cell, replicate, exit_code, timed_out, duration, overhead, requests, error}],
+    findings [{id, factors {factor: level}, request, channel, path, kind, severity,
+               control, observed, a_span, b_span, code_points, detail, context,
+               support {replicates, of}, control_support {replicates, of}, cells}],
+    suspects [...], unresolved [...]   (differences seen only in combined cells)
+    noise [{request, path, channel, spans, examples, runs}],
+    summary {runs, failed_runs, findings {covert, overt, expected}, noise}
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from typing import Any
+
+from promptwitness import __version__
+from promptwitness.analysis.changes import Change
+from promptwitness.probe.runner import ProbeResult
+
+__all__ = ["SCHEMA", "exit_code", "to_json"]
+
+SCHEMA = "promptwitness/probe-report/v1"
+EXIT_CODES = {"clean": 0, "conditioned": 1, "inconclusive": 3}
+
+
+def exit_code(verdict: str) -> int:
+    return EXIT_CODES.get(verdict, 2)
+
+
+def _iso(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="seconds").replace(
+        "+00:00", "Z"
+    )
+
+
+def _span(span: tuple[int, int] | None) -> list[int] | None:
+    return None if span is None else [span[0], span[1]]
+
+
+def change_json(change: Change) -> dict[str, Any]:
+    return {
+        "channel": change.channel,
+        "path": change.path,
+        "kind": change.kind,
+        "severity": change.severity,
+        "control": change.control,
+        "observed": change.observed,
+        "a_span": _span(change.a_span),
+        "b_span": _span(change.b_span),
+        "code_points": list(change.code_points),
+        "detail": change.detail,
+        "context": change.context,
+    }
+
+
+def _support(pair: tuple[int, int]) -> dict[str, int]:
+    return {"replicates": pair[0], "of": pair[1]}
+
+
+def to_json(result: ProbeResult) -> dict[str, Any]:
+    a = result.analysis
+    runs_per_cell = Counter(r.cell for r in result.runs)
+    findings = []
+    for i, f in enumerate(a.findings, 1):
+        findings.append({
+            "id": f"F{i}",
+            "factors": dict(f.factors),
+            "request": f.request,
+            **change_json(f.change),
+            "support": _support(f.support),
+            "control_support": _support(f.control_support),
+            "cells": list(f.cells),
+        })
+    suspects = [
+        {"cell": s.cell, "levels": dict(s.levels), "request": getattr(s, "request", None),
+         **change_json(s.change), "candidates": [dict(c) for c in s.candidates]}
+        for s in a.suspects
+    ]
+    unresolved = [
+        {"cell": s.cell, "levels": dict(s.levels), "request": getattr(s, "request", None),
+         **change_json(s.change), "candidates": [dict(c) for c in s.candidates]}
+        for s in getattr(a, "unresolved", ())
+    ]
+    noise = [
+        {"request": n.request, "path": n.path, "channel": n.channel,
+         "spans": [_span(s) for s in n.spans], "examples": list(n.examples), "runs": n.runs}
+        for n in a.noise
+    ]
+    sev = Counter(f.change.severity for f in a.findings)
+    return {
+        "schema": SCHEMA,
+        "tool": {"name": "promptwitness", "version": __version__},
+        "probe": result.probe,
+        "store": result.store_root,
+        "command": list(result.config.argv),
+        "started": _iso(result.started),
+        "finished": _iso(result.finished),
+        "verdict": result.verdict,
+        "exit_code": exit_code(result.verdict),
+        "factors": [
+            {"name": s.name, "description": s.factor.description, "control": s.control,
+             "levels": list(s.levels)}
+            for s in result.config.selections
+        ],
+        "design": {
+            "replicates": result.config.replicates,
+            "control_replicates": result.config.control_replicates,
+            "pairwise": result.config.pairwise,
+            "cells": [
+                {"id": c.id, "purpose": c.purpose, "reason": c.reason,
+                 "levels": dict(c.levels), "runs": runs_per_cell.get(c.id, 0)}
+                for c in result.cells
+            ],
+        },
+        "runs": [r.to_json() for r in result.runs],
+        "findings": findings,
+        "suspects": suspects,
+        "unresolved": unresolved,
+        "noise": noise,
+        "summary": {
+            "runs": len(result.runs),
+            "failed_runs": sum(1 for r in result.runs if r.error is not None),
+            "findings": {k: sev.get(k, 0) for k in ("covert", "overt", "expected")},
+            "noise": len(a.noise),
+        },
+    }
