@@ -25,3 +25,24 @@ xs = [x for x in json.load(sys.stdin) if x['protocol'] == 'anthropic']
 print(max(xs, key=lambda x: x['request_size'])['id'])")
 .venv/bin/promptwitness show "$ID" | head -60
 echo "… (full view: .venv/bin/promptwitness show $ID; store: $PROMPTWITNESS_STORE)"
+echo
+echo "== probe: does anything Claude Code sends depend on the time zone, locale, proxy or endpoint host?"
+CACHE=$(dirname "$(dirname "$(dirname "$CLAUDE")")")
+set +e
+.venv/bin/promptwitness probe --jobs 2 \
+  --factor tz=UTC,Etc/GMT+12,Etc/GMT-14,Asia/Shanghai \
+  --factor locale=C.UTF-8,zh_CN.UTF-8,ja_JP.UTF-8 \
+  --factor proxy \
+  --factor endpoint-host=127.0.0.1,api.deepseek.com,api.moonshot.cn \
+  --env CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 --env DISABLE_AUTOUPDATER=1 \
+  --expose "$CACHE" --json "$PROMPTWITNESS_STORE/probe-report.json" \
+  -- "$CLAUDE" -p "Say hi" --output-format json </dev/null
+code=$?
+set -e
+case $code in
+  0) echo "verdict: clean (exit 0)";;
+  1) echo "verdict: conditioned (exit 1): see the findings above";;
+  3) echo "verdict: inconclusive (exit 3)";;
+  *) echo "the probe failed (exit $code)"; exit "$code";;
+esac
+echo "JSON report: $PROMPTWITNESS_STORE/probe-report.json"

@@ -91,17 +91,29 @@ def _env(pairs: list[str]) -> dict[str, str]:
 HIDDEN = ("/tmp/", "/home/", "/root/")
 
 
-def _resolve(argv: list[str]) -> list[str]:
-    """argv with its program as a full path when the sandbox's PATH would not find it."""
+def _resolve(argv: list[str], workdir: str | None) -> list[str]:
+    """argv as the sandbox must see it (its working directory is not the caller's): the
+    program as a full path unless the sandbox's PATH finds it; an argument that names an
+    existing relative path here (and not in ``workdir``) made absolute."""
     from promptwitness.probe.sandbox import BASE_PATH
 
     exe = argv[0]
-    if "/" in exe or shutil.which(exe, path=BASE_PATH):
-        return argv
-    found = shutil.which(exe)
-    if found is None:
-        raise UsageError(f"command not found: {exe}")
-    return [found, *argv[1:]]
+    if "/" in exe:
+        if not os.path.exists(exe):
+            raise UsageError(f"command not found: {exe}")
+        exe = os.path.abspath(exe)
+    elif not shutil.which(exe, path=BASE_PATH):
+        found = shutil.which(exe)
+        if found is None:
+            raise UsageError(f"command not found: {exe}")
+        exe = found
+    rest = []
+    for arg in argv[1:]:
+        local = not arg.startswith(("-", "/")) and os.path.exists(arg)
+        if local and not (workdir and os.path.exists(os.path.join(workdir, arg))):
+            arg = os.path.abspath(arg)
+        rest.append(arg)
+    return [exe, *rest]
 
 
 def _expose(paths: list[str], argv: list[str]) -> tuple[str, ...]:
@@ -139,7 +151,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
         cmd = cmd[1:]
     if not cmd:
         raise UsageError("no command given: promptwitness probe [OPTIONS] -- CMD [ARGS...]")
-    cmd = _resolve(cmd)
+    cmd = _resolve(cmd, args.workdir)
     selections = _selections(args)
     config = ProbeConfig(
         argv=tuple(cmd), selections=selections, replicates=args.replicates,
@@ -155,7 +167,8 @@ def cmd_probe(args: argparse.Namespace) -> int:
         else:
             console.print(
                 f"probing {' '.join(cmd)}: {len(selections)} factors ("
-                + ", ".join(f"{s.name}×{len(s.levels)}" for s in selections) + ")"
+                + ", ".join(f"{s.name}×{len(s.levels)}" for s in selections) + ")",
+                markup=False,
             )
             with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                           TimeElapsedColumn(), console=console, transient=True) as bar:
@@ -169,8 +182,8 @@ def cmd_probe(args: argparse.Namespace) -> int:
                         bar.update(task, completed=info["done"])
                         rec = info["record"]
                         if rec.error:
-                            bar.console.print(f"[yellow]run {rec.cell} #{rec.replicate}: "
-                                              f"{rec.error}[/]")
+                            bar.console.print(f"run {rec.cell} #{rec.replicate}: {rec.error}",
+                                              style="yellow", markup=False)
 
                 result = run_probe(config, store, progress=progress)
     except (ProbeError, SandboxError) as exc:

@@ -20,18 +20,15 @@ SEVERITY_STYLE = {"covert": "bold red", "overt": "yellow", "expected": "dim"}
 MAX_SHOWN = 60  # characters of control/observed text shown per side
 
 
-def _clip(text: str | None) -> str | None:
-    if text is None or len(text) <= MAX_SHOWN:
-        return text
-    return text[:MAX_SHOWN] + "…"
-
-
 def _side(text: str | None, style: str) -> Text:
     if text is None:
         return Text("(absent)", style="dim italic")
     if text == "":
         return Text("(empty)", style="dim italic")
-    return rich_mark(_clip(text) or "", style)
+    out = rich_mark(text[:MAX_SHOWN], style)
+    if len(text) > MAX_SHOWN:  # no "…" here: it would read as U+2026 in the text
+        out.append(f" [+{len(text) - MAX_SHOWN} more]", style="dim italic")
+    return out
 
 
 def _change_text(change: Change) -> Text:
@@ -39,13 +36,50 @@ def _change_text(change: Change) -> Text:
     out.append_text(_side(change.control, "red"))
     out.append(" → ")
     out.append_text(_side(change.observed, "green"))
-    if change.detail:
-        out.append(f"\n{change.detail}", style="dim")
     return out
 
 
 def _levels(levels: dict[str, str]) -> str:
     return " + ".join(f"{k}={v}" for k, v in levels.items())
+
+
+def _group_findings(result: ProbeResult) -> list[tuple[str, list[int]]]:
+    """Findings that show the same change under several levels of the same factor(s)
+    are one entry: (factor names, indices into findings)."""
+    groups: dict[tuple[object, ...], list[int]] = {}
+    names: dict[tuple[object, ...], str] = {}
+    for i, f in enumerate(result.analysis.findings):
+        c = f.change
+        key = (tuple(f.factors), f.request, c.path, c.kind, c.control, c.observed, c.a_span)
+        groups.setdefault(key, []).append(i)
+        names[key] = " + ".join(f.factors)
+    return [(names[k], v) for k, v in groups.items()]
+
+
+def _finding_block(result: ProbeResult, names: str, idx: list[int]) -> Text:
+    fs = [result.analysis.findings[i] for i in idx]
+    f = fs[0]
+    c = f.change
+    out = Text()
+    ids = ", ".join(f"F{i + 1}" for i in idx)
+    out.append(f"{ids}  ", style="bold")
+    out.append(f"{c.severity} {c.kind}", style=SEVERITY_STYLE.get(c.severity, ""))
+    if len(fs) == 1:
+        out.append(f"  {_levels(dict(f.factors))}", style="bold")
+    else:
+        levels = ", ".join(" + ".join(x.factors.values()) for x in fs)
+        out.append(f"  {names} = {len(fs)} levels: {levels}", style="bold")
+    out.append(f"  ({f.support[0]}/{f.support[1]} runs, control "
+               f"{f.control_support[0]}/{f.control_support[1]})", style="dim")
+    where = f.request + (f" · {c.path}" if c.path else "")
+    out.append(f"\n    {where}\n    ")
+    out.append_text(_change_text(c))
+    if c.detail:
+        out.append(f"\n    {c.detail}", style="dim")
+    if c.context:
+        out.append("\n    in: ", style="dim")
+        out.append_text(rich_mark(c.context.replace("\n", "⏎ "), "dim"))
+    return out
 
 
 def render_probe(result: ProbeResult) -> RenderableType:
@@ -63,21 +97,9 @@ def render_probe(result: ProbeResult) -> RenderableType:
     )
     parts.append(head)
     if a.findings:
-        t = Table(title="findings", title_justify="left", show_lines=True, expand=False)
-        for col in ("", "factors", "kind", "where", "control → observed", "support"):
-            t.add_column(col, overflow="fold")
-        for i, f in enumerate(a.findings, 1):
-            sev = f.change.severity
-            t.add_row(
-                f"F{i}",
-                _levels(dict(f.factors)),
-                Text(f"{f.change.kind}\n{sev}", style=SEVERITY_STYLE.get(sev, "")),
-                f"{f.request}\n{f.change.path}",
-                _change_text(f.change),
-                f"{f.support[0]}/{f.support[1]} runs\ncontrol {f.control_support[0]}/"
-                f"{f.control_support[1]}",
-            )
-        parts.append(t)
+        parts.append(Text(f"{len(a.findings)} findings", style="bold underline"))
+        for names, idx in _group_findings(result):
+            parts.append(_finding_block(result, names, idx))
     else:
         parts.append(Text("no difference is attributed to any factor level", style="green"))
     unresolved = list(getattr(a, "unresolved", ())) + list(a.suspects)
@@ -86,7 +108,7 @@ def render_probe(result: ProbeResult) -> RenderableType:
         for col in ("cell", "kind", "where", "control → observed"):
             t.add_column(col, overflow="fold")
         for s in unresolved:
-            t.add_row(s.cell, s.change.kind, s.change.path, _change_text(s.change))
+            t.add_row(Text(s.cell), s.change.kind, Text(s.change.path), _change_text(s.change))
         parts.append(t)
     if a.noise:
         t = Table(title="noise (varies between identical runs; never attributed)",
@@ -95,7 +117,7 @@ def render_probe(result: ProbeResult) -> RenderableType:
             t.add_column(col, overflow="fold")
         for n in a.noise[:20]:
             example = n.examples[0] if n.examples else ""
-            t.add_row(n.request, n.path, str(n.runs), rich_mark(_clip(example) or ""))
+            t.add_row(Text(n.request), Text(n.path), str(n.runs), _side(example, ""))
         if len(a.noise) > 20:
             t.caption = f"{len(a.noise) - 20} more in the JSON report"
         parts.append(t)
@@ -104,7 +126,7 @@ def render_probe(result: ProbeResult) -> RenderableType:
         for col in ("cell", "replicate", "exit", "error"):
             t.add_column(col, overflow="fold")
         for r in failed[:20]:
-            t.add_row(r.cell, str(r.replicate), str(r.exit_code), r.error or "")
+            t.add_row(Text(r.cell), str(r.replicate), str(r.exit_code), Text(r.error or ""))
         parts.append(t)
     parts.append(Text(f"probe {result.probe} in {result.store_root}", style="dim"))
     return Group(*parts)
