@@ -10,13 +10,16 @@ import shutil
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from promptwitness.cli.common import add_store_option, open_store, stderr_console, stdout_console
 from promptwitness.errors import UsageError
 from promptwitness.probe.factors import FACTORS, Selection, parse_factor_arg, parse_vary_env
+
+if TYPE_CHECKING:
+    from promptwitness.probe.runner import ProbeConfig
 
 EXIT_ERROR = 2
 FAIL_ON = {"covert": ("covert",), "overt": ("overt",), "any": ("covert", "overt", "expected")}
@@ -36,6 +39,13 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
             "Exit codes: 0 clean, 1 conditioned, 2 error, 3 inconclusive."
         ),
     )
+    add_probe_options(p)
+    p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]")
+    p.set_defaults(func=cmd_probe)
+
+
+def add_probe_options(p: argparse.ArgumentParser) -> None:
+    """The options ``probe`` shares with ``audit`` (and ``history --audit``)."""
     add_store_option(p)
     p.add_argument("--factor", action="append", default=[], metavar="NAME[=L1,L2,...]",
                    help="vary this factor (default levels, or these; L1 is the control); "
@@ -62,8 +72,6 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                    help="exit 1 for findings of this severity only (any: covert, overt or "
                         "expected); default: any covert or overt finding")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress, no summary")
-    p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]")
-    p.set_defaults(func=cmd_probe)
 
 
 def _selections(args: argparse.Namespace) -> tuple[Selection, ...]:
@@ -141,10 +149,7 @@ def _expose(paths: list[str], argv: list[str]) -> tuple[str, ...]:
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
-    from promptwitness.probe.runner import ProbeConfig, ProbeError, run_probe
-    from promptwitness.probe.sandbox import SandboxError
-    from promptwitness.report.probe_json import exit_code, to_json
-    from promptwitness.report.probe_terminal import render_probe
+    from promptwitness.probe.runner import ProbeConfig
 
     cmd = list(args.cmd)
     if cmd and cmd[0] == "--":
@@ -152,13 +157,24 @@ def cmd_probe(args: argparse.Namespace) -> int:
     if not cmd:
         raise UsageError("no command given: promptwitness probe [OPTIONS] -- CMD [ARGS...]")
     cmd = _resolve(cmd, args.workdir)
-    selections = _selections(args)
     config = ProbeConfig(
-        argv=tuple(cmd), selections=selections, replicates=args.replicates,
+        argv=tuple(cmd), selections=_selections(args), replicates=args.replicates,
         control_replicates=max(3, args.replicates + 1), jobs=args.jobs, workdir=args.workdir,
         pairwise=not args.no_pairwise, timeout=args.timeout, env=_env(args.env),
         expose=_expose(args.expose, cmd),
     )
+    return execute(args, config, " ".join(cmd))
+
+
+def execute(args: argparse.Namespace, config: ProbeConfig, what: str) -> int:
+    """Run a configured probe with progress, write the reports, print the summary, and
+    return the exit code (0 clean, 1 conditioned, 2 error, 3 inconclusive)."""
+    from promptwitness.probe.runner import ProbeError, run_probe
+    from promptwitness.probe.sandbox import SandboxError
+    from promptwitness.report.probe_json import exit_code, to_json
+    from promptwitness.report.probe_terminal import render_probe
+
+    selections = config.selections
     console = stderr_console()
     store = open_store(args)
     try:
@@ -166,7 +182,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
             result = run_probe(config, store)
         else:
             console.print(
-                f"probing {' '.join(cmd)}: {len(selections)} factors ("
+                f"probing {what}: {len(selections)} factors ("
                 + ", ".join(f"{s.name}×{len(s.levels)}" for s in selections) + ")",
                 markup=False,
             )

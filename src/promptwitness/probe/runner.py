@@ -30,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from promptwitness.agents.profiles.base import HomeFiles
 from promptwitness.analysis.attribute import Analysis, Observation, analyse, verdict
 from promptwitness.capture.env import BASE_URL_VARS, capture_env, dummy_keys
 from promptwitness.capture.redact import Redactor
@@ -66,6 +67,9 @@ class ProbeConfig:
     expose: tuple[str, ...] = ()
     answer_text: str = DEFAULT_ANSWER
     base_url_vars: tuple[tuple[str, str], ...] = tuple((v.name, v.suffix) for v in BASE_URL_VARS)
+    # files under HOME rendered from each run's final environment (an agent profile's
+    # configuration that must point at the endpoint the run's factors chose)
+    home_files: HomeFiles | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not self.argv:
@@ -158,7 +162,11 @@ class _Runner:
     # -- one run -------------------------------------------------------------------
 
     def spec(self, cell: Cell) -> RunSpec:
-        return apply_levels(self.base, cell.levels, self.ctx, self.factors)
+        spec = apply_levels(self.base, cell.levels, self.ctx, self.factors)
+        if self.config.home_files is not None:
+            for path, data in self.config.home_files(spec.environ()):
+                spec = spec.set_home_file(path, data)
+        return spec
 
     def run_one(self, cell: Cell, replicate: int) -> None:
         t0 = time.monotonic()

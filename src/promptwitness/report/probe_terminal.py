@@ -78,7 +78,10 @@ def _finding_block(result: ProbeResult, names: str, idx: list[int]) -> Text:
         out.append(f"\n    {c.detail}", style="dim")
     if c.context:
         out.append("\n    in: ", style="dim")
-        out.append_text(rich_mark(c.context.replace("\n", "⏎ "), "dim"))
+        for i, line in enumerate(c.context.split("\n")):
+            if i:  # a line break in the text: a dim marker added outside the marked text
+                out.append("\\n", style="dim reverse")
+            out.append_text(rich_mark(line, "dim"))
     return out
 
 

@@ -1,0 +1,20 @@
+"""The registry of real-agent profiles: one module per agent, one line here."""
+
+from __future__ import annotations
+
+from promptwitness.agents.profiles import claude_code
+from promptwitness.agents.profiles.base import HomeFiles, Profile
+from promptwitness.errors import UsageError
+
+__all__ = ["PROFILES", "HomeFiles", "Profile", "get_profile"]
+
+PROFILES: dict[str, Profile] = {p.name: p for p in (claude_code.PROFILE,)}
+
+
+def get_profile(name: str) -> Profile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise UsageError(
+            f"unknown agent {name!r}; known: {', '.join(sorted(PROFILES))}"
+        ) from None
