@@ -92,7 +92,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=40)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "probe_latest.json"))
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory(prefix="pw-probe-bench-") as tmp, Sandbox() as box:
+    with tempfile.TemporaryDirectory(prefix="pw-probe-bench-") as tmp, Sandbox(prefork=2) as box:
         t = Path(tmp)
         direct(3, t / "warm")
         d = direct(args.runs, t / "direct")

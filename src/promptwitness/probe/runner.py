@@ -256,7 +256,7 @@ def run_probe(config: ProbeConfig, store: Store, *, progress: Progress | None = 
     ``SandboxError``) when the probe cannot run at all."""
     report = progress or _no_progress
     own = sandbox is None
-    box = sandbox if sandbox is not None else Sandbox()
+    box = sandbox if sandbox is not None else Sandbox(prefork=config.jobs)
     try:
         return _run(config, store, box, report)
     finally:

@@ -320,7 +320,12 @@ class Sandbox:
     at once (each run has its own namespaces). Holds a scratch directory with the
     read-only lower layers of the working directories; ``close`` removes it."""
 
-    def __init__(self, scratch: Path | None = None) -> None:
+    def __init__(self, scratch: Path | None = None, *, prefork: int = 0) -> None:
+        """``prefork``: keep that many sandbox helpers started ahead of need, so that a
+        run does not wait for the helper's interpreter to start (a probe runs hundreds
+        of sandboxes; the helper's start is most of a run's overhead)."""
+        self._prefork = prefork
+        self._spares: list[tuple[subprocess.Popen[bytes], socket.socket]] = []
         self._own = scratch is None
         self.scratch = Path(tempfile.mkdtemp(prefix="pw-sandbox-")) if scratch is None \
             else scratch
@@ -336,6 +341,15 @@ class Sandbox:
         self.close()
 
     def close(self) -> None:
+        with self._lock:
+            spares, self._spares = self._spares, []
+        for proc, sock in spares:  # EOF on the control socket: the helper exits at once
+            sock.close()
+            try:
+                proc.communicate(timeout=5)
+            except subprocess.TimeoutExpired:
+                _killpg(proc.pid)
+                proc.communicate()
         if self._own:
             shutil.rmtree(self.scratch, ignore_errors=True)
 
@@ -362,6 +376,48 @@ class Sandbox:
             self._templates[workdir] = str(dest)
             return str(dest)
 
+    @staticmethod
+    def _spawn() -> tuple[subprocess.Popen[bytes], socket.socket]:
+        parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            # The control socket is the child's stdin, so its command line (visible to the
+            # command as /proc/1/cmdline) is the same in every run.
+            proc = subprocess.Popen(
+                [sys.executable, "-S", "-m", "promptwitness.probe.sandbox"],
+                stdin=child_sock.fileno(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                env={"PATH": BASE_PATH, "PYTHONPATH": _package_root()},
+                start_new_session=True,
+            )
+        except OSError as exc:
+            parent_sock.close()
+            raise SandboxError(f"cannot start the sandbox: {exc}") from exc
+        finally:
+            child_sock.close()
+        return proc, parent_sock
+
+    def _take(self) -> tuple[subprocess.Popen[bytes], socket.socket]:
+        """A started helper (a spare when there is one, else a new one); then top the
+        spares up. A spare that died meanwhile is reaped and replaced."""
+        taken: tuple[subprocess.Popen[bytes], socket.socket] | None = None
+        with self._lock:
+            while self._spares and taken is None:
+                proc, sock = self._spares.pop(0)
+                if proc.poll() is None:
+                    taken = (proc, sock)
+                else:
+                    sock.close()
+                    proc.communicate()
+        if taken is None:
+            taken = self._spawn()
+        while True:
+            with self._lock:
+                if len(self._spares) >= self._prefork:
+                    break
+            spare = self._spawn()
+            with self._lock:
+                self._spares.append(spare)
+        return taken
+
     def run(self, spec: RunSpec, serve: ServeHook | None = None) -> RunResult:
         """Run ``spec`` to completion (or its timeout) and return what it did."""
         if spec.system_zone is not None and not os.path.isfile(
@@ -386,22 +442,8 @@ class Sandbox:
             "ports": list(spec.ports),
             "expose": [os.path.abspath(p) for p in spec.expose],
         }
-        parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         started = time.monotonic()
-        try:
-            # The control socket is the child's stdin, so its command line (visible to the
-            # command as /proc/1/cmdline) is the same in every run.
-            proc = subprocess.Popen(
-                [sys.executable, "-S", "-m", "promptwitness.probe.sandbox"],
-                stdin=child_sock.fileno(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                env={"PATH": BASE_PATH, "PYTHONPATH": _package_root()},
-                start_new_session=True,
-            )
-        except OSError as exc:
-            parent_sock.close()
-            child_sock.close()
-            raise SandboxError(f"cannot start the sandbox: {exc}") from exc
-        child_sock.close()
+        proc, parent_sock = self._take()
         ch = _Channel(parent_sock)
         socks: dict[int, socket.socket] = {}
         try:

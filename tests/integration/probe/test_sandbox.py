@@ -361,3 +361,21 @@ def test_a_failing_hook_stops_the_run(sandbox: Sandbox) -> None:
         sandbox.run(RunSpec(argv=("sleep", "4545.5"), ports=(48214,)), serve=broken)
     time.sleep(0.1)
     assert _host_procs("4545.5") == []
+
+
+def test_prefork_keeps_a_started_helper_and_close_ends_it(tmp_path: Path) -> None:
+    box = Sandbox(tmp_path / "scratch", prefork=1)
+    try:
+        first = box.run(RunSpec(argv=("true",)))
+        assert first.exit_code == 0
+        assert len(box._spares) == 1
+        spare_proc = box._spares[0][0]
+        assert spare_proc.poll() is None  # started, waiting for its run
+        second = box.run(RunSpec(argv=("sh", "-c", "exit 7")))
+        assert second.exit_code == 7
+        assert spare_proc.poll() is not None  # the spare ran the second run
+        assert len(box._spares) == 1
+        last = box._spares[0][0]
+    finally:
+        box.close()
+    assert last.poll() is not None and box._spares == []  # nothing left running
