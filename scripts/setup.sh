@@ -17,6 +17,19 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   fi
 fi
 
+# Headless Chromium renders the HTML report in tests/integration/test_html_browser.py
+# (skipped when absent). Installed only where we can (root with apt), never asked for.
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing chromium with apt-get (for the HTML report's browser test)" >&2
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        --no-install-recommends chromium fonts-dejavu-core </dev/null >/dev/null; } \
+      || echo "setup: could not install chromium; the browser test will be skipped" >&2
+  else
+    echo "setup: chromium not found; the HTML report's browser test will be skipped" >&2
+  fi
+fi
+
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv

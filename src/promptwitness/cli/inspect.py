@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 from rich.text import Text
@@ -19,6 +20,9 @@ from promptwitness.protocols import parse_request, rebuild_answer
 from promptwitness.report import terminal
 from promptwitness.report.unicode import mark_summary, rich_mark
 from promptwitness.store import Store, StoredExchange
+
+if TYPE_CHECKING:
+    from promptwitness.report.evidence import DiffReport
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -51,6 +55,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     d.add_argument("a", type=int, metavar="ID_A")
     d.add_argument("b", type=int, metavar="ID_B")
     d.add_argument("--json", action="store_true", help="the differences as JSON")
+    d.add_argument("--html", metavar="FILE",
+                   help="also write a self-contained HTML report of the differences here")
+    d.add_argument("--sarif", metavar="FILE", help="also write a SARIF 2.1.0 report here")
     d.set_defaults(func=cmd_diff)
 
 
@@ -311,19 +318,35 @@ def _show_prompt(console: Any, prompt: Prompt) -> None:
             console.print(Text.assemble(f"  {k} = ", rich_mark(json.dumps(v, ensure_ascii=False))))
 
 
+def _diff_reports(args: argparse.Namespace, report: DiffReport) -> None:
+    from promptwitness.report.html import render_diff_html
+    from promptwitness.report.sarif import diff_sarif, dumps
+
+    if args.html:
+        Path(args.html).write_text(render_diff_html(report), encoding="utf-8",
+                                   errors="surrogateescape")
+    if args.sarif:
+        doc = diff_sarif(report, command_line=["promptwitness", *sys.argv[1:]])
+        Path(args.sarif).write_text(dumps(doc), encoding="utf-8")
+
+
 def cmd_diff(args: argparse.Namespace) -> int:
     with open_store(args) as store:
         xa, xb = store.get(args.a), store.get(args.b)
         pa, ea = _prompt(store, xa)
         pb, eb = _prompt(store, xb)
-    for x, p, e in ((xa, pa, ea), (xb, pb, eb)):
-        if p is None:
-            raise UsageError(
-                f"exchange {x.id} has no prompt to diff: {e or 'not a model call'} "
-                f"({x.method} {x.target})"
-            )
-    assert pa is not None and pb is not None
-    diffs = diff_segments(segments(pa), segments(pb))
+        for x, p, e in ((xa, pa, ea), (xb, pb, eb)):
+            if p is None:
+                raise UsageError(
+                    f"exchange {x.id} has no prompt to diff: {e or 'not a model call'} "
+                    f"({x.method} {x.target})"
+                )
+        assert pa is not None and pb is not None
+        diffs = diff_segments(segments(pa), segments(pb))
+        if args.html or args.sarif:
+            from promptwitness.report.evidence import diff_report
+
+            _diff_reports(args, diff_report(store, xa, xb, diffs))
     if args.json:
         json.dump(
             [

@@ -68,6 +68,9 @@ def add_probe_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--env", action="append", default=[], metavar="VAR=VALUE",
                    help="set this variable in every run; repeatable")
     p.add_argument("--json", metavar="FILE", help="write the JSON report here ('-': stdout)")
+    p.add_argument("--html", metavar="FILE",
+                   help="write a self-contained HTML report here (readable offline, printable)")
+    p.add_argument("--sarif", metavar="FILE", help="write a SARIF 2.1.0 report here (for CI)")
     p.add_argument("--fail-on", choices=sorted(FAIL_ON), default=None,
                    help="exit 1 for findings of this severity only (any: covert, overt or "
                         "expected); default: any covert or overt finding")
@@ -221,4 +224,15 @@ def execute(args: argparse.Namespace, config: ProbeConfig, what: str) -> int:
         severities = FAIL_ON[args.fail_on]
         hit = any(f.change.severity in severities for f in result.analysis.findings)
         code = 1 if hit else 0
+    if getattr(args, "html", None):
+        from promptwitness.report.evidence import probe_evidence
+        from promptwitness.report.html import render_probe_html
+
+        page = render_probe_html(result, probe_evidence(result), exit_code=code)
+        Path(args.html).write_text(page, encoding="utf-8", errors="surrogateescape")
+    if getattr(args, "sarif", None):
+        from promptwitness.report.sarif import dumps, probe_sarif
+
+        sarif = probe_sarif(result, exit_code=code, command_line=["promptwitness", *sys.argv[1:]])
+        Path(args.sarif).write_text(dumps(sarif), encoding="utf-8")
     return code

@@ -326,6 +326,9 @@ class Sandbox:
         of sandboxes; the helper's start is most of a run's overhead)."""
         self._prefork = prefork
         self._spares: list[tuple[subprocess.Popen[bytes], socket.socket]] = []
+        self._spawner: threading.Thread | None = None
+        self._wake = threading.Event()
+        self._closed = False
         self._own = scratch is None
         self.scratch = Path(tempfile.mkdtemp(prefix="pw-sandbox-")) if scratch is None \
             else scratch
@@ -342,7 +345,15 @@ class Sandbox:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             spares, self._spares = self._spares, []
+            spawner = self._spawner
+        self._wake.set()
+        if spawner is not None:
+            spawner.join(timeout=10)
+        with self._lock:
+            spares += self._spares
+            self._spares = []
         for proc, sock in spares:  # EOF on the control socket: the helper exits at once
             sock.close()
             try:
@@ -409,14 +420,44 @@ class Sandbox:
                     proc.communicate()
         if taken is None:
             taken = self._spawn()
-        while True:
-            with self._lock:
-                if len(self._spares) >= self._prefork:
-                    break
-            spare = self._spawn()
-            with self._lock:
-                self._spares.append(spare)
+        if self._prefork:
+            self._top_up()
         return taken
+
+    def _top_up(self) -> None:
+        """Start spares from one long-lived thread: a helper dies with the *thread* that
+        started it (PR_SET_PDEATHSIG), and a spare must outlive the run's thread (a
+        worker of the caller's pool, say)."""
+        with self._lock:
+            if self._spawner is not None and self._spawner.is_alive():
+                self._wake.set()
+                return
+            self._spawner = threading.Thread(target=self._spawn_loop, daemon=True,
+                                             name="promptwitness-sandbox-spares")
+            self._spawner.start()
+
+    def _spawn_loop(self) -> None:
+        while not self._closed:
+            with self._lock:
+                need = len(self._spares) < self._prefork
+            if need:
+                try:
+                    spare = self._spawn()
+                except SandboxError:
+                    return  # the next run spawns its own helper and reports the error
+                with self._lock:
+                    if self._closed:
+                        closing = True
+                    else:
+                        closing = False
+                        self._spares.append(spare)
+                if closing:
+                    spare[1].close()
+                    spare[0].communicate()
+                    return
+                continue
+            self._wake.wait(timeout=1.0)
+            self._wake.clear()
 
     def run(self, spec: RunSpec, serve: ServeHook | None = None) -> RunResult:
         """Run ``spec`` to completion (or its timeout) and return what it did."""

@@ -363,19 +363,43 @@ def test_a_failing_hook_stops_the_run(sandbox: Sandbox) -> None:
     assert _host_procs("4545.5") == []
 
 
+def _wait_spares(box: Sandbox, n: int) -> None:
+    deadline = time.monotonic() + 10
+    while len(box._spares) < n and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(box._spares) == n
+
+
 def test_prefork_keeps_a_started_helper_and_close_ends_it(tmp_path: Path) -> None:
     box = Sandbox(tmp_path / "scratch", prefork=1)
     try:
         first = box.run(RunSpec(argv=("true",)))
         assert first.exit_code == 0
-        assert len(box._spares) == 1
+        _wait_spares(box, 1)
         spare_proc = box._spares[0][0]
         assert spare_proc.poll() is None  # started, waiting for its run
         second = box.run(RunSpec(argv=("sh", "-c", "exit 7")))
         assert second.exit_code == 7
         assert spare_proc.poll() is not None  # the spare ran the second run
-        assert len(box._spares) == 1
+        _wait_spares(box, 1)
         last = box._spares[0][0]
     finally:
         box.close()
     assert last.poll() is not None and box._spares == []  # nothing left running
+
+
+def test_spares_outlive_the_thread_whose_run_started_them(tmp_path: Path) -> None:
+    """A helper dies with the thread that started it (PR_SET_PDEATHSIG): runs from a
+    short-lived worker thread must not leave dead spares for the next run."""
+    box = Sandbox(tmp_path / "scratch", prefork=2)
+    try:
+        for _ in range(3):
+            worker = threading.Thread(target=lambda: box.run(RunSpec(argv=("true",))))
+            worker.start()
+            worker.join()
+            _wait_spares(box, 2)
+            time.sleep(0.05)  # a spare killed by its parent thread's exit would be dead now
+            assert all(p.poll() is None for p, _ in box._spares)
+            assert box.run(RunSpec(argv=("true",))).exit_code == 0
+    finally:
+        box.close()

@@ -1,0 +1,355 @@
+"""The probe (and diff) report as SARIF 2.1.0, for CI (pure: returns a JSON-able dict).
+
+Shape (valid against the OASIS schema, see tests/fixtures/sarif/):
+
+- one ``run``: ``tool.driver`` (name, version, informationUri) with one **rule per
+  change kind** (id ``promptwitness/KIND``, help text, default level by severity:
+  covert → ``error``, overt → ``warning``, expected → ``note``; GitHub's
+  ``security-severity`` in its properties);
+- one **result per finding** (``F1``, ``F2``, ... as in the JSON report), its level by
+  the finding's severity, a message with the control and observed text *marked*
+  (``report.unicode.mark``: hidden code points visible in any viewer), the factors,
+  the replicate support and a stable ``partialFingerprints`` entry (factors, request,
+  and the change's key) so that CI can tell a new finding from a known one;
+- **locations**: ``logicalLocations[0].fullyQualifiedName`` is ``REQUEST::PATH``
+  (e.g. ``POST /v1/messages [model] #0::system[0].text``); the ``physicalLocation``
+  names a virtual artifact, *the segment's value as one run sent it*, under the
+  ``PROMPTWITNESS_STORE`` base (``runs/RUN/REQUEST/PATH``, each part percent-encoded;
+  ``originalUriBaseIds`` maps the base to the store directory), with a region in
+  Unicode code points (``run.columnKind`` = ``unicodeCodePoints``): the change's span
+  in that run's segment value, its text as the snippet. ``relatedLocations`` points at
+  the control side in the reference run;
+- ``invocations[0]``: the exit code (0 clean, 1 conditioned, 3 inconclusive, or the
+  one ``--fail-on`` made), start and end time, and a notification for every run that
+  failed and every difference that could not be narrowed down to a factor.
+
+Suspects and noise are not results (they are not findings); they are counted in
+``run.properties``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import shlex
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import PurePosixPath
+from typing import Any
+from urllib.parse import quote
+
+from promptwitness import __version__
+from promptwitness.analysis.changes import KINDS, SEVERITY, Change
+from promptwitness.probe.runner import ProbeResult
+from promptwitness.report.evidence import DiffReport
+from promptwitness.report.html import KIND_HELP
+from promptwitness.report.probe_json import exit_code as verdict_exit_code
+from promptwitness.report.unicode import mark
+
+__all__ = [
+    "INFORMATION_URI",
+    "LEVEL",
+    "SARIF_SCHEMA",
+    "STORE_BASE",
+    "diff_sarif",
+    "dumps",
+    "probe_sarif",
+    "rules",
+]
+
+SARIF_SCHEMA = ("https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/"
+                "sarif-schema-2.1.0.json")
+INFORMATION_URI = "https://pypi.org/project/promptwitness/"
+STORE_BASE = "PROMPTWITNESS_STORE"
+LEVEL = {"covert": "error", "overt": "warning", "expected": "note"}
+SECURITY_SEVERITY = {"covert": "8.0", "overt": "5.0", "expected": "1.0"}
+FINGERPRINT = "promptwitnessChange/v1"
+MAX_TEXT = 200  # code points of each side in a message
+
+
+def _title(kind: str) -> str:
+    return "".join(p.capitalize() for p in kind.split("-")) + "Change"
+
+
+def rules() -> list[dict[str, Any]]:
+    """One reporting descriptor per change kind, in ``KINDS`` order."""
+    out = []
+    for kind in KINDS:
+        sev = SEVERITY[kind]
+        help_text = KIND_HELP[kind]
+        more = {
+            "covert": "Covert: a person reading the request would not notice it, so it can "
+                      "carry information about the environment unseen.",
+            "overt": "Overt: visible in the request, but it still depends on the environment.",
+            "expected": "Expected: a value that really depends on the environment (e.g. the "
+                        "date in another time zone); reported, never a reason to fail.",
+        }[sev]
+        out.append({
+            "id": f"promptwitness/{kind}",
+            "name": _title(kind),
+            "shortDescription": {"text": f"{kind} change ({sev})"},
+            "fullDescription": {"text": help_text},
+            "help": {
+                "text": f"{help_text} {more} Rerun the probe and open its HTML report "
+                        f"(--html) to see control and observed text side by side with every "
+                        f"hidden code point marked.",
+                "markdown": f"**{kind}** ({sev}): {help_text}\n\n{more}",
+            },
+            "defaultConfiguration": {"level": LEVEL[sev]},
+            "properties": {"tags": ["promptwitness", sev, kind],
+                           "security-severity": SECURITY_SEVERITY[sev]},
+        })
+    return out
+
+
+_RULE_INDEX = {kind: i for i, kind in enumerate(KINDS)}
+
+
+def _iso(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="seconds").replace(
+        "+00:00", "Z")
+
+
+def _store_uri(root: str) -> str:
+    path = PurePosixPath(root)
+    if path.is_absolute():
+        return path.as_uri().rstrip("/") + "/"
+    return quote(root.rstrip("/"), safe="/") + "/"
+
+
+def _detail(text: str) -> str:
+    """The detectors' line, marked, except for the arrows they put between the sides."""
+    return " \u2192 ".join(mark(part) for part in text.split(" \u2192 "))
+
+
+def _fqn(request: str, path: str) -> str:
+    return f"{request}::{path}" if path else request
+
+
+def _side(text: str | None) -> str:
+    if text is None:
+        return "(absent)"
+    if text == "":
+        return "(empty)"
+    shown = mark(text[:MAX_TEXT])
+    more = len(text) - MAX_TEXT
+    return f"\u00ab{shown}\u00bb" + (f" [+{more} more]" if more > 0 else "")
+
+
+def _physical(parts: Sequence[str] | None, span: tuple[int, int] | None,
+              text: str | None) -> dict[str, Any] | None:
+    if parts is None:
+        return None
+    out: dict[str, Any] = {"artifactLocation": {
+        "uri": "/".join(quote(p, safe="") for p in parts), "uriBaseId": STORE_BASE}}
+    if span is not None:
+        region: dict[str, Any] = {"charOffset": span[0], "charLength": span[1] - span[0]}
+        if text:
+            region["snippet"] = {"text": text}
+        out["region"] = region
+    return out
+
+
+def _location(artifact: Sequence[str] | None, request: str, c: Change, side: str,
+              message: str | None = None, id: int | None = None) -> dict[str, Any]:
+    """``artifact``: the parts of the artifact's path under the store (None: no physical
+    location); ``side`` "a" (control) or "b" (observed)."""
+    loc: dict[str, Any] = {}
+    if id is not None:
+        loc["id"] = id
+    span, text = (c.b_span, c.observed) if side == "b" else (c.a_span, c.control)
+    parts = None if artifact is None else [*artifact, *([c.path] if c.path else [])]
+    phys = _physical(parts, span, text)
+    if phys is not None:
+        loc["physicalLocation"] = phys
+    loc["logicalLocations"] = [{
+        "name": c.path or request, "fullyQualifiedName": _fqn(request, c.path),
+        "kind": "member" if c.path else "object",
+    }]
+    if message:
+        loc["message"] = {"text": message}
+    return loc
+
+
+def _fingerprint(*parts: object) -> str:
+    text = json.dumps(parts, ensure_ascii=False, sort_keys=True, default=list)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _change_props(c: Change) -> dict[str, Any]:
+    return {
+        "kind": c.kind, "severity": c.severity, "channel": c.channel, "path": c.path,
+        "control": c.control, "observed": c.observed,
+        "aSpan": None if c.a_span is None else list(c.a_span),
+        "bSpan": None if c.b_span is None else list(c.b_span),
+        "codePoints": list(c.code_points), "detail": c.detail,
+    }
+
+
+def _result(c: Change, message: str, location: dict[str, Any],
+            related: list[dict[str, Any]], fingerprint: str,
+            props: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "ruleId": f"promptwitness/{c.kind}",
+        "ruleIndex": _RULE_INDEX[c.kind],
+        "level": LEVEL[c.severity],
+        "message": {"text": message},
+        "locations": [location],
+    }
+    if related:
+        out["relatedLocations"] = related
+    out["partialFingerprints"] = {FINGERPRINT: fingerprint}
+    out["properties"] = props
+    return out
+
+
+def _driver() -> dict[str, Any]:
+    return {
+        "name": "promptwitness",
+        "version": __version__,
+        "semanticVersion": __version__,
+        "informationUri": INFORMATION_URI,
+        "rules": rules(),
+    }
+
+
+def _log(run: dict[str, Any]) -> dict[str, Any]:
+    return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
+
+
+def probe_sarif(result: ProbeResult, *, exit_code: int | None = None,
+                command_line: Sequence[str] | None = None) -> dict[str, Any]:
+    """The SARIF log of a probe (module docstring). ``exit_code``: the command's final
+    one (default from the verdict); ``command_line``: promptwitness's own argv."""
+    a = result.analysis
+    ok = [r for r in result.runs if r.error is None]
+    ref = a.reference
+    ref_run = next((r.run for r in result.runs if ref and (r.cell, r.replicate) == ref), None)
+    results = []
+    for i, f in enumerate(a.findings, 1):
+        c = f.change
+        fid = f"F{i}"
+        levels = " + ".join(f"{k}={v}" for k, v in f.factors.items())
+        run = next((r.run for r in ok if r.cell == f.cell), None)
+        message = (
+            f"{fid} {c.severity} {c.kind} under {levels}: {_fqn(f.request, c.path)} changes "
+            f"from {_side(c.control)} to {_side(c.observed)}"
+            + (f" ({_detail(c.detail)})" if c.detail else "")
+            + f"; in {f.support[0]} of {f.support[1]} runs of {f.cell}, "
+            f"{f.control_support[0]} of {f.control_support[1]} control runs."
+        )
+        related = []
+        if ref_run is not None:
+            related.append(_location(("runs", ref_run, f.request), f.request, c, "a",
+                                     "the control's text (reference run)", id=1))
+        results.append(_result(
+            c, message,
+            _location(None if run is None else ("runs", run, f.request), f.request, c, "b"),
+            related,
+            _fingerprint(sorted(f.factors.items()), f.request, c.key),
+            {"finding": fid, "factors": dict(f.factors), "request": f.request,
+             **_change_props(c),
+             "support": {"replicates": f.support[0], "of": f.support[1]},
+             "controlSupport": {"replicates": f.control_support[0],
+                                "of": f.control_support[1]},
+             "cells": list(f.cells), "runs": [r.run for r in ok if r.cell == f.cell]},
+        ))
+    notes: list[dict[str, Any]] = []
+    for r in result.runs:
+        if r.error is not None:
+            notes.append({
+                "level": "warning",
+                "message": {"text": f"run {r.run} ({r.cell}, replicate {r.replicate}) "
+                                    f"failed: {mark(r.error)}"},
+                "descriptor": {"id": "run-failed"},
+            })
+    for s in (*a.suspects, *a.unresolved):
+        notes.append({
+            "level": "warning",
+            "message": {"text": f"{s.change.severity} {s.change.kind} change in "
+                                f"{_fqn(s.request, s.change.path)} seen only in the combined "
+                                f"cell {s.cell}, not narrowed down to a factor: "
+                                f"{_side(s.change.control)} to {_side(s.change.observed)}"},
+            "descriptor": {"id": "not-narrowed-down"},
+        })
+    code = verdict_exit_code(result.verdict) if exit_code is None else exit_code
+    invocation: dict[str, Any] = {
+        "executionSuccessful": code != 2,
+        "exitCode": code,
+        "exitCodeDescription": result.verdict,
+        "startTimeUtc": _iso(result.started),
+        "endTimeUtc": _iso(result.finished),
+    }
+    if command_line is not None:
+        invocation["commandLine"] = shlex.join(command_line)
+        invocation["arguments"] = list(command_line)
+    if notes:
+        invocation["toolExecutionNotifications"] = notes
+    sev = Counter(f.severity for f in a.findings)
+    run_doc = {
+        "tool": {"driver": _driver()},
+        "invocations": [invocation],
+        "originalUriBaseIds": {STORE_BASE: {
+            "uri": _store_uri(result.store_root),
+            "description": {"text": "the promptwitness store that holds every captured "
+                                    "request of this probe"}}},
+        "automationDetails": {"id": f"promptwitness-probe/{result.probe}"},
+        "columnKind": "unicodeCodePoints",
+        "results": results,
+        "properties": {
+            "verdict": result.verdict,
+            "probe": result.probe,
+            "command": list(result.config.argv),
+            "factors": {s.name: list(s.levels) for s in result.config.selections},
+            "runs": len(result.runs),
+            "failedRuns": sum(1 for r in result.runs if r.error is not None),
+            "findings": {k: sev.get(k, 0) for k in ("covert", "overt", "expected")},
+            "notNarrowedDown": len(a.suspects) + len(a.unresolved),
+            "noise": len(a.noise),
+        },
+    }
+    return _log(run_doc)
+
+
+def diff_sarif(report: DiffReport, *, command_line: Sequence[str] | None = None
+               ) -> dict[str, Any]:
+    """The SARIF log of ``promptwitness diff``: one result per classified change, located
+    in exchange B's segment (``exchanges/ID/PATH``), the A side as related location."""
+    results = []
+    n = 0
+    for _d, changes in report.changes:
+        for c in changes:
+            n += 1
+            message = (f"D{n} {c.severity} {c.kind}: {_fqn(report.b.request, c.path)} changes "
+                       f"from {_side(c.control)} to {_side(c.observed)}"
+                       + (f" ({_detail(c.detail)})" if c.detail else "") + ".")
+            loc = _location(("exchanges", str(report.b.exchange)), report.b.request, c, "b")
+            related = [_location(("exchanges", str(report.a.exchange)), report.a.request, c,
+                                 "a", f"exchange #{report.a.exchange}", id=1)]
+            results.append(_result(
+                c, message, loc, related,
+                _fingerprint(report.a.request, report.b.request, c.key),
+                {"change": f"D{n}", **_change_props(c),
+                 "exchanges": [report.a.exchange, report.b.exchange]},
+            ))
+    code = 0 if report.identical else 1
+    invocation: dict[str, Any] = {"executionSuccessful": True, "exitCode": code,
+                                  "exitCodeDescription": "identical" if code == 0 else "differ"}
+    if command_line is not None:
+        invocation["commandLine"] = shlex.join(command_line)
+        invocation["arguments"] = list(command_line)
+    return _log({
+        "tool": {"driver": _driver()},
+        "invocations": [invocation],
+        "originalUriBaseIds": {STORE_BASE: {"uri": _store_uri(report.store_root)}},
+        "columnKind": "unicodeCodePoints",
+        "results": results,
+        "properties": {"exchanges": [report.a.exchange, report.b.exchange],
+                       "segments": len(report.changes)},
+    })
+
+
+def dumps(doc: dict[str, Any]) -> str:
+    """The SARIF file's text (UTF-8, indented, one trailing newline)."""
+    return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
