@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import contextlib
 import cProfile
+import dataclasses
 import gc
 import io
 import itertools
@@ -305,8 +306,27 @@ async def role_upstream(port: int) -> None:
     await runner.cleanup()
 
 
+class _NullStore:
+    """``--pw-writer null``: stores nothing (the ceiling of the pass-through alone)."""
+
+    def add(self, ex: object) -> int:
+        return 1
+
+    def salt(self) -> bytes:
+        return bytes(32)
+
+
+class _NullRedactor:
+    def redact(self, ex: Any) -> Any:
+        return ex
+
+
 async def role_promptwitness(
-    port: int, upstream: str, store_dir: str, switch_interval: float | None = None
+    port: int,
+    upstream: str,
+    store_dir: str,
+    switch_interval: float | None = None,
+    writer: str = "store",
 ) -> None:
     if switch_interval:
         sys.setswitchinterval(switch_interval)
@@ -315,11 +335,17 @@ async def role_promptwitness(
     from promptwitness.store import Store
 
     store = Store.open(Path(store_dir))
-    server = CaptureServer(store, upstream=upstream, redactor=Redactor(store.salt()))
+    if writer == "null":
+        server = CaptureServer(_NullStore(), upstream=upstream, redactor=_NullRedactor())  # type: ignore[arg-type]
+    else:
+        server = CaptureServer(store, upstream=upstream, redactor=Redactor(store.salt()))
     _host, bound = await server.start(LOOPBACK, port)
     _announce(bound)
     await _until_signalled()
     await server.stop()
+    stats = server.writer_stats() if hasattr(server, "writer_stats") else None
+    if stats is not None:  # the writer's backlog, for --keep runs and the logs
+        print("writer stats:", json.dumps(dataclasses.asdict(stats)), file=sys.stderr, flush=True)
     store.close()
 
 
@@ -331,9 +357,15 @@ def run_role(args: argparse.Namespace) -> None:
     if profiler is not None:
         profiler.enable()
     try:
-        asyncio.run(
-            role_promptwitness(args.port, args.upstream, args.store, args.pw_switch_interval)
+        coro = role_promptwitness(
+            args.port, args.upstream, args.store, args.pw_switch_interval, args.pw_writer
         )
+        if args.pw_loop == "uvloop":
+            import uvloop  # experiment only: not a dependency of promptwitness
+
+            uvloop.run(coro)
+        else:
+            asyncio.run(coro)
     finally:
         if profiler is not None:
             profiler.disable()
@@ -377,7 +409,12 @@ class Child:
 
 def pw_extra(args: argparse.Namespace) -> list[str]:
     si = args.pw_switch_interval
-    return ["--pw-switch-interval", str(si)] if si else []
+    extra = ["--pw-switch-interval", str(si)] if si else []
+    if args.pw_writer != "store":
+        extra += ["--pw-writer", args.pw_writer]
+    if args.pw_loop != "asyncio":
+        extra += ["--pw-loop", args.pw_loop]
+    return extra
 
 
 def free_port() -> int:
@@ -703,13 +740,29 @@ async def latency_phase(
 
 
 async def throughput_one(
-    port: int, body: bytes, concurrency: int, warm_s: float, dur_s: float
+    port: int,
+    body: bytes,
+    concurrency: int,
+    warm_s: float,
+    dur_s: float,
+    db: Path | None = None,
+    rows: list[int] | None = None,
 ) -> tuple[int, int, float]:
-    """(requests completed inside the timed window, all requests completed, seconds)."""
+    """(requests completed inside the timed window, all requests completed, seconds).
+
+    With ``db``, the store's row count is read at the start and at the end of the timed
+    window and appended to ``rows``: stored/s over the same window as answered/s.
+    """
     req = build_request(port, body)
     start = time.perf_counter()
     t_from, t_to = start + warm_s, start + warm_s + dur_s
     counted = total = 0
+
+    async def sample() -> None:
+        assert db is not None and rows is not None
+        for t in (t_from, t_to):
+            await asyncio.sleep(max(0.0, t - time.perf_counter()))
+            rows.append(_rows(db))
 
     async def worker() -> None:
         nonlocal counted, total
@@ -725,7 +778,8 @@ async def throughput_one(
         finally:
             await c.close()
 
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    extra = [sample()] if db is not None and rows is not None else []
+    await asyncio.gather(*(worker() for _ in range(concurrency)), *extra)
     return counted, total, dur_s
 
 
@@ -748,7 +802,17 @@ async def throughput_phase(
             c0 = cpu_seconds(pid) if pid else 0.0
             p0 = time.process_time()
             w0 = time.perf_counter()
-            n, sent, d = await throughput_one(targets[name], bench.body, a.concurrency, 0.5, half)
+            window_rows: list[int] = []
+            is_pw = name == "promptwitness" and bench.pw_db is not None
+            n, sent, d = await throughput_one(
+                targets[name],
+                bench.body,
+                a.concurrency,
+                0.5,
+                half,
+                bench.pw_db if is_pw else None,
+                window_rows,
+            )
             client_cpu[name] += time.process_time() - p0
             all_sent[name] += sent
             if name == "promptwitness" and bench.pw_db is not None:
@@ -756,8 +820,11 @@ async def throughput_phase(
                 bench.pw_rows += sent
                 backlog_at_end = bench.pw_rows - _rows(bench.pw_db)
                 lag = await _wait_rows(bench.pw_db, bench.pw_rows, timeout=600)
+                stored_in_window = window_rows[1] - window_rows[0] if len(window_rows) == 2 else 0
                 writer.append(
                     {
+                        "answered_per_s": round(n / d, 1),
+                        "stored_per_s_window": round(stored_in_window / d, 1),
                         "rows_behind_at_end": backlog_at_end,
                         "catch_up_s": round(lag, 3),
                         "stored_per_s": round(sent / (time.perf_counter() - w0), 1),
@@ -921,6 +988,8 @@ def render(res: dict[str, Any]) -> str:
             lines.append(f"{name:<22}{rps:>10.1f}{cpu_s}{ccpu:>13.0f} µs")
         for i, w in enumerate(thr.get("promptwitness_writer", [])):
             lines.append(
+                f"  promptwitness pass {i + 1}: {w.get('answered_per_s', '-')} answered/s, "
+                f"{w.get('stored_per_s_window', '-')} stored/s over the same window\n"
                 f"  promptwitness writer, pass {i + 1}: {w['rows_behind_at_end']} exchanges "
                 f"not yet stored when the load stopped; caught up {w['catch_up_s']} s later "
                 f"({w['stored_per_s']} stored/s over the pass, warm-up to caught up)"
@@ -934,6 +1003,12 @@ def render(res: dict[str, Any]) -> str:
             f"({st['bytes_per_request_incl_first']:.0f} B per request counting the first; "
             f"writer caught up {st['writer_lag_s']} s after the last response)"
         )
+    if res.get("pw_loop", "asyncio") != "asyncio":
+        lines.append("")
+        lines.append(f"EXPERIMENT: promptwitness ran on {res['pw_loop']}")
+    if res.get("pw_writer", "store") != "store":
+        lines.append("")
+        lines.append(f"EXPERIMENT: promptwitness ran with --pw-writer {res['pw_writer']}")
     if res.get("pw_switch_interval"):
         lines.append("")
         lines.append(
@@ -1041,6 +1116,8 @@ async def main_bench(args: argparse.Namespace) -> dict[str, Any]:
         "quick": args.quick,
         "machine": machine_info(mitm_version() if with_mitm else "-"),
         "pw_switch_interval": args.pw_switch_interval,  # None: Python's default, 0.005 s
+        "pw_writer": args.pw_writer,
+        "pw_loop": args.pw_loop,
         "request_bytes": len(bench.body),
         "response_events": len(sse_events(1, 0)),
         "client": "raw asyncio streams, hand-written HTTP/1.1, one process for all targets",
@@ -1062,7 +1139,7 @@ async def main_bench(args: argparse.Namespace) -> dict[str, Any]:
                 *pw_extra(args),
             )  # fmt: skip
             bench.children.append(pw)
-            bench.pw_db = logdir / "store" / DB_NAME
+            bench.pw_db = logdir / "store" / DB_NAME if args.pw_writer == "store" else None
             targets["promptwitness"] = pw.port
             pids["promptwitness"] = pw.pid
         else:
@@ -1082,7 +1159,7 @@ async def main_bench(args: argparse.Namespace) -> dict[str, Any]:
         res["throughput"] = await throughput_phase(
             bench, targets, {k: v for k, v in pids.items() if k != "upstream"}
         )
-        if with_pw:
+        if with_pw and args.pw_writer == "store":
             print(f"storage: {args.repeats} repeats ...", flush=True)
             res["storage"] = await storage_phase(bench, up.port)
     finally:
@@ -1239,6 +1316,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--pw-switch-interval",
         type=float,
         help="experiment: sys.setswitchinterval() in the promptwitness process (default 0.005)",
+    )
+    p.add_argument(
+        "--pw-loop",
+        choices=("asyncio", "uvloop"),
+        default="asyncio",
+        help="experiment: run the promptwitness process on uvloop (must be installed)",
+    )
+    p.add_argument(
+        "--pw-writer",
+        choices=("store", "null"),
+        default="store",
+        help="experiment: 'null' replaces the store and the redactor by no-ops (the ceiling "
+        "of the pass-through alone; the storage phase then measures nothing useful)",
     )
     a = p.parse_args(argv)
     a.requests = a.requests or (200 if a.quick else 2000)

@@ -17,11 +17,17 @@ Rules:
 - Every exchange is captured: unknown paths, invalid bodies, client disconnects,
   upstream failures, and failures of this server itself (stored with ``error``). A bad
   request never stops the server.
-- Nothing slow on the request path: the finished ``CapturedExchange`` goes to one writer
-  thread which redacts credentials (``capture.redact``) and then stores it (access log
-  off; aiohttp sets TCP_NODELAY on every connection, so each SSE event leaves at once).
+- Nothing slow on the request path: the finished ``CapturedExchange`` goes to the store
+  writer (``capture.writer``: one thread that redacts credentials with
+  ``capture.redact`` and stores batches in one transaction each; access log off;
+  aiohttp sets TCP_NODELAY on every connection, so each SSE event leaves at once).
   Credentials never reach the store unredacted: an exchange that cannot be redacted
   is stored without its headers and bodies.
+- The writer's backlog is bounded (``max_backlog`` exchanges, ``max_backlog_bytes``):
+  when it is full, a handler waits for room after answering (so the next request on
+  that keep-alive connection is not read until then), which slows the client down
+  instead of letting unstored exchanges pile up. Nothing is ever dropped.
+  ``writer_stats()`` reports the backlog, its peak and the waits.
 - ``stop()`` drains: every exchange received before it is stored when it returns.
 """
 
@@ -32,7 +38,6 @@ import contextlib
 import io
 import json
 import logging
-import queue
 import socket
 import ssl
 import threading
@@ -50,6 +55,12 @@ from yarl import URL
 
 from promptwitness.capture.exchange import CapturedExchange
 from promptwitness.capture.redact import Redactor
+from promptwitness.capture.writer import (
+    DEFAULT_MAX_BACKLOG,
+    DEFAULT_MAX_BACKLOG_BYTES,
+    StoreWriter,
+    WriterStats,
+)
 from promptwitness.errors import CaptureError
 from promptwitness.model import RawRequest
 from promptwitness.protocols import DEFAULT_ANSWER, sink_reply
@@ -88,8 +99,6 @@ _FRAMING = HOP_BY_HOP | {"content-length"}
 # Expect: 100-continue is answered by this server before the body is read; forwarding
 # it would make the upstream wait for a body we already hold.
 _NOT_FORWARDED = HOP_BY_HOP | {"expect"}
-
-_STOP = object()
 
 
 class ExchangeStore(Protocol):
@@ -183,6 +192,8 @@ class CaptureServer:
         max_body: int = DEFAULT_MAX_BODY,
         on_exchange: OnExchange | None = None,
         shutdown_timeout: float = 5.0,
+        max_backlog: int = DEFAULT_MAX_BACKLOG,
+        max_backlog_bytes: int = DEFAULT_MAX_BACKLOG_BYTES,
     ) -> None:
         if upstream is not None and not upstream.startswith(("http://", "https://")):
             raise CaptureError(f"the upstream must be an http:// or https:// URL, not {upstream!r}")
@@ -195,12 +206,15 @@ class CaptureServer:
         self.max_body = max_body
         self.on_exchange = on_exchange
         self.shutdown_timeout = shutdown_timeout
-        self.stored = 0  # exchanges written to the store so far
-        self.failures: list[str] = []  # what went wrong in the writer thread
         self._runner: web.ServerRunner | None = None
         self._session: aiohttp.ClientSession | None = None
-        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
-        self._writer: threading.Thread | None = None
+        self._writer = StoreWriter(
+            store,
+            self.redactor,
+            max_backlog=max_backlog,
+            max_backlog_bytes=max_backlog_bytes,
+            on_stored=self._stored_one,
+        )
         self._addresses: list[tuple[str, int]] = []
         self._inflight = 0
 
@@ -209,6 +223,20 @@ class CaptureServer:
     @property
     def mode(self) -> str:
         return "pass-through" if self.upstream is not None else "sink"
+
+    @property
+    def stored(self) -> int:
+        """Exchanges written to the store so far."""
+        return self._writer.stored
+
+    @property
+    def failures(self) -> list[str]:
+        """What went wrong in the store writer."""
+        return self._writer.failures
+
+    def writer_stats(self) -> WriterStats:
+        """The store writer's backlog (received, not yet stored) and work so far."""
+        return self._writer.stats()
 
     @property
     def addresses(self) -> list[tuple[str, int]]:
@@ -226,9 +254,6 @@ class CaptureServer:
         """Listen on ``host:port`` (port 0: a free one), or on ``sock``; returns the
         address bound."""
         if self._runner is None:
-            self._writer = threading.Thread(
-                target=self._write_loop, name="promptwitness-capture-writer", daemon=True
-            )
             self._writer.start()
             if self.upstream is not None:
                 self._session = aiohttp.ClientSession(
@@ -277,24 +302,22 @@ class CaptureServer:
         if self._session is not None:
             await self._session.close()
             self._session = None
-        if self._writer is not None:
-            self._queue.put(_STOP)
-            await asyncio.to_thread(self._writer.join)
-            self._writer = None
+        if self._writer.running:
+            await self._writer.aclose()
+            stats = self._writer.stats()
+            log.debug("store writer stopped: %s", stats)
         self._addresses.clear()
 
     async def flush(self, timeout: float = 30.0) -> None:
         """Wait until no request is in flight and every finished exchange is stored."""
-        if self._writer is None:
+        if not self._writer.running:
             return  # not started, or stopped (and so drained)
         deadline = time.monotonic() + timeout
         while self._inflight:
             if time.monotonic() > deadline:
                 raise CaptureError(f"{self._inflight} requests still in flight after {timeout} s")
             await asyncio.sleep(0.002)
-        done = threading.Event()
-        self._queue.put(done)
-        if not await asyncio.to_thread(done.wait, max(0.0, deadline - time.monotonic())):
+        if not await self._writer.flush(deadline - time.monotonic()):
             raise CaptureError(f"the store writer did not catch up within {timeout} s")
 
     async def __aenter__(self) -> CaptureServer:
@@ -310,39 +333,11 @@ class CaptureServer:
     ) -> None:
         await self.stop()
 
-    # -- the writer thread ----------------------------------------------------------
+    # -- the store writer ---------------------------------------------------------
 
-    def _write_loop(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is _STOP:
-                return
-            if isinstance(item, threading.Event):
-                item.set()
-                continue
-            assert isinstance(item, CapturedExchange)
-            self._write_one(item)
-
-    def _write_one(self, ex: CapturedExchange) -> None:
-        try:
-            ex = self.redactor.redact(ex)
-        except Exception as exc:  # never let an unredacted exchange reach the disk
-            log.exception("redaction failed; storing the exchange without headers and bodies")
-            ex.request_headers, ex.response_headers = [], []
-            ex.request_body = ex.response_body = b""
-            ex.error = f"redaction failed ({type(exc).__name__}); headers and bodies dropped"
-        try:
-            ex_id = self.store.add(ex)
-        except Exception as exc:
-            log.exception("cannot store an exchange")
-            self.failures.append(f"cannot store {ex.method} {ex.target}: {exc}")
-            return
-        self.stored += 1
+    def _stored_one(self, ex_id: int, ex: CapturedExchange) -> None:
         if self.on_exchange is not None:
-            try:
-                self.on_exchange(ex_id, ex)
-            except Exception:
-                log.exception("on_exchange callback failed")
+            self.on_exchange(ex_id, ex)
 
     # -- the handler ----------------------------------------------------------------
 
@@ -409,7 +404,8 @@ class CaptureServer:
         finally:
             flight.ex.duration = time.monotonic() - flight.t0
             flight.ex.response_body = b"".join(flight.sent)
-            self._queue.put(flight.ex)
+            # Waits while the writer's backlog is full (back-pressure); never drops.
+            await self._writer.put(flight.ex)
         return flight.resp if flight.resp is not None else web.Response(status=500)
 
     async def _read_body(self, request: web.BaseRequest, flight: _Flight) -> str:

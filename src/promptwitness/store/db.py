@@ -10,6 +10,11 @@ Rules:
   server writes from one writer thread). WAL mode lets other processes read meanwhile.
 - Every sqlite3 / zstd / OS error leaves this module as ``StoreError`` (or ``NotFound``)
   with a message that says what to do.
+- Cheap on repeats: ``add_many`` writes a batch in one transaction; a blob already in
+  the store is neither compressed nor inserted again (an in-memory set of the blob
+  hashes this handle has seen committed saves even the lookup); the request's
+  classification (protocol, parse error), which depends only on method, target and
+  body, is remembered per request SHA-256.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,6 +44,10 @@ from promptwitness.store import blobs, schema
 DB_NAME = "promptwitness.sqlite3"
 ENV_VAR = "PROMPTWITNESS_STORE"
 BUSY_TIMEOUT_S = 10.0
+CLASSIFY_CACHE = 1024  # (method, target, request SHA-256) -> (protocol, parse error)
+SHA_MEMO = 16  # bytes objects whose hash is remembered (by identity)
+SHA_MEMO_MIN = 4096  # smaller ones are hashed again (cheaper than the lookup's lock)
+KNOWN_BLOBS_MAX = 1 << 20  # hashes remembered as stored; forgotten all at once beyond
 
 Headers = tuple[tuple[str, str], ...]
 
@@ -262,6 +272,12 @@ class Store:
         self._lock = threading.RLock()
         self._closed = False
         self._salt: bytes | None = None
+        # Blob hashes known to be committed in this store (blobs are never deleted).
+        self._known_blobs: set[str] = set()
+        self._sha_memo: OrderedDict[int, tuple[bytes, str]] = OrderedDict()
+        self._classified: OrderedDict[tuple[str, str, str], tuple[str | None, str | None]] = (
+            OrderedDict()
+        )
 
     # opening and closing
 
@@ -478,11 +494,54 @@ class Store:
         Blobs and row are written in one transaction. The protocol and parse error are
         computed here from the request bytes.
         """
-        protocol, parse_error = _classify(ex)
+        return self.add_many((ex,))[0]
+
+    def add_many(self, exchanges: Iterable[CapturedExchange]) -> list[int]:
+        """Store (already redacted) exchanges in one transaction; returns their ids, in
+        order. All or nothing: if one cannot be stored, none is."""
+        prepared = [self._prepare(ex) for ex in exchanges]
+        if not prepared:
+            return []
+        ids: list[int] = []
+        new_blobs: set[str] = set()
+        with self._write("store an exchange" if len(prepared) == 1 else "store exchanges") as conn:
+            for ex, row, bodies in prepared:
+                for sha, data in bodies:
+                    if sha not in self._known_blobs and sha not in new_blobs:
+                        self._put(conn, sha, data)
+                        new_blobs.add(sha)
+                if ex.run is not None:
+                    # An exchange may name a run nobody began (a test, a foreign tool):
+                    # keep the capture and record the run rather than refuse it.
+                    conn.execute(
+                        "INSERT OR IGNORE INTO runs(id, kind, started) VALUES (?, 'adhoc', ?)",
+                        (ex.run, float(ex.started)),
+                    )
+                cur = conn.execute(
+                    "INSERT INTO exchanges(run, started, duration, mode, method, scheme, host, "
+                    "target, http_version, request_headers, request_sha256, request_size, "
+                    "status, response_headers, response_sha256, response_size, protocol, "
+                    "parse_error, error, upstream, client, redactions) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    row,
+                )
+                assert cur.lastrowid is not None
+                ids.append(int(cur.lastrowid))
+            if len(self._known_blobs) + len(new_blobs) > KNOWN_BLOBS_MAX:
+                self._known_blobs.clear()
+        # Remembered only once committed: a rolled-back blob must be written again.
+        self._known_blobs |= new_blobs
+        return ids
+
+    def _prepare(
+        self, ex: CapturedExchange
+    ) -> tuple[CapturedExchange, tuple[Any, ...], tuple[tuple[str, bytes], ...]]:
+        """The row of one exchange and its two bodies with their hashes (no database)."""
         req_body = bytes(ex.request_body)
         resp_body = bytes(ex.response_body)
-        req_sha = blobs.sha256_hex(req_body)
-        resp_sha = blobs.sha256_hex(resp_body)
+        req_sha = self._sha(req_body)
+        resp_sha = self._sha(resp_body)
+        protocol, parse_error = self._classify(ex, req_sha)
         row = (
             ex.run,
             float(ex.started),
@@ -507,27 +566,40 @@ class Store:
             _enc_text(ex.client),
             json.dumps(list(ex.redactions)),
         )
-        with self._write("store an exchange") as conn:
-            for sha, data in ((req_sha, req_body), (resp_sha, resp_body)):
-                self._put(conn, sha, data)
-            if ex.run is not None:
-                # An exchange may name a run nobody began (a test, a foreign tool):
-                # keep the capture and record the run rather than refuse it.
-                conn.execute(
-                    "INSERT OR IGNORE INTO runs(id, kind, started) VALUES (?, 'adhoc', ?)",
-                    (ex.run, float(ex.started)),
-                )
-            cur = conn.execute(
-                "INSERT INTO exchanges(run, started, duration, mode, method, scheme, host, "
-                "target, http_version, request_headers, request_sha256, request_size, status, "
-                "response_headers, response_sha256, response_size, protocol, parse_error, "
-                "error, upstream, client, redactions) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                row,
-            )
-            new_id = cur.lastrowid
-        assert new_id is not None
-        return int(new_id)
+        return ex, row, ((req_sha, req_body), (resp_sha, resp_body))
+
+    def _sha(self, data: bytes) -> str:
+        """SHA-256 of ``data``, remembered for the last few large bytes *objects*: the
+        redactor hands over the very same object for a repeated body, and bytes are
+        immutable, so the same object has the same hash (the memo keeps it alive, so its
+        id cannot be reused meanwhile)."""
+        if len(data) < SHA_MEMO_MIN:
+            return blobs.sha256_hex(data)
+        with self._lock:
+            hit = self._sha_memo.get(id(data))
+        if hit is not None and hit[0] is data:
+            return hit[1]
+        sha = blobs.sha256_hex(data)
+        with self._lock:
+            self._sha_memo[id(data)] = (data, sha)
+            while len(self._sha_memo) > SHA_MEMO:
+                self._sha_memo.popitem(last=False)
+        return sha
+
+    def _classify(self, ex: CapturedExchange, req_sha: str) -> tuple[str | None, str | None]:
+        """``_classify(ex)``, remembered: parsing depends on method, target and body only."""
+        key = (ex.method, ex.target, req_sha)
+        with self._lock:
+            hit = self._classified.get(key)
+            if hit is not None:
+                self._classified.move_to_end(key)
+                return hit
+        outcome = _classify(ex)
+        with self._lock:
+            self._classified[key] = outcome
+            while len(self._classified) > CLASSIFY_CACHE:
+                self._classified.popitem(last=False)
+        return outcome
 
     @staticmethod
     def _put(conn: sqlite3.Connection, sha: str, data: bytes) -> None:

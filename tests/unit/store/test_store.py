@@ -397,3 +397,75 @@ def test_two_handles_on_one_store(tmp_path: Path) -> None:
         i = writer.add(exchange(run=run))
         assert reader.get(i).run == run
         assert reader.request_body(reader.get(i)) == ANTHROPIC_BODY
+
+
+# -- the fast paths of add / add_many --------------------------------------------------
+
+
+def test_add_many_is_one_transaction_in_order(store: Store) -> None:
+    xs = [exchange(target=f"/v1/messages?i={i}") for i in range(5)]
+    ids = store.add_many(xs)
+    assert ids == sorted(ids) and len(set(ids)) == 5
+    assert [store.get(i).target for i in ids] == [x.target for x in xs]
+    assert store.add_many([]) == []
+
+
+def test_repeated_body_is_compressed_once(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from promptwitness.store import blobs as blobs_mod
+
+    calls: list[int] = []
+    real = blobs_mod.encode
+    monkeypatch.setattr(
+        blobs_mod, "encode", lambda d, sha=None: (calls.append(len(d)), real(d, sha))[1]
+    )
+    body = b'{"model":"m","messages":[]}' * 100
+    store.add_many([exchange(request_body=body, response_body=b"r") for _ in range(3)])
+    store.add(exchange(request_body=body, response_body=b"r"))
+    assert sorted(calls) == sorted([len(body), 1])  # each distinct blob once
+    other = Store.open(store.root)  # a fresh handle: looks the blob up, still no zstd
+    try:
+        other.add(exchange(request_body=body, response_body=b"r"))
+    finally:
+        other.close()
+    assert len(calls) == 2
+
+
+def test_rolled_back_blob_is_written_again(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    body = b"a body that will be rolled back" * 10
+    real_put = Store._put
+    n = {"puts": 0}
+
+    def failing_put(conn: object, sha: str, data: bytes) -> None:
+        n["puts"] += 1
+        real_put(conn, sha, data)  # type: ignore[arg-type]
+        if n["puts"] == 2:
+            raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(Store, "_put", staticmethod(failing_put))
+    with pytest.raises(StoreError):
+        store.add(exchange(request_body=body, response_body=b"resp"))
+    monkeypatch.setattr(Store, "_put", staticmethod(real_put))
+    assert store.exchanges() == []
+    x = store.get(store.add(exchange(request_body=body, response_body=b"resp")))
+    assert store.request_body(x) == body  # not skipped as "already stored"
+
+
+def test_classification_is_remembered_per_request(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import promptwitness.protocols as protocols
+
+    calls: list[str] = []
+    real = protocols.parse_request
+    monkeypatch.setattr(protocols, "parse_request", lambda r: (calls.append(r.target), real(r))[1])
+    good = b'{"model":"m","max_tokens":1,"messages":[{"role":"user","content":"hi"}]}'
+    a = store.add(exchange(target="/v1/messages", request_body=good))
+    b = store.add(exchange(target="/v1/messages", request_body=good))
+    c = store.add(exchange(target="/v1/messages", request_body=b"{not json"))
+    d = store.add(exchange(target="/v1/models", request_body=good))
+    assert calls == ["/v1/messages", "/v1/messages", "/v1/models"]
+    assert store.get(a).protocol == store.get(b).protocol == "anthropic"
+    assert store.get(a).parse_error is None and store.get(c).parse_error is not None
+    assert store.get(d).protocol is None

@@ -1,0 +1,337 @@
+"""The capture server's store writer: redaction and storage off the event loop, bounded.
+
+Rules:
+- Every exchange handed over is stored (or, if the store refuses it, recorded in
+  ``failures``): no sampling, no dropping, not even on cancellation or shutdown.
+- The backlog (exchanges received but not yet stored) is bounded by count and by bytes.
+  When it is full, ``put`` waits for room: the handler that recorded the exchange returns
+  only then, so a client that sends faster than the store writes is slowed down, and
+  "answered" never runs more than the bound ahead of "stored". A single exchange larger
+  than the byte bound is still accepted when the backlog is empty.
+- One thread does the work, in batches: it takes what is queued (up to ``max_batch``),
+  redacts each exchange (an exchange that cannot be redacted is stored without its
+  headers and bodies: credentials never reach the store), and stores the batch in one
+  transaction (``store.add_many`` when the store has it). If the batch fails, its
+  exchanges are retried one by one so that one bad exchange costs only itself.
+- ``flush`` returns once everything handed over before it is stored; ``stop`` drains
+  everything, then ends the thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from promptwitness.capture.exchange import CapturedExchange
+from promptwitness.capture.redact import Redactor
+
+__all__ = [
+    "DEFAULT_MAX_BACKLOG",
+    "DEFAULT_MAX_BACKLOG_BYTES",
+    "DEFAULT_MAX_BATCH",
+    "StoreWriter",
+    "WriterStats",
+]
+
+log = logging.getLogger("promptwitness.capture")
+
+DEFAULT_MAX_BACKLOG = 512
+"""Exchanges received but not yet stored, at most (then handlers wait)."""
+DEFAULT_MAX_BACKLOG_BYTES = 64 * 1024 * 1024
+"""Their bodies' bytes, at most."""
+DEFAULT_MAX_BATCH = 64
+"""Exchanges stored per transaction, at most."""
+
+_OVERHEAD = 512  # bytes counted per exchange besides its bodies (headers, fields)
+
+
+class _Store(Protocol):
+    def add(self, ex: CapturedExchange) -> int: ...
+
+
+OnStored = Callable[[int, CapturedExchange], None]
+
+
+@dataclass(frozen=True)
+class WriterStats:
+    """The writer's backlog and work so far."""
+
+    backlog: int  # exchanges received, not yet stored (queued or being stored)
+    backlog_bytes: int
+    peak_backlog: int
+    peak_backlog_bytes: int
+    received: int
+    stored: int
+    failed: int
+    batches: int
+    waits: int  # times a handler waited for room (back-pressure)
+    wait_seconds: float  # their total waiting time
+    max_backlog: int
+    max_backlog_bytes: int
+
+
+class _Marker:
+    """A flush (``done`` set once everything before it is stored) or the stop signal."""
+
+    __slots__ = ("done", "stop")
+
+    def __init__(self, stop: bool = False) -> None:
+        self.done = threading.Event()
+        self.stop = stop
+
+
+def _size(ex: CapturedExchange) -> int:
+    return len(ex.request_body) + len(ex.response_body) + _OVERHEAD
+
+
+def _wake(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+class StoreWriter:
+    """Redacts and stores exchanges in one background thread, with a bounded backlog."""
+
+    def __init__(
+        self,
+        store: _Store,
+        redactor: Redactor,
+        *,
+        max_backlog: int = DEFAULT_MAX_BACKLOG,
+        max_backlog_bytes: int = DEFAULT_MAX_BACKLOG_BYTES,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        on_stored: OnStored | None = None,
+    ) -> None:
+        if max_backlog < 1 or max_backlog_bytes < 1 or max_batch < 1:
+            raise ValueError("the writer's bounds must be at least 1")
+        self.store = store
+        self.redactor = redactor
+        self.max_backlog = max_backlog
+        self.max_backlog_bytes = max_backlog_bytes
+        self.max_batch = max_batch
+        self.on_stored = on_stored
+        self.failures: list[str] = []
+        self._cond = threading.Condition(threading.Lock())
+        self._items: deque[tuple[CapturedExchange, int] | _Marker] = deque()
+        self._backlog = 0
+        self._backlog_bytes = 0
+        self._peak = 0
+        self._peak_bytes = 0
+        self._received = 0
+        self._stored = 0
+        self._batches = 0
+        self._waits = 0
+        self._wait_s = 0.0
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    @property
+    def stored(self) -> int:
+        return self._stored
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run, name="promptwitness-capture-writer", daemon=True
+            )
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Store everything handed over, then end the thread (blocking)."""
+        thread = self._thread
+        if thread is None:
+            return
+        self._push(_Marker(stop=True))
+        thread.join()
+        self._thread = None
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self.stop)
+
+    async def flush(self, timeout: float) -> bool:
+        """Wait until everything handed over so far is stored; False on timeout."""
+        if self._thread is None:
+            return True
+        marker = _Marker()
+        self._push(marker)
+        return await asyncio.to_thread(marker.done.wait, max(0.0, timeout))
+
+    def stats(self) -> WriterStats:
+        with self._cond:
+            return WriterStats(
+                backlog=self._backlog,
+                backlog_bytes=self._backlog_bytes,
+                peak_backlog=self._peak,
+                peak_backlog_bytes=self._peak_bytes,
+                received=self._received,
+                stored=self._stored,
+                failed=len(self.failures),
+                batches=self._batches,
+                waits=self._waits,
+                wait_seconds=round(self._wait_s, 6),
+                max_backlog=self.max_backlog,
+                max_backlog_bytes=self.max_backlog_bytes,
+            )
+
+    # -- handing over ----------------------------------------------------------------
+
+    async def put(self, ex: CapturedExchange) -> None:
+        """Hand ``ex`` over; waits while the backlog is full. Never loses ``ex``: if the
+        wait is cancelled, it is queued anyway before the cancellation goes on."""
+        if self._thread is None:
+            self._write_now(ex)
+            return
+        size = _size(ex)
+        loop = asyncio.get_running_loop()
+        while True:
+            with self._cond:
+                if self._backlog == 0 or (
+                    self._backlog < self.max_backlog
+                    and self._backlog_bytes + size <= self.max_backlog_bytes
+                ):
+                    self._append(ex, size)
+                    return
+                fut: asyncio.Future[None] = loop.create_future()
+                self._waiters.append((loop, fut))
+                self._waits += 1
+            t0 = time.perf_counter()
+            try:
+                await fut
+            except asyncio.CancelledError:
+                self.put_nowait(ex)
+                raise
+            finally:
+                self._wait_s += time.perf_counter() - t0
+
+    def put_nowait(self, ex: CapturedExchange) -> None:
+        """Hand ``ex`` over without waiting (the bound may be exceeded)."""
+        if self._thread is None:
+            self._write_now(ex)
+            return
+        with self._cond:
+            self._append(ex, _size(ex))
+
+    def _append(self, ex: CapturedExchange, size: int) -> None:
+        # caller holds the lock
+        self._items.append((ex, size))
+        self._backlog += 1
+        self._backlog_bytes += size
+        self._received += 1
+        self._peak = max(self._peak, self._backlog)
+        self._peak_bytes = max(self._peak_bytes, self._backlog_bytes)
+        self._cond.notify()
+
+    def _write_now(self, ex: CapturedExchange) -> None:
+        """Not running (never started, or stopped): store ``ex`` in the caller's thread."""
+        size = _size(ex)
+        with self._cond:
+            self._backlog += 1
+            self._backlog_bytes += size
+            self._received += 1
+        self._write([(ex, size)])
+
+    def _push(self, marker: _Marker) -> None:
+        with self._cond:
+            self._items.append(marker)
+            self._cond.notify()
+
+    # -- the thread -------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            batch: list[tuple[CapturedExchange, int]] = []
+            marker: _Marker | None = None
+            with self._cond:
+                while not self._items:
+                    self._cond.wait()
+                while self._items and len(batch) < self.max_batch:
+                    item = self._items.popleft()
+                    if isinstance(item, _Marker):
+                        marker = item  # everything before it is in this batch
+                        break
+                    batch.append(item)
+            if batch:
+                self._write(batch)
+            if marker is not None:
+                marker.done.set()
+                if marker.stop:
+                    return
+
+    def _write(self, batch: Sequence[tuple[CapturedExchange, int]]) -> None:
+        try:
+            done = [self._redact(ex) for ex, _size in batch]
+            ids = self._store(done)
+        finally:
+            self._release(batch)
+        if self.on_stored is not None:
+            for ex_id, ex in zip(ids, done, strict=True):
+                if ex_id is None:
+                    continue
+                try:
+                    self.on_stored(ex_id, ex)
+                except Exception:
+                    log.exception("on_exchange callback failed")
+
+    def _redact(self, ex: CapturedExchange) -> CapturedExchange:
+        """``redactor.redact(ex)``; if that fails, the exchange without headers and bodies
+        (never let an unredacted exchange reach the disk)."""
+        try:
+            return self.redactor.redact(ex)
+        except Exception as exc:
+            log.exception("redaction failed; storing the exchange without headers and bodies")
+            ex.request_headers, ex.response_headers = [], []
+            ex.request_body = ex.response_body = b""
+            ex.error = f"redaction failed ({type(exc).__name__}); headers and bodies dropped"
+            return ex
+
+    def _store(self, exchanges: list[CapturedExchange]) -> list[int | None]:
+        add_many: Callable[[list[CapturedExchange]], list[int]] | None = getattr(
+            self.store, "add_many", None
+        )
+        if add_many is not None and len(exchanges) > 1:
+            try:
+                ids: list[int | None] = list(add_many(exchanges))
+            except Exception:
+                log.warning("storing a batch failed; storing its exchanges one by one")
+            else:
+                with self._cond:
+                    self._stored += len(ids)
+                    self._batches += 1
+                return ids
+        out: list[int | None] = []
+        for ex in exchanges:
+            try:
+                out.append(self.store.add(ex))
+            except Exception as exc:
+                log.exception("cannot store an exchange")
+                self.failures.append(f"cannot store {ex.method} {ex.target}: {exc}")
+                out.append(None)
+            else:
+                with self._cond:
+                    self._stored += 1
+        with self._cond:
+            self._batches += 1
+        return out
+
+    def _release(self, batch: Sequence[tuple[CapturedExchange, int]]) -> None:
+        """Make room for what ``batch`` held and wake the handlers waiting for it."""
+        with self._cond:
+            self._backlog -= len(batch)
+            self._backlog_bytes -= sum(size for _ex, size in batch)
+            waiters, self._waiters = self._waiters, []
+        for loop, fut in waiters:
+            with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
+                loop.call_soon_threadsafe(_wake, fut)
