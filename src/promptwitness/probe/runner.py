@@ -181,7 +181,7 @@ class _Runner:
         thread = ServerThread(server)
 
         @contextlib.contextmanager
-        def serve(socks: Mapping[int, Any]) -> Iterator[None]:
+        def serve(socks: Mapping[int | str, Any]) -> Iterator[None]:
             thread.start(sock=socks[PORT])
             try:
                 yield

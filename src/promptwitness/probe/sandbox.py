@@ -157,6 +157,8 @@ class RunSpec:
     timeout: float = 300.0
     ports: tuple[int, ...] = ()  # listen on 127.0.0.1:PORT inside; sockets go to the hook
     expose: tuple[str, ...] = ()  # host paths under /tmp, /home, /root kept visible read-only
+    udp_ports: tuple[int, ...] = ()  # UDP sockets bound inside; the hook gets "udp:PORT"
+    etc_files: tuple[tuple[str, bytes], ...] = ()  # path relative to /etc -> bytes (overlay)
 
     def __post_init__(self) -> None:
         if not self.argv:
@@ -175,6 +177,10 @@ class RunSpec:
         for p in files:
             _check_rel(p)
         object.__setattr__(self, "home_files", tuple(sorted(files.items())))
+        etc = dict(self.etc_files)
+        for p in etc:
+            _check_rel(p)
+        object.__setattr__(self, "etc_files", tuple(sorted(etc.items())))
         if not _is_host_name(self.hostname) or len(self.hostname) > 64:
             raise SandboxError(f"not a host name: {self.hostname!r}")
         if not _USER_RE.match(self.user):
@@ -196,6 +202,11 @@ class RunSpec:
                 raise SandboxError(f"not a port: {port}")
         if len(set(self.ports)) != len(self.ports):
             raise SandboxError(f"duplicate port in {self.ports}")
+        for port in self.udp_ports:
+            if not 0 < port < 65536:
+                raise SandboxError(f"not a port: {port}")
+        if len(set(self.udp_ports)) != len(self.udp_ports):
+            raise SandboxError(f"duplicate UDP port in {self.udp_ports}")
         if self.timeout <= 0:
             raise SandboxError("timeout must be positive")
 
@@ -219,6 +230,9 @@ class RunSpec:
 
     def set_home_file(self, path: str, data: bytes) -> RunSpec:
         return replace(self, home_files=tuple({**dict(self.home_files), path: data}.items()))
+
+    def set_etc_file(self, path: str, data: bytes) -> RunSpec:
+        return replace(self, etc_files=tuple({**dict(self.etc_files), path: data}.items()))
 
     def unset_home_file(self, *paths: str) -> RunSpec:
         return replace(self, home_files=tuple((p, d) for p, d in self.home_files
@@ -246,7 +260,7 @@ class RunResult:
 
 # The caller's server: given the listening sockets (port -> socket, each bound inside the
 # run's network namespace), return a context that serves them while the command runs.
-ServeHook = Callable[[Mapping[int, socket.socket]], AbstractContextManager[object]]
+ServeHook = Callable[[Mapping[int | str, socket.socket]], AbstractContextManager[object]]
 
 
 # --- the control channel: 4-byte length + JSON, file descriptors by SCM_RIGHTS ------
@@ -481,19 +495,22 @@ class Sandbox:
             "lower": self.template(spec.workdir),
             "mnt": str(self.scratch / "mnt"),
             "ports": list(spec.ports),
+            "udp_ports": list(spec.udp_ports),
+            "etc_files": [[p, d.hex()] for p, d in spec.etc_files],
             "expose": [os.path.abspath(p) for p in spec.expose],
         }
         started = time.monotonic()
         proc, parent_sock = self._take()
         ch = _Channel(parent_sock)
-        socks: dict[int, socket.socket] = {}
+        socks: dict[int | str, socket.socket] = {}
         try:
             ch.send(doc)
-            ready = ch.recv(maxfds=len(spec.ports))
+            ready = ch.recv(maxfds=len(spec.ports) + len(spec.udp_ports))
             if ready is None or "error" in ready:
                 raise SandboxError(self._failure(proc, ready))
-            socks = {port: socket.socket(fileno=fd) for port, fd in zip(spec.ports, ch.fds,
-                                                                          strict=True)}
+            keys: list[int | str] = [*spec.ports, *(f"udp:{p}" for p in spec.udp_ports)]
+            socks = {key: socket.socket(fileno=fd) for key, fd in zip(keys, ch.fds,
+                                                                       strict=True)}
             with serve(socks) if serve is not None else contextlib.nullcontext():
                 ch.send({"go": True})
                 timed_out = False
@@ -637,6 +654,13 @@ def _setup_mounts(doc: Mapping[str, Any]) -> None:
             f.write(data)
     if doc["zone"] is not None:
         os.symlink(os.path.join(ZONEINFO, doc["zone"]), os.path.join(up, "localtime"))
+    for rel, hexdata in doc.get("etc_files", ()):
+        path = os.path.join(up, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        with open(path, "wb") as f:
+            f.write(bytes.fromhex(hexdata))
     _mount("overlay", "/etc", "overlay", 0,
            f"lowerdir=/etc,upperdir={up},workdir={mnt}/etc-work")
     home = os.path.join(mnt, "home")
@@ -723,6 +747,10 @@ def _child_main() -> int:
             s.bind(("127.0.0.1", port))
             s.listen(128)
             listeners.append(s)
+        for port in doc.get("udp_ports", ()):
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            u.bind(("127.0.0.1", port))
+            listeners.append(u)
         ch.send({"ready": doc["ports"]}, fds=[s.fileno() for s in listeners])
         for s in listeners:
             s.close()

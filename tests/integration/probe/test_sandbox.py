@@ -218,7 +218,7 @@ def test_server_hook_serves_inside_the_namespace(sandbox: Sandbox) -> None:
             pass
 
     @contextmanager
-    def serve(socks: Mapping[int, socket.socket]) -> Iterator[None]:
+    def serve(socks: Mapping[int | str, socket.socket]) -> Iterator[None]:
         server = http.server.HTTPServer(("127.0.0.1", 0), Handler, bind_and_activate=False)
         server.socket.close()
         server.socket = socks[48213]
@@ -353,7 +353,7 @@ def test_node_is_available() -> None:
 
 def test_a_failing_hook_stops_the_run(sandbox: Sandbox) -> None:
     @contextmanager
-    def broken(socks: Mapping[int, socket.socket]) -> Iterator[None]:
+    def broken(socks: Mapping[int | str, socket.socket]) -> Iterator[None]:
         raise RuntimeError("server could not start")
         yield  # pragma: no cover
 
@@ -403,3 +403,40 @@ def test_spares_outlive_the_thread_whose_run_started_them(tmp_path: Path) -> Non
             assert box.run(RunSpec(argv=("true",))).exit_code == 0
     finally:
         box.close()
+
+
+def test_udp_socket_inside_and_etc_files(sandbox: Sandbox) -> None:
+    """A UDP socket bound inside the run's namespace (for the hermetic DNS responder)
+    answers the command; extra /etc files (a CA bundle) replace the host's, in the run only."""
+    got: list[bytes] = []
+
+    @contextmanager
+    def serve(socks: Mapping[int | str, socket.socket]) -> Iterator[None]:
+        udp = socks["udp:5353"]
+        assert udp.type == socket.SOCK_DGRAM
+
+        def loop() -> None:
+            data, addr = udp.recvfrom(512)
+            got.append(data)
+            udp.sendto(b"pong:" + data, addr)
+
+        t = threading.Thread(target=loop, daemon=True)
+        t.start()
+        yield
+        t.join(timeout=5)
+
+    code = (
+        "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5);"
+        "s.sendto(b'ping', ('127.0.0.1', 5353)); print(s.recvfrom(64)[0].decode());"
+        "print(open('/etc/ssl/certs/ca-certificates.crt').read())"
+    )
+    spec = RunSpec(argv=(sys.executable, "-c", code), udp_ports=(5353,),
+                   etc_files=(("ssl/certs/ca-certificates.crt", b"RUN-ONLY-BUNDLE\n"),),
+                   expose=(sys.base_prefix, sys.prefix))
+    result = sandbox.run(spec, serve=serve)
+    assert result.exit_code == 0, result.stderr.decode()
+    assert got == [b"ping"]
+    assert result.stdout.decode().split() == ["pong:ping", "RUN-ONLY-BUNDLE"]
+    host_bundle = Path("/etc/ssl/certs/ca-certificates.crt")
+    if host_bundle.exists():
+        assert b"RUN-ONLY-BUNDLE" not in host_bundle.read_bytes()
