@@ -425,3 +425,36 @@ async def test_absolute_form_target_is_kept_and_answered(sink, store: Store, wir
     await sink.server.flush()
     [x] = store.exchanges()
     assert x.target == absolute and x.host == "api.anthropic.com"
+
+
+async def test_profile_answers_and_fallback_replace_the_sink(tmp_path: Path) -> None:
+    """Fixed answers by (method, path) win over the protocols' replies; the fallback
+    replaces only the 404 of paths no protocol knows; everything is still captured."""
+    from promptwitness.model import CannedReply
+
+    json_h = (("content-type", "application/json"),)
+    store = Store.open(tmp_path / "s")
+    server = CaptureServer(
+        store,
+        answers={("GET", "/api/claude_code/settings"): CannedReply(200, json_h, (b"{}",)),
+                 ("*", "/v1/models"): CannedReply(418, json_h, (b'{"t":1}',))},
+        fallback=CannedReply(204, (), ()),
+    )
+    host, port = await server.start("127.0.0.1", 0)
+    try:
+        async with aiohttp.ClientSession() as s:
+            base = f"http://{host}:{port}"
+            async with s.get(base + "/api/claude_code/settings?x=1") as r:
+                assert (r.status, await r.read()) == (200, b"{}")
+            async with s.get(base + "/v1/models") as r:
+                assert r.status == 418
+            async with s.post(base + "/telemetry/unknown", data=b"x") as r:
+                assert r.status == 204
+            async with s.post(base + "/v1/messages", data=b"{bad") as r:
+                assert r.status == 400  # a protocol's own error is not replaced
+        await server.flush()
+        assert [x.target for x in store.exchanges()] == [
+            "/api/claude_code/settings?x=1", "/v1/models", "/telemetry/unknown", "/v1/messages"]
+    finally:
+        await server.stop()
+        store.close()

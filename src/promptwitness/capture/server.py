@@ -42,7 +42,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Protocol
@@ -62,7 +62,7 @@ from promptwitness.capture.writer import (
     WriterStats,
 )
 from promptwitness.errors import CaptureError
-from promptwitness.model import RawRequest
+from promptwitness.model import CannedReply, RawRequest
 from promptwitness.protocols import DEFAULT_ANSWER, sink_reply
 
 __all__ = [
@@ -194,6 +194,8 @@ class CaptureServer:
         shutdown_timeout: float = 5.0,
         max_backlog: int = DEFAULT_MAX_BACKLOG,
         max_backlog_bytes: int = DEFAULT_MAX_BACKLOG_BYTES,
+        answers: Mapping[tuple[str, str], CannedReply] | None = None,
+        fallback: CannedReply | None = None,
     ) -> None:
         if upstream is not None and not upstream.startswith(("http://", "https://")):
             raise CaptureError(f"the upstream must be an http:// or https:// URL, not {upstream!r}")
@@ -202,6 +204,11 @@ class CaptureServer:
         self.run = run
         self.redactor = redactor if redactor is not None else Redactor(store.salt())
         self.answer_text = answer_text
+        # sink: fixed answers by (METHOD or "*", path) first (what an agent's own
+        # settings endpoints must say, from its profile), then the protocols' canned
+        # replies; ``fallback`` replaces the 404 for paths no protocol knows
+        self.answers = dict(answers or {})
+        self.fallback = fallback
         self.upstream_timeout = upstream_timeout
         self.max_body = max_body
         self.on_exchange = on_exchange
@@ -457,7 +464,12 @@ class CaptureServer:
         raw = RawRequest(
             ex.method, _origin_form(ex.target), tuple(ex.request_headers), ex.request_body
         )
-        reply = sink_reply(raw, self.answer_text)
+        path = raw.target.split("?", 1)[0]
+        reply = self.answers.get((ex.method, path)) or self.answers.get(("*", path))
+        if reply is None:
+            reply = sink_reply(raw, self.answer_text)
+            if reply.status == 404 and self.fallback is not None:
+                reply = self.fallback
         resp = web.StreamResponse(status=reply.status)
         for k, v in reply.headers:
             if k.lower() not in _FRAMING:
