@@ -50,7 +50,7 @@ def test_probe_claude_code(claude_bin: Path, tmp_path: Path) -> None:
     assert {f["name"] for f in doc["factors"]} == {"tz", "locale", "proxy", "endpoint-host"}
     # every cell ran its replicates, and every run reached the capture server
     for cell in doc["design"]["cells"]:
-        assert cell["runs"] >= 2, cell
+        assert cell["runs"] >= (1 if cell["purpose"] == "covering" else 2), cell
     assert all(r["requests"] >= 1 for r in doc["runs"])
     # what changes between identical runs is measured and reported as noise: the
     # session id inside metadata.user_id at least

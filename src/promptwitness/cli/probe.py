@@ -54,6 +54,9 @@ def add_probe_options(p: argparse.ArgumentParser) -> None:
                    help="vary an environment variable (the factor env:VAR); repeatable")
     p.add_argument("--replicates", type=int, default=2, metavar="N",
                    help="runs per cell (default 2); the control gets N+1, at least 3")
+    p.add_argument("--covering-replicates", type=int, default=1, metavar="N",
+                   help="runs per covering (pairwise screening) row (default 1: a change "
+                        "seen there is confirmed by pair cells with --replicates runs)")
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="runs at once (default 1)")
     p.add_argument("--workdir", metavar="DIR",
                    help="copy this directory as the working directory of every run "
@@ -162,6 +165,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
     cmd = _resolve(cmd, args.workdir)
     config = ProbeConfig(
         argv=tuple(cmd), selections=_selections(args), replicates=args.replicates,
+        covering_replicates=args.covering_replicates,
         control_replicates=max(3, args.replicates + 1), jobs=args.jobs, workdir=args.workdir,
         pairwise=not args.no_pairwise, timeout=args.timeout, env=_env(args.env),
         expose=_expose(args.expose, cmd),

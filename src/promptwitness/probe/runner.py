@@ -59,6 +59,9 @@ class ProbeConfig:
     selections: tuple[Selection, ...]
     replicates: int = 2
     control_replicates: int = 3
+    # covering rows only screen for interactions: a stable-looking change there is a
+    # suspect, confirmed by pair cells run with ``replicates`` each, so one run is enough
+    covering_replicates: int = 1
     jobs: int = 1
     workdir: str | None = None
     pairwise: bool = True
@@ -74,7 +77,7 @@ class ProbeConfig:
     def __post_init__(self) -> None:
         if not self.argv:
             raise ProbeError("no command to probe")
-        if self.replicates < 1:
+        if self.replicates < 1 or self.covering_replicates < 1:
             raise ProbeError("--replicates must be at least 1")
         if self.control_replicates < 2:
             raise ProbeError("the control needs at least 2 replicates to measure noise")
@@ -289,7 +292,9 @@ def _run(config: ProbeConfig, store: Store, sandbox: Sandbox, progress: Progress
             "the command sent no request in any control run, so there is nothing to "
             f"compare ({errors})" + (f"\nits standard error ended with:\n{tail}" if tail else "")
         )
-    rest = [(c, i) for c in cells[1:] for i in range(config.replicates)]
+    rest = [(c, i) for c in cells[1:]
+            for i in range(config.covering_replicates if c.purpose == "covering"
+                           else config.replicates)]
     r.run_cells(rest, "cells")
     result = analyse(r.observations, control)
     if result.suspects:

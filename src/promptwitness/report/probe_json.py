@@ -6,8 +6,8 @@ Change the shape only with a new schema string. Every key below is always presen
     started, finished (ISO 8601 UTC), verdict ("clean" | "conditioned" | "inconclusive"),
     exit_code (0 | 1 | 3),
     factors [{name, description, control, levels}],
-    design {replicates, control_replicates, pairwise, cells [{id, purpose, reason,
-            levels {factor: level}, runs}]},
+    design {replicates, control_replicates, covering_replicates, pairwise,
+            cells [{id, purpose, reason, levels {factor: level}, runs}]},
     runs [{run, cell, replicate, exit_code, timed_out, duration, overhead, requests, error}],
     findings [{id, factors {factor: level}, request, channel, path, kind, severity,
                control, observed, a_span, b_span, code_points, detail, context,
@@ -115,6 +115,7 @@ def to_json(result: ProbeResult) -> dict[str, Any]:
         "design": {
             "replicates": result.config.replicates,
             "control_replicates": result.config.control_replicates,
+            "covering_replicates": result.config.covering_replicates,
             "pairwise": result.config.pairwise,
             "cells": [
                 {"id": c.id, "purpose": c.purpose, "reason": c.reason,

@@ -38,6 +38,7 @@ import platformdirs
 
 from promptwitness.capture.exchange import CapturedExchange
 from promptwitness.errors import NotFound, StoreError
+from promptwitness.ledger import log as ledger_log
 from promptwitness.model import RawRequest
 from promptwitness.store import blobs, schema
 
@@ -527,6 +528,7 @@ class Store:
                 )
                 assert cur.lastrowid is not None
                 ids.append(int(cur.lastrowid))
+                ledger_log.append_exchange(conn, ids[-1])  # its provenance leaf, same transaction
             if len(self._known_blobs) + len(new_blobs) > KNOWN_BLOBS_MAX:
                 self._known_blobs.clear()
         # Remembered only once committed: a rolled-back blob must be written again.

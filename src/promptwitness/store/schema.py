@@ -65,7 +65,30 @@ _V1: Migration = (
     "CREATE INDEX exchanges_run ON exchanges(run, id)",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1,)
+# Version 2: the provenance ledger (promptwitness.ledger; docs/provenance.md). Every
+# exchange is a leaf of an append-only RFC 9162 Merkle tree, appended in the same
+# transaction as the exchange; signed checkpoints of the tree are kept beside it.
+# Exchanges stored before this version are adopted into the log (in id order) by the
+# first ``ledger checkpoint``: ``meta.ledger_adopt_upto`` remembers the last of them.
+_V2: Migration = (
+    """CREATE TABLE ledger_leaves (
+        idx INTEGER PRIMARY KEY,             -- 0-based leaf index, dense
+        exchange INTEGER NOT NULL UNIQUE,    -- exchanges(id)
+        hash BLOB NOT NULL                   -- RFC 9162 leaf hash (32 bytes)
+    )""",
+    """CREATE TABLE ledger_checkpoints (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        origin TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        root BLOB NOT NULL,                  -- 32 bytes
+        note TEXT NOT NULL,                  -- the C2SP signed note, as printed
+        created REAL NOT NULL                -- epoch seconds
+    )""",
+    """INSERT OR REPLACE INTO meta(key, value)
+        SELECT 'ledger_adopt_upto', coalesce(max(id), 0) FROM exchanges""",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2)
 """Ordered: entry ``i`` migrates from version ``i`` to ``i + 1``."""
 
 
