@@ -300,6 +300,14 @@ class CaptureServer:
         self._addresses.append(bound)
         return bound
 
+    def protocol_factory(self) -> Callable[[], asyncio.Protocol]:
+        """aiohttp's protocol factory of this server (after ``start``), for connections
+        accepted elsewhere: the hermetic mode's TLS-terminated and CONNECT streams are
+        handed to it with ``transport.set_protocol``."""
+        if self._runner is None or self._runner.server is None:
+            raise CaptureError("the capture server is not started")
+        return self._runner.server
+
     async def stop(self) -> None:
         """Stop listening, finish (or after ``shutdown_timeout`` cancel) the requests in
         flight, and return once every exchange received is stored."""

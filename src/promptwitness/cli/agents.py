@@ -8,7 +8,13 @@ import sys
 from typing import Any
 
 from promptwitness.cli.common import stderr_console, stdout_console
-from promptwitness.cli.probe import _env, _selections, add_probe_options, execute
+from promptwitness.cli.probe import (
+    _env,
+    _selections,
+    add_probe_options,
+    execute,
+    hermetic_options,
+)
 from promptwitness.errors import UsageError
 
 DEFAULT_AUDIT_FACTORS = ("tz", "system-tz", "locale", "proxy", "endpoint-host")
@@ -158,6 +164,6 @@ def cmd_audit(args: argparse.Namespace) -> int:
         jobs=args.jobs, workdir=args.workdir, pairwise=not args.no_pairwise,
         timeout=args.timeout, env=env, expose=(*inst.roots, *args.expose),
         base_url_vars=profile.base_url_vars or ProbeConfig.base_url_vars,
-        home_files=profile.home_files,
+        home_files=profile.home_files, hermetic=hermetic_options(args, profile),
     )
     return execute(args, config, f"{profile.title} {version}")

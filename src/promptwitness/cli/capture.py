@@ -18,6 +18,7 @@ from promptwitness.capture.exchange import CapturedExchange
 from promptwitness.capture.redact import Redactor
 from promptwitness.capture.server import CaptureServer, ServerThread
 from promptwitness.cli.common import add_store_option, human_size, open_store, stderr_console
+from promptwitness.cli.probe import add_hermetic_options
 from promptwitness.errors import UsageError
 from promptwitness.protocols import DEFAULT_ANSWER
 from promptwitness.store import Store
@@ -45,6 +46,21 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--port", type=int, default=0, help="listen on this port (default: a free one)")
     p.add_argument("--answer", default=DEFAULT_ANSWER, help="the text the sink answers with")
     p.add_argument("--quiet", "-q", action="store_true", help="no summary")
+    add_hermetic_options(p)
+    p.add_argument("--env", action="append", default=[], metavar="VAR=VALUE",
+                   help="hermetic: set this variable for CMD (the sandbox starts from a "
+                        "fixed allow-list, not this environment); repeatable")
+    p.add_argument("--expose", action="append", default=[], metavar="PATH",
+                   help="hermetic: a host path under /tmp, /home or /root CMD needs "
+                        "(bound read-only); repeatable")
+    p.add_argument("--workdir", metavar="DIR",
+                   help="hermetic: copy this directory as CMD's working directory "
+                        "(default: a fresh git repository)")
+    p.add_argument("--timeout", type=float, default=600.0, metavar="S",
+                   help="hermetic: seconds CMD may run (default 600)")
+    p.add_argument("--json", metavar="FILE",
+                   help="hermetic: write the egress summary (hosts, paths, sizes, DNS "
+                        "names, TLS handshakes, CA trust) here as JSON")
     p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]")
     p.set_defaults(func=cmd_record)
 
@@ -107,6 +123,11 @@ def summarize(store: Store, run: str) -> list[str]:
 def cmd_record(args: argparse.Namespace) -> int:
     cmd = _command(args.cmd)
     _check_upstream(args.upstream)
+    if args.hermetic:
+        if args.upstream or args.isolate:
+            raise UsageError("--hermetic runs CMD in its own sandbox with a sink: it takes "
+                             "neither --upstream nor --isolate")
+        return record_hermetic(args, cmd)
     if args.isolate:
         if args.upstream and not _is_loopback_url(args.upstream):
             raise UsageError(
@@ -244,3 +265,156 @@ def cmd_serve(args: argparse.Namespace) -> int:
         console.print(f"promptwitness: stopped; {n} exchanges in run {run}", markup=False)
         time.sleep(0)
     return 0
+
+
+HERMETIC_PORT = 8080  # the capture port (plain HTTP and CONNECT) inside the namespace
+
+
+def _loopback_client(client: str | None) -> bool:
+    host = (client or "").rpartition(":")[0].strip("[]")
+    return host.startswith("127.") or host == "::1"
+
+
+def hermetic_summary(store: Store, run: str, report: dict[str, object]) -> dict[str, object]:
+    """What a hermetic record saw (JSON values): egress per host, DNS names, handshakes."""
+    from promptwitness.capture.hermetic import egress
+
+    xs = store.exchanges(run=run)
+    return {
+        "run": run,
+        "egress": egress(xs),
+        "exchanges": len(xs),
+        "non_loopback_clients": sorted({x.client or "" for x in xs
+                                        if not _loopback_client(x.client)}),
+        **report,
+    }
+
+
+def _hermetic_lines(doc: dict[str, object]) -> list[str]:
+    lines: list[str] = []
+    hosts = doc["egress"]
+    assert isinstance(hosts, dict)
+    lines.append(f"{len(hosts)} host{'s' if len(hosts) != 1 else ''} contacted:")
+    for host, h in hosts.items():
+        lines.append(f"  {host} ({'/'.join(h['schemes'])}): {h['requests']} requests, "
+                     f"{human_size(h['bytes_sent'])} sent, "
+                     f"{human_size(h['bytes_received'])} received")
+        for path, p in h["paths"].items():
+            lines.append(f"    {path} ×{p['count']} ({human_size(p['bytes_sent'])})")
+    names = doc["dns_names"]
+    assert isinstance(names, list)
+    lines.append("DNS names looked up: " + (", ".join(names) if names else "none"))
+    tls = doc["tls"]
+    assert isinstance(tls, list)
+    bad = [t for t in tls if t.get("ok") is False]
+    lines.append(f"TLS handshakes: {len(tls)}, {len(bad)} failed"
+                 + (f" (e.g. {bad[0]['sni']}: {bad[0]['reason']})" if bad else ""))
+    lines.append(f"CA trust: {doc['ca_trust']}")
+    outside = doc["non_loopback_clients"]
+    lines.append("nothing left the namespace: every exchange came from loopback"
+                 if not outside else f"exchanges from outside loopback: {outside}")
+    return lines
+
+
+def record_hermetic(args: argparse.Namespace, cmd: list[str]) -> int:
+    """``record --hermetic``: CMD in a sandbox (loopback-only netns, private /etc) with no
+    base-URL variable; DNS, TLS (minted per name), plain HTTP and CONNECT all captured.
+    The CA is trusted through the system bundle files; when a client rejects it that way,
+    CMD runs once more with its runtime's CA variable (the summary says which was needed)."""
+    import json
+    from pathlib import Path
+
+    from promptwitness.capture.hermetic import (
+        DNS_PORT,
+        HTTP_PORT,
+        HTTPS_PORT,
+        HermeticServer,
+        HermeticThread,
+        Trust,
+        cancel_on_rejection,
+        rejected,
+    )
+    from promptwitness.capture.tls import CertificateAuthority
+    from promptwitness.cli.probe import _env, _expose, _resolve, hermetic_options
+    from promptwitness.probe.sandbox import RunSpec, Sandbox, SandboxError
+
+    opts = hermetic_options(args)
+    assert opts is not None
+    argv = _resolve(cmd, args.workdir)
+    expose = _expose(args.expose, argv)
+    user_env = _env(args.env)
+    console = stderr_console()
+    store = open_store(args)
+    keys = dummy_keys(user_env)
+    redactor = Redactor(store.salt(),
+                        known_secrets=secrets_in_env(user_env) + list(keys.values()))
+    ca = CertificateAuthority.generate()
+    trust = Trust()
+    code = 2
+    doc: dict[str, object] = {}
+    try:
+        with Sandbox() as box:
+            # the first attempt uses the system bundle alone; a client that rejects it is
+            # stopped at its first rejection and run again with the runtime's CA variable
+            for attempt in (1, 2):
+                run = store.begin_run("record", cmd, {"hermetic": True, "attempt": attempt,
+                                                      "ca_trust": trust.label})
+                server = CaptureServer(store, run=run, redactor=redactor,
+                                       answer_text=args.answer, answers=opts.answers,
+                                       fallback=opts.fallback)
+                hermetic = HermeticServer(server, ca, opts, capture_port=HERMETIC_PORT)
+                spec = RunSpec(
+                    argv=tuple(argv), env=tuple({**user_env, **keys, **trust.env()}.items()),
+                    ports=(HERMETIC_PORT, DNS_PORT, HTTP_PORT, HTTPS_PORT),
+                    udp_ports=(DNS_PORT,), etc_files=tuple(trust.etc_files(ca.pem()).items()),
+                    expose=expose, workdir=args.workdir,
+                    timeout=args.timeout,
+                )
+                if not args.quiet:
+                    console.print(f"promptwitness: hermetic capture (CA trust: {trust.label});"
+                                  f" running {shlex.join(cmd)}", markup=False)
+                result = None
+                try:
+                    with cancel_on_rejection(hermetic) as cancel:
+                        result = box.run(spec, serve=HermeticThread(hermetic).serving,
+                                         cancel=cancel if attempt == 1 else None)
+                except SandboxError as exc:
+                    console.print(f"promptwitness: error: {exc}", markup=False)
+                code = 2 if result is None or result.exit_code is None else result.exit_code
+                store.end_run(run, code)
+                refused = rejected(hermetic.tls_log.entries())
+                doc = hermetic_summary(store, run, {
+                    **hermetic.report(), "ca_trust": trust.label, "attempt": attempt,
+                    "exit_code": None if result is None else result.exit_code,
+                    "timed_out": bool(result and result.timed_out),
+                })
+                if refused and attempt == 1 and not trust.variables:
+                    names = sorted({h.sni or h.served or "?" for h in refused})
+                    doc_first = doc
+                    trust = Trust.for_runtimes(opts.trust_rows())
+                    if not args.quiet:
+                        console.print(
+                            f"promptwitness: the client rejected our certificate through the "
+                            f"system bundle ({', '.join(names)}); again with {trust.label}",
+                            markup=False)
+                    continue
+                if attempt == 2 and doc_first["ca_trust"] != doc["ca_trust"]:
+                    doc["system_bundle_attempt"] = {
+                        "run": doc_first["run"], "rejected_by": names,
+                        "exit_code": doc_first["exit_code"]}
+                if result is not None:
+                    sys.stdout.buffer.write(result.stdout)
+                    sys.stdout.flush()
+                    sys.stderr.buffer.write(result.stderr)
+                    sys.stderr.flush()
+                break
+        if args.json:
+            Path(args.json).write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n",
+                                       encoding="utf-8")
+        if not args.quiet and doc:
+            run_id = str(doc["run"])
+            for line in summarize(store, run_id) + _hermetic_lines(doc):
+                console.print(f"promptwitness: {line}", markup=False)
+    finally:
+        store.close()
+    return code

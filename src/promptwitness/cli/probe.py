@@ -19,6 +19,8 @@ from promptwitness.errors import UsageError
 from promptwitness.probe.factors import FACTORS, Selection, parse_factor_arg, parse_vary_env
 
 if TYPE_CHECKING:
+    from promptwitness.agents.profiles.base import Profile
+    from promptwitness.capture.hermetic import HermeticOptions
     from promptwitness.probe.runner import ProbeConfig
 
 EXIT_ERROR = 2
@@ -78,14 +80,73 @@ def add_probe_options(p: argparse.ArgumentParser) -> None:
                    help="exit 1 for findings of this severity only (any: covert, overt or "
                         "expected); default: any covert or overt finding")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress, no summary")
+    add_hermetic_options(p)
+
+
+def add_hermetic_options(p: argparse.ArgumentParser) -> None:
+    """``--hermetic`` and its options (``record``, ``probe``, ``audit``)."""
+    p.add_argument("--hermetic", action="store_true",
+                   help="run the command as installed (no base-URL variable) and capture "
+                        "every host it talks to: DNS answers every name with the capture "
+                        "endpoint, TLS is terminated with a CA made for this run (trusted "
+                        "through the system bundle files, or the runtime's CA variable "
+                        "when that is needed), CONNECT is served on the capture port; "
+                        "endpoint-host gains the level 'default'")
+    p.add_argument("--hermetic-answer", type=int, default=200, metavar="STATUS",
+                   help="hermetic: the status (JSON body {}) for paths of unknown hosts "
+                        "that no protocol or profile answers (default 200)")
+    p.add_argument("--runtime", action="append", default=[], metavar="NAME",
+                   help="hermetic: the command's runtime, for the CA variable used when "
+                        "the system bundle is not trusted (node, bun, deno, rust, python, "
+                        "go); repeatable; default: the profile's, else every runtime that "
+                        "ignores the system bundle")
+
+
+def hermetic_options(args: argparse.Namespace,
+                     profile: Profile | None = None) -> HermeticOptions | None:
+    """The hermetic options of the command line (and the agent profile), or None."""
+    if not getattr(args, "hermetic", False):
+        return None
+    from promptwitness.capture.hermetic import RUNTIMES, HermeticOptions, json_reply
+    from promptwitness.capture.tls import CA_TRUST
+
+    if not 100 <= args.hermetic_answer <= 599:
+        raise UsageError(f"--hermetic-answer must be an HTTP status, not {args.hermetic_answer}")
+    runtimes = tuple(args.runtime)
+    for r in runtimes:
+        if r not in RUNTIMES and r not in CA_TRUST:
+            raise UsageError(f"unknown --runtime {r!r}; known: "
+                             + ", ".join(dict.fromkeys([*RUNTIMES, *CA_TRUST])))
+    answers = {}
+    if profile is not None:
+        if not runtimes and profile.runtime is not None:
+            runtimes = (profile.runtime,)
+        for method, path, status, body in profile.answers:
+            answers[(method, path)] = json_reply(status, json.loads(body))
+    return HermeticOptions(
+        answers=answers, fallback=json_reply(args.hermetic_answer), runtimes=runtimes,
+        default_hosts=() if profile is None else profile.default_hosts,
+    )
 
 
 def _selections(args: argparse.Namespace) -> tuple[Selection, ...]:
     chosen = [parse_factor_arg(a) for a in args.factor]
+    if getattr(args, "hermetic", False):
+        # the agent's default configuration is the control of endpoint-host
+        from promptwitness.probe.factors.endpoint_host import DEFAULT
+
+        chosen = [Selection(s.factor, (DEFAULT, *s.levels))
+                  if s.name == "endpoint-host" and "=" not in a else s
+                  for s, a in zip(chosen, args.factor, strict=True)]
     chosen += [parse_vary_env(a) for a in args.vary_env]
     if not args.factor:
         given = {s.name for s in chosen}
         chosen = [Selection(f, f.levels) for f in FACTORS.values() if f.name not in given] + chosen
+        if getattr(args, "hermetic", False):
+            from promptwitness.probe.factors.endpoint_host import DEFAULT
+
+            chosen = [Selection(s.factor, (DEFAULT, *s.levels)) if s.name == "endpoint-host"
+                      else s for s in chosen]
     for s in chosen:
         if len(s.levels) < 2:
             raise UsageError(f"factor {s.name} needs at least two levels (a control and one more)")
@@ -168,7 +229,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
         covering_replicates=args.covering_replicates,
         control_replicates=max(3, args.replicates + 1), jobs=args.jobs, workdir=args.workdir,
         pairwise=not args.no_pairwise, timeout=args.timeout, env=_env(args.env),
-        expose=_expose(args.expose, cmd),
+        expose=_expose(args.expose, cmd), hermetic=hermetic_options(args),
     )
     return execute(args, config, " ".join(cmd))
 

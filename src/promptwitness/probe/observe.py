@@ -6,6 +6,12 @@ title call with another model, the main call). Each becomes one entry of the run
 
     "METHOD PATH [MODEL] #N"      a model call (MODEL when the prompt names one)
     "METHOD PATH #N"              anything else
+    "METHOD HOST/PATH #N"         anything else, in hermetic mode (the host it went to)
+
+In hermetic mode every host is captured, so a request that is not a model call carries
+its host (``POST statsig.anthropic.com/v1/rgstr #0``); model calls stay host-free, so that
+the ``endpoint-host`` levels (the vendor's default host, a base-URL host) compare the
+same logical request.
 
 ``N`` counts the requests with the same ``METHOD PATH [MODEL]`` in the order they
 arrived (0 for the first), so a run's second main call is ``... #1`` whatever came in
@@ -45,6 +51,7 @@ class SentRequest:
     headers: tuple[tuple[str, str], ...]
     body: bytes
     exchange: int | None = None  # the store's id, for the report
+    host: str | None = None  # hermetic mode: the host it was sent to (no default port)
 
 
 def _other(req: SentRequest) -> list[Segment]:
@@ -73,6 +80,8 @@ def request_map(requests: Iterable[SentRequest]) -> dict[str, tuple[Segment, ...
             segs = [*segments(outcome.prompt), Segment("target", req.target, "request")]
         else:
             segs = _other(req)
+            if req.host:
+                base = f"{req.method} {req.host}{path}"
             if outcome.error is not None:
                 segs.append(Segment("parse-error", outcome.error, "request"))
         n = counts[base] = counts.get(base, -1) + 1

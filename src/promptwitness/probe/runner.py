@@ -14,6 +14,14 @@ For each run the runner
    exchanges back from the store and cuts them into request segments
    (``probe.observe``).
 
+Hermetic mode (``ProbeConfig.hermetic``): no base-URL variable in the base spec (the
+agent as installed; ``endpoint-host`` levels may still set one), and every run's
+namespace also gets the hermetic endpoints of ``capture.hermetic`` (DNS on 53, TLS on
+443 with the probe's CA, plain HTTP on 80, CONNECT on the capture port). How the CA is
+trusted is decided once, by a preflight control run with the system bundle alone: when a
+client rejected our certificate there, every run also gets the runtime's CA variable.
+Every exchange with every host is captured; the report's ``egress`` lists them per run.
+
 The order: control replicates first (noise), then the one-at-a-time and covering
 cells, then whatever confirmation cells the analysis asks for. ``jobs`` runs go at once
 (each in its own namespaces; the store is shared and thread-safe).
@@ -33,9 +41,23 @@ from typing import Any
 from promptwitness.agents.profiles.base import HomeFiles
 from promptwitness.analysis.attribute import Analysis, Observation, analyse, verdict
 from promptwitness.capture.env import BASE_URL_VARS, capture_env, dummy_keys
+from promptwitness.capture.hermetic import (
+    DNS_PORT,
+    HTTP_PORT,
+    HTTPS_PORT,
+    HermeticOptions,
+    HermeticServer,
+    HermeticThread,
+    Trust,
+    cancel_on_rejection,
+    egress,
+    host_name,
+    rejected,
+)
 from promptwitness.capture.redact import Redactor
 from promptwitness.capture.server import CaptureServer, ServerThread
-from promptwitness.errors import Error
+from promptwitness.capture.tls import CertificateAuthority
+from promptwitness.errors import Error, UsageError
 from promptwitness.probe.design import Cell, confirm, plan
 from promptwitness.probe.factors import FactorContext, Selection, apply_levels, control_levels
 from promptwitness.probe.observe import SentRequest, request_map
@@ -73,6 +95,7 @@ class ProbeConfig:
     # files under HOME rendered from each run's final environment (an agent profile's
     # configuration that must point at the endpoint the run's factors chose)
     home_files: HomeFiles | None = field(default=None, compare=False)
+    hermetic: HermeticOptions | None = None  # None: base-URL variables only
 
     def __post_init__(self) -> None:
         if not self.argv:
@@ -83,6 +106,11 @@ class ProbeConfig:
             raise ProbeError("the control needs at least 2 replicates to measure noise")
         if self.jobs < 1:
             raise ProbeError("--jobs must be at least 1")
+        for s in self.selections:
+            if s.name == "endpoint-host" and "default" in s.levels and self.hermetic is None:
+                raise UsageError(
+                    "endpoint-host=default (no base-URL variable: the agent's default host) "
+                    "needs --hermetic, which captures the vendor's own hosts")
         names = [s.name for s in self.selections]
         if len(set(names)) != len(names):
             raise ProbeError(f"a factor is selected twice: {', '.join(names)}")
@@ -130,6 +158,10 @@ class ProbeResult:
     started: float
     finished: float
     store_root: str
+    # hermetic mode: per run id, host -> paths, counts, bytes (capture.hermetic.egress)
+    egress: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # hermetic mode: {ca_trust, preflight, dns_names, tls_failures}; None otherwise
+    hermetic: dict[str, Any] | None = None
 
 
 Progress = Callable[[str, Mapping[str, Any]], None]
@@ -149,11 +181,26 @@ class _Runner:
         self.ctx = FactorContext(port=PORT, base_url_vars=config.base_url_vars)
         self.keys = dummy_keys(config.env)
         self.redactor = Redactor(store.salt(), known_secrets=tuple(self.keys.values()))
-        env = capture_env(config.env, "127.0.0.1", PORT, self.keys)
-        self.base = RunSpec(
-            argv=config.argv, env=tuple(env.items()), workdir=config.workdir,
-            timeout=config.timeout, ports=(PORT,), expose=config.expose,
-        )
+        self.ca: CertificateAuthority | None = None
+        self.trust = Trust()
+        if config.hermetic is None:
+            env = capture_env(config.env, "127.0.0.1", PORT, self.keys)
+            self.base = RunSpec(
+                argv=config.argv, env=tuple(env.items()), workdir=config.workdir,
+                timeout=config.timeout, ports=(PORT,), expose=config.expose,
+            )
+        else:
+            # the agent as installed: no base-URL variable, no NO_PROXY; keys only
+            self.ca = CertificateAuthority.generate()
+            env = {**dict(config.env), **self.keys}
+            self.base = RunSpec(
+                argv=config.argv, env=tuple(env.items()), workdir=config.workdir,
+                timeout=config.timeout, ports=(PORT, DNS_PORT, HTTP_PORT, HTTPS_PORT),
+                udp_ports=(DNS_PORT,), expose=config.expose,
+            )
+        self.egress: dict[str, dict[str, Any]] = {}
+        self.dns_names: dict[str, None] = {}
+        self.tls_failures: list[dict[str, Any]] = []
         self.factors = {s.name: s.factor for s in config.selections}
         self.probe_id = ""
         self.records: list[RunRecord] = []
@@ -169,7 +216,86 @@ class _Runner:
         if self.config.home_files is not None:
             for path, data in self.config.home_files(spec.environ()):
                 spec = spec.set_home_file(path, data)
+        if self.ca is not None:
+            spec = spec.set_env(self.trust.env())
+            for path, data in self.trust.etc_files(self.ca.pem()).items():
+                spec = spec.set_etc_file(path, data)
         return spec
+
+    def execute(self, spec: RunSpec, run: str, cancel_on_reject: bool = False,
+                ) -> tuple[RunResult | None, str | None, HermeticServer | None]:
+        """Run ``spec`` in the sandbox with a capture server (and, in hermetic mode,
+        the hermetic endpoints) serving it; every exchange is stored on return."""
+        opts = self.config.hermetic
+        server = CaptureServer(
+            self.store, run=run, redactor=self.redactor, answer_text=self.config.answer_text,
+            answers=None if opts is None else opts.answers,
+            fallback=None if opts is None else opts.fallback,
+        )
+        hermetic: HermeticServer | None = None
+        stop: Callable[[], None]
+        if opts is None or self.ca is None:
+            thread = ServerThread(server)
+            stop = thread.stop
+
+            @contextlib.contextmanager
+            def serve(socks: Mapping[int | str, Any]) -> Iterator[None]:
+                thread.start(sock=socks[PORT])
+                try:
+                    yield
+                finally:
+                    thread.stop()
+        else:
+            hermetic = HermeticServer(server, self.ca, opts, capture_port=PORT)
+            hthread = HermeticThread(hermetic)
+            stop = hthread.stop
+
+            @contextlib.contextmanager
+            def serve(socks: Mapping[int | str, Any]) -> Iterator[None]:
+                hthread.start(socks)
+                try:
+                    yield
+                finally:
+                    hthread.stop()
+
+        result: RunResult | None = None
+        error: str | None = None
+        try:
+            if cancel_on_reject and hermetic is not None:
+                with cancel_on_rejection(hermetic) as cancel:
+                    result = self.sandbox.run(spec, serve=serve, cancel=cancel)
+            else:
+                result = self.sandbox.run(spec, serve=serve)
+        except SandboxError as exc:
+            error = f"sandbox: {exc}"
+        finally:
+            stop()
+        if server.failures:
+            error = "; ".join([*([error] if error else []), *server.failures])
+        return result, error, hermetic
+
+    def preflight(self) -> dict[str, Any]:
+        """Hermetic mode: one control run with the system bundle alone; when a client
+        rejected our certificate, every run also gets the runtime's CA variable."""
+        assert self.config.hermetic is not None
+        cell = plan(list(self.config.selections), pairwise=False)[0]
+        spec = self.spec(cell)
+        run = self.store.begin_run("probe-preflight", list(self.config.argv),
+                                   {"probe": self.probe_id, "cell": cell.id,
+                                    "ca_trust": self.trust.label})
+        result, error, hermetic = self.execute(spec, run, cancel_on_reject=True)
+        self.store.end_run(run, None if result is None else result.exit_code)
+        refused = rejected(hermetic.tls_log.entries()) if hermetic is not None else []
+        if refused:
+            self.trust = Trust.for_runtimes(self.config.hermetic.trust_rows())
+        return {
+            "run": run,
+            "system_bundle_rejected_by": sorted({h.sni or h.served or "" for h in refused}),
+            "exit_code": None if result is None else result.exit_code,
+            "timed_out": bool(result and result.timed_out),
+            "stopped_at_rejection": bool(result and result.cancelled),
+            "error": error,
+        }
 
     def run_one(self, cell: Cell, replicate: int) -> None:
         t0 = time.monotonic()
@@ -179,34 +305,22 @@ class _Runner:
             {"probe": self.probe_id, "cell": cell.id, "levels": dict(cell.levels),
              "replicate": replicate, "purpose": cell.purpose},
         )
-        server = CaptureServer(self.store, run=run, redactor=self.redactor,
-                               answer_text=self.config.answer_text)
-        thread = ServerThread(server)
-
-        @contextlib.contextmanager
-        def serve(socks: Mapping[int | str, Any]) -> Iterator[None]:
-            thread.start(sock=socks[PORT])
-            try:
-                yield
-            finally:
-                thread.stop()
-
-        result: RunResult | None = None
-        error: str | None = None
-        try:
-            result = self.sandbox.run(spec, serve=serve)
-        except SandboxError as exc:
-            error = f"sandbox: {exc}"
-        finally:
-            thread.stop()
-        if server.failures:
-            error = "; ".join([*([error] if error else []), *server.failures])
+        result, error, hermetic = self.execute(spec, run)
         exchanges = self.store.exchanges(run=run)
+        on_host = hermetic is not None
         sent = [
             SentRequest(x.method, x.target, tuple(x.request_headers),
-                        self.store.request_body(x), x.id)
+                        self.store.request_body(x), x.id,
+                        host_name(x.host) if on_host else None)
             for x in exchanges
         ]
+        if hermetic is not None:
+            failures = [h.as_dict() for h in hermetic.tls_log.failures()]
+            with self._lock:
+                self.egress[run] = egress(exchanges)
+                for name in hermetic.dns_log.names():
+                    self.dns_names.setdefault(name, None)
+                self.tls_failures += [{"run": run, **f} for f in failures]
         requests = request_map(sent)
         tail = ""
         if result is not None:
@@ -281,6 +395,11 @@ def _run(config: ProbeConfig, store: Store, sandbox: Sandbox, progress: Progress
     for c in cells:  # fail early on a bad spec (e.g. a zone the machine lacks)
         r.spec(c)
     sandbox.template(config.workdir)
+    hermetic: dict[str, Any] | None = None
+    if config.hermetic is not None:
+        progress("phase", {"phase": "preflight", "runs": 1, "total": 0})
+        preflight = r.preflight()
+        hermetic = {"ca_trust": r.trust.label, "preflight": preflight}
     control_cell = cells[0]
     r.run_cells([(control_cell, i) for i in range(config.control_replicates)], "control")
     ok = [o for o in r.observations if o.requests is not None]
@@ -309,7 +428,13 @@ def _run(config: ProbeConfig, store: Store, sandbox: Sandbox, progress: Progress
     r.records.sort(key=lambda rec: (order.get(rec.cell, len(order)), rec.replicate))
     v = verdict(result, all_cells_ran=not result.failed)
     store.end_run(r.probe_id, {"clean": 0, "conditioned": 1}.get(v, 3))
+    if hermetic is not None:
+        hermetic["dns_names"] = list(r.dns_names)
+        hermetic["tls_failures"] = r.tls_failures
+        hermetic["default_hosts"] = list(config.hermetic.default_hosts) \
+            if config.hermetic is not None else []
     return ProbeResult(
         probe=r.probe_id, config=config, cells=cells, runs=r.records, analysis=result,
         verdict=v, started=started, finished=time.time(), store_root=str(store.root),
+        egress=r.egress, hermetic=hermetic,
     )

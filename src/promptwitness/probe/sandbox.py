@@ -251,6 +251,7 @@ class RunResult:
     duration: float  # seconds, from spawning the sandbox to collecting its result
     command_time: float | None  # seconds, from just before the command's fork to its exit
     timed_out: bool
+    cancelled: bool = False  # stopped early because the caller's ``cancel`` event was set
 
     @property
     def overhead(self) -> float | None:
@@ -473,8 +474,10 @@ class Sandbox:
             self._wake.wait(timeout=1.0)
             self._wake.clear()
 
-    def run(self, spec: RunSpec, serve: ServeHook | None = None) -> RunResult:
-        """Run ``spec`` to completion (or its timeout) and return what it did."""
+    def run(self, spec: RunSpec, serve: ServeHook | None = None,
+            cancel: threading.Event | None = None) -> RunResult:
+        """Run ``spec`` to completion (or its timeout, or until ``cancel`` is set: then
+        every process of the run is killed and the result says ``cancelled``)."""
         if spec.system_zone is not None and not os.path.isfile(
             os.path.join(ZONEINFO, spec.system_zone)
         ):
@@ -513,13 +516,24 @@ class Sandbox:
                                                                        strict=True)}
             with serve(socks) if serve is not None else contextlib.nullcontext():
                 ch.send({"go": True})
-                timed_out = False
-                try:
-                    out, err = proc.communicate(timeout=spec.timeout)
-                except subprocess.TimeoutExpired:
-                    timed_out = True
-                    _killpg(proc.pid)
-                    out, err = proc.communicate()
+                timed_out = cancelled = False
+                deadline = time.monotonic() + spec.timeout
+                while True:
+                    left = deadline - time.monotonic()
+                    step = left if cancel is None else min(left, 0.1)
+                    try:
+                        out, err = proc.communicate(timeout=max(step, 0.0))
+                        break
+                    except subprocess.TimeoutExpired:
+                        if cancel is not None and cancel.is_set():
+                            cancelled = True
+                        elif time.monotonic() < deadline:
+                            continue
+                        else:
+                            timed_out = True
+                        _killpg(proc.pid)
+                        out, err = proc.communicate()
+                        break
             parent_sock.settimeout(5)
             msgs = list(iter(ch.recv, None))
         except OSError as exc:
@@ -536,16 +550,16 @@ class Sandbox:
             parent_sock.close()
         duration = time.monotonic() - started
         errors = [m["error"] for m in msgs if "error" in m]
-        if errors and not timed_out:
+        if errors and not (timed_out or cancelled):
             raise SandboxError("; ".join(errors))
         final = next((m for m in msgs if "exit" in m), None)
-        if final is None and not timed_out:
+        if final is None and not (timed_out or cancelled):
             raise SandboxError(self._failure(proc, None, err))
         return RunResult(
-            exit_code=None if timed_out or final is None else int(final["exit"]),
+            exit_code=None if timed_out or cancelled or final is None else int(final["exit"]),
             stdout=out, stderr=err, duration=duration,
             command_time=None if final is None else final["t_exit"] - final["t_exec"],
-            timed_out=timed_out,
+            timed_out=timed_out, cancelled=cancelled,
         )
 
     @staticmethod

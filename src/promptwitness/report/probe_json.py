@@ -15,6 +15,12 @@ Change the shape only with a new schema string. Every key below is always presen
     suspects [...], unresolved [...]   (differences seen only in combined cells)
     noise [{request, path, channel, spans, examples, runs}],
     summary {runs, failed_runs, findings {covert, overt, expected}, noise}
+    egress {cell: {runs, hosts {host: {schemes, requests, bytes_sent, bytes_received,
+            paths {"METHOD path": {count, bytes_sent, bytes_received}}}}}}
+            (hermetic mode: every host every run of the cell contacted, summed over its
+            runs; empty otherwise)
+    hermetic null | {ca_trust ("system-bundle" | "variable NAME"), dns_names [...],
+            default_hosts [...], undeclared_hosts [...], preflight {...}, tls_failures [...]}
 """
 
 from __future__ import annotations
@@ -65,6 +71,42 @@ def change_json(change: Change) -> dict[str, Any]:
 
 def _support(pair: tuple[int, int]) -> dict[str, int]:
     return {"replicates": pair[0], "of": pair[1]}
+
+
+def egress_by_cell(result: ProbeResult) -> dict[str, dict[str, Any]]:
+    """Hermetic egress per cell: hosts, paths, counts and bytes summed over its runs."""
+    out: dict[str, dict[str, Any]] = {}
+    for rec in result.runs:
+        per_run = result.egress.get(rec.run)
+        if per_run is None:
+            continue
+        cell = out.setdefault(rec.cell, {"runs": 0, "hosts": {}})
+        cell["runs"] += 1
+        for host, h in per_run.items():
+            c = cell["hosts"].setdefault(host, {"schemes": [], "requests": 0, "bytes_sent": 0,
+                                                "bytes_received": 0, "paths": {}})
+            c["schemes"] = sorted(set(c["schemes"]) | set(h["schemes"]))
+            for k in ("requests", "bytes_sent", "bytes_received"):
+                c[k] += h[k]
+            for path, p in h["paths"].items():
+                cp = c["paths"].setdefault(path, {"count": 0, "bytes_sent": 0,
+                                                  "bytes_received": 0})
+                for k in ("count", "bytes_sent", "bytes_received"):
+                    cp[k] += p[k]
+    for cell in out.values():
+        cell["hosts"] = {h: {**v, "paths": dict(sorted(v["paths"].items()))}
+                         for h, v in sorted(cell["hosts"].items())}
+    return out
+
+
+def hermetic_json(result: ProbeResult) -> dict[str, Any] | None:
+    if result.hermetic is None:
+        return None
+    doc = dict(result.hermetic)
+    declared = {h.lower() for h in doc.get("default_hosts", [])}
+    seen = sorted({h for e in result.egress.values() for h in e})
+    doc["undeclared_hosts"] = [h for h in seen if h.split(":")[0] not in declared]
+    return doc
 
 
 def to_json(result: ProbeResult) -> dict[str, Any]:
@@ -134,4 +176,6 @@ def to_json(result: ProbeResult) -> dict[str, Any]:
             "findings": {k: sev.get(k, 0) for k in ("covert", "overt", "expected")},
             "noise": len(a.noise),
         },
+        "egress": egress_by_cell(result),
+        "hermetic": hermetic_json(result),
     }

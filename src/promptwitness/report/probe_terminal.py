@@ -85,6 +85,23 @@ def _finding_block(result: ProbeResult, names: str, idx: list[int]) -> Text:
     return out
 
 
+def _egress_table(result: ProbeResult) -> RenderableType:
+    """Hermetic mode: every host each cell contacted, its paths, counts and bytes."""
+    from promptwitness.report.probe_json import egress_by_cell
+
+    h = result.hermetic or {}
+    t = Table(title=f"egress (hermetic; CA trust: {h.get('ca_trust')}; DNS names: "
+                    f"{', '.join(h.get('dns_names', [])) or 'none'})", title_justify="left")
+    for col in ("cell", "host", "path", "count", "sent"):
+        t.add_column(col, overflow="fold")
+    for cell, doc in egress_by_cell(result).items():
+        for host, hd in doc["hosts"].items():
+            for path, p in hd["paths"].items():
+                t.add_row(Text(cell), Text(host), Text(path), f"{p['count']} in {doc['runs']} runs",
+                          f"{p['bytes_sent']} B")
+    return t
+
+
 def render_probe(result: ProbeResult) -> RenderableType:
     a = result.analysis
     parts: list[RenderableType] = []
@@ -131,5 +148,7 @@ def render_probe(result: ProbeResult) -> RenderableType:
         for r in failed[:20]:
             t.add_row(Text(r.cell), str(r.replicate), str(r.exit_code), Text(r.error or ""))
         parts.append(t)
+    if result.hermetic is not None:
+        parts.append(_egress_table(result))
     parts.append(Text(f"probe {result.probe} in {result.store_root}", style="dim"))
     return Group(*parts)

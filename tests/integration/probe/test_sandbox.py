@@ -440,3 +440,17 @@ def test_udp_socket_inside_and_etc_files(sandbox: Sandbox) -> None:
     host_bundle = Path("/etc/ssl/certs/ca-certificates.crt")
     if host_bundle.exists():
         assert b"RUN-ONLY-BUNDLE" not in host_bundle.read_bytes()
+
+
+def test_cancel_stops_the_run_and_everything_it_started(sandbox: Sandbox) -> None:
+    cancel = threading.Event()
+    timer = threading.Timer(0.3, cancel.set)
+    timer.start()
+    t0 = time.monotonic()
+    result = sandbox.run(RunSpec(argv=("sh", "-c", "sleep 30 & sleep 30"), timeout=60),
+                         cancel=cancel)
+    assert time.monotonic() - t0 < 10
+    assert result.cancelled and not result.timed_out and result.exit_code is None
+    # a run that is not cancelled is not marked
+    done = sandbox.run(RunSpec(argv=("true",)), cancel=threading.Event())
+    assert done.exit_code == 0 and not done.cancelled

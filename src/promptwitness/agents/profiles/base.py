@@ -49,6 +49,13 @@ class Profile:
     # node is older than ``min_node``; None: the user must install one
     node_version: str | None = None
     tested: str | None = None  # the version the end-to-end tests pin (known to work)
+    # hermetic mode: the hosts the agent contacts in its default configuration, what
+    # they must answer for it to finish a turn ((METHOD or "*", path, status, JSON body);
+    # model calls are answered by the protocol sink), and the runtime that decides how
+    # it trusts a CA (capture.hermetic.RUNTIMES: "node", "bun", "rust", "python", ...)
+    default_hosts: tuple[str, ...] = ()
+    answers: tuple[tuple[str, str, int, str], ...] = ()
+    runtime: Literal["node", "bun", "rust", "python", "go", "deno"] | None = None
 
     def argv(self, binary: str, prompt: str | None = None) -> tuple[str, ...]:
         text = self.prompt if prompt is None else prompt

@@ -8,7 +8,12 @@ model providers and relays (the Chinese labs DeepSeek, Moonshot/Kimi, Zhipu/BigM
 MiniMax, Alibaba DashScope/Bailian, Baidu Qianfan, ByteDance Volcano Engine Ark;
 OpenRouter; OpenAI) and a generic ``.cn`` gateway name.
 
-Known gap: the scheme is the context's (``http``); https needs the hermetic TLS mode.
+The level ``default`` unsets every base-URL variable of the context: the agent talks
+to its vendor's default host, which only the hermetic mode (``--hermetic``: DNS and TLS
+inside the run's namespace) captures; the probe's configuration refuses it otherwise.
+It is not among the default levels; ``--hermetic`` puts it first (the control).
+
+Known gap: the scheme is the context's (``http``).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from promptwitness.probe.factors.base import (
 )
 from promptwitness.probe.sandbox import RunSpec
 
+DEFAULT = "default"  # no base-URL variable at all (hermetic mode only)
 LEVELS = (
     "127.0.0.1",
     "localhost",
@@ -44,7 +50,14 @@ def base_url(level: str, ctx: FactorContext, suffix: str) -> str:
     return f"{ctx.scheme}://{host}:{ctx.port}{suffix}"
 
 
+def check(level: str) -> None:
+    if level != DEFAULT:
+        check_host(level)
+
+
 def apply(spec: RunSpec, level: str, ctx: FactorContext) -> RunSpec:
+    if level == DEFAULT:
+        return sync_no_proxy(spec.unset_env(*(var for var, _ in ctx.base_url_vars)), ctx)
     spec = spec.set_env({var: base_url(level, ctx, suffix) for var, suffix in ctx.base_url_vars})
     if not is_ip(level):
         spec = spec.add_hosts(level)
@@ -53,5 +66,5 @@ def apply(spec: RunSpec, level: str, ctx: FactorContext) -> RunSpec:
 
 FACTOR = Factor(
     "endpoint-host", "the host in the agent's base-URL variable, resolved to the capture server",
-    LEVELS, apply, check_host,
+    LEVELS, apply, check,
 )
