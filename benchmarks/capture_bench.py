@@ -360,8 +360,16 @@ def run_role(args: argparse.Namespace) -> None:
         coro = role_promptwitness(
             args.port, args.upstream, args.store, args.pw_switch_interval, args.pw_writer
         )
-        if args.pw_loop == "uvloop":
-            import uvloop  # experiment only: not a dependency of promptwitness
+        if args.pw_loop == "gateway":  # what `promptwitness serve` runs on
+            from promptwitness.capture.loop import gateway_loop
+
+            loop = gateway_loop()
+            try:
+                loop.run_until_complete(coro)
+            finally:
+                loop.close()
+        elif args.pw_loop == "uvloop":
+            import uvloop
 
             uvloop.run(coro)
         else:
@@ -412,7 +420,7 @@ def pw_extra(args: argparse.Namespace) -> list[str]:
     extra = ["--pw-switch-interval", str(si)] if si else []
     if args.pw_writer != "store":
         extra += ["--pw-writer", args.pw_writer]
-    if args.pw_loop != "asyncio":
+    if args.pw_loop != "gateway":
         extra += ["--pw-loop", args.pw_loop]
     return extra
 
@@ -1003,9 +1011,16 @@ def render(res: dict[str, Any]) -> str:
             f"({st['bytes_per_request_incl_first']:.0f} B per request counting the first; "
             f"writer caught up {st['writer_lag_s']} s after the last response)"
         )
-    if res.get("pw_loop", "asyncio") != "asyncio":
+    loop = res.get("pw_loop", "asyncio")
+    if loop == "gateway":
+        from promptwitness.capture.loop import gateway_loop_name
+
         lines.append("")
-        lines.append(f"EXPERIMENT: promptwitness ran on {res['pw_loop']}")
+        lines.append(f"promptwitness ran on the gateway loop of `promptwitness serve`: "
+                     f"{gateway_loop_name()}")
+    elif loop != "asyncio":
+        lines.append("")
+        lines.append(f"EXPERIMENT: promptwitness ran on {loop}")
     if res.get("pw_writer", "store") != "store":
         lines.append("")
         lines.append(f"EXPERIMENT: promptwitness ran with --pw-writer {res['pw_writer']}")
@@ -1319,9 +1334,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--pw-loop",
-        choices=("asyncio", "uvloop"),
-        default="asyncio",
-        help="experiment: run the promptwitness process on uvloop (must be installed)",
+        choices=("gateway", "asyncio", "uvloop"),
+        default="gateway",
+        help="the promptwitness process's event loop: 'gateway' (default) is what "
+        "`promptwitness serve` uses (uvloop when installed; PROMPTWITNESS_LOOP=asyncio "
+        "turns it off); 'asyncio' forces the standard loop",
     )
     p.add_argument(
         "--pw-writer",

@@ -664,8 +664,10 @@ class ServerThread:
         thread.stop()   # every exchange is stored when this returns
     """
 
-    def __init__(self, server: CaptureServer) -> None:
+    def __init__(self, server: CaptureServer,
+                 loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None) -> None:
         self.server = server
+        self._loop_factory = loop_factory or asyncio.new_event_loop
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
@@ -679,7 +681,7 @@ class ServerThread:
     ) -> tuple[str, int]:
         """Start the loop thread (first call) and listen; returns the bound address."""
         if self._loop is None:
-            loop = asyncio.new_event_loop()
+            loop = self._loop_factory()
             ready = threading.Event()
 
             def run() -> None:

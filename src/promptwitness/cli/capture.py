@@ -235,13 +235,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         answer_text=args.answer,
         on_exchange=show,
     )
-    thread = ServerThread(server)
+    from promptwitness.capture.loop import gateway_loop, gateway_loop_name
+
+    thread = ServerThread(server, loop_factory=gateway_loop)
     try:
         bound_host, bound_port = thread.start(host=host, port=port)
         mode = f"pass-through to {args.upstream}" if args.upstream else "sink"
         console.print(
             f"promptwitness: serving on http://{bound_host}:{bound_port} ({mode}), run {run}, "
-            f"store {store.root}; Ctrl-C stops",
+            f"store {store.root}, {gateway_loop_name()} loop; Ctrl-C stops",
             markup=False,
         )
         if host not in ("127.0.0.1", "localhost", "::1"):
