@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,43 @@ def test_bad_arguments_are_clear(tmp_path: Path) -> None:
     assert r.returncode == 2 and b"HOST:PORT" in r.stderr
     r = pw(store, "import", "--har", str(tmp_path / "missing.har"))
     assert r.returncode == 2 and b"no such file" in r.stderr
+
+
+def test_serve_captures_until_terminated(tmp_path: Path) -> None:
+    """The team gateway, for real: a subprocess serving a free port on its gateway loop
+    (uvloop when installed), capturing a model call, stopping cleanly on SIGTERM."""
+    import signal
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    store = tmp_path / "store"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "promptwitness", "serve", "--store", str(store),
+         "--listen", f"127.0.0.1:{port}"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+    )
+    try:
+        body = b'{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}'
+        for _ in range(100):
+            try:
+                req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/messages", data=body,
+                                             headers={"content-type": "application/json"})
+                with urllib.request.urlopen(req, timeout=5) as resp:
+                    assert resp.status == 200
+                    assert b"Hello from promptwitness." in resp.read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("serve did not answer")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err.decode()
+    from promptwitness.capture.loop import gateway_loop_name
+
+    assert f"{gateway_loop_name()} loop" in err.decode()
+    assert b"1 exchanges" in err
