@@ -15,7 +15,7 @@ from promptwitness.cli.common import add_store_option, open_store, stderr_consol
 from promptwitness.errors import UsageError
 
 if TYPE_CHECKING:
-    from promptwitness.history.run import Source
+    from promptwitness.history.run import Bisect, History, Source
     from promptwitness.probe.factors import Selection
 
 EXIT_ERROR = 2
@@ -81,6 +81,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     add_store_option(p)
     p.add_argument("--json", metavar="FILE", help="write promptwitness/history/v1 JSON here "
                                                   "('-': stdout)")
+    p.add_argument("--html", metavar="FILE",
+                   help="write a self-contained HTML report here (timeline chart, changes, "
+                        "audits, bisect)")
+    p.add_argument("--sarif", metavar="FILE",
+                   help="write SARIF 2.1.0 here (one result per audit finding per release)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress, no summary")
     p.set_defaults(func=cmd_history)
 
@@ -152,8 +157,6 @@ def cmd_history(args: argparse.Namespace) -> int:
     from promptwitness.history.bisect import parse_signature
     from promptwitness.history.document import to_json
     from promptwitness.history.run import (
-        Bisect,
-        History,
         HistoryOptions,
         bisect_selections,
         run_bisect,
@@ -221,6 +224,22 @@ def cmd_history(args: argparse.Namespace) -> int:
             out.print(render_history(history))
         if bisect is not None:
             out.print(render_bisect(bisect))
+    code = _exit_code(history, bisect)
+    if args.html:
+        from promptwitness.report.history_html import render_history_html
+
+        Path(args.html).write_text(render_history_html(doc), encoding="utf-8")
+    if args.sarif:
+        from promptwitness.report.sarif import dumps, history_sarif
+
+        Path(args.sarif).write_text(
+            dumps(history_sarif(doc, exit_code=code, command_line=["promptwitness",
+                                                                   *sys.argv[1:]])),
+            encoding="utf-8")
+    return code
+
+
+def _exit_code(history: History | None, bisect: Bisect | None) -> int:
     if bisect is not None and (bisect.first is None or not bisect.search.contiguous):
         return 3
     if history is not None:

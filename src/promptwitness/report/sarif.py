@@ -53,6 +53,7 @@ __all__ = [
     "SARIF_SCHEMA",
     "STORE_BASE",
     "diff_sarif",
+    "history_sarif",
     "dumps",
     "probe_sarif",
     "rules",
@@ -353,3 +354,166 @@ def diff_sarif(report: DiffReport, *, command_line: Sequence[str] | None = None
 def dumps(doc: dict[str, Any]) -> str:
     """The SARIF file's text (UTF-8, indented, one trailing newline)."""
     return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
+
+
+# ------------------------------------------------------------------ history
+
+BISECT_RULE = "promptwitness/bisect-boundary"
+
+
+def _history_rules() -> list[dict[str, Any]]:
+    return [*rules(), {
+        "id": BISECT_RULE,
+        "name": "BisectBoundary",
+        "shortDescription": {"text": "where a finding starts and stops across releases"},
+        "fullDescription": {"text": "The first and the last release of the range for which "
+                                    "the bisected signature holds (a finding of that factor "
+                                    "and kind in the release's audit)."},
+        "help": {"text": "promptwitness history --bisect SIGNATURE audits O(log n) releases to "
+                         "find the first and the last one that show the signature; the "
+                         "result's properties list every release tested."},
+        "defaultConfiguration": {"level": "note"},
+        "properties": {"tags": ["promptwitness", "history", "bisect"]},
+    }]
+
+
+def _history_exit_code(doc: dict[str, Any]) -> int:
+    """As ``cli/history.py`` decides it: 3 for a bisect not found or not contiguous, 2
+    when no release was captured, 3 when some was not, else 0."""
+    b = doc["bisect"]
+    if b is not None and (b["first"] is None or not b["contiguous"]):
+        return 3
+    versions = doc["versions"]
+    if versions:
+        ok = sum(1 for v in versions if v["error"] is None)
+        if ok == 0:
+            return 2
+        if ok < len(versions):
+            return 3
+    return 0
+
+
+def _release_fqn(agent: str, version: str, request: str, path: str) -> str:
+    return f"{agent}@{version}::" + _fqn(request, path)
+
+
+def history_sarif(doc: dict[str, Any], *, exit_code: int | None = None,
+                  command_line: Sequence[str] | None = None) -> dict[str, Any]:
+    """The SARIF log of ``promptwitness history`` from its ``promptwitness/history/v1``
+    document (``history.document.to_json``): one result per audit finding per release
+    (rule = the change kind, level by severity, the release in the logical location's
+    fully qualified name ``AGENT@VERSION::REQUEST::PATH``, version and published date in
+    the properties), and a note for the bisect boundary when one was found. A release
+    that could not be captured, and a bisect that found nothing, are notifications."""
+    agent = doc["agent"]["name"]
+    results: list[dict[str, Any]] = []
+    notes: list[dict[str, Any]] = []
+    for v in doc["versions"]:
+        version, published = v["version"], v["published"]
+        if v["error"] is not None:
+            notes.append({"level": "warning", "descriptor": {"id": "release-not-captured"},
+                          "message": {"text": f"{agent} {version} could not be captured: "
+                                              f"{mark(v['error'])}"}})
+        audit = v["audit"]
+        if audit is None:
+            continue
+        for i, f in enumerate(audit["findings"], 1):
+            kind, sev = f["kind"], f["severity"]
+            levels = " + ".join(f"{k}={val}" for k, val in f["factors"].items())
+            fqn = _release_fqn(agent, version, f["request"], f["path"])
+            message = (
+                f"{agent} {version}: {sev} {kind} under {levels}: "
+                f"{_fqn(f['request'], f['path'])} changes from {_side(f['control'])} to "
+                f"{_side(f['observed'])}" + (f" ({_detail(f['detail'])})" if f["detail"]
+                                             else "") + ".")
+            result: dict[str, Any] = {
+                "ruleId": f"promptwitness/{kind}",
+                "level": LEVEL.get(sev, "warning"),
+                "message": {"text": message},
+                "locations": [{"logicalLocations": [{
+                    "name": f["path"] or f["request"], "fullyQualifiedName": fqn,
+                    "kind": "member" if f["path"] else "object"}]}],
+                "partialFingerprints": {FINGERPRINT: _fingerprint(
+                    agent, version, sorted(f["factors"].items()), f["request"], f["path"],
+                    kind, f["control"], f["observed"])},
+                "properties": {
+                    "version": version, "published": published, "finding": i,
+                    "verdict": audit["verdict"], "factors": dict(f["factors"]),
+                    "request": f["request"], "path": f["path"], "kind": kind,
+                    "severity": sev, "control": f["control"], "observed": f["observed"],
+                    "codePoints": list(f["code_points"]), "detail": f["detail"],
+                },
+            }
+            if kind in _RULE_INDEX:
+                result["ruleIndex"] = _RULE_INDEX[kind]
+            results.append(result)
+    b = doc["bisect"]
+    if b is not None and b["first"] is not None:
+        span = (f"{b['first']} ({(b['first_published'] or '-')[:10]}) to {b['last']} "
+                f"({(b['last_published'] or '-')[:10]})")
+        results.append({
+            "ruleId": BISECT_RULE,
+            "ruleIndex": len(KINDS),
+            "level": "note",
+            "message": {"text": f"{agent}: {b['signature']} holds from {span}; "
+                                f"{b['audits']} audit(s) over {b['versions']} release(s)"
+                                + ("" if b["contiguous"] else
+                                   "; not one contiguous run of releases")
+                                + (f". {b['note']}" if b["note"] else ".")},
+            "locations": [{"logicalLocations": [
+                {"name": b["first"], "fullyQualifiedName": f"{agent}@{b['first']}",
+                 "kind": "module"}]}],
+            "relatedLocations": [{"id": 1, "message": {"text": "the last release"},
+                                  "logicalLocations": [
+                {"name": b["last"], "fullyQualifiedName": f"{agent}@{b['last']}",
+                 "kind": "module"}]}],
+            "partialFingerprints": {FINGERPRINT: _fingerprint(
+                agent, "bisect", b["signature"], b["first"], b["last"])},
+            "properties": {
+                "signature": b["signature"], "first": b["first"], "last": b["last"],
+                "firstPublished": b["first_published"], "lastPublished": b["last_published"],
+                "contiguous": b["contiguous"], "audits": b["audits"],
+                "tested": [{"version": t["version"], "published": t["published"],
+                            "holds": t["holds"], "verdict": t["verdict"]}
+                           for t in b["tested"]],
+            },
+        })
+    elif b is not None:
+        notes.append({"level": "note", "descriptor": {"id": "bisect-not-found"},
+                      "message": {"text": f"{agent}: {b['signature']} was not found in "
+                                          f"{b['versions']} release(s) ({b['audits']} "
+                                          f"audit(s))" + (f". {b['note']}" if b["note"]
+                                                          else ".")}})
+    code = _history_exit_code(doc) if exit_code is None else exit_code
+    invocation: dict[str, Any] = {
+        "executionSuccessful": code != 2,
+        "exitCode": code,
+        "startTimeUtc": doc["started"],
+        "endTimeUtc": doc["finished"],
+    }
+    if command_line is not None:
+        invocation["commandLine"] = shlex.join(command_line)
+        invocation["arguments"] = list(command_line)
+    if notes:
+        invocation["toolExecutionNotifications"] = notes
+    sev = Counter(f["severity"] for v in doc["versions"] if v["audit"] is not None
+                  for f in v["audit"]["findings"])
+    driver = _driver()
+    driver["rules"] = _history_rules()
+    return _log({
+        "tool": {"driver": driver},
+        "invocations": [invocation],
+        "automationDetails": {"id": f"promptwitness-history/{agent}/{doc['range']['spec']}"},
+        "results": results,
+        "properties": {
+            "schema": doc["schema"],
+            "agent": dict(doc["agent"]),
+            "range": dict(doc["range"]),
+            "store": doc["store"],
+            "releases": [{"version": v["version"], "published": v["published"],
+                          "captured": v["error"] is None,
+                          "verdict": None if v["audit"] is None else v["audit"]["verdict"]}
+                         for v in doc["versions"]],
+            "findings": {k: sev.get(k, 0) for k in ("covert", "overt", "expected")},
+        },
+    })
