@@ -92,16 +92,34 @@ def per_run_spans(value: str) -> list[tuple[int, int]]:
     return merged
 
 
+_HEX_RUN = regex.compile(r"[0-9a-fA-F]+")
+
+
+def _id_form(text: str) -> str | None:
+    """The form of an id (a UUID, a hex id, a redaction fingerprint): its length and
+    separators, and the case of its hex letters — not which hex digit sits where, which
+    is the id's value (a random id has letters and digits anywhere)."""
+    if text.startswith("pw-redacted:"):
+        return "⟨pw-redacted⟩"
+    if not _PER_RUN.fullmatch(text) or _HEX_RUN.fullmatch(text.replace("-", "")) is None:
+        return None
+    lower, upper = any("a" <= c <= "f" for c in text), any("A" <= c <= "F" for c in text)
+    case = "mixed" if lower and upper else "upper" if upper else "lower"
+    return "-".join(f"⟨hex{len(part)}⟩" for part in text.split("-")) + f"⟨{case}⟩"
+
+
 def run_form(value: str, scope: str) -> str:
     """The form a per-run segment must keep: the value with its per-run spans masked
-    (``spans``), or the mask of the whole value (``whole``)."""
+    (``spans``), or the mask of the whole value (``whole``). Dates keep their mask
+    (``analysis.forms.form``: separators, order, names); ids their shape and case."""
     if scope == SCOPE_WHOLE:
         return form(value)
     out: list[str] = []
     pos = 0
     for s, e in per_run_spans(value):
         out.append(value[pos:s])
-        out.append(form(value[s:e]))
+        piece = value[s:e]
+        out.append(_id_form(piece) or form(piece))
         pos = e
     out.append(value[pos:])
     return "".join(out)
