@@ -18,6 +18,7 @@ PROFILE = Profile(
     package="aider-chat",
     bin_name="aider",
     protocol="openai-chat",
+    runtime="python",
     args=("--model", "openai/gpt-4o", "--message", "{prompt}", "--yes-always",
           "--no-check-update", "--no-analytics", "--no-show-model-warnings", "--no-gitignore",
           "--no-pretty", "--no-stream"),

@@ -51,6 +51,7 @@ PROFILE = Profile(
     package="@openai/codex",
     bin_name="codex",
     protocol="openai-responses",
+    runtime="rust",
     args=("exec", "--skip-git-repo-check", "{prompt}"),
     env={"RUST_LOG": "error"},
     base_url_vars=((BASE_URL_VAR, "/v1"),),

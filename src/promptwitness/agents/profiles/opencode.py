@@ -47,6 +47,7 @@ PROFILE = Profile(
     package="opencode-ai",
     bin_name="opencode",
     protocol="openai-chat",
+    runtime="bun",
     args=("run", "{prompt}"),
     env={"OPENCODE_DISABLE_MODELS_FETCH": "1", "OPENCODE_DISABLE_AUTOUPDATE": "1"},
     base_url_vars=((BASE_URL_VAR, "/v1"),),

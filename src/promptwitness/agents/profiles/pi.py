@@ -37,6 +37,7 @@ PROFILE = Profile(
     package="@mariozechner/pi-coding-agent",
     bin_name="pi",
     protocol="openai-chat",
+    runtime="node",
     args=("--provider", "promptwitness", "--model", "fake-model", "-p", "{prompt}"),
     env={"PI_SKIP_VERSION_CHECK": "1"},
     base_url_vars=((BASE_URL_VAR, "/v1"),),

@@ -19,6 +19,7 @@ PROFILE = Profile(
     package="@qwen-code/qwen-code",
     bin_name="qwen",
     protocol="openai-chat",
+    runtime="node",
     args=("--auth-type", "openai", "{prompt}"),
     env={"OPENAI_MODEL": "qwen3-coder-plus", "QWEN_CODE_NO_RELAUNCH": "true",
          "NO_BROWSER": "true"},
