@@ -326,7 +326,7 @@ async def role_promptwitness(
     upstream: str,
     store_dir: str,
     switch_interval: float | None = None,
-    writer: str = "store",
+    writer: str = "process",
 ) -> None:
     if switch_interval:
         sys.setswitchinterval(switch_interval)
@@ -338,7 +338,9 @@ async def role_promptwitness(
     if writer == "null":
         server = CaptureServer(_NullStore(), upstream=upstream, redactor=_NullRedactor())  # type: ignore[arg-type]
     else:
-        server = CaptureServer(store, upstream=upstream, redactor=Redactor(store.salt()))
+        server = CaptureServer(
+            store, upstream=upstream, redactor=Redactor(store.salt()), writer=writer
+        )
     _host, bound = await server.start(LOOPBACK, port)
     _announce(bound)
     await _until_signalled()
@@ -418,7 +420,7 @@ class Child:
 def pw_extra(args: argparse.Namespace) -> list[str]:
     si = args.pw_switch_interval
     extra = ["--pw-switch-interval", str(si)] if si else []
-    if args.pw_writer != "store":
+    if args.pw_writer != "process":
         extra += ["--pw-writer", args.pw_writer]
     if args.pw_loop != "gateway":
         extra += ["--pw-loop", args.pw_loop]
@@ -510,10 +512,36 @@ async def start_mitmdump(name: str, logdir: Path, upstream_port: int, stream: bo
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process (all its threads), from /proc."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
+    """User + system CPU of a process (all its threads) and of its live descendants
+    (promptwitness's writer process), from /proc."""
+    return sum(_own_cpu(p) for p in (pid, *descendants(pid)))
+
+
+def _own_cpu(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0  # it ended meanwhile
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def descendants(pid: int) -> list[int]:
+    """Live child processes of ``pid``, recursively (from /proc/PID/task/*/children)."""
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            kids = [int(x) for x in (task / "children").read_text().split()]
+        except OSError:
+            continue
+        for k in kids:
+            out += [k, *descendants(k)]
+    return out
+
+
+def children_cpu_seconds(pid: int) -> float:
+    """CPU of ``pid``'s live descendants only (the writer process)."""
+    return sum(_own_cpu(p) for p in descendants(pid))
 
 
 def _loopback(addr_hex: str) -> bool:
@@ -799,6 +827,7 @@ async def throughput_phase(
     counts = {name: 0 for name in targets}
     secs = {name: 0.0 for name in targets}
     cpu = {name: 0.0 for name in targets}
+    child_cpu = {name: 0.0 for name in targets}  # the writer process's share of ``cpu``
     client_cpu = {name: 0.0 for name in targets}
     writer: list[dict[str, Any]] = []
     all_sent = {name: 0 for name in targets}  # including the warm-up: for CPU per request
@@ -808,6 +837,7 @@ async def throughput_phase(
         for name in names:
             pid = cpu_pids.get(name)
             c0 = cpu_seconds(pid) if pid else 0.0
+            k0 = children_cpu_seconds(pid) if pid else 0.0
             p0 = time.process_time()
             w0 = time.perf_counter()
             window_rows: list[int] = []
@@ -839,6 +869,7 @@ async def throughput_phase(
                     }
                 )
             cpu[name] += (cpu_seconds(pid) - c0) if pid else 0.0
+            child_cpu[name] += (children_cpu_seconds(pid) - k0) if pid else 0.0
             counts[name] += n
             secs[name] += d
             bench.check_loopback()
@@ -850,6 +881,11 @@ async def throughput_phase(
         "completed": counts,
         "server_cpu_us_per_request": {
             name: round(cpu[name] / all_sent[name] * 1e6, 1) for name in targets if name in cpu_pids
+        },
+        "writer_process_cpu_us_per_request": {
+            name: round(child_cpu[name] / all_sent[name] * 1e6, 1)
+            for name in targets
+            if child_cpu[name] > 0
         },
         "client_cpu_us_per_request": {
             name: round(client_cpu[name] / all_sent[name] * 1e6, 1) for name in targets
@@ -994,6 +1030,12 @@ def render(res: dict[str, Any]) -> str:
             ccpu = thr["client_cpu_us_per_request"][name]
             cpu_s = f"{cpu:>11.0f} µs" if cpu is not None else " " * 14
             lines.append(f"{name:<22}{rps:>10.1f}{cpu_s}{ccpu:>13.0f} µs")
+        for name, wcpu in thr.get("writer_process_cpu_us_per_request", {}).items():
+            total = thr["server_cpu_us_per_request"].get(name)
+            lines.append(
+                f"  {name}: of its srv CPU/req, {wcpu:.0f} µs in the writer process, "
+                f"{(total or 0) - wcpu:.0f} µs in the server process (event loop + sender)"
+            )
         for i, w in enumerate(thr.get("promptwitness_writer", [])):
             lines.append(
                 f"  promptwitness pass {i + 1}: {w.get('answered_per_s', '-')} answered/s, "
@@ -1021,9 +1063,17 @@ def render(res: dict[str, Any]) -> str:
     elif loop != "asyncio":
         lines.append("")
         lines.append(f"EXPERIMENT: promptwitness ran on {loop}")
-    if res.get("pw_writer", "store") != "store":
-        lines.append("")
-        lines.append(f"EXPERIMENT: promptwitness ran with --pw-writer {res['pw_writer']}")
+    writer = res.get("pw_writer", "store")
+    lines.append("")
+    if writer == "process":
+        lines.append("promptwitness stored through its writer process (what `serve` uses)")
+    else:
+        lines.append(f"EXPERIMENT: promptwitness ran with --pw-writer {writer}")
+    if res.get("pw_thread_too"):
+        lines.append(
+            "promptwitness-thread: the same server with the in-process writer thread "
+            "(`--writer thread`), measured beside it"
+        )
     if res.get("pw_switch_interval"):
         lines.append("")
         lines.append(
@@ -1133,6 +1183,7 @@ async def main_bench(args: argparse.Namespace) -> dict[str, Any]:
         "pw_switch_interval": args.pw_switch_interval,  # None: Python's default, 0.005 s
         "pw_writer": args.pw_writer,
         "pw_loop": args.pw_loop,
+        "pw_thread_too": bool(args.pw_thread_too and args.pw_writer == "process"),
         "request_bytes": len(bench.body),
         "response_events": len(sse_events(1, 0)),
         "client": "raw asyncio streams, hand-written HTTP/1.1, one process for all targets",
@@ -1154,9 +1205,21 @@ async def main_bench(args: argparse.Namespace) -> dict[str, Any]:
                 *pw_extra(args),
             )  # fmt: skip
             bench.children.append(pw)
-            bench.pw_db = logdir / "store" / DB_NAME if args.pw_writer == "store" else None
+            bench.pw_db = logdir / "store" / DB_NAME if args.pw_writer != "null" else None
             targets["promptwitness"] = pw.port
             pids["promptwitness"] = pw.pid
+            if args.pw_thread_too and args.pw_writer == "process":
+                pt = await start_python_role(
+                    "promptwitness-thread",
+                    logdir,
+                    "--role", "promptwitness", "--port", "0",
+                    "--upstream", f"http://{LOOPBACK}:{up.port}",
+                    "--store", str(logdir / "store-thread"),
+                    *pw_extra(args), "--pw-writer", "thread",
+                )  # fmt: skip
+                bench.children.append(pt)
+                targets["promptwitness-thread"] = pt.port
+                pids["promptwitness-thread"] = pt.pid
         else:
             print("capture/server.py not used: measuring direct and mitmproxy only", flush=True)
         if with_mitm:
@@ -1174,7 +1237,7 @@ async def main_bench(args: argparse.Namespace) -> dict[str, Any]:
         res["throughput"] = await throughput_phase(
             bench, targets, {k: v for k, v in pids.items() if k != "upstream"}
         )
-        if with_pw and args.pw_writer == "store":
+        if with_pw and args.pw_writer != "null":
             print(f"storage: {args.repeats} repeats ...", flush=True)
             res["storage"] = await storage_phase(bench, up.port)
     finally:
@@ -1342,10 +1405,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--pw-writer",
-        choices=("store", "null"),
-        default="store",
-        help="experiment: 'null' replaces the store and the redactor by no-ops (the ceiling "
-        "of the pass-through alone; the storage phase then measures nothing useful)",
+        choices=("process", "thread", "null"),
+        default="process",
+        help="'process' (default) is what `promptwitness serve` uses (redaction and storage "
+        "in a writer process); experiments: 'thread' the in-process writer thread (what "
+        "record/probe use), 'null' replaces the store and the redactor by no-ops (the "
+        "ceiling of the pass-through alone; no storage phase)",
+    )
+    p.add_argument(
+        "--no-pw-thread",
+        dest="pw_thread_too",
+        action="store_false",
+        help="do not also measure 'promptwitness-thread' (the same server with the writer "
+        "thread) beside the default process writer",
     )
     a = p.parse_args(argv)
     a.requests = a.requests or (200 if a.quick else 2000)

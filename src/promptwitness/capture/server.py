@@ -29,6 +29,9 @@ Rules:
   instead of letting unstored exchanges pile up. Nothing is ever dropped.
   ``writer_stats()`` reports the backlog, its peak and the waits.
 - ``stop()`` drains: every exchange received before it is stored when it returns.
+- ``writer="process"`` (the gateway's choice) moves redaction and storage into one child
+  process (``capture.writer_process``) with the same bounds and guarantees; exchanges
+  reach it unredacted over a local socketpair, in memory only.
 """
 
 from __future__ import annotations
@@ -196,7 +199,10 @@ class CaptureServer:
         max_backlog_bytes: int = DEFAULT_MAX_BACKLOG_BYTES,
         answers: Mapping[tuple[str, str], CannedReply] | None = None,
         fallback: CannedReply | None = None,
+        writer: str = "thread",
     ) -> None:
+        if writer not in ("thread", "process"):
+            raise CaptureError(f"the store writer is 'thread' or 'process', not {writer!r}")
         if upstream is not None and not upstream.startswith(("http://", "https://")):
             raise CaptureError(f"the upstream must be an http:// or https:// URL, not {upstream!r}")
         self.store = store
@@ -215,7 +221,15 @@ class CaptureServer:
         self.shutdown_timeout = shutdown_timeout
         self._runner: web.ServerRunner | None = None
         self._session: aiohttp.ClientSession | None = None
-        self._writer = StoreWriter(
+        # "process": redaction and storage in a child process (capture.writer_process),
+        # off this process's GIL; the gateway (``serve``) uses it
+        writer_cls = StoreWriter
+        if writer == "process":
+            from promptwitness.capture.writer_process import ProcessWriter
+
+            writer_cls = ProcessWriter
+        self.writer_kind = writer
+        self._writer = writer_cls(
             store,
             self.redactor,
             max_backlog=max_backlog,
@@ -240,6 +254,11 @@ class CaptureServer:
     def failures(self) -> list[str]:
         """What went wrong in the store writer."""
         return self._writer.failures
+
+    @property
+    def writer_crashed(self) -> str | None:
+        """Why the writer process failed (the server then stores in-process), or None."""
+        return getattr(self._writer, "crashed", None)
 
     def writer_stats(self) -> WriterStats:
         """The store writer's backlog (received, not yet stored) and work so far."""

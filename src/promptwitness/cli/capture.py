@@ -73,6 +73,15 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     s.add_argument("--listen", default="127.0.0.1:8787", metavar="HOST:PORT")
     s.add_argument("--upstream", metavar="URL", help="forward to this provider (pass-through)")
     s.add_argument("--answer", default=DEFAULT_ANSWER, help="the text the sink answers with")
+    s.add_argument(
+        "--writer",
+        choices=("process", "thread"),
+        default="process",
+        help="where credentials are redacted and exchanges stored: 'process' (default) a "
+        "writer process beside the server, so its event loop keeps its own CPU; 'thread' a "
+        "thread inside the server process. If the writer process dies, the server says so "
+        "and goes on storing in its own process.",
+    )
     s.set_defaults(func=cmd_serve)
 
 
@@ -234,6 +243,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         redactor=Redactor(store.salt(), known_secrets=secrets_in_env(os.environ)),
         answer_text=args.answer,
         on_exchange=show,
+        writer=args.writer,
     )
     from promptwitness.capture.loop import gateway_loop, gateway_loop_name
 
@@ -243,7 +253,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         mode = f"pass-through to {args.upstream}" if args.upstream else "sink"
         console.print(
             f"promptwitness: serving on http://{bound_host}:{bound_port} ({mode}), run {run}, "
-            f"store {store.root}, {gateway_loop_name()} loop; Ctrl-C stops",
+            f"store {store.root}, {gateway_loop_name()} loop, writer {args.writer}; "
+            "Ctrl-C stops",
             markup=False,
         )
         if host not in ("127.0.0.1", "localhost", "::1"):
@@ -254,13 +265,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
             )
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        reported = False
         try:
             while not stop.wait(0.5):
-                pass
+                if not reported and server.writer_crashed is not None:
+                    reported = True
+                    with lock:
+                        console.print(f"promptwitness: error: {server.writer_crashed}",
+                                      markup=False)
         except KeyboardInterrupt:
             pass
     finally:
         thread.stop()
+        for failure in server.failures:
+            console.print(f"promptwitness: store writer: {failure}", markup=False)
         n = len(store.exchanges(run=run))
         store.end_run(run, 0)
         store.close()

@@ -1,0 +1,480 @@
+"""The capture gateway's store writer in a child process (``CaptureServer(writer="process")``).
+
+Why: the thread writer (``capture.writer``) redacts and stores under the server's GIL,
+so every microsecond it spends is one the event loop waits for. Here one long-lived
+child process (``python -m promptwitness.capture.writer_process``, started with
+``subprocess`` = fork + exec at once, never a bare fork of the threaded server) opens
+the same store and its own ``Redactor`` (the server's salt and known secrets, handed over
+through the socket, never on a command line) and does that work on its own GIL.
+
+Rules (the thread writer's, plus):
+- Same contract as ``StoreWriter``: the bounded backlog (exchanges and bytes received but
+  not yet *stored*, i.e. not yet acknowledged by the child), back-pressure (``put``
+  waits for room), batches, ``flush``/``stop`` returning only when everything handed over
+  is stored, ``on_stored`` with the stored id and the redacted exchange.
+- Exchanges travel to the child **unredacted, in memory only**: over a local
+  ``socketpair`` (an AF_UNIX socket, no file, no network), their fields pickled and their
+  bodies as raw bytes. Redaction happens in the child before ``Store.add_many``; nothing
+  is written to disk before it.
+- The child answers each batch with the ids (and the redacted header fields; a body is
+  sent back only when redaction changed it). The sending thread holds the GIL only to
+  pickle and unpickle; ``sendall``/``recv_into`` release it.
+- If the child dies (killed, crashed, its socket closed), the server says so clearly
+  (``log.error``, an entry in ``failures``, ``crashed``) and **falls back** to storing in
+  its own process (its own ``Redactor``): the unacknowledged batch is stored there, minus
+  the exchanges the child had already committed (found by their start time and client in
+  the store), and so is everything after it. Nothing received is lost. What the fallback
+  cannot know: secrets the child had learned from earlier exchanges' headers and bodies;
+  they are re-learned when they appear again.
+- The child ignores SIGINT and SIGTERM (a Ctrl-C or ``kill`` of the process group must
+  not cut a transaction short): the server stops it through the socket, and a closed
+  socket (the server died) makes it finish its batch and exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import logging
+import os
+import pickle
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from promptwitness.capture.exchange import CapturedExchange
+from promptwitness.capture.redact import Redactor
+from promptwitness.capture.writer import (
+    DEFAULT_MAX_BACKLOG,
+    DEFAULT_MAX_BACKLOG_BYTES,
+    DEFAULT_MAX_BATCH,
+    OnStored,
+    StoreWriter,
+    _Marker,
+    _Store,
+)
+
+__all__ = ["ProcessWriter", "WriterProcessError", "redactor_secrets"]
+
+log = logging.getLogger("promptwitness.capture")
+
+_HEADER = struct.Struct("!Q")
+_PROTOCOL = pickle.HIGHEST_PROTOCOL
+DEFAULT_LINGER = 0.005
+"""Seconds the sender waits for a batch to fill before sending what it has."""
+_IOV_MAX = 512  # buffers per sendmsg (Linux allows 1024)
+_BUFFER = 4 * 1024 * 1024  # socket buffers asked for (the kernel may cap them)
+_START_TIMEOUT = 60.0  # seconds for the child to open the store and say it is ready
+_STOP_TIMEOUT = 30.0  # seconds for the child to exit after the stop frame
+
+
+class WriterProcessError(RuntimeError):
+    """The writer process is gone or answered nonsense."""
+
+
+# -- framing (both sides) ------------------------------------------------------------
+
+
+def _send(sock: socket.socket, *parts: bytes) -> None:
+    """One frame: its length, then ``parts`` as they are (``sendmsg``, no copy into one
+    buffer; the GIL is released while the kernel takes the bytes)."""
+    total = sum(len(p) for p in parts)
+    bufs = deque(memoryview(p) for p in (_HEADER.pack(total), *parts) if len(p))
+    while bufs:
+        n = sock.sendmsg(list(itertools.islice(bufs, _IOV_MAX)))
+        while n:
+            if n >= len(bufs[0]):
+                n -= len(bufs.popleft())
+            else:
+                bufs[0] = bufs[0][n:]
+                n = 0
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytearray:
+    buf = bytearray(n)
+    view = memoryview(buf)
+    got = 0
+    while got < n:
+        k = sock.recv_into(view[got:])
+        if k == 0:
+            raise EOFError("the other side closed the socket")
+        got += k
+    return buf
+
+
+def _recv(sock: socket.socket) -> bytearray:
+    (n,) = _HEADER.unpack(_recv_exact(sock, _HEADER.size))
+    return _recv_exact(sock, n) if n else bytearray()
+
+
+# A batch on the wire: a small pickle of every field but the bodies, then the bodies'
+# raw bytes one after another (pickling 100 KB bodies into one buffer costs ~100 µs per
+# exchange; handing them to sendmsg costs nothing).
+_META = struct.Struct("!Q")
+_FIELDS = tuple(
+    f.name for f in fields(CapturedExchange) if f.name not in ("request_body", "response_body")
+)
+
+
+def encode_batch(batch: Sequence[CapturedExchange]) -> list[bytes]:
+    meta = pickle.dumps(
+        [
+            (tuple(getattr(ex, name) for name in _FIELDS), len(ex.request_body),
+             len(ex.response_body))
+            for ex in batch
+        ],
+        _PROTOCOL,
+    )
+    parts = [_META.pack(len(meta)), meta]
+    for ex in batch:
+        parts += (ex.request_body, ex.response_body)
+    return parts
+
+
+def decode_batch(frame: bytearray) -> list[CapturedExchange]:
+    view = memoryview(frame)
+    (n,) = _META.unpack_from(view)
+    off = _META.size + n
+    out: list[CapturedExchange] = []
+    for values, req_len, resp_len in pickle.loads(view[_META.size : off]):
+        ex = CapturedExchange(**dict(zip(_FIELDS, values, strict=True)))
+        ex.request_body = bytes(view[off : off + req_len])
+        off += req_len
+        ex.response_body = bytes(view[off : off + resp_len])
+        off += resp_len
+        out.append(ex)
+    if off != len(frame):
+        raise WriterProcessError(f"a batch frame of {len(frame)} bytes held {off}")
+    return out
+
+
+def redactor_secrets(redactor: Redactor) -> list[str]:
+    """Every secret ``redactor`` searches for (known at start or learned since), so a
+    redactor in another process replaces exactly the same strings."""
+    secrets: dict[str, Any] = getattr(redactor, "_secrets", {})
+    with getattr(redactor, "_lock", contextlib.nullcontext()):
+        return list(secrets)
+
+
+def _redactor_salt(redactor: Redactor, store: _Store) -> bytes:
+    salt = getattr(redactor, "_salt", None)
+    if isinstance(salt, bytes) and salt:
+        return salt
+    return bytes(store.salt())  # type: ignore[attr-defined]
+
+
+# -- the child ----------------------------------------------------------------------
+
+
+Result = tuple[
+    int | None,  # stored id, None if the store refused it
+    tuple[Any, ...] | None,  # the redacted exchange's fields but the bodies (if asked for)
+    bytes | None,  # its request body if redaction changed it, else None (use yours)
+    bytes | None,  # the same for the response body
+]
+
+
+def _same(a: bytes, b: bytes) -> bool:
+    return a is b or a == b
+
+
+def _result(ex_id: int | None, bodies: tuple[bytes, bytes], red: CapturedExchange) -> Result:
+    """What goes back for one exchange: bodies only where redaction changed them.
+    (``bodies`` are the ones received, ``red`` the redacted exchange: the thread
+    writer's ``_redact`` may have emptied them in place.)"""
+    req = None if _same(red.request_body, bodies[0]) else red.request_body
+    resp = None if _same(red.response_body, bodies[1]) else red.response_body
+    return (ex_id, tuple(getattr(red, name) for name in _FIELDS), req, resp)
+
+
+def child_main(fd: int) -> int:
+    """The writer process: read the config, then batches until the stop frame or EOF."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    from promptwitness.store import Store
+
+    sock = socket.socket(fileno=fd)
+    config = pickle.loads(_recv(sock))
+    try:
+        store = Store.open(Path(config["store"]))
+        redactor = Redactor(config["salt"], known_secrets=config["secrets"])
+    except Exception as exc:
+        _send(sock, pickle.dumps(("error", f"{type(exc).__name__}: {exc}"), _PROTOCOL))
+        return 1
+    writer = StoreWriter(store, redactor)  # never started: its _redact and _store only
+    _send(sock, pickle.dumps(("ready", os.getpid()), _PROTOCOL))
+    try:
+        while True:
+            try:
+                frame = _recv(sock)
+            except EOFError:
+                return 0  # the server is gone: nothing more will come
+            if not frame:
+                return 0  # the stop frame
+            batch = decode_batch(frame)
+            del frame
+            received = [(ex.request_body, ex.response_body) for ex in batch]
+            done = [writer._redact(ex) for ex in batch]
+            before = len(writer.failures)
+            ids = writer._store(done)
+            results: list[Result] = (
+                [
+                    _result(ex_id, bodies, red)
+                    for ex_id, bodies, red in zip(ids, received, done, strict=True)
+                ]
+                if config["exchanges"]  # the server has an on_stored callback
+                else [(ex_id, None, None, None) for ex_id in ids]
+            )
+            failures = writer.failures[before:]
+            _send(sock, pickle.dumps((results, failures), _PROTOCOL))
+    finally:
+        store.close()
+
+
+# -- the server side ------------------------------------------------------------------
+
+
+class ProcessWriter(StoreWriter):
+    """``StoreWriter`` whose redaction and storage run in a child process.
+
+    ``store`` must be a ``Store`` on disk (the child opens ``store.root``); ``redactor``
+    gives the salt and the secrets the child starts with, and both serve the fallback
+    after a crash (and writes made while the writer is not running).
+    """
+
+    def __init__(
+        self,
+        store: _Store,
+        redactor: Redactor,
+        *,
+        max_backlog: int = DEFAULT_MAX_BACKLOG,
+        max_backlog_bytes: int = DEFAULT_MAX_BACKLOG_BYTES,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        on_stored: OnStored | None = None,
+        python: str | None = None,
+        linger: float = DEFAULT_LINGER,
+    ) -> None:
+        root = getattr(store, "root", None)
+        if root is None:
+            raise ValueError("the process writer needs a store on disk (a Store with .root)")
+        super().__init__(
+            store,
+            redactor,
+            max_backlog=max_backlog,
+            max_backlog_bytes=max_backlog_bytes,
+            max_batch=max_batch,
+            on_stored=on_stored,
+        )
+        self.store_root = Path(root)
+        self.python = python or sys.executable
+        self.linger = max(0.0, linger)
+        self.crashed: str | None = None  # why the child is gone (then: stored in-process)
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._sock: socket.socket | None = None
+        self._ready = threading.Event()
+        self.child_pid: int | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        for s in (parent, child):
+            for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF):
+                with contextlib.suppress(OSError):
+                    s.setsockopt(socket.SOL_SOCKET, opt, _BUFFER)
+        try:
+            self._proc = subprocess.Popen(
+                [self.python, "-m", "promptwitness.capture.writer_process", "--fd",
+                 str(child.fileno())],
+                pass_fds=(child.fileno(),),
+                stdin=subprocess.DEVNULL,
+                close_fds=True,
+            )
+        except OSError:
+            parent.close()
+            raise
+        finally:
+            child.close()
+        self._sock = parent
+        self.child_pid = self._proc.pid
+        # The config goes first, over the socket: the salt and the secrets never appear
+        # on a command line or in the environment.
+        config = {
+            "store": str(self.store_root),
+            "salt": _redactor_salt(self.redactor, self.store),
+            "secrets": redactor_secrets(self.redactor),
+            "exchanges": self.on_stored is not None,  # send the redacted exchanges back
+        }
+        _send(parent, pickle.dumps(config, _PROTOCOL))
+        super().start()
+
+    def stop(self) -> None:
+        """Store everything handed over, then end the thread and the child (blocking)."""
+        super().stop()
+        self._close_child()
+
+    def _close_child(self, kill: bool = False) -> int | None:
+        sock, proc = self._sock, self._proc
+        self._sock = self._proc = None
+        if sock is not None:
+            if not kill:
+                with contextlib.suppress(OSError):
+                    _send(sock, b"")
+            sock.close()
+        if proc is None:
+            return None
+        if kill:
+            with contextlib.suppress(OSError):
+                proc.kill()
+        try:
+            return proc.wait(_STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            log.error("the writer process (pid %s) did not exit; killing it", proc.pid)
+            proc.kill()
+            return proc.wait()
+
+    # -- the thread ----------------------------------------------------------------------
+
+    def _handshake(self) -> None:
+        assert self._sock is not None
+        self._sock.settimeout(_START_TIMEOUT)
+        try:
+            kind, value = pickle.loads(_recv(self._sock))
+        finally:
+            self._sock.settimeout(None)
+        if kind != "ready":
+            raise WriterProcessError(f"the writer process could not start: {value}")
+        self._ready.set()
+
+    def _run(self) -> None:
+        try:
+            self._handshake()
+        except Exception as exc:
+            self._crash(exc, 0)
+        while True:
+            batch: list[tuple[CapturedExchange, int]] = []
+            marker: _Marker | None = None
+            with self._cond:
+                while not self._items:
+                    self._cond.wait()
+                # Linger: a round trip to the child and a transaction cost the same for
+                # one exchange as for 64, so under load wait a moment for the batch to
+                # fill (never when a flush or stop is queued, never past ``linger``).
+                deadline = time.monotonic() + self.linger
+                while (
+                    len(self._items) < self.max_batch
+                    and not isinstance(self._items[-1], _Marker)
+                    and (left := deadline - time.monotonic()) > 0
+                ):
+                    self._cond.wait(left)
+                while self._items and len(batch) < self.max_batch:
+                    item = self._items.popleft()
+                    if isinstance(item, _Marker):
+                        marker = item  # everything before it is in this batch
+                        break
+                    batch.append(item)
+            if batch:
+                self._write(batch)
+            if marker is not None:
+                marker.done.set()
+                if marker.stop:
+                    return
+
+    def _write(self, batch: Sequence[tuple[CapturedExchange, int]]) -> None:
+        if self._sock is None:
+            super()._write(batch)  # not running, or the child is gone: in this process
+            return
+        exchanges = [ex for ex, _size in batch]
+        try:
+            _send(self._sock, *encode_batch(exchanges))
+            results, failures = pickle.loads(_recv(self._sock))
+        except Exception as exc:  # the child is gone (EOF, reset) or sent garbage
+            self._crash(exc, len(batch))
+            rest = self._not_stored(batch)
+            keep = {id(ex) for ex, _size in rest}
+            committed = [item for item in batch if id(item[0]) not in keep]
+            if committed:  # stored by the child, its ack lost: count them, once
+                log.error(
+                    "the writer process had stored %d of them before it failed",
+                    len(committed),
+                )
+                with self._cond:
+                    self._stored += len(committed)
+                self._release(committed)
+            super()._write(rest)
+            return
+        with self._cond:
+            self._stored += sum(1 for r in results if r[0] is not None)
+            self._batches += 1
+        self.failures.extend(failures)
+        self._release(batch)
+        if self.on_stored is None:
+            return
+        for (ex_id, values, req, resp), ex in zip(results, exchanges, strict=True):
+            if ex_id is None or values is None:
+                continue
+            red = CapturedExchange(**dict(zip(_FIELDS, values, strict=True)))
+            red.request_body = ex.request_body if req is None else req
+            red.response_body = ex.response_body if resp is None else resp
+            try:
+                self.on_stored(ex_id, red)
+            except Exception:
+                log.exception("on_exchange callback failed")
+
+    # -- when the child is gone ----------------------------------------------------------
+
+    def _crash(self, exc: BaseException, pending: int) -> None:
+        code = self._close_child(kill=True)
+        self.crashed = (
+            f"the writer process (pid {self.child_pid}) failed "
+            f"({type(exc).__name__}: {exc}; exit code {code}) with {pending} exchanges "
+            "not acknowledged; storing in the server process from now on"
+        )
+        log.error("%s", self.crashed)
+        self.failures.append(self.crashed)
+
+    def _not_stored(
+        self, batch: Sequence[tuple[CapturedExchange, int]]
+    ) -> list[tuple[CapturedExchange, int]]:
+        """``batch`` minus what the child committed before it died (its ack was lost):
+        found in the store by run, start time and client address."""
+        runs = {ex.run for ex, _size in batch}
+        exchanges = getattr(self.store, "exchanges", None)
+        if exchanges is None:
+            return list(batch)
+        seen: set[tuple[str | None, float, str | None, str]] = set()
+        try:
+            for run in runs:
+                for x in exchanges(run=run, limit=len(batch) + 64):
+                    seen.add((x.run, float(x.started), x.client, x.method))
+        except Exception:
+            log.exception("cannot check which exchanges the writer process stored")
+            return list(batch)
+        return [
+            (ex, size)
+            for ex, size in batch
+            if (ex.run, float(ex.started), ex.client, ex.method) not in seen
+        ]
+
+
+def _main(argv: Iterable[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m promptwitness.capture.writer_process")
+    p.add_argument("--fd", type=int, required=True)
+    args = p.parse_args(list(argv) if argv is not None else None)
+    return child_main(args.fd)
+
+
+if __name__ == "__main__":
+    sys.exit(_main())

@@ -1,0 +1,282 @@
+"""The writer process: the thread writer's contract (everything stored, redacted first,
+bounded backlog, flush/stop drain, on_stored with ids), with the work in a child process,
+and a child that dies is reported and replaced by in-process storing, losing nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import stat
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from promptwitness.capture.exchange import CapturedExchange
+from promptwitness.capture.redact import Redactor
+from promptwitness.capture.writer_process import (
+    ProcessWriter,
+    decode_batch,
+    encode_batch,
+    redactor_secrets,
+)
+from promptwitness.store import Store
+from promptwitness.store.db import StoredExchange
+
+SECRET = "sk-known-secret-0123456789abcdef"  # known to the server's redactor only
+HEADER_KEY = "sk-ant-header-key-987654321"
+
+
+def ex(i: int, body: bytes | None = None) -> CapturedExchange:
+    return CapturedExchange(
+        method="POST",
+        target=f"/v1/messages?i={i}&key={HEADER_KEY}",
+        host="api.example",
+        request_headers=[("x-api-key", HEADER_KEY), ("content-type", "application/json")],
+        request_body=body if body is not None else b'{"i": %d, "k": "%s"}' % (i, SECRET.encode()),
+        status=200,
+        response_headers=[("content-type", "application/json")],
+        response_body=b'{"ok": %d}' % i,
+        started=1_700_000_000.0 + i / 1000,
+        mode="pass-through",
+        run="r1",
+        client=f"127.0.0.1:{40000 + i}",
+    )
+
+
+def index(x: CapturedExchange | StoredExchange) -> int:
+    return int(x.target.split("i=", 1)[1].split("&", 1)[0])
+
+
+def all_text(store: Store) -> bytes:
+    """Every stored byte that could hold a secret: targets, headers, both bodies."""
+    out = bytearray()
+    for x in store.exchanges():
+        out += x.target.encode() + repr(x.request_headers).encode()
+        out += store.request_body(x) + store.response_body(x)
+    return bytes(out)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    st_ = Store.open(tmp_path / "store")
+    yield st_  # type: ignore[misc]
+    st_.close()
+
+
+def writer(store: Store, **kw: object) -> ProcessWriter:
+    return ProcessWriter(store, Redactor(store.salt(), known_secrets=[SECRET]), **kw)  # type: ignore[arg-type]
+
+
+# -- the wire format -------------------------------------------------------------------
+
+headers = st.lists(st.tuples(st.text(max_size=20), st.text(max_size=40)), max_size=5)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.binary(max_size=3000), st.binary(max_size=300), headers, st.text(max_size=30)),
+        min_size=0,
+        max_size=6,
+    )
+)
+def test_batches_cross_the_wire_unchanged(items: list[tuple[bytes, bytes, list, str]]) -> None:
+    batch = [
+        CapturedExchange("GET", t or "/", "h", request_headers=list(h), request_body=rq,
+                         response_body=rs, status=200, error=t or None)
+        for rq, rs, h, t in items
+    ]
+    frame = bytearray(b"".join(encode_batch(batch)))
+    assert decode_batch(frame) == batch
+
+
+def test_a_frame_with_bytes_left_over_is_refused() -> None:
+    frame = bytearray(b"".join(encode_batch([ex(1)])) + b"x")
+    with pytest.raises(RuntimeError, match="held"):
+        decode_batch(frame)
+
+
+def test_the_child_starts_with_every_secret_the_server_knows() -> None:
+    r = Redactor(b"s" * 32, known_secrets=[SECRET])
+    r.redact(ex(0))  # learns HEADER_KEY from x-api-key
+    assert {SECRET, HEADER_KEY} <= set(redactor_secrets(r))
+
+
+# -- the process -----------------------------------------------------------------------
+
+
+async def test_every_exchange_is_stored_redacted_with_ids_reported(store: Store) -> None:
+    seen: list[tuple[int, CapturedExchange]] = []
+    w = writer(store, on_stored=lambda i, x: seen.append((i, x)))
+    w.start()
+    try:
+        for i in range(150):
+            await w.put(ex(i))
+        assert await w.flush(60)
+        assert w.stored == 150 and w.stats().backlog == 0
+    finally:
+        await w.aclose()
+    assert w.child_pid is not None and w.crashed is None and w.failures == []
+    rows = store.exchanges()
+    assert sorted(index(x) for x in rows) == list(range(150))
+    text = all_text(store)
+    assert SECRET.encode() not in text and HEADER_KEY.encode() not in text
+    assert b"pw-redacted:" in text
+    # on_stored: the stored ids, with the redacted exchange (bodies included)
+    assert sorted(i for i, _ in seen) == sorted(x.id for x in rows)
+    by_id = {x.id: x for x in rows}
+    for i, x in seen:
+        assert index(x) == index(by_id[i])
+        assert SECRET.encode() not in x.request_body and HEADER_KEY not in x.target
+        assert x.request_body == store.request_body(by_id[i])
+        assert dict(x.request_headers)["x-api-key"].startswith("pw-redacted:")
+
+
+async def test_the_child_exits_when_stopped(store: Store) -> None:
+    w = writer(store)
+    w.start()
+    await w.put(ex(1))
+    pid = w.child_pid
+    assert pid is not None
+    await w.aclose()
+    assert w.stored == 1 and not w.running
+    with pytest.raises(ProcessLookupError):  # reaped: gone for good
+        os.kill(pid, 0)
+    await w.put(ex(2))  # after stop: stored in this process, like the thread writer
+    assert len(store.exchanges()) == 2
+
+
+async def test_backlog_is_bounded_and_nothing_dropped(store: Store) -> None:
+    w = writer(store, max_backlog=3, max_batch=2)
+    w.start()
+    try:
+        await asyncio.gather(*(w.put(ex(i)) for i in range(60)))
+        assert await w.flush(60)
+        stats = w.stats()
+    finally:
+        await w.aclose()
+    assert stats.peak_backlog <= 3 and stats.waits > 0
+    assert stats.stored == 60 and stats.batches >= 30
+    assert sorted(index(x) for x in store.exchanges()) == list(range(60))
+
+
+async def test_a_killed_child_is_reported_and_nothing_is_lost(store: Store) -> None:
+    w = writer(store)
+    w.start()
+    try:
+        for i in range(20):
+            await w.put(ex(i))
+        assert await w.flush(60)
+        assert w.child_pid is not None
+        os.kill(w.child_pid, signal.SIGKILL)
+        for i in range(20, 50):
+            await w.put(ex(i))
+        assert await w.flush(60)
+    finally:
+        await w.aclose()
+    assert w.crashed is not None and "writer process" in w.crashed
+    assert "storing in the server process" in w.crashed
+    assert w.failures == [w.crashed]
+    assert sorted(index(x) for x in store.exchanges()) == list(range(50))  # once each
+    text = all_text(store)
+    assert SECRET.encode() not in text and HEADER_KEY.encode() not in text
+
+
+def _wrapper(tmp_path: Path, body: str) -> str:
+    """An executable standing in for ``python`` that runs ``body`` then the child."""
+    script = tmp_path / "child.py"
+    script.write_text(
+        "import os, sys\n"
+        "import promptwitness.capture.writer_process as wp\n"
+        f"{body}\n"
+        "sys.exit(wp._main(sys.argv[3:]))\n"
+    )
+    exe = tmp_path / "python-wrapper"
+    exe.write_text(f"#!/bin/sh\nexec {sys.executable} {script} \"$@\"\n")
+    exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
+    return str(exe)
+
+
+async def test_a_batch_committed_before_the_child_died_is_not_stored_twice(
+    store: Store, tmp_path: Path
+) -> None:
+    # the child commits the first batch, then dies instead of acknowledging it
+    python = _wrapper(
+        tmp_path,
+        "orig = wp._send\n"
+        "calls = []\n"
+        "def send(sock, *parts):\n"
+        "    calls.append(1)\n"
+        "    if len(calls) == 2:\n"
+        "        os._exit(9)\n"
+        "    orig(sock, *parts)\n"
+        "wp._send = send\n",
+    )
+    w = writer(store, python=python)
+    w.start()
+    try:
+        for i in range(10):
+            await w.put(ex(i))
+        assert await w.flush(60)
+        for i in range(10, 15):
+            await w.put(ex(i))
+        assert await w.flush(60)
+    finally:
+        await w.aclose()
+    assert w.crashed is not None and "exit code 9" in w.crashed
+    assert w.stored == 15
+    assert sorted(index(x) for x in store.exchanges()) == list(range(15))
+
+
+async def test_a_child_that_cannot_start_falls_back_at_once(store: Store) -> None:
+    w = writer(store, python="/bin/false")
+    w.start()
+    try:
+        t0 = time.monotonic()
+        for i in range(5):
+            await w.put(ex(i))
+        assert await w.flush(30)
+        assert time.monotonic() - t0 < 20
+    finally:
+        await w.aclose()
+    assert w.crashed is not None
+    assert sorted(index(x) for x in store.exchanges()) == list(range(5))
+    assert SECRET.encode() not in all_text(store)
+
+
+def test_the_process_writer_needs_a_store_on_disk() -> None:
+    class NoRoot:
+        def add(self, x: CapturedExchange) -> int:
+            return 1
+
+    with pytest.raises(ValueError, match="on disk"):
+        ProcessWriter(NoRoot(), Redactor(b"s" * 32))
+
+
+def test_nothing_unredacted_is_written_by_the_child(store: Store, tmp_path: Path) -> None:
+    """The raw database files (WAL included) never hold the secret, compressed or not:
+    bodies are stored only after redaction."""
+
+    async def go() -> None:
+        w = writer(store)
+        w.start()
+        try:
+            for i in range(5):
+                await w.put(ex(i, body=b"plain " + SECRET.encode() * 50))
+        finally:
+            await w.aclose()
+
+    asyncio.run(go())
+    raw = b"".join(p.read_bytes() for p in (tmp_path / "store").iterdir() if p.is_file())
+    assert SECRET.encode() not in raw
+    conn = sqlite3.connect(store.path)
+    try:
+        assert conn.execute("SELECT count(*) FROM exchanges").fetchone()[0] == 5
+    finally:
+        conn.close()
