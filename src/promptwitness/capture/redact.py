@@ -246,6 +246,13 @@ class Redactor:
         for s in known_secrets:
             self._learn(s, KNOWN)
 
+    def handover(self) -> tuple[bytes, list[str]]:
+        """The salt and every secret searched for (known at start or learned since), for
+        an equivalent redactor in another process (the capture's writer process). Goes
+        only over a local socket; never logged, never written."""
+        with self._lock:
+            return self._salt, list(self._secrets)
+
     def fingerprint(self, secret: str) -> str:
         """``pw-redacted:`` + 16 hex digits of HMAC-SHA256(salt, secret)."""
         digest = hmac.new(self._salt, _utf8(secret), hashlib.sha256).hexdigest()

@@ -161,16 +161,12 @@ def decode_batch(frame: bytearray) -> list[CapturedExchange]:
 def redactor_secrets(redactor: Redactor) -> list[str]:
     """Every secret ``redactor`` searches for (known at start or learned since), so a
     redactor in another process replaces exactly the same strings."""
-    secrets: dict[str, Any] = getattr(redactor, "_secrets", {})
-    with getattr(redactor, "_lock", contextlib.nullcontext()):
-        return list(secrets)
+    return redactor.handover()[1]
 
 
 def _redactor_salt(redactor: Redactor, store: _Store) -> bytes:
-    salt = getattr(redactor, "_salt", None)
-    if isinstance(salt, bytes) and salt:
-        return salt
-    return bytes(store.salt())  # type: ignore[attr-defined]
+    salt = redactor.handover()[0]
+    return salt if salt else bytes(store.salt())  # type: ignore[attr-defined]
 
 
 # -- the child ----------------------------------------------------------------------
