@@ -271,6 +271,66 @@ async def _until_signalled() -> None:
     await stop.wait()
 
 
+class _RawUpstream(asyncio.Protocol):
+    """The local stand-in for the provider, as light as it can be: HTTP/1.1 keep-alive,
+    ``content-length`` request bodies, the same answer as the aiohttp upstream (same
+    headers, chunked, one write and one HTTP chunk per SSE event). A real provider's CPU
+    is not on your machine; on 2 shared cores every µs the stand-in spends is taken
+    from the proxy under test, so it spends as few as it can."""
+
+    counter = itertools.count(1)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.buf = bytearray()
+        self.need: int | None = None  # total bytes of the current request, once known
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        while True:
+            if self.need is None:
+                end = self.buf.find(b"\r\n\r\n")
+                if end < 0:
+                    return
+                length = 0
+                for line in bytes(self.buf[:end]).split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value.strip())
+                self.need = end + 4 + length
+                self.body_len = length
+            if len(self.buf) < self.need:
+                return
+            del self.buf[: self.need]
+            self.need = None
+            self._answer(self.body_len)
+
+    def _answer(self, body_len: int) -> None:
+        n = next(self.counter)
+        t: Any = self.transport
+        t.write(
+            b"HTTP/1.1 200 OK\r\n"
+            b"Content-Type: text/event-stream; charset=utf-8\r\n"
+            b"Cache-Control: no-cache\r\n"
+            + f"request-id: req_01Bench{n:016d}\r\n".encode()
+            + b"anthropic-ratelimit-input-tokens-remaining: 400000\r\n"
+            b"anthropic-ratelimit-tokens-remaining: 480000\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
+        for chunk in sse_events(n, body_len):  # one write, one HTTP chunk, per event
+            t.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        t.write(b"0\r\n\r\n")
+
+
+async def role_upstream_raw(port: int) -> None:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(_RawUpstream, LOOPBACK, port, backlog=1024)
+    _announce(server.sockets[0].getsockname()[1])
+    await _until_signalled()
+    server.close()
+    await server.wait_closed()
+
+
 async def role_upstream(port: int) -> None:
     from aiohttp import web
 
@@ -353,7 +413,10 @@ async def role_promptwitness(
 
 def run_role(args: argparse.Namespace) -> None:
     if args.role == "upstream":
-        asyncio.run(role_upstream(args.port))
+        if args.upstream_impl == "raw":
+            asyncio.run(role_upstream_raw(args.port))
+        else:
+            asyncio.run(role_upstream(args.port))
         return
     profiler = cProfile.Profile() if args.profile_out else None
     if profiler is not None:
@@ -1183,6 +1246,7 @@ async def main_bench(args: argparse.Namespace) -> dict[str, Any]:
         "pw_switch_interval": args.pw_switch_interval,  # None: Python's default, 0.005 s
         "pw_writer": args.pw_writer,
         "pw_loop": args.pw_loop,
+        "upstream_impl": args.upstream_impl,
         "pw_thread_too": bool(args.pw_thread_too and args.pw_writer == "process"),
         "request_bytes": len(bench.body),
         "response_events": len(sse_events(1, 0)),
@@ -1192,7 +1256,8 @@ async def main_bench(args: argparse.Namespace) -> dict[str, Any]:
         ),
     }
     try:
-        up = await start_python_role("upstream", logdir, "--role", "upstream", "--port", "0")
+        up = await start_python_role("upstream", logdir, "--role", "upstream", "--port", "0",
+                                     "--upstream-impl", args.upstream_impl)
         bench.children.append(up)
         targets = {"direct": up.port}
         pids = {"upstream": up.pid}
@@ -1262,7 +1327,8 @@ async def _profile_pass(args: argparse.Namespace, pstats_out: Path | None) -> di
     logdir = Path(tempfile.mkdtemp(prefix="pw-bench-prof-"))
     body = make_request_body(args.size)
     extra = ["--profile-out", str(pstats_out)] if pstats_out else []
-    up = await start_python_role("upstream", logdir, "--role", "upstream", "--port", "0")
+    up = await start_python_role("upstream", logdir, "--role", "upstream", "--port", "0",
+                                 "--upstream-impl", args.upstream_impl)
     pw = await start_python_role(
         "promptwitness",
         logdir,
@@ -1402,6 +1468,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="the promptwitness process's event loop: 'gateway' (default) is what "
         "`promptwitness serve` uses (uvloop when installed; PROMPTWITNESS_LOOP=asyncio "
         "turns it off); 'asyncio' forces the standard loop",
+    )
+    p.add_argument(
+        "--upstream-impl",
+        choices=("raw", "aiohttp"),
+        default="raw",
+        help="the local stand-in provider: 'raw' (default) a minimal asyncio protocol, so "
+        "that it takes as little of the shared cores as possible; 'aiohttp' the earlier "
+        "aiohttp server (same bytes on the wire)",
     )
     p.add_argument(
         "--pw-writer",
