@@ -23,7 +23,8 @@ ID=$(.venv/bin/promptwitness log --json | .venv/bin/python -c "
 import json, sys
 xs = [x for x in json.load(sys.stdin) if x['protocol'] == 'anthropic']
 print(max(xs, key=lambda x: x['request_size'])['id'])")
-.venv/bin/promptwitness show "$ID" | head -60
+.venv/bin/promptwitness show "$ID" > "$WORK/show.txt"
+head -60 "$WORK/show.txt"
 echo "… (full view: .venv/bin/promptwitness show $ID; store: $PROMPTWITNESS_STORE)"
 echo
 echo "== probe: does anything Claude Code sends depend on the time zone, locale, proxy or endpoint host?"
