@@ -189,3 +189,19 @@ def test_a_secret_learned_later_is_replaced_in_a_remembered_header_value() -> No
     again = r.redact(ex(b"{}", note))  # from the cache: same text, same notes
     assert again.request_headers == out.request_headers
     assert again.redactions == out.redactions
+
+
+def test_a_cache_key_collision_never_returns_another_bodys_redaction() -> None:
+    """The cache is keyed by length and built-in hash; a hit must be the same bytes. A
+    forged entry under the key of a secret-bearing body (as a collision would make) is
+    not used: the body is scanned afresh and its secret is replaced by its fingerprint."""
+    secret = "sk-ant-api03-" + "Q" * 60
+    clean, dirty = big_body(), big_body(secret)
+    r = Redactor(b"s" * 32, known_secrets=[secret])
+    r.redact(ex(clean))
+    ((key, scan),) = r._scans.items()
+    forged = (key[0], len(dirty), hash(dirty))
+    r._scans[forged] = scan  # the clean body's scan, under the dirty body's key
+    out = r.redact(ex(dirty))
+    assert out.request_body == dirty.replace(secret.encode(), r.fingerprint(secret).encode())
+    assert r._scans[forged].body == dirty  # the slot now holds the body it describes
