@@ -58,9 +58,20 @@ def _append(conn: sqlite3.Connection, x: StoredExchange) -> int:
     return idx
 
 
-def append_exchange(conn: sqlite3.Connection, exchange_id: int) -> int:
-    """Append the leaf of exchange ``exchange_id`` (inside the caller's transaction)."""
-    return _append(conn, _read_exchange(conn, exchange_id))
+def append_exchange(conn: sqlite3.Connection, exchange_id: int,
+                    row: Sequence[Any] | None = None) -> int:
+    """Append the leaf of exchange ``exchange_id`` (inside the caller's transaction).
+
+    ``row``: the values just inserted, in ``Store._COLUMNS`` order without the id. They
+    are decoded exactly as a read-back row would be (every column's affinity keeps the
+    Python type ``Store`` writes: REAL floats, INTEGER ints, TEXT str or BLOB bytes), so
+    the leaf is the one ``verify`` recomputes from the stored row, without the extra
+    SELECT; ``verify`` would report any divergence. None: read the row back."""
+    if row is None:
+        return _append(conn, _read_exchange(conn, exchange_id))
+    from promptwitness.store.db import Store
+
+    return _append(conn, Store._exchange((int(exchange_id), *row)))
 
 
 @dataclass(frozen=True)

@@ -528,7 +528,8 @@ class Store:
                 )
                 assert cur.lastrowid is not None
                 ids.append(int(cur.lastrowid))
-                ledger_log.append_exchange(conn, ids[-1])  # its provenance leaf, same transaction
+                # its provenance leaf, in the same transaction
+                ledger_log.append_exchange(conn, ids[-1], row)
             if len(self._known_blobs) + len(new_blobs) > KNOWN_BLOBS_MAX:
                 self._known_blobs.clear()
         # Remembered only once committed: a rolled-back blob must be written again.
