@@ -57,8 +57,10 @@ def add_probe_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--replicates", type=int, default=2, metavar="N",
                    help="runs per cell (default 2); the control gets N+1, at least 3")
     p.add_argument("--covering-replicates", type=int, default=1, metavar="N",
-                   help="runs per covering (pairwise screening) row (default 1: a change "
-                        "seen there is confirmed by pair cells with --replicates runs)")
+                   help="runs per covering (pairwise screening) row that varies 3+ "
+                        "factors (default 1: a change seen there is confirmed by pair cells "
+                        "with --replicates runs; a row of two factors is a pair cell and "
+                        "gets --replicates)")
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="runs at once (default 1)")
     p.add_argument("--workdir", metavar="DIR",
                    help="copy this directory as the working directory of every run "

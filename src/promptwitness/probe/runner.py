@@ -367,6 +367,16 @@ class _Runner:
                 f.result()
 
 
+def _replicates(cell: Cell, config: ProbeConfig) -> int:
+    """Runs of a cell. A covering row that varies three factors or more only screens:
+    what it shows is a suspect until pair cells confirm it, so it runs
+    ``covering_replicates`` times. A row that varies two factors *is* a pair cell (the
+    analysis attributes to it directly), so it needs the full ``replicates``."""
+    if cell.purpose == "covering" and len(cell.varied) >= 3:
+        return config.covering_replicates
+    return config.replicates
+
+
 def run_probe(config: ProbeConfig, store: Store, *, progress: Progress | None = None,
               sandbox: Sandbox | None = None) -> ProbeResult:
     """Run the whole probe and analyse it. Raises :class:`ProbeError` (or
@@ -411,9 +421,7 @@ def _run(config: ProbeConfig, store: Store, sandbox: Sandbox, progress: Progress
             "the command sent no request in any control run, so there is nothing to "
             f"compare ({errors})" + (f"\nits standard error ended with:\n{tail}" if tail else "")
         )
-    rest = [(c, i) for c in cells[1:]
-            for i in range(config.covering_replicates if c.purpose == "covering"
-                           else config.replicates)]
+    rest = [(c, i) for c in cells[1:] for i in range(_replicates(c, config))]
     r.run_cells(rest, "cells")
     result = analyse(r.observations, control)
     if result.suspects:
