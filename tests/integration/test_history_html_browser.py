@@ -18,13 +18,10 @@ import re
 from pathlib import Path
 
 import pytest
-from tests.integration.test_html_browser import CHROMIUM, _chromium
+from tests.integration.test_html_browser import _chromium
 from tests.unit.report.test_history_report import history_doc
 
 from promptwitness.report.history_html import render_history_html
-
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed "
-                                "(scripts/setup.sh installs it as root)")
 
 MEASURE = """
 <script>

@@ -30,8 +30,6 @@ from promptwitness.report.html import render_probe_html
 
 CHROMIUM = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser",
                                                         "google-chrome")) if p), None)
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed "
-                                "(scripts/setup.sh installs it as root)")
 
 MEASURE = """
 <script>
@@ -57,7 +55,8 @@ MEASURE = """
 
 
 def _chromium(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    assert CHROMIUM is not None
+    assert CHROMIUM is not None, (
+        "chromium is not installed: scripts/setup.sh installs Debian's chromium (as root)")
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home),
            "LANG": "C.UTF-8"}
     return subprocess.run(
