@@ -257,6 +257,7 @@ class StoreWriter:
             with self._cond:
                 while not self._items:
                     self._cond.wait()
+                self._fill()
                 while self._items and len(batch) < self.max_batch:
                     item = self._items.popleft()
                     if isinstance(item, _Marker):
@@ -269,6 +270,10 @@ class StoreWriter:
                 marker.done.set()
                 if marker.stop:
                     return
+
+    def _fill(self) -> None:
+        """Called with the lock held once items are waiting, before a batch is taken:
+        a subclass may wait a moment for the batch to fill. Here: take what is there."""
 
     def _write(self, batch: Sequence[tuple[CapturedExchange, int]]) -> None:
         try:

@@ -359,34 +359,19 @@ class ProcessWriter(StoreWriter):
             self._handshake()
         except Exception as exc:
             self._crash(exc, 0)
-        while True:
-            batch: list[tuple[CapturedExchange, int]] = []
-            marker: _Marker | None = None
-            with self._cond:
-                while not self._items:
-                    self._cond.wait()
-                # Linger: a round trip to the child and a transaction cost the same for
-                # one exchange as for 64, so under load wait a moment for the batch to
-                # fill (never when a flush or stop is queued, never past ``linger``).
-                deadline = time.monotonic() + self.linger
-                while (
-                    len(self._items) < self.max_batch
-                    and not isinstance(self._items[-1], _Marker)
-                    and (left := deadline - time.monotonic()) > 0
-                ):
-                    self._cond.wait(left)
-                while self._items and len(batch) < self.max_batch:
-                    item = self._items.popleft()
-                    if isinstance(item, _Marker):
-                        marker = item  # everything before it is in this batch
-                        break
-                    batch.append(item)
-            if batch:
-                self._write(batch)
-            if marker is not None:
-                marker.done.set()
-                if marker.stop:
-                    return
+        super()._run()
+
+    def _fill(self) -> None:
+        # Linger: a round trip to the child and a transaction cost the same for one
+        # exchange as for 64, so under load wait a moment for the batch to fill (never
+        # when a flush or stop is queued, never past ``linger``).
+        deadline = time.monotonic() + self.linger
+        while (
+            len(self._items) < self.max_batch
+            and not isinstance(self._items[-1], _Marker)
+            and (left := deadline - time.monotonic()) > 0
+        ):
+            self._cond.wait(left)
 
     def _write(self, batch: Sequence[tuple[CapturedExchange, int]]) -> None:
         if self._sock is None:
