@@ -39,7 +39,7 @@ from typing import Any, Protocol
 
 from promptwitness.capture.connect import Tunnel, accept_tls, serve_connect
 from promptwitness.capture.dns import DnsLog, DnsServer, Resolve
-from promptwitness.capture.server import CaptureServer
+from promptwitness.capture.server import CaptureServer, LoopThread
 from promptwitness.capture.tls import (
     CA_TRUST,
     DEFAULT_SYSTEM_BUNDLE,
@@ -468,42 +468,17 @@ class HermeticThread:
 
     def __init__(self, hermetic: HermeticServer) -> None:
         self.hermetic = hermetic
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._loop = LoopThread("promptwitness-hermetic")
 
     def start(self, socks: Mapping[int | str, socket.socket]) -> None:
-        loop = asyncio.new_event_loop()
-        ready = threading.Event()
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            loop.call_soon(ready.set)
-            loop.run_forever()
-
-        self._thread = threading.Thread(target=run, name="promptwitness-hermetic",
-                                        daemon=True)
-        self._thread.start()
-        ready.wait()
-        self._loop = loop
         try:
-            asyncio.run_coroutine_threadsafe(self.hermetic.start(socks), loop).result()
+            self._loop.call(self.hermetic.start(socks))
         except BaseException:
             self.stop()
             raise
 
     def stop(self) -> None:
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        try:
-            asyncio.run_coroutine_threadsafe(self.hermetic.stop(), loop).result()
-        finally:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join()
-            with contextlib.suppress(Exception):
-                loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-            self._loop = self._thread = None
+        self._loop.stop(self.hermetic.stop)
 
     @contextlib.contextmanager
     def serving(self, socks: Mapping[int | str, socket.socket]) -> Any:

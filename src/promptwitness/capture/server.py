@@ -45,10 +45,10 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 from aiohttp import web
@@ -73,10 +73,12 @@ __all__ = [
     "HOP_BY_HOP",
     "CaptureServer",
     "ExchangeStore",
+    "LoopThread",
     "ServerThread",
 ]
 
 log = logging.getLogger("promptwitness.capture")
+T = TypeVar("T")
 
 DEFAULT_MAX_BODY = 256 * 1024 * 1024
 
@@ -671,6 +673,53 @@ class CaptureServer:
         await self._finish(request, flight)
 
 
+class LoopThread:
+    """An event loop running in a daemon thread, for callers that are not async.
+
+    ``call(coro)`` starts the loop on first use, runs ``coro`` on it and returns its
+    result; ``stop(last)`` runs ``last()`` (if the loop runs), then stops the loop, joins
+    the thread and closes the loop. Safe to call ``stop`` more than once."""
+
+    def __init__(self, name: str,
+                 loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None) -> None:
+        self.name = name
+        self._loop_factory = loop_factory or asyncio.new_event_loop
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        if self._loop is None:
+            loop = self._loop_factory()
+            ready = threading.Event()
+
+            def run() -> None:
+                asyncio.set_event_loop(loop)
+                loop.call_soon(ready.set)
+                loop.run_forever()
+
+            self._thread = threading.Thread(target=run, name=self.name, daemon=True)
+            self._thread.start()
+            ready.wait()
+            self._loop = loop
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def stop(self, last: Callable[[], Coroutine[Any, Any, object]] | None = None) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        try:
+            if last is not None:
+                asyncio.run_coroutine_threadsafe(last(), loop).result()
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join()
+            with contextlib.suppress(Exception):
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.run_until_complete(loop.shutdown_default_executor())
+            loop.close()
+            self._loop = self._thread = None
+
+
 class ServerThread:
     """Run a ``CaptureServer`` on its own event loop in a background thread.
 
@@ -686,9 +735,7 @@ class ServerThread:
     def __init__(self, server: CaptureServer,
                  loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None) -> None:
         self.server = server
-        self._loop_factory = loop_factory or asyncio.new_event_loop
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._loop = LoopThread("promptwitness-capture", loop_factory)
 
     def start(
         self,
@@ -699,41 +746,16 @@ class ServerThread:
         ssl_context: ssl.SSLContext | None = None,
     ) -> tuple[str, int]:
         """Start the loop thread (first call) and listen; returns the bound address."""
-        if self._loop is None:
-            loop = self._loop_factory()
-            ready = threading.Event()
-
-            def run() -> None:
-                asyncio.set_event_loop(loop)
-                loop.call_soon(ready.set)
-                loop.run_forever()
-
-            self._thread = threading.Thread(target=run, name="promptwitness-capture", daemon=True)
-            self._thread.start()
-            ready.wait()
-            self._loop = loop
-        coro = self.server.start(host, port, sock=sock, ssl_context=ssl_context)
         try:
-            return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+            return self._loop.call(
+                self.server.start(host, port, sock=sock, ssl_context=ssl_context))
         except BaseException:
             self.stop()
             raise
 
     def stop(self) -> None:
         """Stop the server (draining the writer), then the loop and its thread."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        try:
-            asyncio.run_coroutine_threadsafe(self.server.stop(), loop).result()
-        finally:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join()
-            with contextlib.suppress(Exception):
-                loop.run_until_complete(loop.shutdown_asyncgens())
-                loop.run_until_complete(loop.shutdown_default_executor())
-            loop.close()
-            self._loop = self._thread = None
+        self._loop.stop(self.server.stop)
 
     def __enter__(self) -> ServerThread:
         return self
