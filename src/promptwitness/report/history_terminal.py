@@ -12,16 +12,16 @@ inside a shown span is a dim ``\\n``.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
 
 from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from promptwitness.analysis.diff import Op, SegmentDiff
+from promptwitness.analysis.diff import SegmentDiff
 from promptwitness.history.run import Bisect, History
 from promptwitness.history.timeline import NOISE, AuditFinding, SegmentChange, Step
+from promptwitness.report.terminal import chunk_line, chunks
 from promptwitness.report.unicode import is_suspicious, label, rich_mark
 
 __all__ = ["render_bisect", "render_change", "render_history", "render_step"]
@@ -80,20 +80,9 @@ def _code_points(old: str, new: str) -> str | None:
     return "  ".join(sides) if sides else None
 
 
-def _groups(ops: Sequence[Op]) -> list[list[Op]]:
-    groups: list[list[Op]] = []
-    current: list[Op] = []
-    for op in ops:
-        if op.tag == "equal" and op.a_end - op.a_start > 2 * CONTEXT:
-            if any(o.tag != "equal" for o in current):
-                current.append(op)
-                groups.append(current)
-            current = [op]
-        else:
-            current.append(op)
-    if any(o.tag != "equal" for o in current):
-        groups.append(current)
-    return groups
+def _note(old: str, new: str) -> str | None:
+    """The code points of an edit, unless it touches masked noise."""
+    return None if NOISE in old + new else _code_points(old, new)
 
 
 def _edit_stats(d: SegmentDiff) -> str:
@@ -124,34 +113,10 @@ def render_change(change: SegmentChange, indent: str = "    ") -> Text:
         return out
     a, b = d.a or "", d.b or ""
     out.append(f"  ({_edit_stats(d)})", style="dim")
-    groups = _groups(d.ops)
+    groups = chunks(d.ops, CONTEXT)
     for group in groups[:CHUNKS_MAX]:
-        line = Text()
-        notes: list[str] = []
-        for k, op in enumerate(group):
-            if op.tag == "equal":
-                piece = a[op.a_start : op.a_end]
-                if k == 0 and len(piece) > CONTEXT:
-                    line.append(ELLIPSIS, style="dim")
-                    line.append_text(_marked(piece[-CONTEXT:]))
-                elif k == len(group) - 1 and len(piece) > CONTEXT:
-                    line.append_text(_marked(piece[:CONTEXT]))
-                    line.append(ELLIPSIS, style="dim")
-                else:
-                    line.append_text(_marked(piece))
-                continue
-            old, new = a[op.a_start : op.a_end], b[op.b_start : op.b_end]
-            if old:
-                line.append("[-", style=DELETE_STYLE)
-                line.append_text(_clip(old, DELETE_STYLE))
-                line.append("-]", style=DELETE_STYLE)
-            if new:
-                line.append("{+", style=INSERT_STYLE)
-                line.append_text(_clip(new, INSERT_STYLE))
-                line.append("+}", style=INSERT_STYLE)
-            note = _code_points(old, new)
-            if note and NOISE not in old + new:
-                notes.append(note)
+        line, notes = chunk_line(a, b, group, context=CONTEXT, mark=_marked, span=_clip,
+                                 note=_note)
         out.append("\n" + indent + "    ")
         out.append_text(line)
         for note in notes:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import io
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from rich import box
 from rich.console import Console, RenderableType
@@ -29,6 +29,8 @@ from promptwitness.report.unicode import describe, is_suspicious, label, mark_su
 
 __all__ = [
     "CONTEXT",
+    "chunk_line",
+    "chunks",
     "render_code_point_counts",
     "render_code_point_table",
     "render_diff",
@@ -124,7 +126,7 @@ def _code_point_line(old: str, new: str) -> str | None:
     return "  ".join(sides) if sides else None
 
 
-def _chunks(ops: Sequence[Op]) -> list[list[Op]]:
+def chunks(ops: Sequence[Op], context: int = CONTEXT) -> list[list[Op]]:
     """Group changes whose unchanged gap is short enough to show whole.
 
     A long unchanged stretch between two changes ends one chunk (its head is that
@@ -134,7 +136,7 @@ def _chunks(ops: Sequence[Op]) -> list[list[Op]]:
     current: list[Op] = []
     for op in ops:
         current.append(op)
-        long_gap = op.tag == "equal" and op.a_end - op.a_start > 2 * CONTEXT
+        long_gap = op.tag == "equal" and op.a_end - op.a_start > 2 * context
         if long_gap and len(current) > 1:
             chunks.append(current)
             current = [op]
@@ -143,33 +145,46 @@ def _chunks(ops: Sequence[Op]) -> list[list[Op]]:
     return chunks
 
 
-def _render_chunk(a: str, b: str, chunk: Sequence[Op], out: Text) -> None:
+def chunk_line(
+    a: str, b: str, chunk: Sequence[Op], *, context: int = CONTEXT,
+    mark: Callable[[str], Text] = rich_mark,
+    span: Callable[[str, str], Text] = _changed_span,
+    note: Callable[[str, str], str | None] = _code_point_line,
+) -> tuple[Text, list[str]]:
+    """One chunk of changes on one line (``context`` unchanged code points kept at its
+    ends, ``[-old-]{+new+}`` between them, the spans drawn by ``span``), and the notes
+    (code points removed and added) for its changes."""
     line = Text()
     notes: list[str] = []
     for k, op in enumerate(chunk):
         if op.tag == "equal":
             piece = a[op.a_start : op.a_end]
-            if k == 0 and len(piece) > CONTEXT:
+            if k == 0 and len(piece) > context:
                 line.append(ELLIPSIS, style="dim")
-                line.append_text(rich_mark(piece[-CONTEXT:]))
-            elif k == len(chunk) - 1 and len(piece) > CONTEXT:
-                line.append_text(rich_mark(piece[:CONTEXT]))
+                line.append_text(mark(piece[-context:]))
+            elif k == len(chunk) - 1 and len(piece) > context:
+                line.append_text(mark(piece[:context]))
                 line.append(ELLIPSIS, style="dim")
             else:
-                line.append_text(rich_mark(piece))
+                line.append_text(mark(piece))
             continue
         old, new = a[op.a_start : op.a_end], b[op.b_start : op.b_end]
         if old:
             line.append("[-", style=DELETE_STYLE)
-            line.append_text(_changed_span(old, DELETE_STYLE))
+            line.append_text(span(old, DELETE_STYLE))
             line.append("-]", style=DELETE_STYLE)
         if new:
             line.append("{+", style=INSERT_STYLE)
-            line.append_text(_changed_span(new, INSERT_STYLE))
+            line.append_text(span(new, INSERT_STYLE))
             line.append("+}", style=INSERT_STYLE)
-        note = _code_point_line(old, new)
-        if note:
-            notes.append(note)
+        text = note(old, new)
+        if text:
+            notes.append(text)
+    return line, notes
+
+
+def _render_chunk(a: str, b: str, chunk: Sequence[Op], out: Text) -> None:
+    line, notes = chunk_line(a, b, chunk)
     out.append("\n" + INDENT)
     _append_indented(out, line, INDENT)
     for note in notes:
@@ -207,7 +222,7 @@ def render_diff(diffs: Iterable[SegmentDiff]) -> Text:
         elif d.status == "removed":
             _render_whole(d.a or "", "-", DELETE_STYLE, out)
         else:
-            for chunk in _chunks(d.ops):
+            for chunk in chunks(d.ops):
                 _render_chunk(d.a or "", d.b or "", chunk, out)
     out.end = "\n"
     return out
