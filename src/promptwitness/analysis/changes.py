@@ -74,6 +74,23 @@ class Change:
     def severity(self) -> Severity:
         return SEVERITY[self.kind]
 
+    def to_json(self) -> dict[str, object]:
+        """The change as JSON values (spans as lists), as the probe report and the signed
+        prompt-diff statement carry it."""
+        return {
+            "channel": self.channel,
+            "path": self.path,
+            "kind": self.kind,
+            "severity": self.severity,
+            "control": self.control,
+            "observed": self.observed,
+            "a_span": None if self.a_span is None else list(self.a_span),
+            "b_span": None if self.b_span is None else list(self.b_span),
+            "code_points": list(self.code_points),
+            "detail": self.detail,
+            "context": self.context,
+        }
+
     @property
     def key(self) -> tuple[str, str, str | None, str | None, tuple[int, int] | None]:
         return (self.path, self.kind, self.control, self.observed, self.a_span)

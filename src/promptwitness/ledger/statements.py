@@ -291,18 +291,11 @@ def _describe(path: str, channel: str, a: str, b: str) -> str:
 
 
 def change_json(c: Change) -> dict[str, Any]:
-    return {
-        "path": c.path,
-        "channel": c.channel,
-        "kind": c.kind,
-        "severity": c.severity,
-        "control": c.control,
-        "observed": c.observed,
-        "a_span": list(c.a_span) if c.a_span is not None else None,
-        "b_span": list(c.b_span) if c.b_span is not None else None,
-        "code_points": list(c.code_points),
-        "detail": c.detail,
-    }
+    """A change in a prompt-diff predicate: ``Change.to_json`` without its display-only
+    ``context``."""
+    out = dict(c.to_json())
+    del out["context"]
+    return out
 
 
 def diff_predicate(

@@ -54,19 +54,7 @@ def _span(span: tuple[int, int] | None) -> list[int] | None:
 
 
 def change_json(change: Change) -> dict[str, Any]:
-    return {
-        "channel": change.channel,
-        "path": change.path,
-        "kind": change.kind,
-        "severity": change.severity,
-        "control": change.control,
-        "observed": change.observed,
-        "a_span": _span(change.a_span),
-        "b_span": _span(change.b_span),
-        "code_points": list(change.code_points),
-        "detail": change.detail,
-        "context": change.context,
-    }
+    return dict(change.to_json())
 
 
 def _support(pair: tuple[int, int]) -> dict[str, int]:
