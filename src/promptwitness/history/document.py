@@ -26,22 +26,16 @@ replaced by ``<pw:noise>``; ``edits`` are the code-point ops that differ (offset
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from promptwitness import __version__
 from promptwitness.history.run import Bisect, History
 from promptwitness.history.timeline import Audit, AuditFinding, Step, VersionEntry
+from promptwitness.store.db import iso_time
 
 __all__ = ["SCHEMA", "to_json"]
 
 SCHEMA = "promptwitness/history/v1"
-
-
-def _iso(epoch: float) -> str:
-    return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="seconds").replace(
-        "+00:00", "Z"
-    )
 
 
 def finding_json(f: AuditFinding) -> dict[str, Any]:
@@ -142,8 +136,8 @@ def to_json(
         "tool": {"name": "promptwitness", "version": __version__},
         "agent": {"name": agent, "title": title},
         "range": range_info,
-        "started": _iso(started),
-        "finished": _iso(finished),
+        "started": iso_time(started, timespec="seconds"),
+        "finished": iso_time(finished, timespec="seconds"),
         "store": store,
         "versions": [] if history is None else [_entry(e) for e in history.timeline.entries],
         "steps": [] if history is None else [_step(s) for s in history.timeline.steps],

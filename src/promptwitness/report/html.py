@@ -23,7 +23,6 @@ Reuse (e.g. ``history``): ``render_probe_html(result, evidence)`` for any
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
 import shlex
 import unicodedata
@@ -48,6 +47,7 @@ from promptwitness.report.unicode import (
     label,
     marker,
 )
+from promptwitness.store.db import iso_time
 
 __all__ = [
     "KIND_HELP",
@@ -313,11 +313,6 @@ def _levels(levels: Mapping[str, str]) -> str:
     return " + ".join(f"{k}={v}" for k, v in levels.items())
 
 
-def _iso(epoch: float) -> str:
-    return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="seconds").replace(
-        "+00:00", "Z")
-
-
 def _anchor(*parts: str) -> str:
     digest = hashlib.sha256("\x00".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
     return "raw-" + digest[:12]
@@ -552,8 +547,8 @@ def _probe_context(result: ProbeResult, evidence: Evidence | None,
             ("command", shlex.join(result.config.argv)),
             ("probe", result.probe),
             ("store", result.store_root),
-            ("started", _iso(result.started)),
-            ("finished", _iso(result.finished)),
+            ("started", iso_time(result.started, timespec="seconds")),
+            ("finished", iso_time(result.finished, timespec="seconds")),
             ("duration", f"{result.finished - result.started:.1f} s"),
             ("exit code", str(code)),
             ("tool", f"promptwitness {__version__}"),

@@ -25,13 +25,13 @@ Change the shape only with a new schema string. Every key below is always presen
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import Counter
 from typing import Any
 
 from promptwitness import __version__
 from promptwitness.analysis.changes import Change
 from promptwitness.probe.runner import ProbeResult
+from promptwitness.store.db import iso_time
 
 __all__ = ["SCHEMA", "exit_code", "to_json"]
 
@@ -41,12 +41,6 @@ EXIT_CODES = {"clean": 0, "conditioned": 1, "inconclusive": 3}
 
 def exit_code(verdict: str) -> int:
     return EXIT_CODES.get(verdict, 2)
-
-
-def _iso(epoch: float) -> str:
-    return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="seconds").replace(
-        "+00:00", "Z"
-    )
 
 
 def _span(span: tuple[int, int] | None) -> list[int] | None:
@@ -133,8 +127,8 @@ def to_json(result: ProbeResult) -> dict[str, Any]:
         "probe": result.probe,
         "store": result.store_root,
         "command": list(result.config.argv),
-        "started": _iso(result.started),
-        "finished": _iso(result.finished),
+        "started": iso_time(result.started, timespec="seconds"),
+        "finished": iso_time(result.finished, timespec="seconds"),
         "verdict": result.verdict,
         "exit_code": exit_code(result.verdict),
         "factors": [

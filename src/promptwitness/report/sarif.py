@@ -29,7 +29,6 @@ Suspects and noise are not results (they are not findings); they are counted in
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import shlex
@@ -46,6 +45,7 @@ from promptwitness.report.evidence import DiffReport
 from promptwitness.report.html import KIND_HELP
 from promptwitness.report.probe_json import exit_code as verdict_exit_code
 from promptwitness.report.unicode import mark
+from promptwitness.store.db import iso_time
 
 __all__ = [
     "INFORMATION_URI",
@@ -105,11 +105,6 @@ def rules() -> list[dict[str, Any]]:
 
 
 _RULE_INDEX = {kind: i for i, kind in enumerate(KINDS)}
-
-
-def _iso(epoch: float) -> str:
-    return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="seconds").replace(
-        "+00:00", "Z")
 
 
 def _store_uri(root: str) -> str:
@@ -279,8 +274,8 @@ def probe_sarif(result: ProbeResult, *, exit_code: int | None = None,
         "executionSuccessful": code != 2,
         "exitCode": code,
         "exitCodeDescription": result.verdict,
-        "startTimeUtc": _iso(result.started),
-        "endTimeUtc": _iso(result.finished),
+        "startTimeUtc": iso_time(result.started, timespec="seconds"),
+        "endTimeUtc": iso_time(result.finished, timespec="seconds"),
     }
     if command_line is not None:
         invocation["commandLine"] = shlex.join(command_line)

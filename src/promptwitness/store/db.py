@@ -64,13 +64,14 @@ def default_store_dir() -> Path:
 # -- values -----------------------------------------------------------------------------
 
 
-def iso_time(epoch: float) -> str:
-    """ISO 8601 in UTC with milliseconds: ``2026-11-23T09:15:02.123Z``."""
+def iso_time(epoch: float, timespec: str = "milliseconds") -> str:
+    """ISO 8601 in UTC: ``2026-11-23T09:15:02.123Z`` (``timespec`` as for
+    ``datetime.isoformat``; reports use ``"seconds"``)."""
     try:
         dt = datetime.fromtimestamp(epoch, UTC)
     except (OverflowError, OSError, ValueError):  # a nonsense clock: show the number
         return repr(epoch)
-    return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return dt.isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
