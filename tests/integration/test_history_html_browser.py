@@ -10,15 +10,10 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import html as std_html
-import json
-import re
 from pathlib import Path
 
 import pytest
-from tests.integration.test_html_browser import _chromium
+from tests.integration.test_html_browser import _chromium, measure
 from tests.unit.report.test_history_report import history_doc
 
 from promptwitness.report.history_html import render_history_html
@@ -66,18 +61,7 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 
 def _measure(html: str, tmp_path: Path) -> dict[str, object]:
-    code = MEASURE.split("<script>", 1)[1].split("</script>", 1)[0]
-    digest = base64.b64encode(hashlib.sha256(code.encode()).digest()).decode()
-    probe = html.replace("script-src ", f"script-src &#39;sha256-{digest}&#39; ", 1)
-    assert probe != html
-    probe = probe.replace("</body>", MEASURE + "</body>")
-    path = tmp_path / "measure.html"
-    path.write_text(probe, encoding="utf-8")
-    proc = _chromium("--window-size=1200,2000", "--virtual-time-budget=2000", "--dump-dom",
-                     path.as_uri(), home=tmp_path)
-    m = re.search(r'<pre id="pw-measure">(.*?)</pre>', proc.stdout, re.S)
-    assert m is not None, proc.stderr[-2000:]
-    got: dict[str, object] = json.loads(std_html.unescape(m.group(1)))
+    got: dict[str, object] = measure(html, MEASURE, tmp_path, "1200,2000")
     return got
 
 

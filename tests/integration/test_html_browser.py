@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html as std_html
 import json
 import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.unit.report.test_html import probe_evidence_for, probe_result
@@ -52,6 +54,24 @@ MEASURE = """
 }());
 </script>
 """
+
+
+def measure(html: str, script: str, tmp_path: Path, window: str) -> Any:
+    """Render ``html`` in headless Chromium with ``script`` (a ``<script>`` block that
+    writes JSON into ``<pre id="pw-measure">``) added, keeping the page's CSP (so its
+    style must pass it) and allowing that script by its hash; returns the JSON."""
+    code = script.split("<script>", 1)[1].split("</script>", 1)[0]
+    digest = base64.b64encode(hashlib.sha256(code.encode()).digest()).decode()
+    probe = html.replace("script-src ", f"script-src &#39;sha256-{digest}&#39; ", 1)
+    assert probe != html
+    probe = probe.replace("</body>", script + "</body>")
+    path = tmp_path / "measure.html"
+    path.write_text(probe, encoding="utf-8")
+    proc = _chromium(f"--window-size={window}", "--virtual-time-budget=2000", "--dump-dom",
+                     path.as_uri(), home=tmp_path)
+    m = re.search(r'<pre id="pw-measure">(.*?)</pre>', proc.stdout, re.S)
+    assert m is not None, proc.stderr[-2000:]
+    return json.loads(std_html.unescape(m.group(1)))
 
 
 def _chromium(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
@@ -90,21 +110,7 @@ def test_screenshot(page: tuple[Path, str], tmp_path: Path) -> None:
 
 def test_markers_visible_in_rendered_dom(page: tuple[Path, str], tmp_path: Path) -> None:
     _, html = page
-    # keep the page's CSP (so its style must pass it) and allow the measuring script too
-    code = MEASURE.split("<script>", 1)[1].split("</script>", 1)[0]
-    digest = base64.b64encode(hashlib.sha256(code.encode()).digest()).decode()
-    probe = html.replace("script-src ", f"script-src &#39;sha256-{digest}&#39; ", 1)
-    assert probe != html
-    probe = probe.replace("</body>", MEASURE + "</body>")
-    path = tmp_path / "measure.html"
-    path.write_text(probe, encoding="utf-8")
-    proc = _chromium("--window-size=1000,2000", "--virtual-time-budget=2000", "--dump-dom",
-                     path.as_uri(), home=tmp_path)
-    m = re.search(r'<pre id="pw-measure">(.*?)</pre>', proc.stdout, re.S)
-    assert m is not None, proc.stderr[-2000:]
-    import html as std_html
-
-    spans = json.loads(std_html.unescape(m.group(1)))
+    spans = measure(html, MEASURE, tmp_path, "1000,2000")
     expected = html.count('<span class="cp')
     assert len(spans) == expected >= 8
     texts = {s["text"] for s in spans}
