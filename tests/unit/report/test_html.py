@@ -12,14 +12,13 @@ import base64
 import hashlib
 import html as std_html
 import json
-import os
 import re
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.unit.report.test_terminal import golden
 
 from promptwitness.analysis.attribute import Observation, analyse, verdict
 from promptwitness.analysis.detectors import classify
@@ -33,18 +32,9 @@ from promptwitness.report.evidence import DiffReport, RequestEvidence, evidence_
 from promptwitness.report.html import html_mark, render_diff_html, render_probe_html
 from promptwitness.report.unicode import mark
 
-GOLDEN = Path(__file__).resolve().parents[2] / "golden"
 REQ = "POST /v1/messages [claude-sonnet-4-5] #0"
 SYSTEM = "You are Forge <b>&amp;</b>. Today's date is 2026-11-24. Be brief..."
 ZWSP = "\u200b"
-
-
-def golden(name: str, actual: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("PROMPTWITNESS_UPDATE_GOLDEN"):
-        path.write_bytes(actual.encode("utf-8"))
-    expected = path.read_bytes().decode("utf-8")
-    assert actual == expected, f"{path} differs (PROMPTWITNESS_UPDATE_GOLDEN=1 to rewrite)"
 
 
 def _segments(system: str, session: str, temperature: str = "1") -> tuple[Segment, ...]:

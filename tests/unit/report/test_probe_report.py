@@ -5,8 +5,8 @@ them; review the diff)."""
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
+
+from tests.unit.report.test_terminal import golden
 
 from promptwitness.analysis.attribute import Observation, analyse, verdict
 from promptwitness.model import Segment
@@ -17,16 +17,8 @@ from promptwitness.report.probe_json import SCHEMA, exit_code, to_json
 from promptwitness.report.probe_terminal import render_probe
 from promptwitness.report.terminal import render_to_string
 
-GOLDEN = Path(__file__).resolve().parents[2] / "golden"
 REQ = "POST /v1/messages [claude-sonnet-4-5] #0"
 SYSTEM = "You are Forge. Today's date is 2026-11-24. Be brief..."
-
-
-def golden(name: str, actual: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("PROMPTWITNESS_UPDATE_GOLDEN"):
-        path.write_text(actual, encoding="utf-8")
-    assert actual == path.read_text(encoding="utf-8")
 
 
 def _segments(system: str, session: str, temperature: str = "1") -> tuple[Segment, ...]:
