@@ -37,7 +37,7 @@ import ssl
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -371,33 +371,24 @@ class TlsTerminator:
         caller sets its outcome (see ``connect.accept_tls``).
         """
         hello = TlsHandshake(peer=peer)
-        front = self._base()
-
-        def on_sni(sslobj: ssl.SSLObject | ssl.SSLSocket, server_name: str | None,
-                   _ctx: ssl.SSLContext) -> int | None:
-            try:
-                sslobj.context = self._pick(server_name, hello)
-            except Exception as e:  # never raise into OpenSSL's callback
-                hello.error = f"certificate for {server_name!r} failed: {e}"
-                return ssl.ALERT_DESCRIPTION_INTERNAL_ERROR
-            finally:
-                self.log.record(hello)
-            return None
-
-        front.sni_callback = on_sni
-        return front, hello
+        return self._front(lambda: hello), hello
 
     def shared_context(self) -> ssl.SSLContext:
         """One front context for many connections: each ClientHello is recorded
         (sni, served) with ``ok`` None — the outcome is not known here."""
+        return self._front(TlsHandshake)
+
+    def _front(self, record: Callable[[], TlsHandshake]) -> ssl.SSLContext:
+        """A front context whose SNI callback switches to the minted certificate's
+        context and logs the ClientHello in the record ``record()`` gives."""
         front = self._base()
 
         def on_sni(sslobj: ssl.SSLObject | ssl.SSLSocket, server_name: str | None,
                    _ctx: ssl.SSLContext) -> int | None:
-            hello = TlsHandshake()
+            hello = record()
             try:
                 sslobj.context = self._pick(server_name, hello)
-            except Exception as e:
+            except Exception as e:  # never raise into OpenSSL's callback
                 hello.error = f"certificate for {server_name!r} failed: {e}"
                 return ssl.ALERT_DESCRIPTION_INTERNAL_ERROR
             finally:
