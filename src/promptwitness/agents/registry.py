@@ -21,6 +21,7 @@ import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,17 @@ class Installed:
     binary: Path
     roots: tuple[str, ...]  # host directories the agent needs (expose them in a sandbox)
     path_prefix: tuple[str, ...] = ()  # directories to put first in PATH (a cached Node)
+
+    def env(self, profile: Profile, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The variables a sandboxed run of this install needs: the profile's, a cached
+        Node.js first in PATH (so ``#!/usr/bin/env node`` finds it), then ``extra``."""
+        from promptwitness.probe.sandbox import BASE_PATH
+
+        env = dict(profile.env)
+        if self.path_prefix:
+            env["PATH"] = ":".join((*self.path_prefix, BASE_PATH))
+        env.update(extra or {})
+        return env
 
 
 def _npm(*args: str, timeout: float = 120) -> str:

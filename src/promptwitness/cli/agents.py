@@ -141,7 +141,6 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from promptwitness.agents.profiles import get_profile
     from promptwitness.agents.registry import install, latest
     from promptwitness.probe.runner import ProbeConfig
-    from promptwitness.probe.sandbox import BASE_PATH
 
     name, version = split_spec(args.agent)
     profile = get_profile(name)
@@ -153,10 +152,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         inst = install(profile, version)
     if not args.factor and not args.vary_env:
         args.factor = [f"{name}={AUDIT_LEVELS[name]}" for name in DEFAULT_AUDIT_FACTORS]
-    env = dict(profile.env)
-    if inst.path_prefix:  # a cached Node.js first, so `#!/usr/bin/env node` finds it
-        env["PATH"] = ":".join((*inst.path_prefix, BASE_PATH))
-    env.update(_env(args.env))
+    env = inst.env(profile, _env(args.env))
     config = ProbeConfig(
         argv=profile.argv(str(inst.binary), args.prompt), selections=_selections(args),
         replicates=args.replicates, control_replicates=max(3, args.replicates + 1),

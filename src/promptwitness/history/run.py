@@ -112,13 +112,9 @@ class ProfileSource:
         """As ``audit`` does: the registry's install (npm or PyPI, cached), its roots
         exposed in the sandbox, a cached Node.js first in PATH when the profile needs one."""
         from promptwitness.agents.registry import install
-        from promptwitness.probe.sandbox import BASE_PATH
 
         inst = install(self.profile, version)
-        env = dict(self.profile.env)
-        if inst.path_prefix:
-            env["PATH"] = ":".join((*inst.path_prefix, BASE_PATH))
-        env.update(self.env)
+        env = inst.env(self.profile, self.env)
         return Installed(
             argv=self.profile.argv(str(inst.binary), self.prompt), expose=inst.roots,
             env=env, base_url_vars=self.profile.base_url_vars or None,
