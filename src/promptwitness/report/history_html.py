@@ -35,6 +35,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from promptwitness.history.timeline import NOISE
 from promptwitness.report.html import (
     KIND_HELP,
     SEVERITY_ICON,
@@ -45,11 +46,10 @@ from promptwitness.report.html import (
     _env,
     html_mark,
 )
-from promptwitness.report.unicode import is_suspicious, label
+from promptwitness.report.unicode import edit_labels
 
 __all__ = ["render_history_html"]
 
-NOISE = "<pw:noise>"  # history.timeline.NOISE (kept here: this module reads the JSON only)
 CONTEXT = 40  # unchanged code points shown on each side of an edit
 SIDE_MAX = 600  # code points of a deleted or inserted span shown
 GROUPS_MAX = 4  # edit groups shown per segment (the JSON has them all)
@@ -114,24 +114,12 @@ def _clip(text: str, limit: int = SIDE_MAX) -> Markup:
 
 
 def _code_points(old: str, new: str) -> str | None:
-    """The code points an edit removed and added, when they matter to a reader: every
-    one for a short edit that is not plain words; else the non-ASCII and invisible ones
-    only; nothing for a plain-ASCII rewording."""
+    """``removed: U+0027 APOSTROPHE; added: U+02BC …`` (``edit_labels``), none for noise."""
     if NOISE in old + new:
         return None
-    plain = (old + new).replace(" ", "").isalnum() or not (old + new).strip()
-    short = len(old) + len(new) <= LIST_ALL and not plain
-    sides = []
-    for word, text in (("removed", old), ("added", new)):
-        if short:
-            items = [label(ch) for ch in text]
-        else:
-            counts = Counter(ch for ch in text if is_suspicious(ch) and ch != "\n")
-            items = [label(ch) + (f" \u00d7{n}" if n > 1 else "") for ch, n in counts.items()]
-            if len(items) > LIST_MAX:
-                items = items[:LIST_MAX] + [f"{ELLIPSIS} {len(items) - LIST_MAX} more"]
-        if items:
-            sides.append(f"{word}: " + ", ".join(items))
+    removed, added = edit_labels(old, new, LIST_ALL, LIST_MAX)
+    sides = [f"{word}: " + ", ".join(items)
+             for word, items in (("removed", removed), ("added", added)) if items]
     return "; ".join(sides) if sides else None
 
 

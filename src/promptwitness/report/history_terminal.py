@@ -22,7 +22,7 @@ from promptwitness.analysis.diff import SegmentDiff
 from promptwitness.history.run import Bisect, History
 from promptwitness.history.timeline import NOISE, AuditFinding, SegmentChange, Step
 from promptwitness.report.terminal import chunk_line, chunks
-from promptwitness.report.unicode import is_suspicious, label, rich_mark
+from promptwitness.report.unicode import edit_labels, rich_mark
 
 __all__ = ["render_bisect", "render_change", "render_history", "render_step"]
 
@@ -61,22 +61,10 @@ def _clip(text: str, style: str, limit: int = SIDE_MAX) -> Text:
 
 
 def _code_points(old: str, new: str) -> str | None:
-    """The code points an edit removed and added, when they matter to a reader: every
-    one for a short edit that is not plain words (``'`` → ``ʼ``, ``-`` → ``/``); else the
-    non-ASCII and invisible ones only; nothing for a plain-ASCII rewording."""
-    plain = (old + new).replace(" ", "").isalnum() or not (old + new).strip()
-    short = len(old) + len(new) <= LIST_ALL and not plain
-    sides = []
-    for sign, text in (("-", old), ("+", new)):
-        if short:
-            items = [label(ch) for ch in text]
-        else:
-            counts = Counter(ch for ch in text if is_suspicious(ch) and ch != "\n")
-            items = [label(ch) + (f" ×{n}" if n > 1 else "") for ch, n in counts.items()]
-            if len(items) > LIST_MAX:
-                items = items[:LIST_MAX] + [f"{ELLIPSIS} {len(items) - LIST_MAX} more"]
-        if items:
-            sides.append(f"{sign} " + ", ".join(items))
+    """``- U+0027 APOSTROPHE  + U+02BC MODIFIER LETTER APOSTROPHE`` (``edit_labels``)."""
+    removed, added = edit_labels(old, new, LIST_ALL, LIST_MAX)
+    sides = [f"{sign} " + ", ".join(items)
+             for sign, items in (("-", removed), ("+", added)) if items]
     return "  ".join(sides) if sides else None
 
 

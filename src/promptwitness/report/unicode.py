@@ -33,6 +33,7 @@ __all__ = [
     "code",
     "confusable_with",
     "describe",
+    "edit_labels",
     "is_default_ignorable",
     "is_suspicious",
     "label",
@@ -377,3 +378,25 @@ def rich_mark(text: str, style: str = "") -> Text:
 def mark_summary(text: str) -> Counter[str]:
     """How often each suspicious code point occurs, in order of first occurrence."""
     return Counter(ch for ch in text if is_suspicious(ch))
+
+
+def edit_labels(old: str, new: str, list_all: int = 8, list_max: int = 8
+                ) -> tuple[list[str], list[str]]:
+    """The code points an edit removed and added, as labels, when they matter to a
+    reader: every one for a short edit (``list_all`` code points or fewer) that is not
+    plain words (``'`` → ``ʼ``, ``-`` → ``/``); else only the non-ASCII and invisible
+    ones (line breaks aside), each once with a count, at most ``list_max`` per side;
+    nothing for a plain-ASCII rewording."""
+    plain = (old + new).replace(" ", "").isalnum() or not (old + new).strip()
+    short = len(old) + len(new) <= list_all and not plain
+    sides: list[list[str]] = []
+    for text in (old, new):
+        if short:
+            items = [label(ch) for ch in text]
+        else:
+            counts = Counter(ch for ch in text if is_suspicious(ch) and ch != "\n")
+            items = [label(ch) + (f" \u00d7{n}" if n > 1 else "") for ch, n in counts.items()]
+            if len(items) > list_max:
+                items = items[:list_max] + [f"\u2026 {len(items) - list_max} more"]
+        sides.append(items)
+    return sides[0], sides[1]
