@@ -21,8 +21,8 @@ from rich.text import Text
 from promptwitness.analysis.diff import SegmentDiff
 from promptwitness.history.run import Bisect, History
 from promptwitness.history.timeline import NOISE, AuditFinding, SegmentChange, Step
-from promptwitness.report.terminal import chunk_line, chunks
-from promptwitness.report.unicode import edit_labels, rich_mark
+from promptwitness.report.terminal import chunk_line, chunks, mark_lines
+from promptwitness.report.unicode import edit_labels
 
 __all__ = ["render_bisect", "render_change", "render_history", "render_step"]
 
@@ -40,22 +40,12 @@ ELLIPSIS = "\u2026"
 CATEGORY_ORDER = ("params", "headers", "system", "messages", "tools", "other")
 
 
-def _marked(text: str, style: str = "") -> Text:
-    """``rich_mark`` with line breaks shown as a dim ``\\n`` (one line per change)."""
-    out = Text()
-    for i, line in enumerate(text.split("\n")):
-        if i:
-            out.append("\\n", style="dim reverse")
-        out.append_text(rich_mark(line, style))
-    return out
-
-
 def _clip(text: str, style: str, limit: int = SIDE_MAX) -> Text:
     if len(text) <= limit:
-        return _marked(text, style)
-    out = _marked(text[: limit - 40], style)
+        return mark_lines(text, style)
+    out = mark_lines(text[: limit - 40], style)
     out.append(ELLIPSIS, style="dim")
-    out.append_text(_marked(text[-30:], style))
+    out.append_text(mark_lines(text[-30:], style))
     out.append(f" ({len(text)} code points)", style="dim italic")
     return out
 
@@ -103,7 +93,7 @@ def render_change(change: SegmentChange, indent: str = "    ") -> Text:
     out.append(f"  ({_edit_stats(d)})", style="dim")
     groups = chunks(d.ops, CONTEXT)
     for group in groups[:CHUNKS_MAX]:
-        line, notes = chunk_line(a, b, group, context=CONTEXT, mark=_marked, span=_clip,
+        line, notes = chunk_line(a, b, group, context=CONTEXT, mark=mark_lines, span=_clip,
                                  note=_note)
         out.append("\n" + indent + "    ")
         out.append_text(line)

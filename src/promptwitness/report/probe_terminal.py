@@ -11,6 +11,7 @@ from rich.text import Text
 
 from promptwitness.analysis.changes import Change
 from promptwitness.probe.runner import ProbeResult
+from promptwitness.report.terminal import mark_lines
 from promptwitness.report.unicode import rich_mark
 
 __all__ = ["render_probe"]
@@ -78,10 +79,7 @@ def _finding_block(result: ProbeResult, names: str, idx: list[int]) -> Text:
         out.append(f"\n    {c.detail}", style="dim")
     if c.context:
         out.append("\n    in: ", style="dim")
-        for i, line in enumerate(c.context.split("\n")):
-            if i:  # a line break in the text: a dim marker added outside the marked text
-                out.append("\\n", style="dim reverse")
-            out.append_text(rich_mark(line, "dim"))
+        out.append_text(mark_lines(c.context, "dim"))
     return out
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "CONTEXT",
     "chunk_line",
     "chunks",
+    "mark_lines",
     "render_code_point_counts",
     "render_code_point_table",
     "render_diff",
@@ -87,6 +88,17 @@ def render_segments(segments: Iterable[Segment]) -> Text:
         out.append(f"  ({seg.channel}, {len(seg.value)} code points)\n" + INDENT)
         _append_indented(out, rich_mark(seg.value), INDENT)
     out.end = "\n"
+    return out
+
+
+def mark_lines(text: str, style: str = "") -> Text:
+    """``rich_mark`` on one line: each line break in ``text`` shown as a dim ``\\n``
+    added outside the marked text (so it can never be mistaken for the text's own)."""
+    out = Text()
+    for i, line in enumerate(text.split("\n")):
+        if i:
+            out.append("\\n", style="dim reverse")
+        out.append_text(rich_mark(line, style))
     return out
 
 
