@@ -141,7 +141,20 @@ def test_proofs_roundtrip_and_detect_tampering(data: list[bytes], draw: st.DataO
     merkle.verify_consistency(m, n, cproof, old, root)
     if m < n:
         with pytest.raises(merkle.ProofError):
-            merkle.verify_consistency(m, n, cproof, merkle.leaf_hash(b"x"), root)
+            wrong_old = bytes([old[0] ^ 1]) + old[1:]
+            merkle.verify_consistency(m, n, cproof, wrong_old, root)
+
+
+def test_consistency_rejects_any_other_old_root() -> None:
+    # Regression (CI, 2026-11-28): a "wrong" old root must differ from the real one
+    # even when the first leaf's data happens to be the bytes used to make it.
+    leaves = [merkle.leaf_hash(b"x"), merkle.leaf_hash(b"")]
+    root = merkle.root(leaves)
+    old = merkle.root(leaves[:1])
+    cproof = merkle.consistency_proof(1, leaves)
+    merkle.verify_consistency(1, 2, cproof, old, root)
+    with pytest.raises(merkle.ProofError):
+        merkle.verify_consistency(1, 2, cproof, bytes([old[0] ^ 1]) + old[1:], root)
 
 
 def test_tree_builder_matches_every_prefix() -> None:
