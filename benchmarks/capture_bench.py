@@ -11,10 +11,13 @@ Rules of this script:
 - Loopback only: every listener binds 127.0.0.1 and every connection goes to it. After
   each phase the TCP sockets of every child process are read from /proc and any peer
   that is not loopback is reported (and fails the run).
-- One process per server: the upstream (aiohttp), promptwitness (``CaptureServer`` in
-  pass-through mode) and each mitmdump run in their own process; the client (raw asyncio
-  streams, hand-written HTTP/1.1) runs in this one. The same client code talks to every
-  target.
+- One process per server: the stand-in upstream (a minimal asyncio server), promptwitness
+  and each mitmdump run in their own process; the client (raw asyncio streams,
+  hand-written HTTP/1.1) runs in this one. The same client code talks to every target.
+- promptwitness is measured as users run it: the real ``promptwitness serve --upstream
+  URL`` command (its writer process, its line per stored exchange to its log). Only the
+  experiments (``--pw-writer null``, ``--pw-loop``, ``--pw-switch-interval``,
+  ``--profile``) run ``CaptureServer`` inside this script's promptwitness role.
 - Latency is paired: each round sends one request to every target, in a shuffled order,
   over one keep-alive connection per target, so the targets see the same machine state.
 - Everything measured is printed in one table and written to
@@ -488,6 +491,40 @@ def pw_extra(args: argparse.Namespace) -> list[str]:
     if args.pw_loop != "gateway":
         extra += ["--pw-loop", args.pw_loop]
     return extra
+
+
+def serve_is_measured(args: argparse.Namespace) -> bool:
+    """The default configuration is measured as the real ``promptwitness serve`` command
+    (a subprocess, its per-exchange lines written to its log); the experiments (``null``
+    writer, another loop, a switch interval, cProfile) run ``CaptureServer`` in a role."""
+    return args.pw_writer != "null" and args.pw_loop == "gateway" and not args.pw_switch_interval
+
+
+async def start_pw(
+    name: str, logdir: Path, args: argparse.Namespace, upstream_port: int, store: Path,
+    writer: str | None = None, profile_out: Path | None = None,
+) -> Child:
+    """A promptwitness target: ``promptwitness serve`` (see ``serve_is_measured``), else
+    this script's promptwitness role."""
+    upstream = f"http://{LOOPBACK}:{upstream_port}"
+    writer = writer or args.pw_writer
+    if serve_is_measured(args) and profile_out is None:
+        port = free_port()
+        log = logdir / f"{name}.log"
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "promptwitness", "serve",
+            "--listen", f"{LOOPBACK}:{port}", "--upstream", upstream, "--store", str(store),
+            "--writer", writer,
+            stdin=subprocess.DEVNULL, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+            env=_child_env(),
+        )  # fmt: skip
+        await wait_listening(port, proc, log)
+        return Child(name, proc, port, log)
+    extra = ["--profile-out", str(profile_out)] if profile_out else []
+    return await start_python_role(
+        name, logdir, "--role", "promptwitness", "--port", "0", "--upstream", upstream,
+        "--store", str(store), *extra, *pw_extra(args), "--pw-writer", writer,
+    )  # fmt: skip
 
 
 def free_port() -> int:
@@ -996,13 +1033,8 @@ async def _wait_rows(db: Path, n: int, timeout: float = 120) -> float:
 
 async def storage_phase(bench: Bench, upstream_port: int) -> dict[str, Any]:
     store = bench.logdir / "store-storage"
-    child = await start_python_role(
-        "promptwitness-storage",
-        bench.logdir,
-        "--role", "promptwitness", "--port", "0",
-        "--upstream", f"http://{LOOPBACK}:{upstream_port}", "--store", str(store),
-        *pw_extra(bench.args),
-    )  # fmt: skip
+    child = await start_pw("promptwitness-storage", bench.logdir, bench.args, upstream_port,
+                           store)
     bench.children.append(child)
     db = store / DB_NAME
     conn = Conn(child.port)
@@ -1128,6 +1160,7 @@ def render(res: dict[str, Any]) -> str:
         lines.append(f"EXPERIMENT: promptwitness ran on {loop}")
     writer = res.get("pw_writer", "store")
     lines.append("")
+    lines.append(f"promptwitness target: {res.get('pw_command', '?')}")
     if writer == "process":
         lines.append("promptwitness stored through its writer process (what `serve` uses)")
     else:
@@ -1246,6 +1279,10 @@ async def main_bench(args: argparse.Namespace) -> dict[str, Any]:
         "pw_switch_interval": args.pw_switch_interval,  # None: Python's default, 0.005 s
         "pw_writer": args.pw_writer,
         "pw_loop": args.pw_loop,
+        "pw_command": (
+            "promptwitness serve --listen 127.0.0.1:PORT --upstream URL --store DIR"
+            if serve_is_measured(args) else "CaptureServer in this script's promptwitness role"
+        ),
         "upstream_impl": args.upstream_impl,
         "pw_thread_too": bool(args.pw_thread_too and args.pw_writer == "process"),
         "request_bytes": len(bench.body),
@@ -1262,26 +1299,14 @@ async def main_bench(args: argparse.Namespace) -> dict[str, Any]:
         targets = {"direct": up.port}
         pids = {"upstream": up.pid}
         if with_pw:
-            pw = await start_python_role(
-                "promptwitness",
-                logdir,
-                "--role", "promptwitness", "--port", "0",
-                "--upstream", f"http://{LOOPBACK}:{up.port}", "--store", str(logdir / "store"),
-                *pw_extra(args),
-            )  # fmt: skip
+            pw = await start_pw("promptwitness", logdir, args, up.port, logdir / "store")
             bench.children.append(pw)
             bench.pw_db = logdir / "store" / DB_NAME if args.pw_writer != "null" else None
             targets["promptwitness"] = pw.port
             pids["promptwitness"] = pw.pid
             if args.pw_thread_too and args.pw_writer == "process":
-                pt = await start_python_role(
-                    "promptwitness-thread",
-                    logdir,
-                    "--role", "promptwitness", "--port", "0",
-                    "--upstream", f"http://{LOOPBACK}:{up.port}",
-                    "--store", str(logdir / "store-thread"),
-                    *pw_extra(args), "--pw-writer", "thread",
-                )  # fmt: skip
+                pt = await start_pw("promptwitness-thread", logdir, args, up.port,
+                                    logdir / "store-thread", writer="thread")
                 bench.children.append(pt)
                 targets["promptwitness-thread"] = pt.port
                 pids["promptwitness-thread"] = pt.pid

@@ -4,9 +4,10 @@
     .venv/bin/python benchmarks/writer_cost.py [N]
 
 Builds N exchanges like the ones ``capture_bench.py`` sends (the same 100 KB request,
-a 12-event SSE answer whose ids change every time), then times, in this process,
-``Redactor.redact`` on each and ``Store.add_many`` in batches of 32 (a fresh store in a
-temp dir): the work the capture server's writer thread does per exchange. Process CPU
+each in its own bytes object, and a 12-event SSE answer whose ids change every time),
+then times, in this process, ``Redactor.redact`` on each and ``Store.add_many`` in
+batches of 32 (a fresh store in a temp dir): the work the capture server's writer (thread
+or process) does per exchange. Process CPU
 time, so other load on the machine inflates it less than wall time. Works on an older
 checkout too (``PYTHONPATH=OLD/src``; ``add`` per exchange when there is no ``add_many``).
 """
@@ -36,7 +37,9 @@ def main() -> None:
             "/v1/messages",
             "127.0.0.1",
             request_headers=list(headers),
-            request_body=body,
+            # a fresh bytes object each time, as the writer process receives them from
+            # its socket (one shared object would have its hash cached by Python)
+            request_body=bytes(bytearray(body)),
             status=200,
             response_headers=[("content-type", "text/event-stream"), ("request-id", f"r{i}")],
             response_body=b"".join(cb.sse_events(i, len(body))),

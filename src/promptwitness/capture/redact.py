@@ -133,6 +133,8 @@ _DIGIT = re.compile(rb"[0-9]")
 
 CACHE_MIN_BYTES = 4096
 """Bodies shorter than this are scanned every time (hashing them costs about as much)."""
+SAMPLE_BYTES = 1024
+"""Bytes at each end of a body that key the per-body cache (with its length)."""
 CACHE_MAX_ENTRIES = 256
 CACHE_MAX_BYTES = 64 * 1024 * 1024
 """Bounds of the per-body cache (bodies and their redacted forms, counted together)."""
@@ -220,6 +222,21 @@ class _BodyScan:
     def cost(self) -> int:
         return self.size + (len(self.redacted) if self.generation >= 0 else 0)
 
+    def holds(self, body: bytes) -> bool:
+        """This is the scan of exactly ``body`` (same bytes)."""
+        return self.body is body or self.body == body
+
+
+BodyKey = tuple[bool, int, int, int, bool]
+
+
+def body_key(request: bool, body: bytes, full: bool = False) -> BodyKey:
+    """The per-body cache's key: (request?, length, hash of the first ``SAMPLE_BYTES``,
+    hash of the last ``SAMPLE_BYTES``) or, with ``full``, the hash of the whole body."""
+    if full:
+        return (request, len(body), hash(body), 0, True)
+    return (request, len(body), hash(body[:SAMPLE_BYTES]), hash(body[-SAMPLE_BYTES:]), False)
+
 
 class Redactor:
     """Replaces credentials in captured exchanges by salted fingerprints.
@@ -236,7 +253,7 @@ class Redactor:
         self._secrets: dict[str, _Secret] = {}
         self._patterns: _Patterns | None = None
         self._generation = 0  # bumped whenever the secrets (or their forms) change
-        self._scans: OrderedDict[tuple[bool, int, int], _BodyScan] = OrderedDict()
+        self._scans: OrderedDict[BodyKey, _BodyScan] = OrderedDict()
         self._scan_bytes = 0
         # header values and other short texts -> (redacted, ((origin, n), ...)), for
         # ``_text_generation`` only
@@ -412,22 +429,30 @@ class Redactor:
 
     def _scan(self, body: bytes, *, request: bool) -> _BodyScan:
         """What ``body`` teaches: secret fields (request bodies only) and key-shaped
-        strings; remembered for bodies of ``CACHE_MIN_BYTES`` or more. The cache is keyed
-        by the body's length and built-in hash (a third of SHA-256's cost on 100 KB) and
-        a hit is confirmed by comparing the body byte for byte, so a collision can only
-        cost a fresh scan, never a wrong redaction."""
+        strings; remembered for bodies of ``CACHE_MIN_BYTES`` or more.
+
+        The cache is keyed by the body's length and the built-in hash of its first and
+        last ``SAMPLE_BYTES`` (hashing all of a 100 KB body would cost ten times as much),
+        and a hit is confirmed by comparing the body byte for byte, so a collision can
+        only cost a fresh scan, never a wrong redaction. A body whose sampled key holds
+        another body (same length, head and tail: e.g. one date changed in the middle)
+        is kept under its full hash instead, so that two such bodies are both
+        remembered."""
         if len(body) < CACHE_MIN_BYTES:
             return self._fresh_scan(body, request)
-        key = (request, len(body), hash(body))
+        key = body_key(request, body)
         scan = self._scans.get(key)
-        if scan is not None and (scan.body is body or scan.body == body):
+        if scan is not None and not scan.holds(body):
+            key = body_key(request, body, full=True)
+            scan = self._scans.get(key)
+        if scan is not None and scan.holds(body):
             self._scans.move_to_end(key)
             self.cache_hits += 1
             return scan
         self.cache_misses += 1
         scan = self._fresh_scan(body, request)
         scan.body = bytes(body)
-        if key in self._scans:  # a collision: the newer body takes the slot
+        if key in self._scans:  # a collision of full hashes: the newer body takes the slot
             self._scan_bytes -= self._scans.pop(key).cost()
         self._scans[key] = scan
         scan.cached = True

@@ -236,7 +236,9 @@ class CaptureServer:
             self.redactor,
             max_backlog=max_backlog,
             max_backlog_bytes=max_backlog_bytes,
-            on_stored=self._stored_one,
+            # only when someone listens: the process writer then sends each redacted
+            # exchange back, which costs this process's GIL
+            on_stored=self._stored_one if on_exchange is not None else None,
         )
         self._addresses: list[tuple[str, int]] = []
         self._inflight = 0

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from promptwitness.errors import NotFound, StoreError, UsageError
 from promptwitness.ledger import merkle
-from promptwitness.ledger.record import exchange_leaf_hash
+from promptwitness.ledger.record import exchange_leaf_hash, leaf_data_spliced, record_json
 
 if TYPE_CHECKING:
     from promptwitness.ledger.note import Checkpoint, Signer, Verifier
@@ -48,30 +48,50 @@ def _read_exchange(conn: sqlite3.Connection, exchange_id: int) -> StoredExchange
     return Store._exchange(row)
 
 
-def _append(conn: sqlite3.Connection, x: StoredExchange) -> int:
+def next_index(conn: sqlite3.Connection) -> int:
+    """The index the next leaf gets (the log's size)."""
     row = conn.execute("SELECT max(idx) FROM ledger_leaves").fetchone()
-    idx = 0 if row is None or row[0] is None else int(row[0]) + 1
+    return 0 if row is None or row[0] is None else int(row[0]) + 1
+
+
+def _insert(conn: sqlite3.Connection, idx: int, exchange_id: int, leaf: bytes) -> int:
     conn.execute(
         "INSERT INTO ledger_leaves(idx, exchange, hash) VALUES (?, ?, ?)",
-        (idx, x.id, exchange_leaf_hash(x)),
+        (idx, int(exchange_id), leaf),
     )
     return idx
 
 
+# The two header columns in a row of ``Store._COLUMNS`` without the id.
+_REQUEST_HEADERS, _RESPONSE_HEADERS = 9, 13
+
+
 def append_exchange(conn: sqlite3.Connection, exchange_id: int,
-                    row: Sequence[Any] | None = None) -> int:
-    """Append the leaf of exchange ``exchange_id`` (inside the caller's transaction).
+                    row: Sequence[Any] | None = None, *, index: int | None = None) -> int:
+    """Append the leaf of exchange ``exchange_id`` (inside the caller's transaction), at
+    ``index`` (the log's size, ``next_index``; read from the table when None).
 
     ``row``: the values just inserted, in ``Store._COLUMNS`` order without the id. They
     are decoded exactly as a read-back row would be (every column's affinity keeps the
     Python type ``Store`` writes: REAL floats, INTEGER ints, TEXT str or BLOB bytes), so
     the leaf is the one ``verify`` recomputes from the stored row, without the extra
-    SELECT; ``verify`` would report any divergence. None: read the row back."""
+    SELECT; ``verify`` would report any divergence. The two header columns are the
+    leaf's own encoding of the headers (``record.headers_json``, which ``Store`` writes
+    them with), so they are spliced into the leaf as they are, not decoded and encoded
+    again. None: read the row back."""
+    idx = next_index(conn) if index is None else index
     if row is None:
-        return _append(conn, _read_exchange(conn, exchange_id))
+        return _insert(conn, idx, exchange_id, exchange_leaf_hash(_read_exchange(conn,
+                                                                                 exchange_id)))
     from promptwitness.store.db import Store
 
-    return _append(conn, Store._exchange((int(exchange_id), *row)))
+    req_headers, resp_headers = row[_REQUEST_HEADERS], row[_RESPONSE_HEADERS]
+    bare = list(row)
+    bare[_REQUEST_HEADERS] = bare[_RESPONSE_HEADERS] = "[]"
+    rec = record_json(Store._exchange((int(exchange_id), *bare)))
+    del rec["request_headers"], rec["response_headers"]
+    leaf = merkle.leaf_hash(leaf_data_spliced(rec, req_headers, resp_headers))
+    return _insert(conn, idx, exchange_id, leaf)
 
 
 @dataclass(frozen=True)
@@ -194,7 +214,7 @@ class Ledger:
             ).fetchall()
         ]
         for i in ids:
-            _append(conn, _read_exchange(conn, i))
+            append_exchange(conn, i)
         return len(ids)
 
     def checkpoint(self, signers: Sequence[Signer]) -> tuple[str, int]:

@@ -134,8 +134,35 @@ def record_json(x: ExchangeRecord) -> dict[str, Any]:
     }
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
 def leaf_data(x: ExchangeRecord) -> bytes:
-    text = json.dumps(record_json(x), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return LEAF_DOMAIN + _ENCODER.encode(record_json(x)).encode("ascii")
+
+
+def headers_json(headers: Sequence[tuple[str, str]]) -> str:
+    """Headers as the leaf writes them: ``[[name, value], ...]``, compact, ASCII only."""
+    return _ENCODER.encode([[k, v] for k, v in headers])
+
+
+def leaf_data_spliced(rec: dict[str, Any], request_headers: str, response_headers: str) -> bytes:
+    """``leaf_data`` of a record whose two header lists are given already encoded
+    (``headers_json``'s text, e.g. the store's own column): the same bytes, without
+    encoding the headers again. ``rec`` is ``record_json`` without the header keys."""
+    if "request_headers" in rec or "response_headers" in rec:
+        raise ValueError("the headers are given encoded, not in the record")
+    parts: tuple[dict[str, Any], dict[str, Any], dict[str, Any]] = ({}, {}, {})
+    for k, v in rec.items():  # by sorted key: before, between and after the two lists
+        parts[0 if k < "request_headers" else 1 if k < "response_headers" else 2][k] = v
+    pieces = (
+        _ENCODER.encode(parts[0])[1:-1],
+        '"request_headers":' + request_headers,
+        _ENCODER.encode(parts[1])[1:-1],
+        '"response_headers":' + response_headers,
+        _ENCODER.encode(parts[2])[1:-1],
+    )
+    text = "{" + ",".join(p for p in pieces if p) + "}"
     return LEAF_DOMAIN + text.encode("ascii")
 
 

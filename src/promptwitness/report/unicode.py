@@ -348,8 +348,13 @@ def _pieces(text: str) -> list[tuple[str, int]]:
     return out
 
 
+_PLAIN = frozenset("\n\t" + "".join(chr(c) for c in range(0x20, 0x7F)))
+
+
 def mark(text: str) -> str:
     """Plain text with every suspicious code point marked (module rules)."""
+    if text.isascii() and _PLAIN.issuperset(text):
+        return text  # nothing to mark (the common case, without the per-character walk)
     return "".join(piece for piece, _ in _pieces(text))
 
 

@@ -39,6 +39,7 @@ import platformdirs
 from promptwitness.capture.exchange import CapturedExchange
 from promptwitness.errors import NotFound, StoreError
 from promptwitness.ledger import log as ledger_log
+from promptwitness.ledger.record import headers_json
 from promptwitness.model import RawRequest
 from promptwitness.store import blobs, schema
 
@@ -48,6 +49,8 @@ BUSY_TIMEOUT_S = 10.0
 CLASSIFY_CACHE = 1024  # (method, target, request SHA-256) -> (protocol, parse error)
 SHA_MEMO = 16  # bytes objects whose hash is remembered (by identity)
 SHA_MEMO_MIN = 4096  # smaller ones are hashed again (cheaper than the lookup's lock)
+PUT_LOOKUP_MIN = 16 * 1024
+"""Blobs this large or larger are looked up before being compressed and inserted."""
 KNOWN_BLOBS_MAX = 1 << 20  # hashes remembered as stored; forgotten all at once beyond
 
 Headers = tuple[tuple[str, str], ...]
@@ -211,8 +214,9 @@ def _dec_text(v: object) -> str | None:
 
 
 def _headers_json(headers: Sequence[tuple[str, str]]) -> str:
-    # ensure_ascii: escapes keep any lone surrogate representable and exact.
-    return json.dumps([[k, v] for k, v in headers], separators=(",", ":"))
+    # ensure_ascii: escapes keep any lone surrogate representable and exact. The very
+    # text the ledger leaf holds for them (it is spliced in, not encoded twice).
+    return headers_json(headers)
 
 
 def _headers_from_json(text: str) -> Headers:
@@ -506,19 +510,22 @@ class Store:
             return []
         ids: list[int] = []
         new_blobs: set[str] = set()
+        runs: set[str] = set()
         with self._write("store an exchange" if len(prepared) == 1 else "store exchanges") as conn:
+            leaf = ledger_log.next_index(conn)
             for ex, row, bodies in prepared:
                 for sha, data in bodies:
                     if sha not in self._known_blobs and sha not in new_blobs:
                         self._put(conn, sha, data)
                         new_blobs.add(sha)
-                if ex.run is not None:
+                if ex.run is not None and ex.run not in runs:
                     # An exchange may name a run nobody began (a test, a foreign tool):
                     # keep the capture and record the run rather than refuse it.
                     conn.execute(
                         "INSERT OR IGNORE INTO runs(id, kind, started) VALUES (?, 'adhoc', ?)",
                         (ex.run, float(ex.started)),
                     )
+                    runs.add(ex.run)
                 cur = conn.execute(
                     "INSERT INTO exchanges(run, started, duration, mode, method, scheme, host, "
                     "target, http_version, request_headers, request_sha256, request_size, "
@@ -530,7 +537,8 @@ class Store:
                 assert cur.lastrowid is not None
                 ids.append(int(cur.lastrowid))
                 # its provenance leaf, in the same transaction
-                ledger_log.append_exchange(conn, ids[-1], row)
+                ledger_log.append_exchange(conn, ids[-1], row, index=leaf)
+                leaf += 1
             if len(self._known_blobs) + len(new_blobs) > KNOWN_BLOBS_MAX:
                 self._known_blobs.clear()
         # Remembered only once committed: a rolled-back blob must be written again.
@@ -607,8 +615,13 @@ class Store:
 
     @staticmethod
     def _put(conn: sqlite3.Connection, sha: str, data: bytes) -> None:
-        # Compress only bytes not stored yet: a repeated body costs a lookup, not zstd.
-        if conn.execute("SELECT 1 FROM blobs WHERE sha256 = ?", (sha,)).fetchone() is None:
+        # Compress only large bytes not stored yet: a repeated large body costs a lookup,
+        # not zstd. A small one (a streamed answer, new every time) is compressed and
+        # inserted straight away: that costs less than the lookup.
+        if (
+            len(data) < PUT_LOOKUP_MIN
+            or conn.execute("SELECT 1 FROM blobs WHERE sha256 = ?", (sha,)).fetchone() is None
+        ):
             b = blobs.encode(data, sha)
             conn.execute(
                 "INSERT OR IGNORE INTO blobs(sha256, size, data, compression) VALUES (?, ?, ?, ?)",

@@ -191,17 +191,37 @@ def test_a_secret_learned_later_is_replaced_in_a_remembered_header_value() -> No
     assert again.redactions == out.redactions
 
 
-def test_a_cache_key_collision_never_returns_another_bodys_redaction() -> None:
-    """The cache is keyed by length and built-in hash; a hit must be the same bytes. A
-    forged entry under the key of a secret-bearing body (as a collision would make) is
-    not used: the body is scanned afresh and its secret is replaced by its fingerprint."""
+@pytest.mark.parametrize("full", [False, True])
+def test_a_cache_key_collision_never_returns_another_bodys_redaction(full: bool) -> None:
+    """The cache is keyed by length and hashes; a hit must be the same bytes. A forged
+    entry under the keys of a secret-bearing body (as a collision would make) is not
+    used: the body is scanned afresh and its secret is replaced by its fingerprint."""
     secret = "sk-ant-api03-" + "Q" * 60
     clean, dirty = big_body(), big_body(secret)
     r = Redactor(b"s" * 32, known_secrets=[secret])
     r.redact(ex(clean))
-    ((key, scan),) = r._scans.items()
-    forged = (key[0], len(dirty), hash(dirty))
-    r._scans[forged] = scan  # the clean body's scan, under the dirty body's key
+    ((_key, scan),) = r._scans.items()
+    forged = [redact.body_key(True, dirty)] + ([redact.body_key(True, dirty, full=True)]
+                                               if full else [])
+    for key in forged:
+        r._scans[key] = scan  # the clean body's scan, under the dirty body's keys
     out = r.redact(ex(dirty))
     assert out.request_body == dirty.replace(secret.encode(), r.fingerprint(secret).encode())
-    assert r._scans[forged].body == dirty  # the slot now holds the body it describes
+    # the dirty body's own scan is kept under its full hash (its sampled slot is taken)
+    assert r._scans[redact.body_key(True, dirty, full=True)].body == dirty
+
+
+def test_bodies_alike_at_both_ends_are_both_remembered() -> None:
+    """Same length, same head and tail, another middle (a date changed): the second is
+    kept under its full hash, and both are hits afterwards, each with its own result."""
+    secret = "tok-abcdefgh-1"
+    pad = "x" * 40_000
+    a = f'{{"a":"{pad}","when":"2026-11-28","b":"{pad}"}}'.encode()
+    b = a.replace(b"2026-11-28", b"2026/11/28")
+    c = a.replace(b"2026-11-28", secret[:10].encode())
+    assert redact.body_key(True, a) == redact.body_key(True, b) == redact.body_key(True, c)
+    r = Redactor(SALT, known_secrets=[secret])
+    outs = [r.redact(ex(x)).request_body for x in (a, b, a, b)]
+    assert outs == [a, b, a, b]
+    assert r.cache_misses == 2 and r.cache_hits == 2
+    assert len(r._scans) == 2

@@ -197,3 +197,11 @@ def test_label() -> None:
     assert label("'") == "U+0027 APOSTROPHE"
     assert label("\r") == "U+000D"
     assert label("\U000e0000") == "U+E0000 <unassigned-tag>"
+
+
+@settings(max_examples=300)
+@given(st.one_of(st.text(), st.text(alphabet=st.characters(max_codepoint=0x7F))))
+def test_mark_fast_path_equals_the_full_walk(text: str) -> None:
+    from promptwitness.report.unicode import _pieces
+
+    assert mark(text) == "".join(piece for piece, _ in _pieces(text))
