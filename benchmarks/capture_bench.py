@@ -514,7 +514,7 @@ async def start_pw(
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "promptwitness", "serve",
             "--listen", f"{LOOPBACK}:{port}", "--upstream", upstream, "--store", str(store),
-            "--writer", writer,
+            "--writer", writer, *(["--quiet"] if args.pw_quiet else []),
             stdin=subprocess.DEVNULL, stdout=log.open("wb"), stderr=subprocess.STDOUT,
             env=_child_env(),
         )  # fmt: skip
@@ -1275,12 +1275,14 @@ async def main_bench(args: argparse.Namespace) -> dict[str, Any]:
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "git": git_head(),
         "quick": args.quick,
+        "phases": sorted(args.phases),
         "machine": machine_info(mitm_version() if with_mitm else "-"),
         "pw_switch_interval": args.pw_switch_interval,  # None: Python's default, 0.005 s
         "pw_writer": args.pw_writer,
         "pw_loop": args.pw_loop,
         "pw_command": (
             "promptwitness serve --listen 127.0.0.1:PORT --upstream URL --store DIR"
+            + (" --quiet" if args.pw_quiet else "")
             if serve_is_measured(args) else "CaptureServer in this script's promptwitness role"
         ),
         "upstream_impl": args.upstream_impl,
@@ -1319,15 +1321,18 @@ async def main_bench(args: argparse.Namespace) -> dict[str, Any]:
                 targets[name] = mc.port
                 pids[name] = mc.pid
 
-        print(f"latency: {args.requests} requests x {len(targets)} targets ...", flush=True)
-        res["latency"] = await latency_phase(bench, targets, pids)
-        print(
-            f"throughput: {args.concurrency} clients, {args.duration} s per target ...", flush=True
-        )
-        res["throughput"] = await throughput_phase(
-            bench, targets, {k: v for k, v in pids.items() if k != "upstream"}
-        )
-        if with_pw and args.pw_writer != "null":
+        if "latency" in args.phases:
+            print(f"latency: {args.requests} requests x {len(targets)} targets ...", flush=True)
+            res["latency"] = await latency_phase(bench, targets, pids)
+        if "throughput" in args.phases:
+            print(
+                f"throughput: {args.concurrency} clients, {args.duration} s per target ...",
+                flush=True,
+            )
+            res["throughput"] = await throughput_phase(
+                bench, targets, {k: v for k, v in pids.items() if k != "upstream"}
+            )
+        if with_pw and args.pw_writer != "null" and "storage" in args.phases:
             print(f"storage: {args.repeats} repeats ...", flush=True)
             res["storage"] = await storage_phase(bench, up.port)
     finally:
@@ -1468,6 +1473,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--duration", type=float, help="throughput seconds per target (default 10)")
     p.add_argument("--repeats", type=int, default=1000, help="storage: repeats of one request")
     p.add_argument("--size", type=int, default=100 * 1024, help="request body bytes")
+    p.add_argument(
+        "--phases",
+        default="latency,throughput,storage",
+        help="which phases to run, comma-separated (default: all three); a run with fewer "
+        "phases judges only the targets it measured",
+    )
     p.add_argument("--no-mitmproxy", action="store_true")
     p.add_argument("--no-promptwitness", action="store_true")
     p.add_argument("--keep", action="store_true", help="keep logs and stores (temp dir)")
@@ -1512,6 +1523,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "ceiling of the pass-through alone; no storage phase)",
     )
     p.add_argument(
+        "--pw-quiet",
+        action="store_true",
+        help="experiment: run `promptwitness serve --quiet` (no line per stored exchange)",
+    )
+    p.add_argument(
         "--no-pw-thread",
         dest="pw_thread_too",
         action="store_false",
@@ -1519,6 +1535,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "thread) beside the default process writer",
     )
     a = p.parse_args(argv)
+    a.phases = {x.strip() for x in a.phases.split(",") if x.strip()}
+    if not a.phases or not a.phases <= {"latency", "throughput", "storage"}:
+        p.error("--phases takes latency, throughput and/or storage")
     a.requests = a.requests or (200 if a.quick else 2000)
     a.warmup = a.warmup if a.warmup is not None else (50 if a.quick else 200)
     a.duration = a.duration or (4.0 if a.quick else 10.0)

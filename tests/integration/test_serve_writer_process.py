@@ -157,3 +157,23 @@ def test_a_dead_writer_process_is_reported_and_nothing_is_lost(serve: Serve) -> 
         assert text.count(b"turn %d:" % i) == 1, i
     assert SECRET.encode() not in text
     assert "30 exchanges" in err
+
+
+def test_serve_prints_each_stored_exchange_while_it_serves(serve: Serve) -> None:
+    """The per-exchange lines are written while serving (queued, a few times a second),
+    not held back until the end."""
+    import select
+
+    assert serve.proc.stderr is not None
+    fd = serve.proc.stderr.fileno()
+    for i in range(1, 4):
+        post(serve.port, body(i))
+    seen = b""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and len(re.findall(rb"^#\d+ POST ", seen, re.M)) < 4:
+        ready, _w, _x = select.select([fd], [], [], 0.5)
+        if ready:
+            seen += os.read(fd, 65536)
+    assert serve.proc.poll() is None  # still serving
+    lines = re.findall(rb"^#\d+ POST 127\.0\.0\.1:\d+/v1/messages \xe2\x86\x92 200 ", seen, re.M)
+    assert len(lines) == 4, seen.decode(errors="replace")  # the fixture's first request too

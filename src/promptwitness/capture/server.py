@@ -183,6 +183,12 @@ class CaptureServer:
 
     ``start`` may be called more than once to listen on several addresses (or on sockets
     handed over by the sandbox, ``sock=``); ``stop`` closes them all.
+
+    After each exchange is stored (redacted), from the writer's thread:
+    ``on_exchange(id, exchange)``, and ``on_lines(lines)`` once per stored batch with
+    the exchanges' ``capture.summary.exchange_line``. A gateway that only prints wants
+    ``on_lines``: with ``writer="process"`` the lines are made in the writer process and
+    nothing else comes back.
     """
 
     def __init__(
@@ -196,6 +202,7 @@ class CaptureServer:
         upstream_timeout: float = 600,
         max_body: int = DEFAULT_MAX_BODY,
         on_exchange: OnExchange | None = None,
+        on_lines: Callable[[list[str]], None] | None = None,
         shutdown_timeout: float = 5.0,
         max_backlog: int = DEFAULT_MAX_BACKLOG,
         max_backlog_bytes: int = DEFAULT_MAX_BACKLOG_BYTES,
@@ -239,6 +246,7 @@ class CaptureServer:
             # only when someone listens: the process writer then sends each redacted
             # exchange back, which costs this process's GIL
             on_stored=self._stored_one if on_exchange is not None else None,
+            on_lines=on_lines,
         )
         self._addresses: list[tuple[str, int]] = []
         self._inflight = 0

@@ -15,6 +15,9 @@ Rules:
   exchanges are retried one by one so that one bad exchange costs only itself.
 - ``flush`` returns once everything handed over before it is stored; ``stop`` drains
   everything, then ends the thread.
+- After each stored batch: ``on_stored(id, redacted exchange)`` per exchange, and/or
+  ``on_lines(lines)`` once with ``capture.summary.exchange_line`` of each (made where
+  the redacted exchange is: in the writer process, they are all that comes back).
 """
 
 from __future__ import annotations
@@ -31,13 +34,17 @@ from typing import Protocol
 
 from promptwitness.capture.exchange import CapturedExchange
 from promptwitness.capture.redact import Redactor
+from promptwitness.capture.summary import exchange_line
 
 __all__ = [
     "DEFAULT_MAX_BACKLOG",
     "DEFAULT_MAX_BACKLOG_BYTES",
     "DEFAULT_MAX_BATCH",
+    "OnLines",
+    "OnStored",
     "StoreWriter",
     "WriterStats",
+    "lines_of",
 ]
 
 log = logging.getLogger("promptwitness.capture")
@@ -57,6 +64,7 @@ class _Store(Protocol):
 
 
 OnStored = Callable[[int, CapturedExchange], None]
+OnLines = Callable[[list[str]], None]
 
 
 @dataclass(frozen=True)
@@ -108,6 +116,7 @@ class StoreWriter:
         max_backlog_bytes: int = DEFAULT_MAX_BACKLOG_BYTES,
         max_batch: int = DEFAULT_MAX_BATCH,
         on_stored: OnStored | None = None,
+        on_lines: OnLines | None = None,
     ) -> None:
         if max_backlog < 1 or max_backlog_bytes < 1 or max_batch < 1:
             raise ValueError("the writer's bounds must be at least 1")
@@ -117,6 +126,7 @@ class StoreWriter:
         self.max_backlog_bytes = max_backlog_bytes
         self.max_batch = max_batch
         self.on_stored = on_stored
+        self.on_lines = on_lines
         self.failures: list[str] = []
         self._cond = threading.Condition(threading.Lock())
         self._items: deque[tuple[CapturedExchange, int] | _Marker] = deque()
@@ -289,6 +299,16 @@ class StoreWriter:
                     self.on_stored(ex_id, ex)
                 except Exception:
                     log.exception("on_exchange callback failed")
+        if self.on_lines is not None:
+            self._lines(lines_of(ids, done))
+
+    def _lines(self, lines: list[str]) -> None:
+        if lines and self.on_lines is not None:
+            try:
+                self.on_lines(lines)
+            except Exception:
+                log.exception("on_lines callback failed")
+
 
     def _redact(self, ex: CapturedExchange) -> CapturedExchange:
         """``redactor.redact(ex)``; if that fails, the exchange without headers and bodies
@@ -340,3 +360,8 @@ class StoreWriter:
         for loop, fut in waiters:
             with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
                 loop.call_soon_threadsafe(_wake, fut)
+
+
+def lines_of(ids: Sequence[int | None], done: Sequence[CapturedExchange]) -> list[str]:
+    """``exchange_line`` of every stored exchange of a batch (``done``: redacted)."""
+    return [exchange_line(i, ex) for i, ex in zip(ids, done, strict=True) if i is not None]

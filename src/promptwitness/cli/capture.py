@@ -14,14 +14,12 @@ from collections import Counter
 from collections.abc import Sequence
 
 from promptwitness.capture.env import BASE_URL_VARS, capture_env, dummy_keys, secrets_in_env
-from promptwitness.capture.exchange import CapturedExchange
 from promptwitness.capture.redact import Redactor
 from promptwitness.capture.server import CaptureServer, ServerThread
 from promptwitness.cli.common import add_store_option, human_size, open_store, stderr_console
 from promptwitness.cli.probe import add_hermetic_options
 from promptwitness.errors import UsageError
 from promptwitness.protocols import DEFAULT_ANSWER
-from promptwitness.report.unicode import mark
 from promptwitness.store import Store
 
 
@@ -223,19 +221,8 @@ def _parse_listen(value: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def exchange_line(ex_id: int, ex: CapturedExchange) -> str:
-    """``serve``'s line for one stored exchange (with its newline).
-
-    Plain text, written by the writer's thread: a rich render would cost ~140 µs of the
-    server's GIL per exchange, this ~2 µs. What the client chose (method, host, target)
-    and the error text are marked as in every report, so no control character, escape
-    sequence or bidi override reaches the terminal raw."""
-    status = ex.status if ex.status is not None else "-"
-    flag = f"  ! {mark(ex.error)}" if ex.error else ""
-    return (
-        f"#{ex_id} {mark(ex.method)} {mark(ex.host)}{mark(ex.target)} → {status} "
-        f"({human_size(len(ex.request_body))} / {human_size(len(ex.response_body))}){flag}\n"
-    )
+LINES_EVERY = 0.25
+"""Seconds between two writes of ``serve``'s queued per-exchange lines."""
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -246,12 +233,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
     run = store.begin_run("serve", None, {"listen": args.listen, "upstream": args.upstream})
     lock = threading.Lock()
 
-    out = sys.stderr
+    # The writer makes a line per stored exchange (in the writer process with the default
+    # writer) and hands them over per batch; this (main) thread writes them a few times a
+    # second, in one write. Anything more per exchange in the server process (the
+    # redacted exchange sent back, a write per line) costs its event loop, under load,
+    # ~10 % of its requests per second (benchmarks/README.md).
+    pending: list[str] = []
 
-    def show(ex_id: int, ex: CapturedExchange) -> None:
-        line = exchange_line(ex_id, ex)
+    def queue_lines(lines: list[str]) -> None:
         with lock:
-            out.write(line)
+            pending.extend(lines)
+
+    def write_lines() -> None:
+        with lock:
+            text = "".join(pending)
+            pending.clear()
+        if text:
+            sys.stderr.write(text)
+            sys.stderr.flush()
 
     server = CaptureServer(
         store,
@@ -259,7 +258,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         run=run,
         redactor=Redactor(store.salt(), known_secrets=secrets_in_env(os.environ)),
         answer_text=args.answer,
-        on_exchange=None if args.quiet else show,
+        on_lines=None if args.quiet else queue_lines,
         writer=args.writer,
     )
     from promptwitness.capture.loop import gateway_loop, gateway_loop_name
@@ -284,16 +283,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         reported = False
         try:
-            while not stop.wait(0.5):
+            while not stop.wait(LINES_EVERY):
+                write_lines()
                 if not reported and server.writer_crashed is not None:
                     reported = True
-                    with lock:
-                        console.print(f"promptwitness: error: {server.writer_crashed}",
-                                      markup=False)
+                    console.print(f"promptwitness: error: {server.writer_crashed}",
+                                  markup=False)
         except KeyboardInterrupt:
             pass
     finally:
-        thread.stop()
+        thread.stop()  # stores everything received, so the last lines are queued now
+        write_lines()
         for failure in server.failures:
             console.print(f"promptwitness: store writer: {failure}", markup=False)
         n = len(store.exchanges(run=run))

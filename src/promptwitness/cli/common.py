@@ -7,7 +7,10 @@ from pathlib import Path
 
 from rich.console import Console
 
+from promptwitness.capture.summary import human_size
 from promptwitness.store import Store
+
+__all__ = ["add_store_option", "human_size", "open_store", "stderr_console", "stdout_console"]
 
 
 def add_store_option(p: argparse.ArgumentParser) -> None:
@@ -22,17 +25,6 @@ def add_store_option(p: argparse.ArgumentParser) -> None:
 
 def open_store(args: argparse.Namespace) -> Store:
     return Store.open(args.store)
-
-
-def human_size(n: int | None) -> str:
-    if n is None:
-        return "-"
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{n} B"
 
 
 def stderr_console() -> Console:

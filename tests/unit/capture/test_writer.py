@@ -173,3 +173,20 @@ async def test_not_started_writer_stores_inline() -> None:
     await w.put(ex(0))
     w.put_nowait(ex(1))
     assert order(store) == [0, 1] and w.stats().backlog == 0
+
+
+async def test_lines_of_each_stored_batch_are_made_from_the_redacted_exchanges() -> None:
+    store = SlowStore(fail_on={2})
+    store.gate.set()
+    got: list[list[str]] = []
+    w = StoreWriter(store, Redactor(SALT), on_lines=got.append)
+    w.start()
+    for i in range(5):
+        await w.put(ex(i))
+    await w.aclose()
+    lines = [line for batch in got for line in batch]
+    # one line per stored exchange (the refused one has none), in order, ids included
+    assert [line.split(" ", 1)[0] for line in lines] == [f"#{n}" for n in range(1, 5)]
+    assert [line.split("i=")[1].split(" ")[0] for line in lines] == ["0", "1", "3", "4"]
+    assert all(line.endswith("\n") and " POST h/v1/messages?i=" in line for line in lines)
+    assert not any("sk-secret-value-0001" in line for line in lines)

@@ -20,9 +20,12 @@ from hypothesis import strategies as st
 from promptwitness.capture.exchange import CapturedExchange
 from promptwitness.capture.redact import Redactor
 from promptwitness.capture.writer_process import (
+    _FIELDS,
     ProcessWriter,
+    _result,
     decode_batch,
     encode_batch,
+    redacted_copy,
     redactor_secrets,
 )
 from promptwitness.store import Store
@@ -96,6 +99,35 @@ def test_batches_cross_the_wire_unchanged(items: list[tuple[bytes, bytes, list, 
     assert decode_batch(frame) == batch
 
 
+@settings(max_examples=80, deadline=None)
+@given(
+    st.tuples(st.text(max_size=12), st.text(max_size=12), headers, headers,
+              st.binary(max_size=50), st.binary(max_size=50), st.none() | st.text(max_size=9)),
+    st.tuples(st.text(max_size=12), st.text(max_size=12), headers, headers,
+              st.binary(max_size=50), st.binary(max_size=50), st.none() | st.text(max_size=9)),
+    st.lists(st.booleans(), min_size=7, max_size=7),
+)
+def test_the_changes_sent_back_rebuild_the_redacted_exchange(
+    a: tuple, b: tuple, take_b: list[bool]
+) -> None:
+    """Whatever redaction changed (any mix of fields and bodies), the server's copy plus
+    the changes sent back is exactly the redacted exchange."""
+    mixed = [vb if t else va for va, vb, t in zip(a, b, take_b, strict=True)]
+
+    def make(v: tuple | list) -> CapturedExchange:
+        return CapturedExchange("POST", "/" + v[0], v[1] or "h", request_headers=list(v[2]),
+                                response_headers=list(v[3]), request_body=v[4],
+                                response_body=v[5], error=v[6], status=200)
+
+    sent, red = make(a), make(mixed)
+    received = tuple(getattr(sent, n) for n in _FIELDS)
+    result = _result(7, received, (sent.request_body, sent.response_body), red)
+    assert result[0] == 7
+    changed = {_FIELDS[i] for i, _v in result[1] or ()}
+    assert changed == {n for n in _FIELDS if getattr(sent, n) != getattr(red, n)}
+    assert redacted_copy(sent, result) == red
+
+
 def test_a_frame_with_bytes_left_over_is_refused() -> None:
     frame = bytearray(b"".join(encode_batch([ex(1)])) + b"x")
     with pytest.raises(RuntimeError, match="held"):
@@ -136,6 +168,57 @@ async def test_every_exchange_is_stored_redacted_with_ids_reported(store: Store)
         assert SECRET.encode() not in x.request_body and HEADER_KEY not in x.target
         assert x.request_body == store.request_body(by_id[i])
         assert dict(x.request_headers)["x-api-key"].startswith("pw-redacted:")
+        # every field reported is the stored one (the changed ones came back, the rest
+        # were the server's own)
+        row = by_id[i]
+        for name in ("method", "target", "host", "scheme", "http_version", "status", "mode",
+                     "upstream", "run", "client", "error"):
+            assert getattr(x, name) == getattr(row, name), name
+        assert [tuple(h) for h in x.request_headers] == list(row.request_headers)
+        assert [tuple(h) for h in x.response_headers] == list(row.response_headers)
+        assert tuple(x.redactions) == tuple(row.redactions)
+        assert x.response_body == store.response_body(row)
+
+
+async def test_summary_lines_come_back_from_the_child_redacted(store: Store) -> None:
+    """With ``on_lines`` (what ``serve`` uses), the lines are made in the child from the
+    redacted exchanges; they name the stored ids; the secret in the target is not in them."""
+    got: list[list[str]] = []
+    w = writer(store, on_lines=got.append)
+    w.start()
+    try:
+        for i in range(70):
+            await w.put(ex(i))
+        assert await w.flush(60)
+    finally:
+        await w.aclose()
+    lines = [line for batch in got for line in batch]
+    assert len(lines) == 70 and len(got) < 70  # per batch, not per exchange
+    rows = {x.id: x for x in store.exchanges()}
+    for line in lines:
+        ex_id = int(line.split(" ", 1)[0][1:])
+        assert f"api.example{rows[ex_id].target} → 200 " in line
+        assert HEADER_KEY not in line and "pw-redacted:" in line
+
+
+async def test_lines_after_a_crash_come_from_the_fallback(store: Store) -> None:
+    got: list[list[str]] = []
+    w = writer(store, on_lines=got.append)
+    w.start()
+    try:
+        await w.put(ex(0))
+        assert await w.flush(60)
+        assert w.child_pid is not None
+        os.kill(w.child_pid, signal.SIGKILL)
+        for i in range(1, 6):
+            await w.put(ex(i))
+        assert await w.flush(60)
+    finally:
+        await w.aclose()
+    assert w.crashed is not None
+    lines = [line for batch in got for line in batch]
+    assert sorted(int(line.split("i=")[1].split("&")[0]) for line in lines) == list(range(6))
+    assert not any(HEADER_KEY in line for line in lines)
 
 
 async def test_the_child_exits_when_stopped(store: Store) -> None:

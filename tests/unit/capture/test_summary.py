@@ -1,9 +1,10 @@
-"""``serve``'s per-exchange line: cheap plain text, and nothing raw from the client."""
+"""``serve``'s per-exchange line (``capture.summary``): plain text, nothing raw from the
+client."""
 
 from __future__ import annotations
 
 from promptwitness.capture.exchange import CapturedExchange
-from promptwitness.cli.capture import exchange_line
+from promptwitness.capture.summary import exchange_line
 
 
 def _ex(**kw: object) -> CapturedExchange:

@@ -1,0 +1,60 @@
+"""The benchmark scripts still run (tiny sizes, no thresholds: performance is measured
+by running them, not here). The capture bench drives the real ``promptwitness serve``
+against its stand-in upstream, on loopback only; the writer diagnostic stores for real."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_capture_bench_runs_every_phase_against_serve(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "capture_bench.py"), "--no-mitmproxy",
+         "--no-pw-thread", "--requests", "30", "--warmup", "5", "--duration", "1",
+         "--concurrency", "4", "--repeats", "20", "--out", str(out)],
+        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL, cwd=ROOT,
+    )
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    res = json.loads(out.read_text())
+    assert res["pw_command"].startswith("promptwitness serve ")
+    assert res["phases"] == ["latency", "storage", "throughput"]
+    assert res["latency"]["requests_per_target"] == 30
+    assert set(res["latency"]["added_ms"]) == {"promptwitness"}
+    assert res["throughput"]["requests_per_second"]["promptwitness"] > 0
+    assert res["storage"]["repeats"] == 20
+    assert res["foreign_connections"] == []
+    assert "Targets" in out.with_suffix(".txt").read_text()
+
+
+def test_capture_bench_runs_one_phase(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "capture_bench.py"), "--no-mitmproxy",
+         "--no-pw-thread", "--phases", "storage", "--repeats", "10", "--out", str(out)],
+        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL, cwd=ROOT,
+    )
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    res = json.loads(out.read_text())
+    assert "latency" not in res and "throughput" not in res
+    assert res["storage"]["repeats"] == 10
+    bad = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "capture_bench.py"), "--phases", "speed"],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, cwd=ROOT,
+    )
+    assert bad.returncode == 2 and "--phases takes" in bad.stderr
+
+
+def test_writer_cost_runs() -> None:
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "writer_cost.py"), "50"],
+        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL, cwd=ROOT,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "50 exchanges: redact" in r.stdout
+    assert "49 hits, 1 misses" in r.stdout
