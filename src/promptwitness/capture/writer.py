@@ -242,7 +242,14 @@ class StoreWriter:
         self._received += 1
         self._peak = max(self._peak, self._backlog)
         self._peak_bytes = max(self._peak_bytes, self._backlog_bytes)
-        self._cond.notify()
+        # Wake the thread only when it may be waiting for this: the queue was empty (it
+        # waits for items) or a batch is full (a lingering writer sends now). Otherwise it
+        # is writing, or lingering until its deadline, and finds the items itself. A wake
+        # per exchange costs the event loop's thread a GIL hand-over each (measured: the
+        # process writer's thread spent ~135 µs per exchange waking up).
+        queued = len(self._items)
+        if queued == 1 or queued >= self.max_batch:
+            self._cond.notify()
 
     def _write_now(self, ex: CapturedExchange) -> None:
         """Not running (never started, or stopped): store ``ex`` in the caller's thread."""
