@@ -815,6 +815,7 @@ async def latency_phase(
     bench: Bench, targets: dict[str, int], cpu_pids: dict[str, int]
 ) -> dict[str, Any]:
     n, warm = bench.args.requests, bench.args.warmup
+    think = bench.args.think_ms / 1000
     conns = {name: Conn(port) for name, port in targets.items()}
     reqs = {name: build_request(port, bench.body) for name, port in targets.items()}
     times: dict[str, list[int]] = {name: [] for name in targets}
@@ -840,6 +841,8 @@ async def latency_phase(
                 dt = clock() - t0
                 if i >= warm:
                     times[name].append(dt)
+                if think:  # untimed: what each target does after answering settles
+                    await asyncio.sleep(think)
     finally:
         gc.enable()
     cpu = {name: cpu_seconds(pid) - cpu0[name] for name, pid in cpu_pids.items()}
@@ -863,6 +866,7 @@ async def latency_phase(
     return {
         "requests_per_target": n,
         "warmup_rounds": warm,
+        "think_ms": bench.args.think_ms,
         "total_ms": total,
         "added_ms": added,
         "paired_diff_ms": paired,
@@ -1089,6 +1093,8 @@ def render(res: dict[str, Any]) -> str:
             f"Latency: {lat['requests_per_target']} requests per target, interleaved "
             f"(shuffled round-robin, keep-alive), 100 KB request -> 12-event SSE stream, "
             f"time to last byte (ms)"
+            + (f"; an untimed {lat['think_ms']:g} ms pause after every request"
+               if lat.get("think_ms") else "; back to back")
         )
         hdr = (
             f"{'target':<22}{'p50':>8}{'p90':>8}{'p99':>8}  |{'+p50':>8}{'+p90':>8}{'+p99':>8}"
@@ -1473,6 +1479,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--duration", type=float, help="throughput seconds per target (default 10)")
     p.add_argument("--repeats", type=int, default=1000, help="storage: repeats of one request")
     p.add_argument("--size", type=int, default=100 * 1024, help="request body bytes")
+    p.add_argument(
+        "--think-ms",
+        type=float,
+        default=0.0,
+        help="latency phase: an untimed pause after every request (default 0: back to "
+        "back), so that the work a target does after answering (mitmproxy's flow "
+        "processing, promptwitness's writer) does not land on the next target's timed "
+        "request; an agent's requests are seconds apart",
+    )
     p.add_argument(
         "--phases",
         default="latency,throughput,storage",
