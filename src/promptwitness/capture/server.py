@@ -61,6 +61,7 @@ from promptwitness.capture.redact import Redactor
 from promptwitness.capture.writer import (
     DEFAULT_MAX_BACKLOG,
     DEFAULT_MAX_BACKLOG_BYTES,
+    OnLines,
     StoreWriter,
     WriterStats,
 )
@@ -202,7 +203,7 @@ class CaptureServer:
         upstream_timeout: float = 600,
         max_body: int = DEFAULT_MAX_BODY,
         on_exchange: OnExchange | None = None,
-        on_lines: Callable[[list[str]], None] | None = None,
+        on_lines: OnLines | None = None,
         shutdown_timeout: float = 5.0,
         max_backlog: int = DEFAULT_MAX_BACKLOG,
         max_backlog_bytes: int = DEFAULT_MAX_BACKLOG_BYTES,

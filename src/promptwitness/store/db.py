@@ -213,12 +213,6 @@ def _dec_text(v: object) -> str | None:
     return str(v)
 
 
-def _headers_json(headers: Sequence[tuple[str, str]]) -> str:
-    # ensure_ascii: escapes keep any lone surrogate representable and exact. The very
-    # text the ledger leaf holds for them (it is spliced in, not encoded twice).
-    return headers_json(headers)
-
-
 def _headers_from_json(text: str) -> Headers:
     return tuple((str(k), str(v)) for k, v in json.loads(text))
 
@@ -564,11 +558,13 @@ class Store:
             _enc_text(ex.host),
             _enc_text(ex.target),
             ex.http_version,
-            _headers_json(ex.request_headers),
+            # headers as the ledger leaf writes them (compact, ASCII: escapes keep any
+            # lone surrogate exact), so the leaf splices this text in as it is
+            headers_json(ex.request_headers),
             req_sha,
             len(req_body),
             ex.status,
-            _headers_json(ex.response_headers),
+            headers_json(ex.response_headers),
             resp_sha,
             len(resp_body),
             protocol,
