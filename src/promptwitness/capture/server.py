@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import json
 import logging
 import socket
@@ -53,11 +52,18 @@ from typing import Any, Protocol, TypeVar
 import aiohttp
 from aiohttp import web
 from aiohttp.helpers import must_be_empty_body
-from multidict import MultiDict
 from yarl import URL
 
 from promptwitness.capture.exchange import CapturedExchange
 from promptwitness.capture.redact import Redactor
+from promptwitness.capture.upstream import (
+    UpstreamBroken,
+    UpstreamConnectError,
+    UpstreamError,
+    UpstreamPool,
+    UpstreamResponse,
+    UpstreamTimeout,
+)
 from promptwitness.capture.writer import (
     DEFAULT_MAX_BACKLOG,
     DEFAULT_MAX_BACKLOG_BYTES,
@@ -145,26 +151,6 @@ def _origin_form(target: str) -> str:
     return "/"  # "*" (OPTIONS *) and anything unexpected
 
 
-class _HeaderName(str):
-    """A header name that keeps its case but compares case-insensitively.
-
-    aiohttp's ``ClientSession`` merges request headers by tracking the names it has seen
-    in a case-sensitive set, so ``X-Dup: one`` then ``x-dup: two`` would lose the first;
-    with names like these both are sent, in order, each with its own case.
-    """
-
-    __slots__ = ()
-
-    def __hash__(self) -> int:
-        return hash(self.lower())
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, str) and self.lower() == other.lower()
-
-    def __ne__(self, other: object) -> bool:
-        return not self.__eq__(other)
-
-
 @dataclass
 class _Flight:
     """One exchange in progress: the record, the response object and the bytes sent."""
@@ -210,11 +196,17 @@ class CaptureServer:
         answers: Mapping[tuple[str, str], CannedReply] | None = None,
         fallback: CannedReply | None = None,
         writer: str = "thread",
+        upstream_ssl: ssl.SSLContext | None = None,
     ) -> None:
         if writer not in ("thread", "process"):
             raise CaptureError(f"the store writer is 'thread' or 'process', not {writer!r}")
         if upstream is not None and not upstream.startswith(("http://", "https://")):
             raise CaptureError(f"the upstream must be an http:// or https:// URL, not {upstream!r}")
+        if upstream is not None:
+            try:
+                UpstreamPool(upstream)  # checks the URL
+            except ValueError as exc:
+                raise CaptureError(str(exc)) from None
         self.store = store
         self.upstream = upstream.rstrip("/") if upstream is not None else None
         self.run = run
@@ -230,7 +222,10 @@ class CaptureServer:
         self.on_exchange = on_exchange
         self.shutdown_timeout = shutdown_timeout
         self._runner: web.ServerRunner | None = None
-        self._session: aiohttp.ClientSession | None = None
+        self._pool: UpstreamPool | None = None
+        self.upstream_ssl = upstream_ssl
+        # the upstream URL's path (a prefix for every forwarded target)
+        self._upstream_path = URL(self.upstream).raw_path.rstrip("/") if self.upstream else ""
         # "process": redaction and storage in a child process (capture.writer_process),
         # off this process's GIL; the gateway (``serve``) uses it
         writer_cls = StoreWriter
@@ -295,18 +290,8 @@ class CaptureServer:
         if self._runner is None:
             self._writer.start()
             if self.upstream is not None:
-                self._session = aiohttp.ClientSession(
-                    auto_decompress=False,
-                    cookie_jar=aiohttp.DummyCookieJar(),
-                    connector=aiohttp.TCPConnector(limit=0, enable_cleanup_closed=False),
-                    timeout=aiohttp.ClientTimeout(
-                        total=None,
-                        sock_connect=self.upstream_timeout,
-                        sock_read=self.upstream_timeout,
-                    ),
-                    max_line_size=1 << 20,
-                    max_field_size=1 << 20,
-                    trust_env=False,
+                self._pool = UpstreamPool(
+                    self.upstream, timeout=self.upstream_timeout, ssl_context=self.upstream_ssl
                 )
             server = web.Server(
                 self._handle,
@@ -346,9 +331,9 @@ class CaptureServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
         if self._writer.running:
             await self._writer.aclose()
             stats = self._writer.stats()
@@ -529,55 +514,41 @@ class CaptureServer:
     # -- pass-through -----------------------------------------------------------------
 
     async def _forward(self, request: web.BaseRequest, flight: _Flight) -> None:
-        assert self._session is not None and self.upstream is not None
+        assert self._pool is not None and self.upstream is not None
         ex = flight.ex
-        url = URL(self.upstream + _origin_form(ex.target), encoded=True)
-        # Host is left to aiohttp, which sets it (first) from the upstream URL.
-        headers: MultiDict[str] = MultiDict(
-            (_HeaderName(k), v)
+        # Host comes from the upstream URL (first); the client's own is not forwarded.
+        headers = [
+            (k, v)
             for k, v in ex.request_headers
             if k.lower() not in _NOT_FORWARDED and k.lower() != "host"
-        )
+        ]
         body = ex.request_body
         has_body = bool(body) or any(k.lower() == "content-length" for k, _ in ex.request_headers)
         try:
-            upstream_cm = self._session.request(
-                ex.method,
-                url,
-                headers=headers,
-                # Large bodies as a stream: aiohttp warns that big bytes block the loop.
-                data=(body if len(body) < 1 << 20 else io.BytesIO(body)) if has_body else None,
-                allow_redirects=False,
-                skip_auto_headers=(
-                    "Accept",
-                    "Accept-Encoding",
-                    "User-Agent",
-                    "Content-Type",
-                ),
+            up = await self._pool.request(
+                ex.method, self._upstream_path + _origin_form(ex.target), headers,
+                body if has_body else None,
             )
-            up = await upstream_cm.__aenter__()
-        except TimeoutError as exc:
-            msg = f"upstream {self.upstream} did not answer within {self.upstream_timeout} s"
-            ex.error = f"{msg} ({type(exc).__name__})"
-            await self._send_error(request, flight, 504, "upstream_timeout", msg)
+        except UpstreamTimeout as exc:
+            ex.error = str(exc)
+            await self._send_error(request, flight, 504, "upstream_timeout", str(exc))
             return
-        except aiohttp.ClientConnectorError as exc:
-            msg = f"cannot reach upstream {self.upstream}: {exc}"
-            ex.error = msg
-            await self._send_error(request, flight, 502, "upstream_unreachable", msg)
+        except UpstreamConnectError as exc:
+            ex.error = str(exc)
+            await self._send_error(request, flight, 502, "upstream_unreachable", str(exc))
             return
-        except (aiohttp.ClientError, OSError) as exc:
-            msg = f"upstream {self.upstream} failed before answering: {type(exc).__name__}: {exc}"
+        except (UpstreamError, ValueError) as exc:
+            msg = f"upstream {self.upstream} failed before answering: {exc}"
             ex.error = msg
             await self._send_error(request, flight, 502, "upstream_error", msg)
             return
         try:
             await self._relay(request, flight, up)
         finally:
-            await upstream_cm.__aexit__(None, None, None)
+            up.release()
 
     async def _relay(
-        self, request: web.BaseRequest, flight: _Flight, up: aiohttp.ClientResponse
+        self, request: web.BaseRequest, flight: _Flight, up: UpstreamResponse
     ) -> None:
         resp = web.StreamResponse(status=up.status, reason=up.reason)
         length: str | None = None
@@ -599,39 +570,23 @@ class CaptureServer:
         elif request.version >= (1, 1) and not empty:
             resp.enable_chunked_encoding()
         await self._prepare(request, flight, resp)
-        received = 0
         try:
-            async for chunk in up.content.iter_any():
-                received += len(chunk)
+            while chunk := await up.read():
                 if not await self._send(request, flight, chunk):
                     up.close()
                     return
-        except TimeoutError:
-            flight.ex.error = (
-                f"upstream timed out after {received} bytes of the response "
-                f"(no data for {self.upstream_timeout} s)"
-            )
+        except UpstreamTimeout as exc:
+            flight.ex.error = str(exc)
             self._abort(request, up)
             return
-        except aiohttp.ClientPayloadError as exc:
-            cause = exc.__cause__ or exc.__context__
-            if isinstance(cause, ConnectionError) or "reset" in str(exc).lower():
-                flight.ex.error = f"upstream reset after {received} bytes of the response: {exc}"
-            else:
-                flight.ex.error = f"upstream response truncated after {received} bytes: {exc}"
-            self._abort(request, up)
-            return
-        except (aiohttp.ClientError, OSError) as exc:
-            flight.ex.error = (
-                f"upstream reset after {received} bytes of the response: "
-                f"{type(exc).__name__}: {exc}"
-            )
+        except UpstreamBroken as exc:  # reset, truncated, invalid: the message says
+            flight.ex.error = str(exc)
             self._abort(request, up)
             return
         await self._finish(request, flight)
 
     @staticmethod
-    def _abort(request: web.BaseRequest, up: aiohttp.ClientResponse) -> None:
+    def _abort(request: web.BaseRequest, up: UpstreamResponse) -> None:
         """Give the agent the same truncation the upstream gave us."""
         up.close()
         if request.transport is not None:
