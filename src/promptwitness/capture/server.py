@@ -569,9 +569,17 @@ class CaptureServer:
             resp.content_length = int(length)
         elif request.version >= (1, 1) and not empty:
             resp.enable_chunked_encoding()
+        if up.ready:
+            # Body bytes (or the end) are already here: the head goes out with them in
+            # one write (aiohttp's own switch, off for web.Response too). Never a wait:
+            # a head whose body has not arrived yet is sent at once.
+            resp._send_headers_immediately = False
         await self._prepare(request, flight, resp)
         try:
             while chunk := await up.read():
+                if up.done:  # the last bytes: with the end of the stream, in one write
+                    await self._finish(request, flight, chunk)
+                    return
                 if not await self._send(request, flight, chunk):
                     up.close()
                     return
@@ -617,10 +625,16 @@ class CaptureServer:
             return False
         return True
 
-    async def _finish(self, request: web.BaseRequest, flight: _Flight) -> None:
+    async def _finish(
+        self, request: web.BaseRequest, flight: _Flight, last: bytes = b""
+    ) -> None:
+        """End the response, with ``last`` as its last bytes (one write for both)."""
         assert flight.resp is not None
+        if last:
+            flight.sent.append(last)
+            flight.sent_size += len(last)
         try:
-            await flight.resp.write_eof()
+            await flight.resp.write_eof(last)
         except ConnectionError:
             flight.ex.error = flight.ex.error or (
                 f"client disconnected after {flight.sent_size} bytes of the response"

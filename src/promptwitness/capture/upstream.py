@@ -403,6 +403,18 @@ class UpstreamResponse:
         """Body bytes received so far."""
         return self._conn.received
 
+    @property
+    def ready(self) -> bool:
+        """``read`` would return at once: body bytes, the end or an error are here."""
+        c = self._conn
+        return bool(c.chunks) or c.complete or c.error is not None
+
+    @property
+    def done(self) -> bool:
+        """The answer is complete and every byte of it has been read."""
+        c = self._conn
+        return c.complete and not c.chunks and c.error is None
+
     async def read(self) -> bytes:
         """The body bytes that arrived since the last call (waits for some); ``b""``
         once the answer is complete. Raises ``UpstreamBroken``/``UpstreamTimeout``."""

@@ -13,9 +13,11 @@ Rules (the thread writer's, plus):
   waits for room), batches, ``flush``/``stop`` returning only when everything handed over
   is stored, ``on_stored`` with the stored id and the redacted exchange.
 - Exchanges travel to the child **unredacted, in memory only**: over a local
-  ``socketpair`` (an AF_UNIX socket, no file, no network), their fields pickled and their
-  bodies as raw bytes. Redaction happens in the child before ``Store.add_many``; nothing
-  is written to disk before it.
+  ``socketpair`` (an AF_UNIX socket, no file, no network), their fields pickled, and
+  their bodies as raw bytes in a region both processes map (an anonymous ``memfd``: no
+  name, no file; the child inherits its descriptor) or, where there is none or a batch
+  does not fit, through the socket. Redaction happens in the child before
+  ``Store.add_many``; nothing is written to disk before it.
 - The child answers each batch with the ids; when the server has an ``on_stored``
   callback, with what redaction changed (the changed fields only, by index; a body only
   when it changed), so the server rebuilds the redacted exchange from its own copy; and
@@ -43,6 +45,7 @@ import argparse
 import contextlib
 import itertools
 import logging
+import mmap
 import os
 import pickle
 import signal
@@ -127,42 +130,103 @@ def _recv(sock: socket.socket) -> bytearray:
 
 # A batch on the wire: a small pickle of every field but the bodies, then the bodies'
 # raw bytes one after another (pickling 100 KB bodies into one buffer costs ~100 µs per
-# exchange; handing them to sendmsg costs nothing).
+# exchange; handing them to sendmsg costs nothing). With a shared region (``Bodies``:
+# an anonymous memfd mapped by both processes, never a file) the bodies are copied there
+# instead and the frame carries only the pickle: a memcpy instead of a trip through the
+# socket's buffers on both sides. One batch is in flight at a time (the sender waits for
+# its answer), so every batch starts at offset 0 of the region, and the child copies the
+# bodies out before it answers.
 _META = struct.Struct("!Q")
 _FIELDS = tuple(
     f.name for f in fields(CapturedExchange) if f.name not in ("request_body", "response_body")
 )
+DEFAULT_SHARED = 32 * 1024 * 1024
+"""Bytes of the shared region for bodies (a batch whose bodies do not fit goes inline)."""
 
 
-def encode_batch(batch: Sequence[CapturedExchange]) -> list[bytes]:
+class Bodies:
+    """The region both processes map: created by the server (``create``), opened by the
+    child from the inherited descriptor (``attach``)."""
+
+    def __init__(self, fd: int, size: int) -> None:
+        self.fd = fd
+        self.size = size
+        self.map = mmap.mmap(fd, size)
+
+    @classmethod
+    def create(cls, size: int = DEFAULT_SHARED) -> Bodies:
+        fd = os.memfd_create("promptwitness-bodies", os.MFD_CLOEXEC)
+        try:
+            os.ftruncate(fd, size)
+            return cls(fd, size)
+        except BaseException:
+            os.close(fd)
+            raise
+
+    def close(self) -> None:
+        with contextlib.suppress(BufferError, ValueError):
+            self.map.close()
+        if self.fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = -1
+
+
+def encode_batch(
+    batch: Sequence[CapturedExchange], shared: Bodies | None = None
+) -> list[bytes]:
+    total = sum(len(ex.request_body) + len(ex.response_body) for ex in batch)
+    in_shared = shared is not None and 0 < total <= shared.size
     meta = pickle.dumps(
-        [
-            (tuple(getattr(ex, name) for name in _FIELDS), len(ex.request_body),
-             len(ex.response_body))
-            for ex in batch
-        ],
+        (
+            in_shared,
+            [
+                (tuple(getattr(ex, name) for name in _FIELDS), len(ex.request_body),
+                 len(ex.response_body))
+                for ex in batch
+            ],
+        ),
         _PROTOCOL,
     )
     parts = [_META.pack(len(meta)), meta]
+    if in_shared:
+        assert shared is not None
+        m, off = shared.map, 0
+        for ex in batch:
+            for body in (ex.request_body, ex.response_body):
+                m[off : off + len(body)] = body
+                off += len(body)
+        return parts
     for ex in batch:
         parts += (ex.request_body, ex.response_body)
     return parts
 
 
-def decode_batch(frame: bytearray) -> list[CapturedExchange]:
+def decode_batch(frame: bytearray, shared: Bodies | None = None) -> list[CapturedExchange]:
     view = memoryview(frame)
     (n,) = _META.unpack_from(view)
     off = _META.size + n
+    in_shared, items = pickle.loads(view[_META.size : off])
+    src: mmap.mmap | memoryview
+    if in_shared:
+        if shared is None:
+            raise WriterProcessError("a batch in the shared region, but no region is mapped")
+        src, at = shared.map, 0
+    else:
+        src, at = view, off
     out: list[CapturedExchange] = []
-    for values, req_len, resp_len in pickle.loads(view[_META.size : off]):
+    for values, req_len, resp_len in items:
         ex = CapturedExchange(**dict(zip(_FIELDS, values, strict=True)))
-        ex.request_body = bytes(view[off : off + req_len])
-        off += req_len
-        ex.response_body = bytes(view[off : off + resp_len])
-        off += resp_len
+        if at + req_len + resp_len > len(src):
+            raise WriterProcessError("a batch's bodies run past their buffer")
+        ex.request_body = bytes(src[at : at + req_len])  # a copy: the region is reused
+        at += req_len
+        ex.response_body = bytes(src[at : at + resp_len])
+        at += resp_len
         out.append(ex)
-    if off != len(frame):
-        raise WriterProcessError(f"a batch frame of {len(frame)} bytes held {off}")
+    end = off if in_shared else at
+    if end != len(frame):
+        raise WriterProcessError(f"a batch frame of {len(frame)} bytes held {end}")
     return out
 
 
@@ -229,7 +293,10 @@ def child_main(fd: int) -> int:
 
     sock = socket.socket(fileno=fd)
     config = pickle.loads(_recv(sock))
+    shared: Bodies | None = None
     try:
+        if config.get("shared_fd") is not None:
+            shared = Bodies(config["shared_fd"], config["shared_size"])
         store = Store.open(Path(config["store"]))
         redactor = Redactor(config["salt"], known_secrets=config["secrets"])
     except Exception as exc:
@@ -245,7 +312,7 @@ def child_main(fd: int) -> int:
                 return 0  # the server is gone: nothing more will come
             if not frame:
                 return 0  # the stop frame
-            batch = decode_batch(frame)
+            batch = decode_batch(frame, shared)
             del frame
             want = config["exchanges"]  # the server has an on_stored callback
             received = [
@@ -269,6 +336,8 @@ def child_main(fd: int) -> int:
             _send(sock, pickle.dumps((results, failures, lines), _PROTOCOL))
     finally:
         store.close()
+        if shared is not None:
+            shared.close()
 
 
 # -- the server side ------------------------------------------------------------------
@@ -294,6 +363,7 @@ class ProcessWriter(StoreWriter):
         on_lines: OnLines | None = None,
         python: str | None = None,
         linger: float = DEFAULT_LINGER,
+        shared_size: int = DEFAULT_SHARED,
     ) -> None:
         root = getattr(store, "root", None)
         if root is None:
@@ -315,6 +385,8 @@ class ProcessWriter(StoreWriter):
         self._sock: socket.socket | None = None
         self._ready = threading.Event()
         self.child_pid: int | None = None
+        self.shared_size = shared_size
+        self._shared: Bodies | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -326,19 +398,28 @@ class ProcessWriter(StoreWriter):
             for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF):
                 with contextlib.suppress(OSError):
                     s.setsockopt(socket.SOL_SOCKET, opt, _BUFFER)
+        shared: Bodies | None = None
+        if self.shared_size and hasattr(os, "memfd_create"):
+            try:
+                shared = Bodies.create(self.shared_size)
+            except OSError as exc:  # no memfd here: the bodies go through the socket
+                log.debug("no shared region for bodies: %s", exc)
         try:
             self._proc = subprocess.Popen(
                 [self.python, "-m", "promptwitness.capture.writer_process", "--fd",
                  str(child.fileno())],
-                pass_fds=(child.fileno(),),
+                pass_fds=(child.fileno(),) + ((shared.fd,) if shared is not None else ()),
                 stdin=subprocess.DEVNULL,
                 close_fds=True,
             )
         except OSError:
             parent.close()
+            if shared is not None:
+                shared.close()
             raise
         finally:
             child.close()
+        self._shared = shared
         self._sock = parent
         self.child_pid = self._proc.pid
         # The config goes first, over the socket: the salt and the secrets never appear
@@ -349,6 +430,9 @@ class ProcessWriter(StoreWriter):
             "secrets": redactor_secrets(self.redactor),
             "exchanges": self.on_stored is not None,  # send the redacted exchanges back
             "lines": self.on_lines is not None,  # send their summary lines back
+            # the shared region for bodies: the descriptor the child inherited
+            "shared_fd": shared.fd if shared is not None else None,
+            "shared_size": shared.size if shared is not None else 0,
         }
         _send(parent, pickle.dumps(config, _PROTOCOL))
         super().start()
@@ -361,6 +445,9 @@ class ProcessWriter(StoreWriter):
     def _close_child(self, kill: bool = False) -> int | None:
         sock, proc = self._sock, self._proc
         self._sock = self._proc = None
+        if self._shared is not None:  # no batch is in flight once we get here
+            self._shared.close()
+            self._shared = None
         if sock is not None:
             if not kill:
                 with contextlib.suppress(OSError):
@@ -416,7 +503,7 @@ class ProcessWriter(StoreWriter):
             return
         exchanges = [ex for ex, _size in batch]
         try:
-            _send(self._sock, *encode_batch(exchanges))
+            _send(self._sock, *encode_batch(exchanges, self._shared))
             results, failures, lines = pickle.loads(_recv(self._sock))
         except Exception as exc:  # the child is gone (EOF, reset) or sent garbage
             self._crash(exc, len(batch))

@@ -21,6 +21,7 @@ from promptwitness.capture.exchange import CapturedExchange
 from promptwitness.capture.redact import Redactor
 from promptwitness.capture.writer_process import (
     _FIELDS,
+    Bodies,
     ProcessWriter,
     _result,
     decode_batch,
@@ -128,6 +129,64 @@ def test_the_changes_sent_back_rebuild_the_redacted_exchange(
     assert redacted_copy(sent, result) == red
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.binary(max_size=3000), st.binary(max_size=300)), max_size=6),
+    st.integers(min_value=1, max_value=8000),
+)
+def test_batches_cross_the_shared_region_unchanged(
+    items: list[tuple[bytes, bytes]], size: int
+) -> None:
+    """Bodies go through the shared region when they fit in it, inline when they do
+    not; either way the child decodes exactly what was sent, and a batch through the
+    region leaves nothing but the pickle in the frame."""
+    batch = [
+        CapturedExchange("POST", "/", "h", request_body=rq, response_body=rs, status=200)
+        for rq, rs in items
+    ]
+    total = sum(len(rq) + len(rs) for rq, rs in items)
+    shared = Bodies.create(size)
+    try:
+        frame = bytearray(b"".join(encode_batch(batch, shared)))
+        if 0 < total <= size:
+            assert len(frame) < 200 * max(1, len(batch))  # no bodies inline
+            with pytest.raises(RuntimeError, match="no region"):
+                decode_batch(frame)  # the bodies are only in the region
+        else:
+            assert len(frame) >= total
+        # the child maps the same memory through its own descriptor
+        child_view = Bodies(os.dup(shared.fd), size)
+        try:
+            got = decode_batch(frame, child_view)
+        finally:
+            child_view.close()
+        assert got == batch
+        # the next batch reuses the region from the start
+        frame2 = bytearray(b"".join(encode_batch(list(reversed(batch)), shared)))
+        assert decode_batch(frame2, shared) == list(reversed(batch))
+    finally:
+        shared.close()
+
+
+def test_the_shared_region_is_anonymous_memory() -> None:
+    shared = Bodies.create(4096)
+    try:
+        target = os.readlink(f"/proc/self/fd/{shared.fd}")
+        assert target.startswith("/memfd:promptwitness-bodies")  # no file, no name
+    finally:
+        shared.close()
+
+
+def test_a_batch_in_the_region_without_a_region_is_refused() -> None:
+    shared = Bodies.create(4096)
+    try:
+        frame = bytearray(b"".join(encode_batch([ex(1)], shared)))
+    finally:
+        shared.close()
+    with pytest.raises(RuntimeError, match="no region"):
+        decode_batch(frame)
+
+
 def test_a_frame_with_bytes_left_over_is_refused() -> None:
     frame = bytearray(b"".join(encode_batch([ex(1)])) + b"x")
     with pytest.raises(RuntimeError, match="held"):
@@ -178,6 +237,27 @@ async def test_every_exchange_is_stored_redacted_with_ids_reported(store: Store)
         assert [tuple(h) for h in x.response_headers] == list(row.response_headers)
         assert tuple(x.redactions) == tuple(row.redactions)
         assert x.response_body == store.response_body(row)
+
+
+@pytest.mark.parametrize("shared_size", [0, 2048])
+async def test_bodies_that_do_not_fit_the_region_go_through_the_socket(
+    store: Store, shared_size: int
+) -> None:
+    """No region (0), or one smaller than a batch's bodies: stored all the same."""
+    w = writer(store, shared_size=shared_size)
+    w.start()
+    try:
+        for i in range(20):
+            await w.put(ex(i, body=b"x" * (500 * i) + SECRET.encode()))
+        assert await w.flush(60)
+    finally:
+        await w.aclose()
+    assert w.crashed is None and w.failures == []
+    rows = store.exchanges()
+    assert sorted(index(x) for x in rows) == list(range(20))
+    for x in rows:
+        body = store.request_body(x)
+        assert body.startswith(b"x" * (500 * index(x))) and SECRET.encode() not in body
 
 
 async def test_summary_lines_come_back_from_the_child_redacted(store: Store) -> None:
