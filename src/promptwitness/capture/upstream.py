@@ -123,6 +123,7 @@ class _Connection(asyncio.Protocol):
         self.head_waiter: asyncio.Future[None] | None = None
         self.body_waiter: asyncio.Future[None] | None = None
         self.read_paused = False
+        self.stray = False  # bytes after the answer: a next message nobody asked for
         self.last_data = self.loop.time()
 
     # -- asyncio.Protocol ----------------------------------------------------------
@@ -142,15 +143,19 @@ class _Connection(asyncio.Protocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
-            self._fail(
-                UpstreamBroken(
-                    "invalid",
-                    f"upstream response broken after {self.received} bytes "
-                    f"(invalid HTTP: {exc})",
-                    self.received,
+            if self.error is None:
+                self._fail(
+                    UpstreamBroken(
+                        "invalid",
+                        f"upstream response broken after {self.received} bytes "
+                        f"(invalid HTTP: {exc})",
+                        self.received,
+                    )
                 )
-            )
             self._close()
+            return
+        if self.stray:  # the answer stands; the connection's framing does not
+            self.keep_alive = False
 
     def eof_received(self) -> bool | None:
         return False  # close the transport: connection_lost follows
@@ -191,18 +196,31 @@ class _Connection(asyncio.Protocol):
             self._drained.set_result(None)
 
     # -- httptools callbacks -------------------------------------------------------
+    # (llhttp parses on past the end of an answer within one read: whatever follows a
+    # complete answer is "stray" and changes nothing of it)
+
+    def on_message_begin(self) -> None:
+        if self.complete:
+            self.stray = True
 
     def on_status(self, status: bytes) -> None:
-        self.reason += status
+        if not self.stray:
+            self.reason += status
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name, value))
+        if not self.stray:
+            self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
+        if self.stray:
+            return
         status = self.parser.get_status_code()
         if 100 <= status < 200:
             if status == 101:  # we never ask to switch protocols
-                raise httptools.HttpParserError("101 Switching Protocols was not asked for")
+                self._fail(UpstreamBroken(
+                    "invalid", "upstream answered 101 Switching Protocols, which was not "
+                    "asked for"))
+                raise httptools.HttpParserError("101 Switching Protocols")
             self.interim = True  # 100 Continue, 103 Early Hints: not the answer
             return
         self.status = status
@@ -233,7 +251,7 @@ class _Connection(asyncio.Protocol):
             self._cancel_timer()
 
     def on_body(self, body: bytes) -> None:
-        if self.complete:
+        if self.complete or self.stray:
             return
         self.chunks.append(body)
         self.received += len(body)
@@ -244,6 +262,8 @@ class _Connection(asyncio.Protocol):
         self._wake_body()
 
     def on_message_complete(self) -> None:
+        if self.stray:
+            return
         if self.interim:
             self.interim = False
             self.reason = b""
@@ -259,13 +279,22 @@ class _Connection(asyncio.Protocol):
     def _message_done(self) -> None:
         self.complete = True
         self._cancel_timer()
+        self._wake_head()
         self._wake_body()
+        self._wake_drain()  # an early answer: the rest of the request body is not sent
 
     def _fail(self, error: UpstreamError) -> None:
-        self.error = error
+        if self.error is None:
+            self.error = error
         self._cancel_timer()
         self._wake_head()
         self._wake_body()
+        self._wake_drain()
+
+    def _wake_drain(self) -> None:
+        d = self._drained
+        if d is not None and not d.done():
+            d.set_result(None)
 
     def _wake_head(self) -> None:
         w = self.head_waiter
@@ -326,7 +355,8 @@ class _Connection(asyncio.Protocol):
             t.write(head)
             view = memoryview(body)
             for at in range(0, len(body), _WRITE_SLICE):
-                if self.closed or self.error is not None:
+                if self.closed or self.error is not None or self.complete:
+                    self.keep_alive = False  # the body was not sent whole
                     break
                 t.write(view[at : at + _WRITE_SLICE])
                 if self._write_paused:
@@ -373,7 +403,10 @@ class _Connection(asyncio.Protocol):
         self.pool._forget(self)
 
     def release(self) -> None:
-        """The request is over: keep the connection for the next one, or close it."""
+        """The request is over: keep the connection for the next one, or close it.
+        (A second call does nothing.)"""
+        if not self.in_use:
+            return
         self.in_use = False
         self._cancel_timer()
         if self.closed or not self.complete or not self.keep_alive or self.error is not None:
@@ -386,17 +419,14 @@ class UpstreamResponse:
     """An answer whose head has arrived; read its body with ``read``, then ``release``
     (or ``close`` to drop the connection)."""
 
-    __slots__ = ("_conn", "reason", "status")
+    __slots__ = ("_conn", "raw_headers", "reason", "status")
 
     def __init__(self, conn: _Connection) -> None:
         self._conn = conn
         self.status = conn.status
         self.reason = conn.reason.decode("latin-1")
-
-    @property
-    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        self.raw_headers = conn.headers
         """The answer's headers as they came: order, case and duplicates kept."""
-        return self._conn.headers
 
     @property
     def received(self) -> int:
@@ -569,8 +599,15 @@ class UpstreamPool:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def close(self) -> None:
-        """Close every connection, idle or in use."""
+        """Close every connection, idle or in use (a request in flight fails with
+        ``UpstreamBroken``, never taken for a complete answer or a stale connection)."""
         for conn in list(self._all):
+            if conn.in_use and not conn.complete:
+                conn.got_bytes = True  # not "stale": no retry
+                conn._fail(UpstreamBroken(
+                    "reset", f"the upstream connection was closed by the capture server "
+                    f"(stopping) after {conn.received} bytes of the response",
+                    conn.received))
             conn._close()
         self._all.clear()
         self._idle_conns.clear()
