@@ -5,9 +5,10 @@ Two modes, one catch-all handler for every method and path:
 - **sink** (no upstream): answer with ``protocols.sink_reply`` — canned JSON, or an SSE
   stream written and flushed one event at a time;
 - **pass-through** (``upstream="https://api.anthropic.com"`` or any http(s) URL, with an
-  optional path prefix): forward the request and stream the answer back chunk by chunk as
-  it arrives, failures included (refused → 502, timeout → 504, reset mid-stream → the
-  client connection is aborted after the bytes that did arrive).
+  optional path prefix): forward the request (``capture.upstream``: kept-alive HTTP/1.1
+  connections) and stream the answer back chunk by chunk as it arrives, failures
+  included (refused → 502, timeout → 504, reset mid-stream → the client connection is
+  aborted after the bytes that did arrive).
 
 Rules:
 - Raw bytes are the truth: the request body is stored exactly as received (no
