@@ -135,6 +135,11 @@ def test_bad_arguments_are_clear(tmp_path: Path) -> None:
     assert r.returncode == 2 and b"HOST:PORT" in r.stderr
     r = pw(store, "import", "--har", str(tmp_path / "missing.har"))
     assert r.returncode == 2 and b"no such file" in r.stderr
+    # an upstream URL with a password would be stored with every exchange: refused
+    r = pw(store, "serve", "--listen", "127.0.0.1:0", "--upstream", "https://u:pw@api.example")
+    assert r.returncode == 2 and b"must not hold credentials" in r.stderr
+    r = pw(store, "record", "--upstream", "ftp://api.example", "--", "true")
+    assert r.returncode == 2 and b"http:// or https://" in r.stderr
 
 
 def test_serve_captures_until_terminated(tmp_path: Path) -> None:

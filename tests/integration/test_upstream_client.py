@@ -410,6 +410,22 @@ def test_url_must_be_http(url: str) -> None:
         UpstreamPool(url)
 
 
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("https://user:secret@api.example", "credentials"),
+        ("https://user@api.example", "credentials"),
+        ("https://api.example/v1?key=x", "query"),
+        ("https://api.example/v1#frag", "query"),
+    ],
+)
+def test_url_with_credentials_or_a_query_is_refused(url: str, why: str) -> None:
+    with pytest.raises(ValueError, match=why):
+        UpstreamPool(url)
+    UpstreamPool(url.split("?")[0].split("#")[0].replace("user:secret@", "").replace(
+        "user@", ""))  # the same URL without them is fine
+
+
 def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

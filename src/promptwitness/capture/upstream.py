@@ -472,6 +472,13 @@ class UpstreamPool:
         u = URL(url)
         if u.scheme not in ("http", "https") or not u.raw_host:
             raise ValueError(f"the upstream must be an http:// or https:// URL, not {url!r}")
+        if u.raw_user is not None or u.raw_password is not None:
+            # it would be stored with every exchange, and nothing here sends it
+            raise ValueError("the upstream URL must not hold credentials (user:password@); "
+                             "the agent's own key is forwarded as it sends it")
+        if u.raw_query_string or u.raw_fragment:
+            raise ValueError(f"the upstream URL is an origin and an optional path prefix, "
+                             f"without ?query or #fragment: {url!r}")
         self.url = url
         self.scheme = u.scheme
         self.host = u.raw_host
