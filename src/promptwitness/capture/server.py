@@ -53,7 +53,6 @@ from typing import Any, Protocol, TypeVar
 import aiohttp
 from aiohttp import web
 from aiohttp.helpers import must_be_empty_body
-from yarl import URL
 
 from promptwitness.capture.exchange import CapturedExchange
 from promptwitness.capture.redact import Redactor
@@ -64,6 +63,7 @@ from promptwitness.capture.upstream import (
     UpstreamPool,
     UpstreamResponse,
     UpstreamTimeout,
+    parse_upstream,
 )
 from promptwitness.capture.writer import (
     DEFAULT_MAX_BACKLOG,
@@ -201,11 +201,9 @@ class CaptureServer:
     ) -> None:
         if writer not in ("thread", "process"):
             raise CaptureError(f"the store writer is 'thread' or 'process', not {writer!r}")
-        if upstream is not None and not upstream.startswith(("http://", "https://")):
-            raise CaptureError(f"the upstream must be an http:// or https:// URL, not {upstream!r}")
         if upstream is not None:
             try:
-                UpstreamPool(upstream)  # checks the URL
+                parse_upstream(upstream)
             except ValueError as exc:
                 raise CaptureError(str(exc)) from None
         self.store = store
@@ -225,8 +223,6 @@ class CaptureServer:
         self._runner: web.ServerRunner | None = None
         self._pool: UpstreamPool | None = None
         self.upstream_ssl = upstream_ssl
-        # the upstream URL's path (a prefix for every forwarded target)
-        self._upstream_path = URL(self.upstream).raw_path.rstrip("/") if self.upstream else ""
         # "process": redaction and storage in a child process (capture.writer_process),
         # off this process's GIL; the gateway (``serve``) uses it
         writer_cls = StoreWriter
@@ -527,7 +523,7 @@ class CaptureServer:
         has_body = bool(body) or any(k.lower() == "content-length" for k, _ in ex.request_headers)
         try:
             up = await self._pool.request(
-                ex.method, self._upstream_path + _origin_form(ex.target), headers,
+                ex.method, self._pool.prefix + _origin_form(ex.target), headers,
                 body if has_body else None,
             )
         except UpstreamTimeout as exc:

@@ -32,6 +32,11 @@ Rules:
   is retried once on a new connection when its method is idempotent (aiohttp's rule).
 - Back-pressure: while more than ``HIGH_WATER`` bytes of body wait to be read, reading
   from the upstream is paused.
+
+Known limit: an answer framed by the end of the connection (no length, not chunked)
+over TLS is taken as complete when the connection ends, whether or not the upstream
+sent TLS's close_notify first: asyncio's TLS layer reports both as a plain end of
+stream. Provider APIs frame their answers with a length or chunked encoding.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ __all__ = [
     "UpstreamPool",
     "UpstreamResponse",
     "UpstreamTimeout",
+    "parse_upstream",
 ]
 
 HIGH_WATER = 256 * 1024
@@ -457,6 +463,22 @@ class UpstreamResponse:
         self._conn.close_now()
 
 
+def parse_upstream(url: str) -> URL:
+    """The upstream URL, checked: ``http``/``https``, a host, an optional path prefix,
+    nothing else. Raises ``ValueError`` saying what is wrong."""
+    u = URL(url)
+    if u.scheme not in ("http", "https") or not u.raw_host:
+        raise ValueError(f"the upstream must be an http:// or https:// URL, not {url!r}")
+    if u.raw_user is not None or u.raw_password is not None:
+        # it would be stored with every exchange, and nothing here sends it
+        raise ValueError("the upstream URL must not hold credentials (user:password@); "
+                         "the agent's own key is forwarded as it sends it")
+    if u.raw_query_string or u.raw_fragment:
+        raise ValueError(f"the upstream URL is an origin and an optional path prefix, "
+                         f"without ?query or #fragment: {url!r}")
+    return u
+
+
 class UpstreamPool:
     """Kept-alive HTTP/1.1 connections to one upstream origin (``http`` or ``https``)."""
 
@@ -469,19 +491,11 @@ class UpstreamPool:
         idle_timeout: float = 15.0,
         max_idle: int = 64,
     ) -> None:
-        u = URL(url)
-        if u.scheme not in ("http", "https") or not u.raw_host:
-            raise ValueError(f"the upstream must be an http:// or https:// URL, not {url!r}")
-        if u.raw_user is not None or u.raw_password is not None:
-            # it would be stored with every exchange, and nothing here sends it
-            raise ValueError("the upstream URL must not hold credentials (user:password@); "
-                             "the agent's own key is forwarded as it sends it")
-        if u.raw_query_string or u.raw_fragment:
-            raise ValueError(f"the upstream URL is an origin and an optional path prefix, "
-                             f"without ?query or #fragment: {url!r}")
+        u = parse_upstream(url)
         self.url = url
+        self.prefix = u.raw_path.rstrip("/")  # before every target sent (may be "")
         self.scheme = u.scheme
-        self.host = u.raw_host
+        self.host: str = u.raw_host or ""  # (parse_upstream made sure there is one)
         self.port = u.port or (443 if u.scheme == "https" else 80)
         name = f"[{self.host}]" if ":" in self.host else self.host
         self.host_header = (

@@ -145,8 +145,8 @@ DEFAULT_SHARED = 32 * 1024 * 1024
 
 
 class Bodies:
-    """The region both processes map: created by the server (``create``), opened by the
-    child from the inherited descriptor (``attach``)."""
+    """The region both processes map: created by the server (``create``), mapped by the
+    child from the descriptor it inherited (``Bodies(fd, size)``)."""
 
     def __init__(self, fd: int, size: int) -> None:
         self.fd = fd

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from promptwitness.capture.env import BASE_URL_VARS, capture_env, dummy_keys, secrets_in_env
 from promptwitness.capture.redact import Redactor
 from promptwitness.capture.server import CaptureServer, ServerThread
+from promptwitness.capture.upstream import parse_upstream
 from promptwitness.cli.common import add_store_option, human_size, open_store, stderr_console
 from promptwitness.cli.probe import add_hermetic_options
 from promptwitness.errors import UsageError
@@ -98,8 +99,13 @@ def _command(raw: Sequence[str]) -> list[str]:
 
 
 def _check_upstream(url: str | None) -> None:
-    if url is not None and not url.startswith(("http://", "https://")):
-        raise UsageError(f"--upstream must be an http:// or https:// URL, not {url!r}")
+    """Before anything starts (a namespace, a run in the store): the same check the
+    capture server makes."""
+    if url is not None:
+        try:
+            parse_upstream(url)
+        except ValueError as exc:
+            raise UsageError(f"--upstream: {exc}") from None
 
 
 def summarize(store: Store, run: str) -> list[str]:
