@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install promptwitness into ./.venv with its test tools. Idempotent; safe to re-run.
-# System needs: Python >= 3.11, git, Node.js + npm (for the real agents under test).
+# System needs: Python >= 3.11, git, Node.js + npm (for the real agents under test),
+# bubblewrap and libseccomp (the sandbox); installed with apt-get when run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +10,12 @@ command -v git >/dev/null 2>&1 || need_apt+=(git)
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
 # the system CA bundle: hermetic mode replaces it inside the sandbox, tests read it
 [ -f /etc/ssl/certs/ca-certificates.crt ] || need_apt+=(ca-certificates)
+# every sandboxed run is confined by bubblewrap with a seccomp filter built by libseccomp
+command -v bwrap >/dev/null 2>&1 || need_apt+=(bubblewrap)
+ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2' || need_apt+=(libseccomp2)
+# the escape suite runs promptwitness as an unprivileged user with the system's Python
+[ -x /usr/bin/python3 ] || need_apt+=(python3)
+command -v setpriv >/dev/null 2>&1 || need_apt+=(util-linux)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing ${need_apt[*]} with apt-get" >&2
@@ -38,4 +45,4 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]" 2>&1 \
   | grep -v "^WARNING: Location" || true
-.venv/bin/python -c "import promptwitness, aiohttp, zstandard" 
+.venv/bin/python -c "import promptwitness, aiohttp, zstandard, pyseccomp"

@@ -165,9 +165,6 @@ def _env(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-HIDDEN = ("/tmp/", "/home/", "/root/")
-
-
 def _resolve(argv: list[str], workdir: str | None) -> list[str]:
     """argv as the sandbox must see it (its working directory is not the caller's): the
     program as a full path unless the sandbox's PATH finds it; an argument that names an
@@ -194,21 +191,24 @@ def _resolve(argv: list[str], workdir: str | None) -> list[str]:
 
 
 def _expose(paths: list[str], argv: list[str]) -> tuple[str, ...]:
-    """The user's paths, plus what the command needs from the hidden roots (/tmp, /home,
-    /root are fresh and empty in the sandbox): for the program and every argument that is
-    an existing path there, its directory (the installation above a ``bin`` directory),
-    both as given and with symlinks resolved (a venv's python, an npm ``.bin`` link)."""
+    """The user's paths, plus what the command needs from outside the sandbox's visible
+    trees (only /usr and a filtered /etc are there; see ``probe.jail``): for the program
+    and every argument that is an existing path elsewhere, its directory (the
+    installation above a ``bin`` directory), both as given and with symlinks resolved (a
+    venv's python, an npm ``.bin`` link)."""
+    from promptwitness.probe.jail import needs_expose
+
     out = [os.path.abspath(p) for p in paths]
 
     def add(path: str) -> None:
-        if path.startswith(HIDDEN) and path not in out:
+        if needs_expose(path) and path not in out:
             out.append(path)
 
     for cand in argv:
         if not os.path.exists(cand) or (cand is not argv[0] and "/" not in cand):
             continue
         for p in dict.fromkeys((os.path.abspath(cand), os.path.realpath(cand))):
-            if not p.startswith(HIDDEN):
+            if not needs_expose(p):
                 continue
             top = os.path.dirname(p) if os.path.isfile(p) else p
             if os.path.basename(top) in ("bin", ".bin"):

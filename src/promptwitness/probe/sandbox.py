@@ -73,6 +73,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from promptwitness.probe.jail import (
+    BOOT_ID,
+    MACHINE_ID,
+    RUN_UID,
+    bwrap_args,
+    bwrap_path,
+    etc_tree,
+    seccomp_program,
+)
 from promptwitness.probe.netns import SandboxError, enter_loopback_only
 
 __all__ = [
@@ -351,6 +360,8 @@ class Sandbox:
         (self.scratch / "mnt").mkdir(exist_ok=True)  # each run mounts its own tmpfs here
         self._lock = threading.Lock()
         self._templates: dict[str | None, str] = {}
+        self._bwrap = bwrap_path()
+        self._seccomp = seccomp_program().hex()
 
     def __enter__(self) -> Sandbox:
         return self
@@ -485,22 +496,25 @@ class Sandbox:
         for p in spec.expose:
             if not os.path.exists(p):
                 raise SandboxError(f"exposed path does not exist: {p}")
+        links = {} if spec.system_zone is None else {
+            "localtime": os.path.join(ZONEINFO, spec.system_zone)}
         doc = {
             "argv": list(spec.argv),
             "env": spec.environ(),
             "hostname": spec.hostname,
-            "hosts": list(spec.hosts),
-            "zone": spec.system_zone,
             "home_files": [[p, d.hex()] for p, d in spec.home_files],
             "user": spec.user,
+            "uid": run_uid(spec.user),
             "home": spec.home,
             "cwd": spec.cwd,
             "lower": self.template(spec.workdir),
             "mnt": str(self.scratch / "mnt"),
             "ports": list(spec.ports),
             "udp_ports": list(spec.udp_ports),
-            "etc_files": [[p, d.hex()] for p, d in spec.etc_files],
+            "etc": etc_tree(etc_files(spec), links),
             "expose": [os.path.abspath(p) for p in spec.expose],
+            "bwrap": self._bwrap,
+            "seccomp": self._seccomp,
         }
         started = time.monotonic()
         proc, parent_sock = self._take()
@@ -551,10 +565,18 @@ class Sandbox:
         duration = time.monotonic() - started
         errors = [m["error"] for m in msgs if "error" in m]
         if errors and not (timed_out or cancelled):
+            if any(m.get("setup") for m in msgs):
+                errors.append(_tail(err))
             raise SandboxError("; ".join(errors))
         final = next((m for m in msgs if "exit" in m), None)
         if final is None and not (timed_out or cancelled):
             raise SandboxError(self._failure(proc, None, err))
+        last = err.rstrip(b"\n").rsplit(b"\n", 1)[-1]
+        if final is not None and final["exit"] == 1 and last.startswith(b"bwrap: execvp "):
+            hint = ("; only /usr and a filtered /etc are visible in the sandbox: expose "
+                    "what the command needs") if b"No such file" in last else ""
+            raise SandboxError(f"cannot run {spec.argv[0]!r}: "
+                               f"{last.decode(errors='replace')[len('bwrap: '):]}{hint}")
         return RunResult(
             exit_code=None if timed_out or cancelled or final is None else int(final["exit"]),
             stdout=out, stderr=err, duration=duration,
@@ -570,8 +592,11 @@ class Sandbox:
         if err is None:
             _killpg(proc.pid)
             _, err = proc.communicate()
-        tail = err.decode(errors="replace").strip().splitlines()[-5:]
-        return f"the sandbox exited ({proc.wait()}) before reporting: " + " | ".join(tail)
+        return f"the sandbox exited ({proc.wait()}) before reporting: " + _tail(err)
+
+
+def _tail(err: bytes) -> str:
+    return " | ".join(err.decode(errors="replace").strip().splitlines()[-5:])
 
 
 def _killpg(pid: int) -> None:
@@ -624,12 +649,18 @@ def _pdeathsig() -> None:
     _c().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
-def _etc_files(doc: Mapping[str, Any]) -> dict[str, bytes]:
-    user, home, hostname = doc["user"], doc["home"], doc["hostname"]
-    uid, gid = os.getuid(), os.getgid()  # 0 in both modes (root, or root in a user ns)
+def run_uid(user: str) -> int:
+    """The uid a run's command has: 0 for the ``root`` user level, else ``RUN_UID``."""
+    return 0 if user == "root" else RUN_UID
+
+
+def etc_files(spec: RunSpec) -> dict[str, bytes]:
+    """The files the run's /etc gets of its own (path relative to /etc -> bytes)."""
+    user, home, hostname = spec.user, spec.home, spec.hostname
+    uid = gid = run_uid(user)
     hosts = ["127.0.0.1\tlocalhost\n", "::1\tlocalhost ip6-localhost ip6-loopback\n",
              f"127.0.1.1\t{hostname}\n"]
-    hosts += [f"127.0.0.1\t{h}\n" for h in doc["hosts"] if h not in ("localhost", hostname)]
+    hosts += [f"127.0.0.1\t{h}\n" for h in spec.hosts if h not in ("localhost", hostname)]
     passwd = [f"{user}:x:{uid}:{gid}:{user}:{home}:/bin/bash\n"]
     group = [f"{user}:x:{gid}:\n"]
     if user != "root":
@@ -645,38 +676,55 @@ def _etc_files(doc: Mapping[str, Any]) -> dict[str, bytes]:
                          "networks: files\nprotocols: files\nservices: files\n",
         "passwd": "".join(passwd),
         "group": "".join(group),
+        "machine-id": MACHINE_ID + "\n",
     }
-    if doc["zone"] is not None:
-        files["timezone"] = doc["zone"] + "\n"
-    return {k: v.encode() for k, v in files.items()}
+    if spec.system_zone is not None:
+        files["timezone"] = spec.system_zone + "\n"
+    out = {k: v.encode() for k, v in files.items()}
+    out.update(dict(spec.etc_files))
+    return out
 
 
 def _mkdirs(path: str) -> None:
     os.makedirs(path, exist_ok=True)
 
 
-def _setup_mounts(doc: Mapping[str, Any]) -> None:
-    """Everything in the run's private mount namespace (caller has unshared it)."""
+def _materialize(tree: Mapping[str, Any], host: str, dst: str) -> None:
+    """Build one directory of the run's /etc on its tmpfs: host entries bound (read-only
+    once bwrap binds the whole), symlinks re-created, the run's own files written."""
+    for name, node in tree.items():
+        target = os.path.join(dst, name)
+        if node == "bind":
+            src = os.path.join(host, name)
+            if os.path.isdir(src):
+                os.mkdir(target)
+            else:
+                open(target, "wb").close()
+            _mount(src, target, None, MS_BIND | MS_REC)
+        elif isinstance(node, dict):
+            os.mkdir(target)
+            _materialize(node, os.path.join(host, name), target)
+        elif node[0] == "link":
+            os.symlink(node[1], target)
+        else:  # ["data", hex]
+            with open(target, "wb") as f:
+                f.write(bytes.fromhex(node[1]))
+            os.chmod(target, 0o644)
+
+
+def _stage(doc: Mapping[str, Any]) -> str:
+    """The run's own files, on a tmpfs in this helper's private mount namespace (the
+    caller has unshared it): ``etc``, ``home``, ``repo`` (a copy-on-write overlay of the
+    working-directory template), ``boot_id``. bwrap binds them into the run's root;
+    nothing here reaches the host's disk, and it all disappears with the namespace."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing propagates back to the host
     mnt = doc["mnt"]
     _mount("pw-run", mnt, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755")
-    for d in ("etc-up", "etc-work", "home", "repo-up", "repo-work", "repo"):
+    for d in ("etc", "home", "repo-up", "repo-work", "repo"):
         os.mkdir(os.path.join(mnt, d))
-    up = os.path.join(mnt, "etc-up")
-    for name, data in _etc_files(doc).items():
-        with open(os.path.join(up, name), "wb") as f:
-            f.write(data)
-    if doc["zone"] is not None:
-        os.symlink(os.path.join(ZONEINFO, doc["zone"]), os.path.join(up, "localtime"))
-    for rel, hexdata in doc.get("etc_files", ()):
-        path = os.path.join(up, rel)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
-        with open(path, "wb") as f:
-            f.write(bytes.fromhex(hexdata))
-    _mount("overlay", "/etc", "overlay", 0,
-           f"lowerdir=/etc,upperdir={up},workdir={mnt}/etc-work")
+    with open(os.path.join(mnt, "boot_id"), "w") as f:
+        f.write(BOOT_ID + "\n")
+    _materialize(doc["etc"], "/etc", os.path.join(mnt, "etc"))
     home = os.path.join(mnt, "home")
     os.chmod(home, 0o700 if doc["user"] == "root" else 0o755)
     for rel, hexdata in doc["home_files"]:
@@ -686,61 +734,14 @@ def _setup_mounts(doc: Mapping[str, Any]) -> None:
             f.write(bytes.fromhex(hexdata))
     _mount("overlay", f"{mnt}/repo", "overlay", 0,
            f"lowerdir={doc['lower']},upperdir={mnt}/repo-up,workdir={mnt}/repo-work")
-    # Keep handles on what the tmpfs mounts below are about to cover.
-    mnt_fd = os.open(mnt, os.O_PATH | os.O_DIRECTORY)
-    exposed = [(p, os.open(p, os.O_PATH)) for p in doc["expose"] if _under(p, HIDDEN)]
-    _mount("pw-tmp", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")
-    _mount("pw-home", HOME_ROOT, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755")
-    _mount("pw-root", "/root", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700")
-    _mkdirs(doc["home"])
-    _mount(f"/proc/self/fd/{mnt_fd}/home", doc["home"], None, MS_BIND)
-    _mkdirs(doc["cwd"])
-    _mount(f"/proc/self/fd/{mnt_fd}/repo", doc["cwd"], None, MS_BIND)
-    for path, fd in exposed:
-        if os.path.isdir(f"/proc/self/fd/{fd}"):
-            _mkdirs(path)
-        else:
-            _mkdirs(os.path.dirname(path))
-            open(path, "ab").close()
-        _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
-        _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
-        os.close(fd)
-    os.close(mnt_fd)
+    return str(mnt)
 
 
-def _reaper(doc: Mapping[str, Any], ch: _Channel) -> None:
-    """pid 1 of the run's PID namespace: mount /proc, start the command, reap, exit
-    with the command's status (the kernel then kills whatever it left behind)."""
-    code = 125
-    try:
-        _pdeathsig()
-        _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-        _mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY)
-        agent = os.fork()
-        if agent == 0:
-            try:
-                os.chdir(doc["cwd"])
-                argv = doc["argv"]
-                os.execvpe(argv[0], argv, doc["env"])
-            except OSError as exc:
-                hint = (" (/tmp, /home and /root are empty in the sandbox: expose what the "
-                        "command needs below them)") if exc.errno == 2 else ""
-                ch.send({"error": f"cannot run {doc['argv'][0]!r}: {exc.strerror}{hint}"})
-            os._exit(127)
-        ch.sock.close()
-        while True:
-            try:
-                pid, status = os.wait()
-            except ChildProcessError:
-                break
-            if pid == agent:
-                rc = os.waitstatus_to_exitcode(status)
-                code = rc if rc >= 0 else 128 - rc
-                break
-    except BaseException as exc:  # noqa: BLE001 - report anything, then die
-        with contextlib.suppress(OSError):
-            ch.send({"error": f"sandbox setup failed: {exc}"})
-    os._exit(code)
+def _memfd(name: str, data: bytes) -> int:
+    fd = os.memfd_create(name, 0)
+    os.write(fd, data)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
 
 
 def _child_main() -> int:
@@ -771,21 +772,33 @@ def _child_main() -> int:
         go = ch.recv()
         if not go or not go.get("go"):
             return 0
-        _check(_c().unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID),
-               "unshare mount/uts/ipc/pid namespaces")
-        _setup_mounts(doc)
-        name = doc["hostname"].encode()
-        _check(_c().sethostname(name, len(name)), "sethostname")
-    except (OSError, SandboxError) as exc:
+        _check(_c().unshare(CLONE_NEWNS), "unshare the mount namespace")
+        stage = _stage(doc)
+        seccomp_fd = _memfd("pw-seccomp", bytes.fromhex(doc["seccomp"]))
+        status_r, status_w = os.pipe()
+        args = bwrap_args(uid=doc["uid"], hostname=doc["hostname"], stage=stage,
+                          home=doc["home"], cwd=doc["cwd"], expose=doc["expose"],
+                          seccomp_fd=seccomp_fd, status_fd=status_w)
+        args_fd = _memfd("pw-args", b"".join(a.encode() + b"\0" for a in args))
+        t_exec = time.monotonic()
+        # bwrap's own command line (the run's pid 1) is the same in every run
+        proc = subprocess.Popen([doc["bwrap"], "--args", str(args_fd), "--", *doc["argv"]],
+                                env=doc["env"],
+                                pass_fds=(args_fd, seccomp_fd, status_w), stdin=0,
+                                preexec_fn=_pdeathsig)
+    except (OSError, SandboxError, subprocess.SubprocessError) as exc:
         ch.send({"error": f"sandbox setup failed: {exc}"})
         return 125
-    t_exec = time.monotonic()
-    pid = os.fork()
-    if pid == 0:
-        _reaper(doc, ch)
-    _, status = os.waitpid(pid, 0)
+    os.close(status_w)
+    for fd in (args_fd, seccomp_fd):
+        os.close(fd)
+    rc = proc.wait()
     t_exit = time.monotonic()
-    rc = os.waitstatus_to_exitcode(status)
+    with os.fdopen(status_r, "rb") as f:
+        status = f.read().decode(errors="replace")
+    if '"child-pid"' not in status:
+        ch.send({"error": "bubblewrap could not set up the run", "setup": True})
+        return 125
     ch.send({"exit": rc if rc >= 0 else 128 - rc, "t_exec": t_exec, "t_exit": t_exit})
     return 0
 

@@ -98,10 +98,10 @@ def test_a_run_sees_only_loopback(sandbox: Sandbox) -> None:
     out = sh(
         sandbox,
         "ip -o link | cut -d: -f2; echo --; tail -n +3 /proc/net/dev | cut -d: -f1;"
-        " echo --; ls /sys/class/net; echo --; cat /proc/net/route | wc -l",
+        " echo --; ls /sys 2>/dev/null || echo no-sys; echo --; cat /proc/net/route | wc -l",
     )
     links, dev, sysfs, routes = (part.split() for part in out.split("--\n"))
-    assert links == ["lo"] and dev == ["lo"] and sysfs == ["lo"]
+    assert links == ["lo"] and dev == ["lo"] and sysfs == ["no-sys"]  # no /sys at all
     assert routes == ["1"]  # the header only: no IPv4 route at all
     host = Path("/proc/net/dev").read_text()
     assert len(host.splitlines()) > 3, "the host has more than lo; the test proves isolation"
@@ -115,7 +115,7 @@ def test_environment_is_only_the_allow_list(
     spec = RunSpec(argv=("env", "-0"), env=(("AGENT_VAR", "1"),), user="opc")
     result = sandbox.run(spec)
     got = dict(item.split("=", 1) for item in result.stdout.decode().split("\0") if item)
-    assert got == spec.environ()
+    assert got == {**spec.environ(), "PWD": spec.cwd}  # bwrap sets PWD after its chdir
     assert "PW_CANARY_7F3A" not in result.stdout.decode()
     assert b"sk-ant-canary" not in result.stdout
 

@@ -14,15 +14,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyseccomp  # type: ignore[import-untyped]
+
 import promptwitness
 
 SRC = str(Path(promptwitness.__file__).resolve().parent.parent)
+# the sandbox's one dependency outside the standard library (a single module)
+SECCOMP = str(Path(pyseccomp.__file__).resolve().parent)
 CHILD = r"""
 import json
 from promptwitness.probe.sandbox import RunSpec, Sandbox
 with Sandbox() as sb:
-    r = sb.run(RunSpec(argv=("sh", "-c", "hostname; ls /sys/class/net; tail -n +3 /proc/net/dev"
-                                         " | cut -d: -f1 | tr -d ' '; readlink /etc/localtime;"
+    r = sb.run(RunSpec(argv=("sh", "-c", "hostname; ls /sys 2>&1 >/dev/null | wc -l;"
+                                         " tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ';"
+                                         " readlink /etc/localtime;"
                                          " echo $HOME; pwd; git log --format=%cI; id -un"),
                        hostname="nr-box", system_zone="Asia/Tokyo", user="ubuntu"))
     print(json.dumps({"exit": r.exit_code, "out": r.stdout.decode(), "err": r.stderr.decode()}))
@@ -53,7 +58,7 @@ def _python(prefix: list[str], env: dict[str, str]) -> str:
 
 def test_sandbox_works_through_a_user_namespace() -> None:
     prefix = _prefix()
-    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "PYTHONPATH": SRC}
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "PYTHONPATH": f"{SRC}:{SECCOMP}"}
     out = subprocess.run(
         [*prefix, _python(prefix, env), "-c", CHILD],
         env=env,
@@ -66,7 +71,7 @@ def test_sandbox_works_through_a_user_namespace() -> None:
     assert doc["exit"] == 0, doc["err"]
     assert doc["out"].splitlines() == [
         "nr-box",
-        "lo",
+        "1",  # no /sys
         "lo",
         "/usr/share/zoneinfo/Asia/Tokyo",
         "/home/ubuntu",

@@ -1,0 +1,276 @@
+"""The confinement of a run: bubblewrap's arguments, the seccomp filter, the run's /etc.
+
+The probe's sandbox (``probe.sandbox``) prepares a run's network namespace and files;
+this module says how the command itself is confined, by `bubblewrap`_ (``bwrap``), the
+unprivileged sandbox that Flatpak and others rely on. It was chosen over home-made
+namespace code (what promptwitness had before) and over nsjail because it is small,
+widely reviewed, packaged by every distribution, needs no daemon and no setuid bit, and
+does exactly what a run needs: a new user namespace with every capability dropped and
+``no_new_privs``, a root built for the run with ``pivot_root`` from read-only binds, a
+fresh ``/proc`` for the run's PID namespace, a minimal ``/dev``, and a seccomp program
+loaded right before ``exec``. nsjail does the same but is not packaged for Debian 12 and
+wants a configuration language of its own; the network namespace (with the capture
+server's listening socket already bound inside it) is created before bwrap runs and
+simply inherited, which bwrap supports by not unsharing the network.
+
+What the command sees (its whole file system):
+
+- ``/usr`` read-only, and ``/bin``, ``/sbin``, ``/lib*`` as on the host (symlinks into
+  ``/usr`` on a merged-/usr system, read-only binds otherwise);
+- ``/etc`` built for the run: the host's ``/etc`` less every entry that is not
+  world-readable (``shadow``, private keys) and less :data:`ETC_DENY` (secrets and host
+  identity), with the run's own ``passwd``, ``group``, ``hosts``, ``hostname``,
+  ``resolv.conf``, ``nsswitch.conf``, ``timezone``/``localtime`` and a fixed
+  ``machine-id`` (:data:`MACHINE_ID`) on top, plus the run's ``etc_files``;
+- a fresh ``/proc`` (only the run's processes; ``/proc/sys/kernel/random/boot_id`` is
+  :data:`BOOT_ID`), a minimal ``/dev`` (null, zero, random, tty, a private ``/dev/shm``),
+  no ``/sys``;
+- fresh tmpfs on ``/tmp``, ``/var`` (with ``/var/tmp``), ``/run``, ``/home``, ``/root``;
+  HOME and the working directory bound from the run's own tmpfs;
+- the paths the caller exposes, read-only.
+
+Nothing else of the host: not ``/opt``, ``/srv``, ``/mnt``, the caller's checkout, nor
+any unix socket (path sockets live under the hidden trees; abstract ones are scoped by
+the run's network namespace). Nothing the command writes outlives the run.
+
+The command runs as the run's uid (1000, or 0 for the ``root`` user level) in a user
+namespace whose only mapping is the invoking user: no capability in any namespace, an
+empty bounding set, ``no_new_privs``, no further user namespaces
+(``--disable-userns``), a new session (no ``TIOCSTI`` into the caller's terminal), and
+:func:`seccomp_program`. Because the one mapped uid is the caller's, the command keeps
+that uid's discretionary access to what it is shown; that is why only world-readable
+parts of ``/etc`` are shown, and why exposing a path is the caller's explicit choice.
+
+.. _bubblewrap: https://github.com/containers/bubblewrap
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import os
+import shutil
+import stat
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from promptwitness.probe.netns import SandboxError
+
+__all__ = [
+    "BOOT_ID",
+    "DENIED_SYSCALLS",
+    "ETC_DENY",
+    "GENERATED_ETC",
+    "MACHINE_ID",
+    "RUN_UID",
+    "VISIBLE",
+    "bwrap_args",
+    "bwrap_path",
+    "etc_tree",
+    "needs_expose",
+    "seccomp_program",
+]
+
+# The host trees a run sees without being told (read-only); everything else must be
+# exposed. ``/etc`` is filtered (see etc_tree).
+VISIBLE = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+_ROOT_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
+
+# Fixed host identity inside every run (the same in every run, so not a difference).
+MACHINE_ID = "70726f6d707477697474656e65737321"  # "promptwitness!" in hex, 32 digits
+BOOT_ID = "7077a11d-0000-4000-8000-000000000001"
+RUN_UID = 1000  # the uid of every user level but ``root``
+
+# /etc entries never shown, whatever their mode: secrets, and the host's identity and
+# settings that the run replaces with its own.
+ETC_DENY = frozenset({
+    ".pwd.lock", "adjtime", "credstore", "credstore.encrypted", "crypttab", "docker",
+    "group-", "gshadow", "gshadow-", "krb5.keytab", "machine-id", "mtab",
+    "NetworkManager", "openvpn", "passwd-", "ppp", "shadow", "shadow-", "ssh",
+    "subgid", "subgid-", "subuid", "subuid-", "sudoers", "sudoers.d", "wireguard",
+    "wpa_supplicant", "containerd", "hostname", "hosts", "resolv.conf", "localtime",
+    "timezone", "passwd", "group", "nsswitch.conf",
+})
+# ... of which the run writes its own:
+GENERATED_ETC = ("hosts", "hostname", "resolv.conf", "nsswitch.conf", "passwd", "group",
+                 "machine-id")
+
+# System calls a run may not make (EPERM), whatever its uid: namespaces, mounts, other
+# processes' memory, the kernel's keyrings, BPF, modules, clocks, and the like.
+DENIED_SYSCALLS = (
+    "acct", "add_key", "adjtimex", "bpf", "chroot", "clock_adjtime", "clock_settime",
+    "delete_module", "fanotify_init", "finit_module", "fsconfig", "fsmount", "fsopen",
+    "fspick", "init_module", "ioperm", "iopl", "kcmp", "kexec_file_load", "kexec_load",
+    "keyctl", "lookup_dcookie", "mount", "mount_setattr", "move_mount",
+    "name_to_handle_at", "open_by_handle_at", "open_tree", "perf_event_open",
+    "pidfd_getfd", "pivot_root", "process_vm_readv", "process_vm_writev", "ptrace",
+    "quotactl", "quotactl_fd", "reboot", "request_key", "setns", "settimeofday",
+    "swapoff", "swapon", "syslog", "umount2", "unshare", "uselib", "userfaultfd",
+    "vhangup",
+)
+# Answered ENOSYS, so that libraries fall back: clone3's flags live in memory a filter
+# cannot read (glibc then uses clone, whose flags are checked); io_uring would run
+# operations the filter never sees (libuv then uses its thread pool).
+_ENOSYS_SYSCALLS = ("clone3", "io_uring_setup", "io_uring_enter", "io_uring_register")
+_NS_FLAGS = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000,
+             0x40000000, 0x00000080)  # NEWNS NEWCGROUP NEWUTS NEWIPC NEWUSER NEWPID NEWNET NEWTIME
+_TIOCSTI, _TIOCLINUX = 0x5412, 0x541C
+
+
+def bwrap_path() -> str:
+    """The bubblewrap executable, or a SandboxError that says how to get it."""
+    found = shutil.which("bwrap", path="/usr/local/bin:/usr/bin:/bin")
+    if found is None:
+        raise SandboxError("bubblewrap (bwrap) is required to confine runs: install it "
+                           "(Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf "
+                           "install bubblewrap), or run scripts/setup.sh")
+    return found
+
+
+@functools.lru_cache(maxsize=1)
+def seccomp_program() -> bytes:
+    """The run's seccomp filter as a compiled BPF program (what ``bwrap --seccomp``
+    loads). Built with libseccomp, which gets the architecture checks right (a foreign
+    or x32 system call number is refused by the architecture test, not matched against
+    the native table); default: allow."""
+    try:
+        import pyseccomp as sc  # type: ignore[import-untyped]
+    except (ImportError, RuntimeError) as exc:  # RuntimeError: libseccomp not found
+        raise SandboxError(f"libseccomp is required to confine runs ({exc}): install "
+                           "libseccomp2 (Debian/Ubuntu) and the pyseccomp package") from exc
+    import tempfile
+
+    f = sc.SyscallFilter(sc.ALLOW)
+    for name in DENIED_SYSCALLS:
+        try:
+            f.add_rule(sc.ERRNO(errno.EPERM), name)
+        except (OSError, ValueError, RuntimeError):  # unknown on this architecture
+            continue
+    for name in _ENOSYS_SYSCALLS:
+        try:
+            f.add_rule(sc.ERRNO(errno.ENOSYS), name)
+        except (OSError, ValueError, RuntimeError):
+            continue
+    for flag in _NS_FLAGS:
+        f.add_rule(sc.ERRNO(errno.EPERM), "clone", sc.Arg(0, sc.MASKED_EQ, flag, flag))
+    for request in (_TIOCSTI, _TIOCLINUX):
+        f.add_rule(sc.ERRNO(errno.EPERM), "ioctl", sc.Arg(1, sc.MASKED_EQ, 0xFFFFFFFF,
+                                                          request))
+    with tempfile.TemporaryFile() as tmp:
+        f.export_bpf(tmp)
+        tmp.seek(0)
+        return tmp.read()
+
+
+def _world_readable(st: os.stat_result) -> bool:
+    need = stat.S_IROTH | (stat.S_IXOTH if stat.S_ISDIR(st.st_mode) else 0)
+    return st.st_mode & need == need
+
+
+# A tree node: "bind" (the host entry, read-only), ["link", target], or a dict of
+# name -> node (a directory built for the run). Files the run writes are ["data", hex].
+Node = Any
+
+
+def _plan(path: str, deny: Iterable[str] = ()) -> Node | None:
+    """How to show the host entry ``path``: None (not at all), "bind", a symlink, or a
+    directory of its own whose entries are planned one by one (when something below it
+    must not be shown)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    if stat.S_ISLNK(st.st_mode):
+        return ["link", os.readlink(path)]
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)) or not _world_readable(st):
+        return None
+    if stat.S_ISREG(st.st_mode):
+        return "bind"
+    deny = set(deny)
+    try:
+        names = sorted(os.listdir(path))
+    except OSError:
+        return None
+    children = {n: _plan(os.path.join(path, n)) for n in names if n not in deny}
+    if not deny and all(c == "bind" or isinstance(c, list) for c in children.values()):
+        return "bind"
+    return {n: c for n, c in children.items() if c is not None}
+
+
+@functools.lru_cache(maxsize=1)
+def _host_etc() -> str:
+    import json
+
+    tree = _plan("/etc", ETC_DENY)
+    return json.dumps(tree if isinstance(tree, dict) else {})
+
+
+def etc_tree(generated: Mapping[str, bytes], links: Mapping[str, str]) -> dict[str, Node]:
+    """The run's /etc: the filtered host tree (computed once per process) with
+    ``generated`` files (path relative to /etc -> bytes) and ``links`` on top."""
+    import json
+
+    tree: dict[str, Node] = json.loads(_host_etc())
+    for rel, data in sorted(generated.items()):
+        _put(tree, "/etc", rel.split("/"), ["data", data.hex()])
+    for rel, target in sorted(links.items()):
+        _put(tree, "/etc", rel.split("/"), ["link", target])
+    return tree
+
+
+def _put(tree: dict[str, Node], host: str, parts: Sequence[str], node: Node) -> None:
+    name, rest = parts[0], parts[1:]
+    if not rest:
+        tree[name] = node
+        return
+    sub = tree.get(name)
+    here = os.path.join(host, name)
+    if not isinstance(sub, dict):
+        # a host directory bound whole (or absent, or a file/link): give it a directory
+        # of its own, its host entries bound one by one
+        expanded: dict[str, Node] = {}
+        if sub == "bind" and os.path.isdir(here):
+            for n in sorted(os.listdir(here)):
+                c = _plan(os.path.join(here, n))
+                if c is not None:
+                    expanded[n] = c
+        tree[name] = sub = expanded
+    _put(sub, here, rest, node)
+
+
+def needs_expose(path: str) -> bool:
+    """True when ``path`` is not visible in a run unless exposed."""
+    return not any(path == v or path.startswith(v + "/") for v in VISIBLE if v != "/etc")
+
+
+def bwrap_args(*, uid: int, hostname: str, stage: str, home: str, cwd: str,
+               expose: Sequence[str], seccomp_fd: int, status_fd: int) -> list[str]:
+    """bwrap's options for one run, passed through ``--args FD`` so that the command
+    line of the run's pid 1 is ``bwrap --args N -- COMMAND...`` and names no host path
+    but the command's own. ``stage`` is the run's own tmpfs
+    (``etc``, ``home``, ``repo``, ``boot_id``), prepared by the caller."""
+    a = ["--unshare-user", "--uid", str(uid), "--gid", str(uid), "--disable-userns",
+         "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+         "--hostname", hostname, "--cap-drop", "ALL", "--die-with-parent",
+         "--new-session", "--ro-bind", "/usr", "/usr"]
+    for name in _ROOT_LINKS:
+        p = "/" + name
+        if os.path.islink(p):
+            a += ["--symlink", os.readlink(p), p]
+        elif os.path.isdir(p):
+            a += ["--ro-bind", p, p]
+    a += ["--ro-bind", f"{stage}/etc", "/etc",
+          "--proc", "/proc", "--ro-bind", f"{stage}/boot_id", "/proc/sys/kernel/random/boot_id",
+          "--dev", "/dev",
+          "--perms", "1777", "--tmpfs", "/tmp",
+          "--tmpfs", "/var", "--perms", "1777", "--dir", "/var/tmp",
+          "--tmpfs", "/run",
+          "--perms", "0755", "--tmpfs", "/home",
+          "--perms", "0700", "--tmpfs", "/root"]
+    a += ["--bind", f"{stage}/home", home, "--bind", f"{stage}/repo", cwd]
+    for p in expose:
+        if needs_expose(p):
+            a += ["--ro-bind", p, p]
+    a += ["--seccomp", str(seccomp_fd), "--json-status-fd", str(status_fd),
+          "--chdir", cwd]
+    return a
