@@ -17,11 +17,11 @@ What the command sees (its whole file system):
 
 - ``/usr`` read-only, and ``/bin``, ``/sbin``, ``/lib*`` as on the host (symlinks into
   ``/usr`` on a merged-/usr system, read-only binds otherwise);
-- ``/etc`` built for the run: the host's ``/etc`` less every entry that is not
-  world-readable (``shadow``, private keys) and less :data:`ETC_DENY` (secrets and host
-  identity), with the run's own ``passwd``, ``group``, ``hosts``, ``hostname``,
-  ``resolv.conf``, ``nsswitch.conf``, ``timezone``/``localtime`` and a fixed
-  ``machine-id`` (:data:`MACHINE_ID`) on top, plus the run's ``etc_files``;
+- ``/etc`` built for the run: an overlay on the host's ``/etc`` in which every entry
+  that is not world-readable (``shadow``, private keys) and :data:`ETC_DENY` (secrets
+  and host identity) are whited out, with the run's own ``passwd``, ``group``,
+  ``hosts``, ``hostname``, ``resolv.conf``, ``nsswitch.conf``, ``timezone``/``localtime``
+  and a fixed ``machine-id`` (:data:`MACHINE_ID`) on top, plus the run's ``etc_files``;
 - a fresh ``/proc`` (only the run's processes; ``/proc/sys/kernel/random/boot_id`` is
   :data:`BOOT_ID`), a minimal ``/dev`` (null, zero, random, tty, a private ``/dev/shm``),
   no ``/sys``;
@@ -51,7 +51,7 @@ import functools
 import os
 import shutil
 import stat
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from promptwitness.probe.netns import SandboxError
@@ -66,13 +66,13 @@ __all__ = [
     "VISIBLE",
     "bwrap_args",
     "bwrap_path",
-    "etc_tree",
+    "etc_plan",
     "needs_expose",
     "seccomp_program",
 ]
 
 # The host trees a run sees without being told (read-only); everything else must be
-# exposed. ``/etc`` is filtered (see etc_tree).
+# exposed. ``/etc`` is filtered (see etc_plan).
 VISIBLE = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 _ROOT_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 
@@ -167,75 +167,46 @@ def _world_readable(st: os.stat_result) -> bool:
     return st.st_mode & need == need
 
 
-# A tree node: "bind" (the host entry, read-only), ["link", target], or a dict of
-# name -> node (a directory built for the run). Files the run writes are ["data", hex].
-Node = Any
-
-
-def _plan(path: str, deny: Iterable[str] = ()) -> Node | None:
-    """How to show the host entry ``path``: None (not at all), "bind", a symlink, or a
-    directory of its own whose entries are planned one by one (when something below it
-    must not be shown)."""
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return None
-    if stat.S_ISLNK(st.st_mode):
-        return ["link", os.readlink(path)]
-    if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)) or not _world_readable(st):
-        return None
-    if stat.S_ISREG(st.st_mode):
-        return "bind"
-    deny = set(deny)
+def _hidden(path: str, rel: str, deny: frozenset[str] = frozenset()) -> Iterator[str]:
+    """Paths (relative to /etc) below ``path`` a run must not see: denied names, what is
+    not world-readable (a directory is then hidden whole), and what is neither a file,
+    a directory nor a symlink."""
     try:
         names = sorted(os.listdir(path))
     except OSError:
-        return None
-    children = {n: _plan(os.path.join(path, n)) for n in names if n not in deny}
-    if not deny and all(c == "bind" or isinstance(c, list) for c in children.values()):
-        return "bind"
-    return {n: c for n, c in children.items() if c is not None}
+        return
+    for name in names:
+        child, crel = os.path.join(path, name), f"{rel}{name}"
+        if name in deny:
+            yield crel
+            continue
+        try:
+            st = os.lstat(child)
+        except OSError:
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            continue
+        if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)) or not _world_readable(st):
+            yield crel
+        elif stat.S_ISDIR(st.st_mode):
+            yield from _hidden(child, crel + "/")
 
 
 @functools.lru_cache(maxsize=1)
-def _host_etc() -> str:
-    import json
-
-    tree = _plan("/etc", ETC_DENY)
-    return json.dumps(tree if isinstance(tree, dict) else {})
+def _host_hidden() -> tuple[str, ...]:
+    return tuple(_hidden("/etc", "", ETC_DENY))
 
 
-def etc_tree(generated: Mapping[str, bytes], links: Mapping[str, str]) -> dict[str, Node]:
-    """The run's /etc: the filtered host tree (computed once per process) with
-    ``generated`` files (path relative to /etc -> bytes) and ``links`` on top."""
-    import json
-
-    tree: dict[str, Node] = json.loads(_host_etc())
-    for rel, data in sorted(generated.items()):
-        _put(tree, "/etc", rel.split("/"), ["data", data.hex()])
-    for rel, target in sorted(links.items()):
-        _put(tree, "/etc", rel.split("/"), ["link", target])
-    return tree
-
-
-def _put(tree: dict[str, Node], host: str, parts: Sequence[str], node: Node) -> None:
-    name, rest = parts[0], parts[1:]
-    if not rest:
-        tree[name] = node
-        return
-    sub = tree.get(name)
-    here = os.path.join(host, name)
-    if not isinstance(sub, dict):
-        # a host directory bound whole (or absent, or a file/link): give it a directory
-        # of its own, its host entries bound one by one
-        expanded: dict[str, Node] = {}
-        if sub == "bind" and os.path.isdir(here):
-            for n in sorted(os.listdir(here)):
-                c = _plan(os.path.join(here, n))
-                if c is not None:
-                    expanded[n] = c
-        tree[name] = sub = expanded
-    _put(sub, here, rest, node)
+def etc_plan(generated: Mapping[str, bytes], links: Mapping[str, str]) -> dict[str, Any]:
+    """The run's /etc as an overlay on the host's: ``hide`` (whiteouts: paths relative
+    to /etc, from a walk of the host's /etc done once per process), ``files`` (the run's
+    own, path -> hex bytes) and ``links`` (path -> target) in the upper layer."""
+    own = set(generated) | set(links)
+    return {
+        "hide": [p for p in _host_hidden() if p not in own],
+        "files": {p: d.hex() for p, d in sorted(generated.items())},
+        "links": dict(sorted(links.items())),
+    }
 
 
 def needs_expose(path: str) -> bool:

@@ -61,6 +61,7 @@ import re
 import shutil
 import signal
 import socket
+import stat
 import struct
 import subprocess
 import sys
@@ -79,7 +80,7 @@ from promptwitness.probe.jail import (
     RUN_UID,
     bwrap_args,
     bwrap_path,
-    etc_tree,
+    etc_plan,
     seccomp_program,
 )
 from promptwitness.probe.netns import SandboxError, enter_loopback_only
@@ -511,7 +512,7 @@ class Sandbox:
             "mnt": str(self.scratch / "mnt"),
             "ports": list(spec.ports),
             "udp_ports": list(spec.udp_ports),
-            "etc": etc_tree(etc_files(spec), links),
+            "etc": etc_plan(etc_files(spec), links),
             "expose": [os.path.abspath(p) for p in spec.expose],
             "bwrap": self._bwrap,
             "seccomp": self._seccomp,
@@ -689,27 +690,27 @@ def _mkdirs(path: str) -> None:
     os.makedirs(path, exist_ok=True)
 
 
-def _materialize(tree: Mapping[str, Any], host: str, dst: str) -> None:
-    """Build one directory of the run's /etc on its tmpfs: host entries bound (read-only
-    once bwrap binds the whole), symlinks re-created, the run's own files written."""
-    for name, node in tree.items():
-        target = os.path.join(dst, name)
-        if node == "bind":
-            src = os.path.join(host, name)
-            if os.path.isdir(src):
-                os.mkdir(target)
-            else:
-                open(target, "wb").close()
-            _mount(src, target, None, MS_BIND | MS_REC)
-        elif isinstance(node, dict):
-            os.mkdir(target)
-            _materialize(node, os.path.join(host, name), target)
-        elif node[0] == "link":
-            os.symlink(node[1], target)
-        else:  # ["data", hex]
-            with open(target, "wb") as f:
-                f.write(bytes.fromhex(node[1]))
-            os.chmod(target, 0o644)
+def _build_etc(plan: Mapping[str, Any], mnt: str) -> None:
+    """The run's /etc: an overlay whose upper layer (on the run's tmpfs) holds the run's
+    own files and links and a whiteout for every host entry the run must not see. One
+    mount, read-only once bwrap binds it."""
+    up = os.path.join(mnt, "etc-up")
+    for rel in plan["hide"]:
+        path = os.path.join(up, rel)
+        _mkdirs(os.path.dirname(path))
+        os.mknod(path, stat.S_IFCHR | 0o000, os.makedev(0, 0))  # an overlay whiteout
+    for rel, hexdata in plan["files"].items():
+        path = os.path.join(up, rel)
+        _mkdirs(os.path.dirname(path))
+        with open(path, "wb") as f:
+            f.write(bytes.fromhex(hexdata))
+        os.chmod(path, 0o644)
+    for rel, target in plan["links"].items():
+        path = os.path.join(up, rel)
+        _mkdirs(os.path.dirname(path))
+        os.symlink(target, path)
+    _mount("overlay", os.path.join(mnt, "etc"), "overlay", 0,
+           f"lowerdir=/etc,upperdir={up},workdir={mnt}/etc-work")
 
 
 def _stage(doc: Mapping[str, Any]) -> str:
@@ -720,11 +721,11 @@ def _stage(doc: Mapping[str, Any]) -> str:
     _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing propagates back to the host
     mnt = doc["mnt"]
     _mount("pw-run", mnt, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755")
-    for d in ("etc", "home", "repo-up", "repo-work", "repo"):
+    for d in ("etc", "etc-up", "etc-work", "home", "repo-up", "repo-work", "repo"):
         os.mkdir(os.path.join(mnt, d))
     with open(os.path.join(mnt, "boot_id"), "w") as f:
         f.write(BOOT_ID + "\n")
-    _materialize(doc["etc"], "/etc", os.path.join(mnt, "etc"))
+    _build_etc(doc["etc"], mnt)
     home = os.path.join(mnt, "home")
     os.chmod(home, 0o700 if doc["user"] == "root" else 0o755)
     for rel, hexdata in doc["home_files"]:
