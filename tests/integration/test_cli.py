@@ -127,6 +127,11 @@ def test_bad_arguments_are_clear(tmp_path: Path) -> None:
     store = tmp_path / "s"
     r = pw(store, "record")
     assert r.returncode == 2 and b"no command given" in r.stderr
+    r = pw(store, "show", "1")  # reading never creates a store
+    assert r.returncode == 2 and b"no store at" in r.stderr and not store.exists()
+    from promptwitness.store import Store
+
+    Store.open(store).close()  # what a command that writes (record, serve, probe) does
     r = pw(store, "show", "1")
     assert r.returncode == 2 and b"no exchange 1" in r.stderr
     r = pw(store, "record", "--", "/nonexistent/agent")
@@ -180,3 +185,44 @@ def test_serve_captures_until_terminated(tmp_path: Path) -> None:
 
     assert f"{gateway_loop_name()} loop" in err.decode()
     assert b"1 exchanges" in err
+
+
+def test_diff_reports_a_serialisation_difference_as_covert(tmp_path: Path) -> None:
+    """The same prompt, once with ’ and a zero-width space written as characters, once
+    as \\u escapes: different bytes, identical values. ``diff`` must not call the prompts
+    identical: it reports the serialisation difference (covert) and exits 1."""
+    from promptwitness.capture.exchange import CapturedExchange
+    from promptwitness.store import Store
+
+    prompt = {"model": "claude-sonnet-4-5", "max_tokens": 16,
+              "messages": [{"role": "user", "content": "it\u2019s\u200b fine"}]}
+    bodies = [json.dumps(prompt, ensure_ascii=False, separators=(",", ":")).encode(),
+              json.dumps(prompt, ensure_ascii=True, separators=(",", ":")).encode()]
+    store = tmp_path / "store"
+    with Store.open(store) as st:
+        a, b = (st.add(CapturedExchange(
+            method="POST", target="/v1/messages", host="api.anthropic.com",
+            request_headers=[("content-type", "application/json")], request_body=body,
+            status=200, started=1.0 + i)) for i, body in enumerate(bodies))
+    out = pw(store, "diff", str(a), str(b), env={"COLUMNS": "200"})
+    text = out.stdout.decode()
+    assert out.returncode == 1, out.stderr.decode()
+    assert "identical prompts" not in text
+    assert "values are identical" in text and "serialisation differs" in text
+    assert "covert serialisation" in text
+    assert "messages[0].content:escapes" in text
+    assert "U+200B ZERO WIDTH SPACE" in text and "U+2019" in text
+    doc = json.loads(pw(store, "diff", str(a), str(b), "--json").stdout)
+    assert {(d["kind"], d["severity"], d["channel"]) for d in doc} == {
+        ("serialisation", "covert", "serialisation")}
+    assert {(d["a"], d["b"]) for d in doc} == {("\u2019", "\\u2019"), ("\u200b", "\\u200b")}
+    html, sarif = tmp_path / "d.html", tmp_path / "d.sarif"
+    assert pw(store, "diff", str(a), str(b), "--html", str(html), "--sarif",
+              str(sarif)).returncode == 1
+    log = json.loads(sarif.read_text())
+    assert {r["ruleId"] for r in log["runs"][0]["results"]} == {"promptwitness/serialisation"}
+    assert {r["level"] for r in log["runs"][0]["results"]} == {"error"}
+    page = html.read_text()
+    assert "serialisation" in page and "identical values" in page
+    # the same bytes: identical
+    assert pw(store, "diff", str(a), str(a)).returncode == 0

@@ -15,6 +15,10 @@ Rules:
   changes too, so that ``'`` vs ``’`` is never ambiguous).
 - ``key`` identifies "the same change" across replicates: two runs that show the same
   change at the same place produce equal keys.
+- ``serialisation`` changes (``analysis.serialisation``) are about how the JSON body is
+  written, not about a segment's value: their path is a form segment's
+  (``body.json.messages[0].content[0].text:escapes``), ``control`` / ``observed`` the
+  two spellings (``’`` and ``\\u2019``), and they have no spans.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ Kind = Literal[
     "punctuation",
     "casing",
     "ordering",
+    "serialisation",
     "param",
     "header",
     "content",
@@ -48,6 +53,7 @@ SEVERITY: dict[str, Severity] = {
     "punctuation": "covert",
     "casing": "covert",
     "ordering": "covert",
+    "serialisation": "covert",
     "param": "overt",
     "header": "overt",
     "content": "overt",

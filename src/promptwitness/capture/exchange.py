@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -34,3 +35,6 @@ class CapturedExchange:
     client: str | None = None  # peer address
     error: str | None = None
     redactions: list[str] = field(default_factory=list)  # what was replaced, no values
+    # A request body sent with a Content-Encoding: what was received and what is stored
+    # (set by ``capture.redact``; keys in docs/architecture.md), else None
+    request_coding: dict[str, Any] | None = None

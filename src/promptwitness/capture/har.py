@@ -6,6 +6,10 @@ Rules:
   requests, where HAR 1.2 has no encoding field, ``postData._encoding: "base64"``).
   Exact values HAR cannot hold (epoch start time, a missing status, our ids) travel in
   each entry's ``_promptwitness`` object.
+- A request body sent with a ``Content-Encoding`` goes out as stored: the bytes
+  received, or (when redaction had to replace a secret in it) the redacted body
+  encoded again; never a secret inside compressed bytes. ``_promptwitness.
+  request_coding`` says which, with the received and decoded sizes and digests.
 - The request target is kept exactly: it is taken from ``request.url`` after the
   authority, never rebuilt from ``queryString``.
 - Import validates the structure and names the entry and field that is wrong
@@ -141,6 +145,8 @@ def export_entry(x: StoredExchange, request_body: bytes, response_body: bytes) -
             "request_sha256": x.request_sha256,
             "response_sha256": x.response_sha256,
             "redactions": list(x.redactions),
+            # a body sent with a Content-Encoding: what was received (see capture.redact)
+            "request_coding": dict(x.request_coding) if x.request_coding else None,
         },
     }
 

@@ -4,15 +4,33 @@ Rules:
 - A credential is replaced by ``pw-redacted:`` + the first 16 hex digits of
   HMAC-SHA256(store salt, secret): the same secret always gives the same fingerprint in
   a store (a change of identity stays visible) and the secret itself is gone.
-- Credential headers (authorization, x-api-key, cookie, ... and any header named like a
-  token, secret or API key) have their value replaced; an auth scheme word
-  (``Bearer``, ``Basic`` ...) is kept. Credential query parameters (``key=``,
-  ``api_key=``, ``access_token=`` ...) have their value replaced.
+- Credential headers have their value replaced: authorization, x-api-key, cookie, ...
+  and any header whose name holds ``auth``, ``key``, ``token``, ``secret``,
+  ``password``/``passwd``, ``credential``, ``session`` or ``cookie`` (``X-Auth``,
+  ``X-Access-Key``, ``X-Session-Token``), except rate-limit headers (they count
+  tokens) and session *ids* (``x-claude-code-session-id``: an identifier, not a
+  credential). An auth scheme word (``Bearer``, ``Basic`` ...) is kept. Credential
+  query parameters (``key=``, ``api_key=``, ``access_token=`` ...) have their value
+  replaced.
 - Every secret seen (from those headers and parameters, from secret-named JSON fields
   in request bodies, from key-shaped strings such as ``sk-…``/``AIza…`` in bodies, and
   the caller's ``known_secrets``), when at least 8 characters long, is then replaced
   wherever it occurs: bodies, target, every header value, as itself and in its
   JSON-escaped and URL-encoded forms. Secrets are remembered across exchanges.
+- JSON-escaped secrets are found too: in a request body's JSON strings that hold
+  ``\\uXXXX`` escapes, key-shaped strings and known secrets are looked for in the
+  unescaped text, and the exact escaped bytes (``sk\\u002dproj-…``) are replaced.
+- A request body sent with a ``Content-Encoding`` (gzip, deflate, br, zstd, stacked)
+  is decoded first (``protocols.encoding.decode_body``, bounded) and redacted
+  decoded. The body stored is then the bytes received when nothing had to be
+  replaced, else the redacted body encoded again with the same codings, so the
+  stored headers and body always agree. A body that cannot be decoded (unknown
+  coding, corrupt, truncated, a decompression bomb) is stored as received with what
+  is visible redacted, unless what could be decoded of it holds a secret: then that
+  decoded prefix, redacted, is stored instead (never a compressed secret).
+  ``request_coding`` records the coding, the sizes and digests of the received and
+  decoded bytes, what was stored and the decoding error (digests are HMAC-SHA256
+  with the store's salt when a secret was replaced, so they confirm no guess).
 - All other bytes are left exactly as they were: no re-encoding, no normalisation.
 - ``redactions`` records what was replaced and where, never a value.
 - Cheap on repeats: what a body teaches (secret fields, key-shaped strings) depends only
@@ -39,6 +57,13 @@ from dataclasses import dataclass
 from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 from promptwitness.capture.exchange import CapturedExchange
+from promptwitness.protocols.encoding import (
+    Decoded,
+    content_encoding,
+    decode_body,
+    encode_body,
+    parse_codings,
+)
 
 PREFIX = "pw-redacted:"
 MIN_SECRET = 8
@@ -56,10 +81,16 @@ CREDENTIAL_HEADERS = frozenset(
         "x-amz-security-token",
     }
 )
-_NAME_MARKS = ("token", "secret", "api-key", "apikey", "api_key")
+_NAME_MARKS = (
+    "auth", "key", "token", "secret", "password", "passwd", "credential", "session", "cookie"
+)
 # Rate-limit headers count tokens (``anthropic-ratelimit-tokens-remaining: 40000``);
-# they carry numbers and dates, not credentials, and are worth keeping.
-_NOT_CREDENTIAL_MARKS = ("ratelimit", "tokens")
+# they carry numbers and dates, not credentials, and are worth keeping. ``authority``
+# is an address.
+_NOT_CREDENTIAL_MARKS = ("ratelimit", "tokens", "authority")
+# A session id (``x-claude-code-session-id``, ``session_id``) names a conversation; it
+# is no credential, and the prompts' own metadata repeats it (kept for the analysis).
+_SESSION_ID = re.compile(r"session[-_]?id$")
 
 CREDENTIAL_QUERY = frozenset(
     {
@@ -162,7 +193,13 @@ def is_credential_header(name: str) -> bool:
         return True
     if any(m in low for m in _NOT_CREDENTIAL_MARKS):
         return False
-    return any(m in low for m in _NAME_MARKS)
+    if not any(m in low for m in _NAME_MARKS):
+        return False
+    if "session" in low and _SESSION_ID.search(low) and not any(
+        m in low for m in _NAME_MARKS if m != "session"
+    ):
+        return False
+    return True
 
 
 def _lower_percent(s: str) -> str:
@@ -213,6 +250,10 @@ class _BodyScan:
     fields: tuple[tuple[str, tuple[str, bytes]], ...]  # secret-named JSON fields
     keys: tuple[str, ...]  # key-shaped strings
     size: int
+    # JSON strings holding \uXXXX escapes: (unescaped text, bytes as written), and the
+    # key-shaped strings found in them with their escaped bytes (request bodies only)
+    literals: tuple[tuple[str, bytes], ...] = ()
+    escaped_keys: tuple[tuple[str, bytes], ...] = ()
     generation: int = -1  # of ``redacted`` and ``counts``; -1: not computed yet
     redacted: bytes = b""
     counts: tuple[tuple[str, int], ...] = ()  # (origin, occurrences replaced)
@@ -326,17 +367,43 @@ class Redactor:
         req_headers = self._headers(ex.request_headers, "header", notes)
         resp_headers = self._headers(ex.response_headers, "response header", notes)
         target = self._query(ex.target, notes)
-        req_scan = self._scan(ex.request_body, request=True)
+        # A coded body (Content-Encoding) is redacted decoded; only then is the header
+        # looked for, so a plain body costs one pass over the header names.
+        decoded: Decoded | None = None
+        if ex.request_body:
+            coding = content_encoding(ex.request_headers)
+            if coding is not None and parse_codings(coding):
+                decoded = decode_body(ex.request_body, coding)
+        visible = ex.request_body if decoded is None else decoded.body
+        req_scan = self._scan(visible, request=True)
         resp_scan = self._scan(ex.response_body, request=False)
-        for name, value in req_scan.fields:
-            notes.append(f"request body field {name}")
-            self._learn(value[0], FIELD, value[1])
-        for keys in (req_scan.keys, resp_scan.keys, _key_shaped(_utf8(target))):
+        raw_scan = None  # a body that cannot be decoded: what is visible of it as sent
+        if decoded is not None and decoded.error is not None:
+            raw_scan = self._scan(ex.request_body, request=True)
+        scans = (req_scan,) if raw_scan is None else (req_scan, raw_scan)
+        for scan in scans:
+            for name, value in scan.fields:
+                notes.append(f"request body field {name}")
+                self._learn(value[0], FIELD, value[1])
+            for key, form in scan.escaped_keys:
+                self._learn(key, KEY_SHAPED, form)
+        for keys in (
+            *(scan.keys for scan in scans), resp_scan.keys, _key_shaped(_utf8(target))
+        ):
             for key in keys:
                 self._learn(key, KEY_SHAPED)
+        for scan in scans:
+            if scan.literals:
+                self._learn_escaped(scan.literals)
 
         counts: Counter[tuple[str, str]] = Counter()
-        req_body = self._body(ex.request_body, req_scan, "request body", counts)
+        coding_meta = ex.request_coding
+        if decoded is None:
+            req_body = self._body(ex.request_body, req_scan, "request body", counts)
+        else:
+            req_body, coding_meta = self._coded(
+                ex.request_body, decoded, req_scan, raw_scan, counts, notes
+            )
         resp_body = self._body(ex.response_body, resp_scan, "response body", counts)
         target = self._text(target, "target", counts)
         req_headers = [(k, self._text(v, f"header {k.lower()}", counts)) for k, v in req_headers]
@@ -362,7 +429,76 @@ class Redactor:
             error=error,
             client=client,
             redactions=[*ex.redactions, *notes],
+            request_coding=coding_meta,
         )
+
+    def _digest(self, data: bytes, keyed: bool) -> str:
+        if keyed:
+            return "hmac-sha256:" + hmac.new(self._salt, data, hashlib.sha256).hexdigest()
+        return "sha256:" + hashlib.sha256(data).hexdigest()
+
+    def _coded(
+        self,
+        raw: bytes,
+        decoded: Decoded,
+        scan: _BodyScan,
+        raw_scan: _BodyScan | None,
+        counts: Counter[tuple[str, str]],
+        notes: list[str],
+    ) -> tuple[bytes, dict[str, object]]:
+        """The body to store for a body sent with a content coding, and what to record
+        of it (see the module docstring)."""
+        where = "request body"
+        plain = decoded.body
+        red = self._body(plain, scan, where, counts)
+        changed = red is not plain and red != plain
+        if decoded.error is None:
+            if not changed:
+                stored, form = raw, "received"
+            else:
+                try:
+                    stored, form = encode_body(red, decoded.formats), "re-encoded"
+                except Exception:  # pragma: no cover - every format we decode we encode
+                    stored, form = red, "decoded"
+        elif changed:
+            stored, form = red, "decoded-prefix"
+        else:
+            assert raw_scan is not None
+            stored = self._body(raw, raw_scan, where, counts)
+            form = "received" if stored is raw or stored == raw else "received-redacted"
+        keyed = form != "received"
+        meta: dict[str, object] = {
+            "coding": decoded.label,
+            "formats": list(decoded.formats),
+            "received_size": len(raw),
+            "received_digest": self._digest(raw, keyed),
+            "decoded_size": len(plain),
+            "decoded_digest": self._digest(plain, keyed),
+            "decoded_complete": decoded.error is None,
+            "stored": form,
+            "error": None if decoded.error is None else self._text(
+                str(decoded.error), "request body coding error", counts),
+            "error_kind": None if decoded.error is None else decoded.error.kind,
+        }
+        note = (
+            f"request body content-coding {decoded.label}: received {len(raw)} bytes "
+            f"({meta['received_digest']}), decoded {len(plain)} bytes "
+            f"({meta['decoded_digest']}){'' if decoded.error is None else ' before an error'}"
+            f"; stored {form}"
+        )
+        if decoded.error is not None:
+            note += f"; {decoded.error.kind}: {meta['error']}"
+        notes.append(note)
+        return stored, meta
+
+    def _learn_escaped(self, literals: tuple[tuple[str, bytes], ...]) -> None:
+        """Every known secret that occurs in an unescaped JSON string is learned in the
+        escaped form it has there too (``sk\\u002dproj-…``)."""
+        for secret in list(self._secrets):
+            for text, raw in literals:
+                if secret in text:
+                    for form in _escaped_forms(raw, secret):
+                        self._learn(secret, self._secrets[secret].origin, form)
 
     def _headers(
         self, headers: Iterable[tuple[str, str]], label: str, notes: list[str]
@@ -380,7 +516,7 @@ class Redactor:
         trail = value[len(value.rstrip()) :]
         body = value.strip()
         scheme = ""
-        if name in _AUTH_HEADERS:
+        if name in _AUTH_HEADERS or "auth" in name:
             m = _SCHEME.fullmatch(body)
             if m and m.group(1).lower() in AUTH_SCHEMES:
                 scheme = m.group(1) + m.group(2)
@@ -463,7 +599,16 @@ class Redactor:
     @staticmethod
     def _fresh_scan(body: bytes, request: bool) -> _BodyScan:
         fields = tuple(_secret_fields(body)) if request else ()
-        return _BodyScan(fields, tuple(_key_shaped(body)), len(body))
+        literals: tuple[tuple[str, bytes], ...] = ()
+        escaped: list[tuple[str, bytes]] = []
+        if request and b"\\u" in body:
+            literals = tuple(_escaped_literals(body))
+            for text, raw in literals:
+                for key in _key_shaped(_utf8(text)):
+                    escaped += [(key, form) for form in _escaped_forms(raw, key)]
+        return _BodyScan(
+            fields, tuple(_key_shaped(body)), len(body), literals, tuple(escaped)
+        )
 
     def _trim(self) -> None:
         while self._scans and (
@@ -572,6 +717,48 @@ def _secret_fields(body: bytes) -> list[tuple[str, tuple[str, bytes]]]:
             continue
         out.append((m.group("name").decode("ascii"), (value, raw)))
     return out
+
+
+_ESCAPED_LITERAL = re.compile(rb'"(?:[^"\\]|\\.)*?\\u[0-9A-Fa-f]{4}(?:[^"\\]|\\.)*"')
+
+
+def _escaped_literals(body: bytes) -> list[tuple[str, bytes]]:
+    """``(unescaped text, bytes as written)`` of the JSON strings in ``body`` that hold
+    at least one ``\\uXXXX`` escape (outside strings, JSON has no backslash, so a match
+    that starts at a closing quote fails without reaching one)."""
+    out: list[tuple[str, bytes]] = []
+    for m in _ESCAPED_LITERAL.finditer(body):
+        try:
+            text = json.loads(m.group())
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(text, str):
+            out.append((text, m.group()[1:-1]))
+    return out
+
+
+def _escaped_forms(raw: bytes, secret: str) -> list[bytes]:
+    """The bytes in ``raw`` (a JSON string as written) that unescape to ``secret``,
+    when any of its characters is written as an escape."""
+    pieces: list[bytes] = []
+    for ch in secret:
+        alts = [re.escape(_utf8(ch))]
+        code = ord(ch)
+        if code < 0x10000:
+            alts.append(rb"\\u(?i:" + f"{code:04x}".encode() + rb")")
+        else:
+            hi = 0xD800 + ((code - 0x10000) >> 10)
+            lo = 0xDC00 + ((code - 0x10000) & 0x3FF)
+            alts.append(rb"\\u(?i:" + f"{hi:04x}".encode() + rb")\\u(?i:"
+                        + f"{lo:04x}".encode() + rb")")
+        short = {'"': rb'\\"', "\\": rb"\\\\", "/": rb"\\/", "\b": rb"\\b",
+                 "\f": rb"\\f", "\n": rb"\\n", "\r": rb"\\r", "\t": rb"\\t"}.get(ch)
+        if short is not None:
+            alts.append(short)
+        pieces.append(b"(?:" + b"|".join(alts) + b")")
+    plain = _utf8(secret)
+    found = {m.group() for m in re.finditer(b"".join(pieces), raw)}
+    return sorted(f for f in found if f != plain)
 
 
 # Every KEY_PATTERN match starts with one of these prefixes, and each prefix holds one

@@ -23,8 +23,13 @@ def add_store_option(p: argparse.ArgumentParser) -> None:
     )
 
 
-def open_store(args: argparse.Namespace) -> Store:
-    return Store.open(args.store)
+def open_store(
+    args: argparse.Namespace, *, create: bool = True, readonly: bool = False
+) -> Store:
+    """The store of ``--store``. Commands that only read pass ``create=False`` (a typo'd
+    path is "no store at ...", exit 2, never a new empty store); ``readonly=True`` also
+    writes nothing (read-only media)."""
+    return Store.open(args.store, create=create, readonly=readonly)
 
 
 def stderr_console() -> Console:

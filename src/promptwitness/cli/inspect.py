@@ -13,12 +13,13 @@ from rich.text import Text
 
 from promptwitness.analysis.diff import diff_segments
 from promptwitness.analysis.segments import reminders, segments
+from promptwitness.analysis.serialisation import escaped_text
 from promptwitness.cli.common import add_store_option, human_size, open_store, stdout_console
 from promptwitness.errors import UsageError
 from promptwitness.model import Prompt, RawRequest
 from promptwitness.protocols import parse_request, rebuild_answer
 from promptwitness.report import terminal
-from promptwitness.report.unicode import mark_summary, rich_mark
+from promptwitness.report.unicode import binary_summary, mark_summary, rich_mark
 from promptwitness.store import Store, StoredExchange
 
 if TYPE_CHECKING:
@@ -49,7 +50,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     d = sub.add_parser(
         "diff",
         help="segment-aligned, code-point-exact differences between two captured requests",
-        description="Exit status: 0 when the two prompts are identical, 1 when they differ.",
+        description="Exit status: 0 when the two prompts are identical in their values and in "
+                    "their JSON serialisation, 1 when they differ.",
     )
     add_store_option(d)
     d.add_argument("a", type=int, metavar="ID_A")
@@ -71,7 +73,7 @@ def _prompt(store: Store, x: StoredExchange) -> tuple[Prompt | None, str | None]
 
 
 def cmd_log(args: argparse.Namespace) -> int:
-    with open_store(args) as store:
+    with open_store(args, create=False) as store:
         xs = store.exchanges(run=args.run)
     if args.limit is not None:
         xs = xs[-args.limit :] if args.limit > 0 else []
@@ -153,7 +155,7 @@ def _prompt_json(prompt: Prompt) -> dict[str, Any]:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    with open_store(args) as store:
+    with open_store(args, create=False) as store:
         x = store.get(args.id)
         body = store.request_body(x)
         response = store.response_body(x)
@@ -217,6 +219,49 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def coding_line(x: StoredExchange, body: bytes) -> tuple[str | None, bytes, str | None]:
+    """For a request body sent with a ``Content-Encoding``: ``("gzip, 18.5 KB → 96.1
+    KB; …", the body to show, decoding error)``: the decoded bytes, or when it could
+    not be decoded the bytes stored (as received, or what could be decoded); else
+    ``(None, body, None)``."""
+    decoded = x.decoded_request_body(body)
+    if decoded is None:
+        return None, body, None
+    meta = x.request_coding or {}
+    received = meta.get("received_size")
+    size = meta.get("decoded_size")
+    line = (
+        f"{decoded.label}, {human_size(received if isinstance(received, int) else len(body))}"
+        f" → {human_size(size if isinstance(size, int) else len(decoded.body))}"
+    )
+    stored = meta.get("stored")
+    if stored == "re-encoded":
+        line += " (a secret was replaced: stored re-encoded after redaction)"
+    elif stored in ("decoded", "decoded-prefix"):
+        line += " (stored decoded: what could be decoded, redacted)"
+    elif stored == "received-redacted":
+        line += " (stored as received, visible secrets replaced)"
+    for key in ("received_digest", "decoded_digest"):
+        if meta.get(key):
+            line += f"\n  {key.split('_')[0]} {meta[key]}"
+    if decoded.error is None:
+        return line, decoded.body, None
+    # not decodable: the bytes stored are shown (a hex summary when they are not text)
+    return line, body, str(decoded.error)
+
+
+def _body_text(console: Any, body: bytes, limit: int = 20000) -> None:
+    """The body as marked text, or a short hex summary when it is not UTF-8 text."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        console.print(binary_summary(body), markup=False)
+        return
+    console.print(rich_mark(text[:limit]))
+    if len(text) > limit:
+        console.print(f"… {len(text) - limit} more characters (show --raw)", markup=False)
+
+
 def _show_terminal(
     console: Any,
     x: StoredExchange,
@@ -243,19 +288,22 @@ def _show_terminal(
     )
     if x.error:
         console.print(Text(f"transport error: {x.error}", style="bold red"))
-    if error:
+    coding, body, coding_error = coding_line(x, body)
+    if coding is not None:
+        console.print(f"content coding {coding}", markup=False)
+    if coding_error:
+        console.print(Text(f"content coding error: {coding_error}", style="bold red"))
+    if error and not (coding_error and coding_error in error):
         console.print(Text(f"parse error: {error}", style="bold red"))
-    if x.redactions:
-        console.print(f"redacted: {', '.join(x.redactions)}", markup=False)
+    notes = [n for n in x.redactions if not n.startswith("request body content-coding ")]
+    if notes:
+        console.print(f"redacted: {', '.join(notes)}", markup=False)
     console.rule("request headers")
     for k, v in x.request_headers:
         console.print(Text.assemble((k, "bold"), ": ", rich_mark(v)))
     if prompt is None:
-        console.rule("request body")
-        text = body.decode("utf-8", "replace")
-        console.print(rich_mark(text[:20000]))
-        if len(text) > 20000:
-            console.print(f"… {len(text) - 20000} more characters (show --raw)", markup=False)
+        console.rule("request body" if coding is None else "request body (decoded)")
+        _body_text(console, body)
     else:
         _show_prompt(console, prompt)
     if answer is not None:
@@ -269,8 +317,13 @@ def _show_terminal(
         console.print(f"stop reason {answer.stop_reason or '-'}; {state}", markup=False)
         if answer.error:
             console.print(Text(f"answer error: {answer.error}", style="bold red"))
-    counts = mark_summary(body.decode("utf-8", "replace"))
     console.rule("hidden and non-ASCII code points in the request body")
+    try:
+        # code points written as \u escapes count too: an escaped U+200B is still there
+        counts = mark_summary(body.decode("utf-8") + escaped_text(body))
+    except UnicodeDecodeError:
+        console.print("not counted: the body is not UTF-8 text", markup=False)
+        return
     if not counts:
         console.print("none: the body is plain printable ASCII", markup=False)
     else:
@@ -331,7 +384,7 @@ def _diff_reports(args: argparse.Namespace, report: DiffReport) -> None:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    with open_store(args) as store:
+    with open_store(args, create=False) as store:
         xa, xb = store.get(args.a), store.get(args.b)
         pa, ea = _prompt(store, xa)
         pb, eb = _prompt(store, xb)
@@ -343,10 +396,15 @@ def cmd_diff(args: argparse.Namespace) -> int:
                 )
         assert pa is not None and pb is not None
         diffs = diff_segments(segments(pa), segments(pb))
+        from promptwitness.analysis.serialisation import compare_forms
+        from promptwitness.probe.observe import request_forms
+
+        forms = compare_forms(request_forms(_raw_request(store, xa)),
+                              request_forms(_raw_request(store, xb)))
         if args.html or args.sarif:
             from promptwitness.report.evidence import diff_report
 
-            _diff_reports(args, diff_report(store, xa, xb, diffs))
+            _diff_reports(args, diff_report(store, xa, xb, diffs, forms))
     if args.json:
         json.dump(
             [
@@ -359,7 +417,9 @@ def cmd_diff(args: argparse.Namespace) -> int:
                     "ops": [[o.tag, o.a_start, o.a_end, o.b_start, o.b_end] for o in d.ops],
                 }
                 for d in diffs
-            ],
+            ]
+            + [{"status": "changed", "a": c.control, "b": c.observed, "ops": [], **c.to_json()}
+               for _, cs in forms for c in cs],
             sys.stdout,
             ensure_ascii=False,
             indent=2,
@@ -367,9 +427,19 @@ def cmd_diff(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         console = stdout_console()
-        if not diffs:
+        n_forms = sum(len(cs) for _, cs in forms)
+        if not diffs and not forms:
             console.print(f"#{xa.id} and #{xb.id}: identical prompts", markup=False)
+        elif not diffs:
+            console.print(f"#{xa.id} and #{xb.id}: the prompts' values are identical, but "
+                          f"their JSON serialisation differs ({n_forms} covert "
+                          f"serialisation difference(s))", markup=False)
         else:
             console.print(f"#{xa.id} → #{xb.id}: {len(diffs)} segment(s) differ", markup=False)
             console.print(terminal.render_diff(diffs))
-    return 1 if diffs else 0
+        if forms:
+            if diffs:
+                console.print(f"and the JSON serialisation differs ({n_forms} covert "
+                              f"serialisation difference(s)):", markup=False)
+            console.print(terminal.render_form_changes(c for _, cs in forms for c in cs))
+    return 1 if diffs or forms else 0

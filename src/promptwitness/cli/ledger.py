@@ -1,8 +1,12 @@
 """``keys``, ``ledger``, ``attest`` and ``verify``: provenance (docs/provenance.md).
 
 Exit codes: ``ledger verify`` and ``verify`` exit 0 when everything checks out and 1
-with a precise message when anything does not; usage and store errors exit 2.
-Key material is never printed.
+with a precise message when anything does not; usage and store errors exit 2;
+``ledger verify --pub`` exits 3 when nothing was found changed but part of the store is
+not covered by a checkpoint signed by a given key ("unsigned"). ``ledger checkpoint``
+exits 1 when it refuses to sign a log that is not intact. Key material is never printed.
+Commands that only read never create a store ("no store at ..."); ``ledger verify``,
+``prove`` and ``consistency`` write nothing at all (read-only media).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import argparse
 import base64
 import hashlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,12 +23,21 @@ from typing import Any
 from promptwitness.cli.common import add_store_option, open_store
 from promptwitness.errors import UsageError
 from promptwitness.ledger import dsse, keys, statements
-from promptwitness.ledger.log import Ledger
-from promptwitness.ledger.note import NoteError, Signer, Verifier
+from promptwitness.ledger.log import Ledger, VerifyReport
+from promptwitness.ledger.note import (
+    NoteError,
+    Signer,
+    Verifier,
+    normalize_note,
+    parse_checkpoint,
+    parse_note,
+)
 from promptwitness.store import Store, StoredExchange, default_store_dir
 
 EXIT_OK = 0
 EXIT_BAD = 1
+EXIT_UNSIGNED = 3
+WITNESS_SUFFIX = ".checkpoint"
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,14 +51,40 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
     lg = sub.add_parser("ledger", help="the store's tamper-evident log (RFC 9162 Merkle tree)")
     lsub = lg.add_subparsers(dest="ledger_command", metavar="COMMAND", required=True)
-    c = lsub.add_parser("checkpoint", help="sign and keep a checkpoint of the log")
+    c = lsub.add_parser(
+        "checkpoint",
+        help="sign and keep a checkpoint of the log (print it; keep a copy outside the store)",
+        description="Checks the log first and refuses to sign one that is not intact. "
+        "Exit status: 0 signed, 1 refused (with what changed), 2 error.",
+    )
     add_store_option(c)
     c.add_argument("--key", required=True, type=Path, action="append", metavar="PREFIX.key")
+    c.add_argument(
+        "--adopt",
+        action="store_true",
+        help="also log the exchanges captured before the store had a ledger, as they are "
+        "now (review them first); the checkpoint records the adoption",
+    )
+    c.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE",
+        help="also write the note to FILE (replaced only by a checkpoint that extends it)",
+    )
+    c.add_argument(
+        "--witness",
+        type=Path,
+        metavar="DIR",
+        help="also keep the note in DIR, which keeps every checkpoint (never overwritten); "
+        "the log must extend each",
+    )
     c.set_defaults(func=cmd_checkpoint)
     v = lsub.add_parser(
         "verify",
         help="recompute the log from the records and blobs and check every checkpoint",
-        description="Exit status: 0 intact, 1 changed (with what changed), 2 error.",
+        description="Writes nothing (read-only media are fine). Exit status: 0 intact, "
+        "1 changed (with what changed), 2 error, 3 unsigned (with --pub: nothing found "
+        "changed, but part of the store is not covered by a checkpoint signed by a given key).",
     )
     add_store_option(v)
     v.add_argument(
@@ -60,8 +100,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         type=Path,
         action="append",
         default=[],
-        metavar="FILE",
-        help="also check a checkpoint kept elsewhere (a signed note)",
+        metavar="FILE|DIR",
+        help="also check a checkpoint kept outside the store (a signed note), or every "
+        "checkpoint in a --witness directory: the log must extend each",
     )
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=cmd_verify_log)
@@ -168,30 +209,171 @@ def cmd_keys_generate(args: argparse.Namespace) -> int:
 # -- ledger -----------------------------------------------------------------------------
 
 
+def _outside_store(path: Path, root: Path, what: str) -> None:
+    try:
+        inside = path.resolve().is_relative_to(root.resolve())
+    except OSError:
+        return
+    if inside:
+        raise UsageError(
+            f"{path} is inside the capture store {root}: {what} kept there protects nothing "
+            "(whoever can rewrite the store can rewrite it too); choose a place outside it"
+        )
+
+
+def _read_note(path: Path) -> str:
+    try:
+        return normalize_note(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise UsageError(f"cannot read the checkpoint {path}: {reason}") from exc
+
+
+def _witness_notes(directory: Path) -> list[tuple[str, str]]:
+    """Every ``*.checkpoint`` in a witness directory, as ``(label, note)``."""
+    try:
+        files = sorted(p for p in directory.iterdir() if p.name.endswith(WITNESS_SUFFIX))
+    except OSError as exc:
+        raise UsageError(f"cannot read the directory {directory}: {exc.strerror or exc}") from exc
+    return [(f"the checkpoint {p}", _read_note(p)) for p in files if p.is_file()]
+
+
+def _witness_write(directory: Path, note: str, size: int) -> Path:
+    """Keep ``note`` in ``directory`` as ``SIZE-HASH.checkpoint`` (created, never replaced;
+    names sort by tree size; the same note twice is kept once)."""
+    digest = hashlib.sha256(note.encode("utf-8")).hexdigest()[:16]
+    path = directory / f"{size:012d}-{digest}{WITNESS_SUFFIX}"
+    try:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        if _read_note(path) != note:
+            raise UsageError(f"{path} exists and holds another note; not replaced") from None
+        return path
+    except OSError as exc:
+        raise UsageError(f"cannot write into {directory}: {exc.strerror or exc}") from exc
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(note)
+        f.flush()
+        os.fsync(f.fileno())
+    return path
+
+
+def _replace_file(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
 def cmd_checkpoint(args: argparse.Namespace) -> int:
     signers = _signers(args)
-    with open_store(args) as store:
-        note, adopted = Ledger(store).checkpoint(signers)
-    if adopted:
-        _err(f"adopted {adopted} exchange(s) captured before the store had a ledger")
-    _out(note)
+    root = _store_root(args)
+    extra: list[tuple[str, str]] = []
+    if args.out is not None:
+        _outside_store(args.out, root, "a checkpoint")
+        if args.out.is_dir():
+            raise UsageError(f"--out {args.out} is a directory (use --witness DIR for that)")
+        if args.out.exists():
+            kept = _read_note(args.out)
+            try:
+                parse_checkpoint(parse_note(kept).text)
+            except NoteError:
+                raise UsageError(
+                    f"--out {args.out} exists and is not a checkpoint; not replaced"
+                ) from None
+            extra.append((f"the checkpoint {args.out}", kept))
+    if args.witness is not None:
+        _outside_store(args.witness, root, "a witness directory")
+        if args.witness.exists() and not args.witness.is_dir():
+            raise UsageError(f"--witness {args.witness} is not a directory")
+        if args.witness.is_dir():
+            extra += _witness_notes(args.witness)
+    with open_store(args, create=False) as store:
+        res = Ledger(store).checkpoint(signers, adopt=args.adopt, extra_checkpoints=extra)
+    for n in res.notes:
+        _err(f"note: {n}")
+    if res.note is None:
+        for p in res.problems:
+            _err(f"TAMPERED: {p}")
+        _err(
+            "refused to sign: the log is not intact, and a checkpoint would vouch for what "
+            "was changed (promptwitness ledger verify --pub ... says more)"
+        )
+        return EXIT_BAD
+    if res.adopted:
+        _err(
+            f"adopted {len(res.adopted)} exchange(s) captured before the store had a ledger "
+            f"({_id_list(res.adopted)}), as they are now; the checkpoint records the adoption"
+        )
+    if res.pending:
+        _err(
+            f"warning: {len(res.pending)} exchange(s) have no leaf in the log "
+            f"({_id_list(res.pending)}) and were NOT signed: captured before the store had a "
+            "ledger, or put there behind the log's back. Review them (promptwitness show "
+            "ID), then adopt them: promptwitness ledger checkpoint --adopt --key ..."
+        )
+    _out(res.note)
+    if args.out is not None:
+        _replace_file(args.out, res.note)
+        _err(f"wrote {args.out}")
+    if args.witness is not None:
+        _err(f"kept {_witness_write(args.witness, res.note, res.size)}")
     return EXIT_OK
+
+
+def _id_list(ids: list[int], most: int = 10) -> str:
+    more = f", … ({len(ids) - most} more)" if len(ids) > most else ""
+    return "ids " + ", ".join(str(i) for i in ids[:most]) + more
+
+
+def _verdict(rep: VerifyReport, trusted: bool) -> str:
+    stats = (
+        f"{rep.size} leaves, {rep.exchanges} exchanges, {rep.blobs} blobs re-hashed, "
+        f"{rep.checkpoints} checkpoint(s)"
+    )
+    if rep.problems:
+        return f"log NOT intact ({len(rep.problems)} problem(s)): {stats}"
+    if not trusted:
+        part = ", partly unsigned" if rep.unsigned else ""
+        return f"log consistent{part} (signatures not checked: give --pub KEY): {stats}"
+    if rep.unsigned:
+        pending = f", {len(rep.pending)} exchange(s) without a leaf" if rep.pending else ""
+        return (
+            "log UNSIGNED: nothing was found changed, but not all of the store is covered by "
+            f"a checkpoint signed by the given key(s) ({rep.signed_size} of {rep.size} leaves "
+            f"signed{pending}): {stats}"
+        )
+    return f"log intact: {stats}{' with signatures checked' if rep.checkpoints else ''}"
 
 
 def cmd_verify_log(args: argparse.Namespace) -> int:
     trusted = [keys.load_public(p) for p in args.pub]
-    extra: list[str] = []
+    extra: list[tuple[str, str]] = []
     for path in args.checkpoint:
-        try:
-            extra.append(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read the checkpoint {path}: {exc}") from exc
-    with open_store(args) as store:
+        if path.is_dir():
+            found = _witness_notes(path)
+            if not found:
+                _err(f"note: {path} holds no checkpoint (*{WITNESS_SUFFIX}) yet")
+            extra += found
+        else:
+            extra.append((f"the checkpoint {path}", _read_note(path)))
+    with open_store(args, readonly=True) as store:
         rep = Ledger(store).verify(trusted, extra)
+    code = EXIT_BAD if rep.problems else EXIT_UNSIGNED if trusted and rep.unsigned else EXIT_OK
     if args.json:
         json.dump(
             {
-                "ok": rep.ok,
+                "ok": code == EXIT_OK,
+                "verdict": rep.verdict if trusted or rep.problems else "consistent",
+                "signed_size": rep.signed_size,
+                "unsigned": rep.unsigned,
                 "size": rep.size,
                 "exchanges": rep.exchanges,
                 "blobs": rep.blobs,
@@ -207,20 +389,16 @@ def cmd_verify_log(args: argparse.Namespace) -> int:
     else:
         for p in rep.problems:
             _err(f"TAMPERED: {p}")
+        for u in rep.unsigned:
+            _err(f"UNSIGNED: {u}")
         for n in rep.notes:
             _err(f"note: {n}")
-        verdict = "intact" if rep.ok else f"NOT intact ({len(rep.problems)} problem(s))"
-        _out(
-            f"log {verdict}: {rep.size} leaves, {rep.exchanges} exchanges, {rep.blobs} blobs "
-            f"re-hashed, {rep.checkpoints} checkpoint(s)"
-            f"{' with signatures checked' if rep.signatures_checked and rep.checkpoints else ''}"
-            "\n"
-        )
-    return EXIT_OK if rep.ok else EXIT_BAD
+        _out(_verdict(rep, bool(trusted)) + "\n")
+    return code
 
 
 def cmd_prove(args: argparse.Namespace) -> int:
-    with open_store(args) as store:
+    with open_store(args, readonly=True) as store:
         proof = Ledger(store).prove(args.id, args.size)
     json.dump(proof.to_json(), sys.stdout, indent=2)
     sys.stdout.write("\n")
@@ -228,7 +406,7 @@ def cmd_prove(args: argparse.Namespace) -> int:
 
 
 def cmd_consistency(args: argparse.Namespace) -> int:
-    with open_store(args) as store:
+    with open_store(args, readonly=True) as store:
         proof = Ledger(store).consistency(args.old, args.new)
     json.dump(proof.to_json(), sys.stdout, indent=2)
     sys.stdout.write("\n")
@@ -290,7 +468,7 @@ def _agent_from_headers(x: StoredExchange) -> tuple[str | None, str | None]:
 
 def cmd_attest_manifest(args: argparse.Namespace) -> int:
     signers = _signers(args)
-    with open_store(args) as store:
+    with open_store(args, create=False) as store:
         x = store.get(args.exchange)
         outcome, segs = _segments(store, x)
         ua_name, ua_version = _agent_from_headers(x)
@@ -335,7 +513,7 @@ def cmd_attest_probe(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.report} is not a promptwitness report (no 'schema')")
     runs = [r.get("run") for r in report.get("runs") or [] if isinstance(r, dict)]
     exchanges: list[dict[str, Any]] = []
-    with open_store(args) as store:
+    with open_store(args, create=False) as store:
         for run in runs:
             if isinstance(run, str):
                 exchanges += [_exchange_ref(store, x) for x in store.exchanges(run=run)]
@@ -361,7 +539,7 @@ def cmd_attest_diff(args: argparse.Namespace) -> int:
     from promptwitness.analysis.diff import diff_segments
 
     signers = _signers(args)
-    with open_store(args) as store:
+    with open_store(args, create=False) as store:
         xa, xb = store.get(args.a), store.get(args.b)
         _, sa = _segments(store, xa)
         _, sb = _segments(store, xb)
@@ -407,7 +585,7 @@ def cmd_verify_statement(args: argparse.Namespace) -> int:
         return EXIT_OK
     if ptype != statements.PROMPT_MANIFEST:
         raise UsageError("--against needs a prompt manifest")
-    with open_store(args) as store:
+    with open_store(args, create=False) as store:
         x = store.get(args.against)
         _, segs = _segments(store, x)
     request = st["predicate"].get("request") or {}

@@ -29,6 +29,14 @@ Rules:
   then code points only inside a short replaced word, so that a reworded sentence
   reads as words replaced, not as letters shuffled; still exact (they tile both
   texts, and every ``equal`` range is equal code point for code point).
+- The main request's **form segments** (channel ``serialisation``:
+  ``analysis.serialisation``, how its JSON body is written) are kept out of the noise
+  masking and the segment diff: a form path whose comparison gives changes between the
+  runs of one version is noise (listed with the changes' observed spellings as
+  examples); the others are compared release to release with
+  ``analysis.serialisation.compare_forms`` and each change is listed (category
+  ``serialisation``, ``before``/``after`` the two spellings, covert like the probe's
+  ``serialisation`` kind).
 - A change is **version-only** when the two values are equal once every dotted
   version number (``\\d+.\\d+.\\d+`` and any ``-pre``, ``.build`` or ``+meta`` parts
   after it) is blanked in both: a user-agent ``claude-cli/2.1.0`` →
@@ -45,6 +53,8 @@ from difflib import SequenceMatcher
 
 from promptwitness.analysis.diff import Op, SegmentDiff, diff_segments, diff_text
 from promptwitness.analysis.segments import unescape_name
+from promptwitness.analysis.serialisation import CHANNEL as FORM_CHANNEL
+from promptwitness.analysis.serialisation import compare_forms
 from promptwitness.model import Segment
 
 __all__ = [
@@ -157,11 +167,12 @@ class VersionEntry:
     audit: Audit | None = None
     seconds: float = 0.0
     segments: tuple[Segment, ...] = field(default=(), repr=False)  # main request, masked
+    forms: tuple[Segment, ...] = field(default=(), repr=False)  # its form segments, not noisy
 
 
 @dataclass(frozen=True)
 class SegmentChange:
-    category: str  # tools | system | messages | params | headers | other
+    category: str  # tools | system | messages | params | headers | serialisation | other
     diff: SegmentDiff  # over the masked values
     version_only: bool
 
@@ -308,6 +319,12 @@ def is_version_only(a: str | None, b: str | None) -> bool:
     blank_a, na = _VERSION.subn("\0", a)
     blank_b, nb = _VERSION.subn("\0", b)
     return na > 0 and blank_a == blank_b
+
+
+def _split(segs: Sequence[Segment]) -> tuple[tuple[Segment, ...], tuple[Segment, ...]]:
+    """(the value segments, the form segments) of a request."""
+    return (tuple(s for s in segs if s.channel != FORM_CHANNEL),
+            tuple(s for s in segs if s.channel == FORM_CHANNEL))
 
 
 def _tools(segs: Sequence[Segment]) -> tuple[str, ...]:
@@ -464,11 +481,22 @@ def _entry(cap: VersionCapture) -> VersionEntry:
         return VersionEntry(cap.version, cap.published, "no model call was captured", None,
                             tuple(keys), None, (), tuple(noise), len(cap.runs), cap.audit,
                             cap.seconds)
-    segs = first.requests[key]
-    other_segs = [o.requests.get(main_request(o) or key, ()) for o in others]
+    segs, forms = _split(first.requests[key])
+    other_segs, other_forms = [], []
+    for o in others:
+        values, form = _split(o.requests.get(main_request(o) or key, ()))
+        other_segs.append(values)
+        other_forms.append(form)
     regions = noise_regions(segs, other_segs)
     for path, spans in regions.items():
         noise.append(NoiseItem("", path, _examples(segs, other_segs, path, spans)))
+    noisy_forms: dict[str, list[str]] = {}
+    for form in other_forms:
+        for d, changes in compare_forms(forms, form):
+            seen = noisy_forms.setdefault(d.path, [])
+            seen += [c.observed for c in changes if c.observed and c.observed not in seen]
+    for path, examples in noisy_forms.items():
+        noise.append(NoiseItem("", path, tuple(examples[:3])))
     masked = _mask(segs, regions)
     body = first.body_bytes.get(key, sum(len(s.value.encode("utf-8")) for s in segs))
     return VersionEntry(
@@ -476,6 +504,7 @@ def _entry(cap: VersionCapture) -> VersionEntry:
         requests=tuple(keys), sizes=_sizes(segs, body),
         tools=_tools(segs), noise=tuple(noise), runs=len(cap.runs), audit=cap.audit,
         seconds=cap.seconds, segments=masked,
+        forms=tuple(f for f in forms if f.path not in noisy_forms),
     )
 
 
@@ -497,6 +526,12 @@ def _step(a: VersionEntry, b: VersionEntry) -> Step:
         shown = SegmentDiff(d.path, d.channel, d.status, d.a, d.b,
                             readable_ops(d.a or "", d.b or ""))
         changes.append(SegmentChange(categorize(d.path), shown, is_version_only(d.a, d.b)))
+    for _d, form_changes in compare_forms(a.forms, b.forms):
+        for c in form_changes:
+            before, after = c.control or "", c.observed or ""
+            shown = SegmentDiff(c.path, FORM_CHANNEL, "changed", before, after,
+                                readable_ops(before, after))
+            changes.append(SegmentChange("serialisation", shown, False))
     # the main requests are compared segment by segment, whatever their keys
     keys_a = set(a.requests) - {a.main_request}
     keys_b = set(b.requests) - {b.main_request}

@@ -47,6 +47,7 @@ __all__ = [
     "Verifier",
     "checkpoint_text",
     "key_id",
+    "normalize_note",
     "open_note",
     "parse_checkpoint",
     "parse_note",
@@ -212,6 +213,15 @@ def sign_note(text: str, signers: Sequence[Signer]) -> str:
     message = text.encode("utf-8")
     lines = [NoteSignature(s.name, s.verifier.key_id, s.sign(message)).line() for s in signers]
     return text + "\n" + "".join(lines)
+
+
+def normalize_note(note: str) -> str:
+    """A note as read from a file or a terminal: a leading BOM, CRLF line ends and
+    trailing blank lines (``echo "$(promptwitness ledger checkpoint)" > f`` adds one; an
+    editor may add more, or drop the last newline) are what copying does to a note, not
+    part of it. Signatures still cover the exact text."""
+    text = note.removeprefix("\ufeff").replace("\r\n", "\n")
+    return text.rstrip("\n \t") + "\n" if text.strip() else text
 
 
 def parse_note(note: str) -> Note:

@@ -20,7 +20,10 @@ between. PATH is the target without its query; the query is part of the segments
 Segments of a request:
 - a model call (its body parsed into a Prompt): every segment of
   ``analysis.segments.segments`` (which includes the request headers that describe
-  the agent, not the transport), plus ``target`` (channel ``request``: path and query);
+  the agent, not the transport), plus ``target`` (channel ``request``: path and query),
+  plus the body's form segments (channel ``serialisation``:
+  ``analysis.serialisation.form_segments`` of the body, decoded first when it was sent
+  with a ``Content-Encoding``): how the JSON is written, which the values do not show;
 - anything else: ``target``, ``headers.NAME`` (the same header selection) and, when
   the body is not empty, ``body`` (channel ``body``): the body as text when it is
   UTF-8, else ``body.sha256`` with the digest — raw bytes stay in the store;
@@ -35,11 +38,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from promptwitness.analysis.segments import escape_name, segments
+from promptwitness.analysis.serialisation import form_segments
 from promptwitness.model import RawRequest, Segment
 from promptwitness.protocols import parse_request
 from promptwitness.protocols.common import select_headers
+from promptwitness.protocols.encoding import decode_request
 
-__all__ = ["SentRequest", "request_map"]
+__all__ = ["SentRequest", "request_forms", "request_map"]
 
 
 @dataclass(frozen=True)
@@ -66,18 +71,27 @@ def _other(req: SentRequest) -> list[Segment]:
     return out
 
 
+def request_forms(raw: RawRequest) -> tuple[Segment, ...]:
+    """The form segments of a request's JSON body (decoded when it has a content
+    coding); ``()`` when the body is not JSON or cannot be decoded."""
+    decoded, error = decode_request(raw)
+    return () if error is not None else form_segments(decoded.body)
+
+
 def request_map(requests: Iterable[SentRequest]) -> dict[str, tuple[Segment, ...]]:
     """The run's requests keyed as in the module docstring, in arrival order."""
     counts: dict[str, int] = {}
     out: dict[str, tuple[Segment, ...]] = {}
     for req in requests:
         path = req.target.split("?", 1)[0]
-        outcome = parse_request(RawRequest(req.method, req.target, req.headers, req.body))
+        raw = RawRequest(req.method, req.target, req.headers, req.body)
+        outcome = parse_request(raw)
         base = f"{req.method} {path}"
         if outcome.prompt is not None:
             if outcome.prompt.model:
                 base += f" [{outcome.prompt.model}]"
-            segs = [*segments(outcome.prompt), Segment("target", req.target, "request")]
+            segs = [*segments(outcome.prompt), Segment("target", req.target, "request"),
+                    *request_forms(raw)]
         else:
             segs = _other(req)
             if req.host:

@@ -11,6 +11,7 @@ from typing import Protocol as _Protocol
 
 from promptwitness.errors import ParseError
 from promptwitness.model import Answer, CannedReply, Prompt, RawRequest
+from promptwitness.protocols.encoding import decode_request
 
 
 class Adapter(_Protocol):
@@ -72,13 +73,21 @@ def detect(method: str, path: str) -> Adapter | None:
 
 
 def parse_request(req: RawRequest) -> ParseOutcome:
-    """Classify and parse one request. Never raises, whatever the bytes."""
+    """Classify and parse one request. Never raises, whatever the bytes.
+
+    A body sent with a ``Content-Encoding`` is decoded first (``encoding.decode_body``:
+    bounded); one that cannot be decoded is an error of its protocol."""
     try:
         adapter = detect(req.method, req.path)
     except Exception as exc:  # a bug in an adapter's matcher must not lose a capture
         return ParseOutcome(None, None, f"protocol detection failed: {type(exc).__name__}: {exc}")
     if adapter is None:
         return ParseOutcome(None, None, None)
+    req, coding_error = decode_request(req)
+    if coding_error is not None:
+        return ParseOutcome(
+            adapter.name, None, f"{adapter.name}: request body cannot be decoded: {coding_error}"
+        )
     try:
         return ParseOutcome(adapter.name, adapter.parse(req), None)
     except ParseError as exc:

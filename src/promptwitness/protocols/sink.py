@@ -7,6 +7,9 @@ Rules:
   (streamed when asked), Claude Code's ``/api/claude_code/*`` settings (``{}``).
 - A body invalid for its protocol gets that provider's own 400 error JSON, with the
   parser's message; an unknown path a JSON 404 that says it was captured anyway.
+- A body sent with a ``Content-Encoding`` is answered from its decoded bytes
+  (``encoding.decode_body``); a model call whose body cannot be decoded (unknown
+  coding, corrupt, a decompression bomb) gets the provider's 400 saying so.
 - A HEAD request gets the status and headers but no body.
 - Gemini JSON mode (``responseMimeType: application/json`` with a schema, e.g. Gemini
   CLI's model router): when ``text`` is not JSON, the answer is the smallest JSON
@@ -25,6 +28,7 @@ from promptwitness.errors import ParseError
 from promptwitness.model import JSON, CannedReply, RawRequest
 from promptwitness.protocols import common as c
 from promptwitness.protocols.base import detect
+from promptwitness.protocols.encoding import decode_request
 
 __all__ = ["DEFAULT_ANSWER", "sink_reply"]
 
@@ -182,6 +186,7 @@ def _gemini_json_text(req: RawRequest, text: str) -> str:
 def _reply(req: RawRequest, text: str) -> CannedReply:
     method = req.method.upper()
     path = req.path
+    req, coding_error = decode_request(req)
     if method in ("GET", "HEAD") and path == "/":
         return _json(200, {"status": "ok", "service": "promptwitness sink"})
     if method == "GET" and path.startswith("/api/claude_code/"):
@@ -199,6 +204,9 @@ def _reply(req: RawRequest, text: str) -> CannedReply:
     adapter = detect(method, path)
     if adapter is None:
         return _not_found(req)
+    if coding_error is not None:
+        message = f"{adapter.name}: request body cannot be decoded: {coding_error}"
+        return _bad_request(adapter.name, message, req)
     try:
         adapter.parse(req)
     except ParseError as exc:

@@ -143,19 +143,29 @@ class DiffReport:
     def identical(self) -> bool:
         return not self.changes
 
+    @property
+    def same_values(self) -> bool:
+        """The prompts' values are identical; only the JSON serialisation differs."""
+        return bool(self.changes) and all(d.channel == "serialisation"
+                                          for d, _ in self.changes)
+
 
 def exchange_key(x: StoredExchange) -> str:
     return f"#{x.id} {x.method} {x.target}"
 
 
 def diff_report(store: Store, xa: StoredExchange, xb: StoredExchange,
-                diffs: Iterable[SegmentDiff]) -> DiffReport:
-    """Read both requests and classify every differing segment (``analysis.detectors``)."""
+                diffs: Iterable[SegmentDiff],
+                forms: Iterable[tuple[SegmentDiff, Sequence[Change]]] = ()) -> DiffReport:
+    """Read both requests and classify every differing segment (``analysis.detectors``);
+    ``forms``: the bodies' serialisation differences (``analysis.serialisation.
+    compare_forms``), already classified, listed after the segments."""
     from promptwitness.analysis.detectors import classify
 
     return DiffReport(
         a=_evidence(store, xa, exchange_key(xa)),
         b=_evidence(store, xb, exchange_key(xb)),
-        changes=tuple((d, tuple(classify(d))) for d in diffs),
+        changes=tuple((d, tuple(classify(d))) for d in diffs)
+        + tuple((d, tuple(cs)) for d, cs in forms),
         store_root=str(store.root),
     )

@@ -56,7 +56,7 @@ GROUPS_MAX = 4  # edit groups shown per segment (the JSON has them all)
 FINDING_SIDE = 300  # code points of a finding's control/observed text shown
 LIST_ALL = 8  # an edit this short lists every code point
 LIST_MAX = 8  # else at most this many distinct suspicious code points
-CATEGORY_ORDER = ("params", "headers", "system", "messages", "tools", "other")
+CATEGORY_ORDER = ("params", "headers", "system", "messages", "tools", "serialisation", "other")
 ELLIPSIS = "\u2026"
 
 # chart geometry (SVG user units = CSS px)
@@ -226,7 +226,10 @@ def _change(c: Mapping[str, Any]) -> ChangeView:
             if note:
                 notes.append(note)
         views.append(DiffGroup(Markup("").join(pieces), notes))
-    return ChangeView(c["path"], c["category"], status, sign,
+    category = c["category"]
+    if category == "serialisation":
+        category = "covert serialisation: the same values, written differently"
+    return ChangeView(c["path"], category, status, sign,
                       f"\u2212{deleted} +{inserted} code points", views,
                       max(0, len(groups) - GROUPS_MAX))
 

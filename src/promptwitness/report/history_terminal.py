@@ -37,7 +37,7 @@ INSERT_STYLE = "bold green"
 VERDICT_STYLE = {"clean": "bold green", "conditioned": "bold red", "inconclusive": "bold yellow"}
 SEVERITY_STYLE = {"covert": "bold red", "overt": "yellow", "expected": "dim"}
 ELLIPSIS = "\u2026"
-CATEGORY_ORDER = ("params", "headers", "system", "messages", "tools", "other")
+CATEGORY_ORDER = ("params", "headers", "system", "messages", "tools", "serialisation", "other")
 
 
 def _clip(text: str, style: str, limit: int = SIDE_MAX) -> Text:
@@ -90,6 +90,9 @@ def render_change(change: SegmentChange, indent: str = "    ") -> Text:
         out.append("-]", style=DELETE_STYLE)
         return out
     a, b = d.a or "", d.b or ""
+    if change.category == "serialisation":
+        out.append("  (covert serialisation: the same values, written differently)",
+                   style="bold red")
     out.append(f"  ({_edit_stats(d)})", style="dim")
     groups = chunks(d.ops, CONTEXT)
     for group in groups[:CHUNKS_MAX]:

@@ -82,6 +82,10 @@ KIND_HELP: dict[str, str] = {
                    "hyphen).",
     "casing": "Letter case changed and nothing else.",
     "ordering": "The same members in a different order (tools, keys).",
+    "serialisation": "The same values, serialised differently in the JSON body: a code "
+                     "point written literally or as a \\u escape (or with other hex "
+                     "case), keys in another order, other whitespace, another number "
+                     "format, a byte order mark.",
     "param": "A request parameter changed (temperature, max_tokens, ...).",
     "header": "An HTTP header the agent sends changed.",
     "content": "Words or sentences were added, removed or changed.",
@@ -575,6 +579,10 @@ def _diff_context(report: DiffReport) -> dict[str, Any]:
     summary = (f"Exchange #{report.a.exchange} ({report.a.method} {report.a.target}) and "
                f"exchange #{report.b.exchange} ({report.b.method} {report.b.target}) "
                + ("send identical prompts." if report.identical else
+                  "send prompts with identical values, but their JSON serialisation "
+                  f"differs ({_plural(len(paths), 'form segment')}): "
+                  + ", ".join(f"{sev[s]} {s}" for s in ("covert", "overt", "expected")
+                              if sev[s]) + " change(s)." if report.same_values else
                   f"differ in {_plural(len(paths), 'segment')}: "
                   + ", ".join(f"{sev[s]} {s}" for s in ("covert", "overt", "expected")
                               if sev[s]) + " change(s)."))

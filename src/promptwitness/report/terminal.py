@@ -23,6 +23,7 @@ from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from promptwitness.analysis.changes import Change
 from promptwitness.analysis.diff import Op, SegmentDiff
 from promptwitness.model import Segment
 from promptwitness.report.unicode import describe, is_suspicious, label, mark_summary, rich_mark
@@ -35,6 +36,7 @@ __all__ = [
     "render_code_point_counts",
     "render_code_point_table",
     "render_diff",
+    "render_form_changes",
     "render_segments",
     "render_to_string",
 ]
@@ -236,6 +238,33 @@ def render_diff(diffs: Iterable[SegmentDiff]) -> Text:
         else:
             for chunk in chunks(d.ops):
                 _render_chunk(d.a or "", d.b or "", chunk, out)
+    out.end = "\n"
+    return out
+
+
+def render_form_changes(changes: Iterable[Change]) -> Text:
+    """Serialisation differences (``analysis.serialisation``): severity and kind, where
+    (the form segment's path), the two spellings marked, and the detector's line."""
+    out = Text(end="")
+    for n, c in enumerate(changes):
+        if n:
+            out.append("\n")
+        out.append(f"{c.severity} {c.kind}", style="bold red" if c.severity == "covert" else "")
+        out.append(" ")
+        out.append(c.path, style="bold")
+        out.append("\n" + INDENT + "[-", style=DELETE_STYLE)
+        out.append_text(rich_mark(c.control or "", DELETE_STYLE))
+        out.append("-]", style=DELETE_STYLE)
+        out.append(" ")
+        out.append("{+", style=INSERT_STYLE)
+        out.append_text(rich_mark(c.observed or "", INSERT_STYLE))
+        out.append("+}", style=INSERT_STYLE)
+        if c.detail:  # marked, except for the arrows the detectors put between sides
+            out.append("\n" + INDENT)
+            for k, part in enumerate(c.detail.split(" \u2192 ")):
+                if k:
+                    out.append(" \u2192 ")
+                out.append_text(rich_mark(part))
     out.end = "\n"
     return out
 

@@ -20,6 +20,7 @@ Rules:
 
 from __future__ import annotations
 
+import hashlib
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
@@ -405,3 +406,22 @@ def edit_labels(old: str, new: str, list_all: int = 8, list_max: int = 8
                 items = items[:list_max] + [f"\u2026 {len(items) - list_max} more"]
         sides.append(items)
     return sides[0], sides[1]
+
+
+
+def binary_summary(data: bytes, head: int = 32) -> str:
+    """A short description of bytes that are not UTF-8 text, instead of one
+    replacement marker per byte: ``2,048 bytes, not UTF-8 text (invalid at byte 1);
+    sha256 1f2e…; first 32 bytes: 1f 8b 08 …``."""
+    try:
+        data.decode("utf-8")
+        why = "valid UTF-8"
+    except UnicodeDecodeError as exc:
+        why = f"not UTF-8 text: invalid at byte {exc.start}"
+    first = " ".join(f"{b:02x}" for b in data[:head])
+    more = " …" if len(data) > head else ""
+    return (
+        f"{len(data):,} bytes ({why}); "
+        f"sha256 {hashlib.sha256(data).hexdigest()[:16]}…; "
+        f"first {min(head, len(data))} bytes: {first}{more}"
+    )

@@ -41,6 +41,13 @@ from promptwitness.errors import NotFound, StoreError
 from promptwitness.ledger import log as ledger_log
 from promptwitness.ledger.record import headers_json
 from promptwitness.model import RawRequest
+from promptwitness.protocols.encoding import (
+    CodingError,
+    Decoded,
+    content_encoding,
+    decode_body,
+    parse_codings,
+)
 from promptwitness.store import blobs, schema
 
 DB_NAME = "promptwitness.sqlite3"
@@ -104,6 +111,8 @@ class StoredExchange:
     upstream: str | None
     client: str | None
     redactions: tuple[str, ...] = ()
+    # a request body sent with a Content-Encoding: see ``capture.redact`` (None: none)
+    request_coding: Mapping[str, Any] | None = None
 
     @property
     def path(self) -> str:
@@ -116,6 +125,24 @@ class StoredExchange:
 
     def raw_request(self, body: bytes) -> RawRequest:
         return RawRequest(self.method, self.target, self.request_headers, body)
+
+    def decoded_request_body(self, body: bytes) -> Decoded | None:
+        """The stored request ``body`` with its ``Content-Encoding`` undone (None: sent
+        without one). A body stored already decoded (what could be decoded of a body
+        that could not be, see ``capture.redact``) is returned as it is, with the
+        recorded error."""
+        coding = content_encoding(self.request_headers) if body else None
+        if coding is None or not parse_codings(coding):
+            return None
+        meta = self.request_coding or {}
+        if meta.get("stored") in ("decoded", "decoded-prefix"):
+            error = meta.get("error")
+            return Decoded(
+                body, parse_codings(coding), (),
+                None if not error else CodingError(
+                    str(meta.get("error_kind") or "corrupt"), "", str(error)),
+            )
+        return decode_body(body, coding)
 
     def to_json(self) -> dict[str, Any]:
         """The exchange's metadata as JSON values (no headers, no bodies)."""
@@ -143,6 +170,7 @@ class StoredExchange:
             "upstream": self.upstream,
             "client": self.client,
             "redactions": list(self.redactions),
+            "request_coding": dict(self.request_coding) if self.request_coding else None,
         }
 
 
@@ -217,6 +245,17 @@ def _headers_from_json(text: str) -> Headers:
     return tuple((str(k), str(v)) for k, v in json.loads(text))
 
 
+def _coding_from_json(v: object) -> dict[str, Any] | None:
+    text = _dec_text(v)
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
 def _map_error(exc: BaseException, path: Path, doing: str) -> StoreError:
     msg = str(exc)
     low = msg.lower()
@@ -264,6 +303,7 @@ class Store:
 
     root: Path
     path: Path
+    readonly: bool = False  # opened with ``Store.open(..., readonly=True)``
 
     def __init__(self, root: Path, path: Path, conn: sqlite3.Connection) -> None:
         self.root = root
@@ -282,11 +322,20 @@ class Store:
     # opening and closing
 
     @classmethod
-    def open(cls, root: str | os.PathLike[str] | None = None) -> Store:
+    def open(
+        cls,
+        root: str | os.PathLike[str] | None = None,
+        *,
+        create: bool = True,
+        readonly: bool = False,
+    ) -> Store:
         """Open (creating if needed) the store in directory ``root``.
 
         ``None`` means ``default_store_dir()``. The directory is created with mode 0700
-        and the database file with mode 0600.
+        and the database file with mode 0600. ``create=False``: a missing store is an
+        error ("no store at ..."), never a new empty one. ``readonly=True`` (implies
+        ``create=False``): nothing is written, not even beside the database (see
+        ``_open_readonly``).
         """
         base = Path(root).expanduser() if root is not None else default_store_dir()
         if base.exists() and not base.is_dir():
@@ -294,6 +343,14 @@ class Store:
                 f"the store {base} is a file, not a directory: pass the directory that holds "
                 f"{DB_NAME} (--store DIR or $PROMPTWITNESS_STORE)"
             )
+        if readonly or not create:
+            if not (base / DB_NAME).is_file():
+                raise StoreError(
+                    f"no store at {base} (no {DB_NAME} there): check --store DIR or "
+                    f"${ENV_VAR}; `promptwitness record`, `serve` or `probe` create a store"
+                )
+            if readonly:
+                return cls._open_readonly(base, base / DB_NAME)
         try:
             if not base.is_dir():
                 base.mkdir(parents=True, mode=0o700, exist_ok=True)
@@ -330,6 +387,52 @@ class Store:
             conn.close()
             raise
         return cls(base, path, conn)
+
+    @classmethod
+    def _open_readonly(cls, base: Path, path: Path) -> Store:
+        """Open for reading only, writing no file at all (read-only media, a copy kept as
+        evidence): SQLite's ``immutable=1``, unless a write-ahead log holds transactions
+        not yet in the database file (a writer is at work, or stopped without closing
+        the store): then ``mode=ro``, which reads them (with the log's ``-shm`` index)."""
+        wal = path.with_name(path.name + "-wal")
+        try:
+            live = wal.stat().st_size > 0
+        except OSError:
+            live = False
+        uri = path.absolute().as_uri() + ("?mode=ro" if live else "?mode=ro&immutable=1")
+        conn: sqlite3.Connection | None = None
+        try:
+            conn = sqlite3.connect(
+                uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                check_same_thread=False,
+            )
+            conn.execute("PRAGMA query_only = ON")
+            found = schema.user_version(conn)
+        except sqlite3.Error as exc:
+            if conn is not None:
+                conn.close()
+            mapped = _map_error(exc, path, "read the store")
+            if "not a promptwitness store" in str(mapped):
+                raise mapped from exc
+            hint = (
+                f" (its write-ahead log {wal.name} needs {path.name}-shm beside it, which "
+                "cannot be created here: copy the store to writable storage)" if live else ""
+            )
+            raise StoreError(f"cannot open the store {path} read-only: {exc}{hint}") from exc
+        if found != schema.schema_version():
+            conn.close()
+            if found > schema.schema_version():
+                raise schema.too_new(found, str(path))
+            if found == 0:
+                raise StoreError(f"no store at {base} ({path} is empty)")
+            raise StoreError(
+                f"the store {path} has schema version {found}; reading it needs version "
+                f"{schema.schema_version()}: open it once with a command that writes (e.g. "
+                "`promptwitness ledger checkpoint`) to upgrade it"
+            )
+        store = cls(base, path, conn)
+        store.readonly = True
+        return store
 
     @staticmethod
     def _setup(conn: sqlite3.Connection, path: Path) -> None:
@@ -524,8 +627,8 @@ class Store:
                     "INSERT INTO exchanges(run, started, duration, mode, method, scheme, host, "
                     "target, http_version, request_headers, request_sha256, request_size, "
                     "status, response_headers, response_sha256, response_size, protocol, "
-                    "parse_error, error, upstream, client, redactions) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "parse_error, error, upstream, client, redactions, request_coding) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     row,
                 )
                 assert cur.lastrowid is not None
@@ -573,6 +676,9 @@ class Store:
             _enc_text(ex.upstream),
             _enc_text(ex.client),
             json.dumps(list(ex.redactions)),
+            # last: the ledger reads the columns before it by position
+            None if ex.request_coding is None else _enc_text(
+                json.dumps(ex.request_coding, ensure_ascii=False, sort_keys=True)),
         )
         return ex, row, ((req_sha, req_body), (resp_sha, resp_body))
 
@@ -596,7 +702,9 @@ class Store:
 
     def _classify(self, ex: CapturedExchange, req_sha: str) -> tuple[str | None, str | None]:
         """``_classify(ex)``, remembered: parsing depends on method, target and body only."""
-        key = (ex.method, ex.target, req_sha)
+        # the body's meaning depends on its Content-Encoding too (rarely sent)
+        coding = content_encoding(ex.request_headers) if ex.request_body else None
+        key = (ex.method, ex.target, req_sha if coding is None else f"{req_sha} {coding}")
         with self._lock:
             hit = self._classified.get(key)
             if hit is not None:
@@ -635,7 +743,7 @@ class Store:
         "id, run, started, duration, mode, method, scheme, host, target, http_version, "
         "request_headers, request_sha256, request_size, status, response_headers, "
         "response_sha256, response_size, protocol, parse_error, error, upstream, client, "
-        "redactions"
+        "redactions, request_coding"
     )
 
     @staticmethod
@@ -664,6 +772,7 @@ class Store:
             upstream=_dec_text(r[20]),
             client=_dec_text(r[21]),
             redactions=tuple(str(x) for x in json.loads(r[22] or "[]")),
+            request_coding=_coding_from_json(r[23] if len(r) > 23 else None),
         )
 
     def exchanges(self, run: str | None = None, limit: int | None = None) -> list[StoredExchange]:

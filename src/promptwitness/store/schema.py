@@ -68,8 +68,9 @@ _V1: Migration = (
 # Version 2: the provenance ledger (promptwitness.ledger; docs/provenance.md). Every
 # exchange is a leaf of an append-only RFC 9162 Merkle tree, appended in the same
 # transaction as the exchange; signed checkpoints of the tree are kept beside it.
-# Exchanges stored before this version are adopted into the log (in id order) by the
-# first ``ledger checkpoint``: ``meta.ledger_adopt_upto`` remembers the last of them.
+# Exchanges stored before this version may be adopted into the log (in id order) by an
+# explicit, signed ``ledger checkpoint --adopt``; ``meta.ledger_adopt_upto`` only narrows
+# what may be adopted (it never makes an exchange count as covered).
 _V2: Migration = (
     """CREATE TABLE ledger_leaves (
         idx INTEGER PRIMARY KEY,             -- 0-based leaf index, dense
@@ -88,7 +89,14 @@ _V2: Migration = (
         SELECT 'ledger_adopt_upto', coalesce(max(id), 0) FROM exchanges""",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2)
+# Version 3: what a request body sent with a Content-Encoding looked like when it was
+# received (capture.redact decodes it to redact it): a JSON object (coding, sizes and
+# digests of the received and decoded bytes, the form stored, the decoding error), NULL
+# for a body without a coding. Not part of the ledger leaf (ledger/record.py); its
+# human-readable summary is, as one of the ``redactions``.
+_V3: Migration = ("ALTER TABLE exchanges ADD COLUMN request_coding TEXT",)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3)
 """Ordered: entry ``i`` migrates from version ``i`` to ``i + 1``."""
 
 

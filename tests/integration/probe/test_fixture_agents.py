@@ -30,10 +30,12 @@ import pytest
 from promptwitness.analysis.changes import KINDS
 from promptwitness.analysis.diff import diff_segments
 from promptwitness.analysis.segments import segments
+from promptwitness.analysis.serialisation import compare_forms
 from promptwitness.capture.server import CaptureServer, ServerThread
 from promptwitness.model import Segment
 from promptwitness.probe import factors as F
 from promptwitness.probe.factors import FactorContext
+from promptwitness.probe.observe import request_forms
 from promptwitness.probe.sandbox import RunSpec, Sandbox
 from promptwitness.protocols import parse_request
 from promptwitness.store import Store
@@ -59,11 +61,17 @@ class Captured:
     requests: tuple[Segs, ...]  # in the order sent
     stdout: str
     stderr: str
+    forms: tuple[Segs, ...] = ()  # each request's form segments (analysis.serialisation)
 
     @property
     def only(self) -> Segs:
         assert len(self.requests) == 1, f"{len(self.requests)} requests"
         return self.requests[0]
+
+    @property
+    def only_forms(self) -> Segs:
+        assert len(self.forms) == 1, f"{len(self.forms)} requests"
+        return self.forms[0]
 
 
 class Runner:
@@ -106,7 +114,7 @@ class Runner:
         assert result.exit_code == 0, result.stderr.decode()
         assert not server.failures, server.failures
         out = Captured(tuple(captured_segments(self.store, run)), result.stdout.decode(),
-                       result.stderr.decode())
+                       result.stderr.decode(), tuple(captured_forms(self.store, run)))
         if memo:
             self.memo[key] = out
         return out
@@ -119,6 +127,11 @@ def captured_segments(store: Store, run: str | None) -> list[Segs]:
         assert outcome.protocol == "anthropic" and outcome.prompt is not None, outcome.error
         out.append(segments(outcome.prompt))
     return out
+
+
+def captured_forms(store: Store, run: str | None) -> list[Segs]:
+    return [request_forms(x.raw_request(store.request_body(x)))
+            for x in store.exchanges(run=run)]
 
 
 @pytest.fixture(scope="module")
@@ -148,16 +161,29 @@ SPOTS: dict[str, tuple[str, str, str | None]] = {
     "punctuation": ("system[1].text", "...", "\u2026"),
     "casing": ("system[0].text", "orge", "ORGE"),
     "ordering": ("tools.order", "Read\nEdit", "Edit\nRead"),
+    # a form segment: the same value, "/" written as "\/" (control, observed spellings)
+    "serialisation": ("body.json.system[1].text:escapes", "/", "\\/"),
     "param": ("params.temperature", "1", "0.7"),
     "header": ("headers.x-client-flavor", "standard", "regional"),
     "content": ("system[1].text", "", None),  # None: one whole sentence
 }
 
 
-def assert_planted(reference: Segs, run: Segs, kind: str) -> None:
-    """``run`` differs from ``reference`` in exactly ``kind``'s spot, exactly so."""
+def assert_planted(reference: Segs, run: Segs, kind: str,
+                   forms: tuple[Segs, Segs] | None = None) -> None:
+    """``run`` differs from ``reference`` in exactly ``kind``'s spot, exactly so;
+    ``forms`` (reference's, run's form segments): and no serialisation change but
+    ``kind``'s (required for ``serialisation``)."""
     diffs = diff_segments(reference, run)
     path, removed, inserted = SPOTS[kind]
+    changes = [] if forms is None else [c for _, cs in compare_forms(*forms) for c in cs]
+    if kind == "serialisation":
+        assert forms is not None
+        assert diffs == [], diffs
+        assert [(c.path, c.kind, c.control, c.observed) for c in changes] == [
+            (path, "serialisation", removed, inserted)], changes
+        return
+    assert changes == [], changes
     assert [(d.path, d.status) for d in diffs] == [(path, "changed")], diffs
     a, b = diffs[0].a, diffs[0].b
     assert a is not None and b is not None
@@ -213,17 +239,20 @@ def test_clean_request_is_realistic_and_independent_of_every_factor(agent: Runne
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_each_kind_appears_exactly_as_planted(agent: Runner, kind: str) -> None:
-    clean = agent((), {"tz": "Asia/Shanghai"}).only
-    planted = agent(("--plant", f"{kind}:tz"), {"tz": "Asia/Shanghai"}).only
-    assert_planted(clean, planted, kind)
+    clean = agent((), {"tz": "Asia/Shanghai"})
+    planted = agent(("--plant", f"{kind}:tz"), {"tz": "Asia/Shanghai"})
+    assert_planted(clean.only, planted.only, kind, (clean.only_forms, planted.only_forms))
 
 
 def test_no_kind_fires_at_the_control_level(agent: Runner) -> None:
     args = tuple(a for k in KINDS for a in ("--plant", f"{k}:tz"))
     assert_same(agent().only, agent(args).only)
-    every = agent(args, {"tz": "Asia/Shanghai"}).only
-    changed = {d.path for d in diff_segments(agent().only, every)}
-    assert changed == {path for path, _, _ in SPOTS.values()}
+    assert compare_forms(agent().only_forms, agent(args).only_forms) == []
+    every = agent(args, {"tz": "Asia/Shanghai"})
+    changed = {d.path for d in diff_segments(agent().only, every.only)}
+    assert changed == {path for kind, (path, _, _) in SPOTS.items() if kind != "serialisation"}
+    forms = compare_forms(agent().only_forms, every.only_forms)
+    assert [c.path for _, cs in forms for c in cs] == [SPOTS["serialisation"][0]]
 
 
 # --- every factor, with one kind each, all planted at once -------------------------

@@ -76,8 +76,9 @@ def test_clean_agent_is_clean(tmp_path: Path, sandbox: Sandbox) -> None:
 
 @pytest.mark.parametrize("factor", list(LEVELS))
 def test_every_kind_under_every_factor(factor: str, tmp_path: Path, sandbox: Sandbox) -> None:
-    """All eleven kinds planted on one factor: eleven findings, one of each kind, every
-    one attributed to that factor's level and supported by every replicate."""
+    """Every kind planted on one factor: one finding of each kind (``serialisation``
+    included: the same values, written differently), every one attributed to that
+    factor's level and supported by every replicate."""
     args = [a for kind in KINDS for a in ("--plant", f"{kind}:{factor}")]
     result = probe(tmp_path, sandbox, args, [factor])
     found = result.analysis.findings

@@ -14,6 +14,11 @@
    group goes through ``DETECTORS`` in priority order; the first answer wins and
    ``content`` always answers, so no op is dropped.
 
+Form segments (channel ``serialisation``, ``analysis.serialisation.form_segments``) are
+not text: they are compared by ``analysis.serialisation.compare_segment``, which gives
+``serialisation`` changes only for a form that differs (not for values that differ,
+nor for a form segment present on one side only), so such a diff may give none.
+
 Kinds: see DESIGN.md. Priority (covert before overt): invisible, confusable,
 whitespace, casing, punctuation, date-format, value, param/header by channel, content.
 Cost is proportional to the number and size of the changes: widening looks at most
@@ -202,7 +207,12 @@ def _whole_segment(diff: SegmentDiff) -> Change:
 
 
 def classify(diff: SegmentDiff) -> list[Change]:
-    """Every difference of one segment, classified; at least one Change per non-equal op."""
+    """Every difference of one segment, classified; at least one Change per non-equal op
+    (a form segment: see the module docstring)."""
+    if diff.channel == "serialisation":
+        from promptwitness.analysis.serialisation import compare_segment
+
+        return compare_segment(diff)
     if diff.a is None or diff.b is None or diff.status in ("added", "removed"):
         return [_whole_segment(diff)]
     if diff.a == diff.b:
