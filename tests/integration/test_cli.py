@@ -226,3 +226,44 @@ def test_diff_reports_a_serialisation_difference_as_covert(tmp_path: Path) -> No
     assert "serialisation" in page and "identical values" in page
     # the same bytes: identical
     assert pw(store, "diff", str(a), str(a)).returncode == 0
+
+
+def test_export_into_a_missing_directory_is_a_clear_error(
+    recorded: tuple[Path, subprocess.CompletedProcess[bytes]], tmp_path: Path
+) -> None:
+    store, _ = recorded
+    out = tmp_path / "no-such-dir" / "out.har"
+    r = pw(store, "export", "--har", str(out))
+    assert r.returncode == 2 and b"no directory" in r.stderr, r.stderr.decode()
+    assert b"Traceback" not in r.stderr and not out.parent.exists()
+
+
+def test_a_corrupt_blob_costs_only_its_exchange(
+    recorded: tuple[Path, subprocess.CompletedProcess[bytes]], tmp_path: Path
+) -> None:
+    import shutil
+    import sqlite3
+
+    from promptwitness.store import Store
+
+    src, _ = recorded
+    store = tmp_path / "damaged"
+    shutil.copytree(src, store)
+    with Store.open(store) as s:
+        xs = s.exchanges()
+        victim, path = xs[0], s.path
+    with sqlite3.connect(path) as conn:  # damage the first exchange's request body
+        conn.execute("UPDATE blobs SET data = X'28b52ffd00deadbeef' WHERE sha256 = ?",
+                     (victim.request_sha256,))
+    shown = pw(store, "show", str(victim.id))
+    assert shown.returncode == 2 and b"export --har" in shown.stderr, shown.stderr.decode()
+    har = tmp_path / "rescued.har"
+    r = pw(store, "export", "--har", str(har))
+    err = r.stderr.decode()
+    assert r.returncode == 1, err
+    assert f"exchange {victim.id}:" in err and "could not be read" in err
+    entries = json.loads(har.read_text())["log"]["entries"]
+    assert len(entries) == len(xs) - 1  # everything else was exported
+    fresh = tmp_path / "fresh"
+    assert pw(fresh, "import", "--har", str(har)).returncode == 0
+    assert len(json.loads(pw(fresh, "log", "--json").stdout)) == len(xs) - 1

@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl
 
 from promptwitness import __version__
 from promptwitness.capture.exchange import CapturedExchange
-from promptwitness.errors import UsageError
+from promptwitness.errors import StoreError, UsageError
 
 if TYPE_CHECKING:
     from promptwitness.store import Store, StoredExchange
@@ -151,11 +151,21 @@ def export_entry(x: StoredExchange, request_body: bytes, response_body: bytes) -
     }
 
 
-def export_har(store: Store, exchanges: Iterable[StoredExchange]) -> dict[str, Any]:
-    """A HAR 1.2 document (a JSON value) for ``exchanges``, bodies read from ``store``."""
-    entries = [
-        export_entry(x, store.request_body(x), store.response_body(x)) for x in exchanges
-    ]
+def export_har(store: Store, exchanges: Iterable[StoredExchange],
+               unreadable: list[str] | None = None) -> dict[str, Any]:
+    """A HAR 1.2 document (a JSON value) for ``exchanges``, bodies read from ``store``.
+
+    With ``unreadable`` (a list to fill), an exchange one of whose bodies cannot be read
+    (a corrupt or missing blob) is left out and said there, one line each, and the
+    rest is exported; without it, the first such error is raised."""
+    entries = []
+    for x in exchanges:
+        try:
+            entries.append(export_entry(x, store.request_body(x), store.response_body(x)))
+        except StoreError as exc:
+            if unreadable is None:
+                raise
+            unreadable.append(f"exchange {x.id}: {exc}")
     return {
         "log": {
             "version": HAR_VERSION,

@@ -32,6 +32,13 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    """Write the HAR file. Exchanges whose bodies cannot be read (a corrupt blob) are
+    left out and listed, the rest is written, and the exit status is 1; a file that
+    cannot be written is a clear error (exit 2), never a traceback."""
+    out = None if args.har == "-" else Path(args.har)
+    if out is not None and not out.parent.is_dir():
+        raise UsageError(f"cannot write {out}: no directory {out.parent}")
+    unreadable: list[str] = []
     with open_store(args, create=False) as store:
         xs = store.exchanges(run=args.run)
         if args.ids:
@@ -40,13 +47,27 @@ def cmd_export(args: argparse.Namespace) -> int:
             missing = wanted - {x.id for x in xs}
             if missing:
                 raise UsageError(f"no exchange(s) {sorted(missing)} in {store.root}")
-        har = export_har(store, xs)
+        har = export_har(store, xs, unreadable=unreadable)
     text = json.dumps(har, ensure_ascii=False, indent=1)
-    if args.har == "-":
+    written = len(har["log"]["entries"])
+    if out is None:
         sys.stdout.write(text + "\n")
     else:
-        Path(args.har).write_text(text + "\n", encoding="utf-8")
-        print(f"promptwitness: wrote {len(xs)} exchange(s) to {args.har}", file=sys.stderr)
+        # written beside the target, then renamed: an existing file is never half-replaced
+        tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(text + "\n", encoding="utf-8")
+            os.replace(tmp, out)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
+        print(f"promptwitness: wrote {written} exchange(s) to {out}", file=sys.stderr)
+    if unreadable:
+        print(f"promptwitness: {len(unreadable)} exchange(s) could not be read and are not "
+              "in the export:", file=sys.stderr)
+        for line in unreadable:
+            print(f"  {line}", file=sys.stderr)
+        return 1
     return 0
 
 

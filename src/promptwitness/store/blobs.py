@@ -82,7 +82,8 @@ def decode(sha: str, size: int, data: bytes, compression: str, where: str) -> by
         except zstandard.ZstdError as exc:
             raise StoreError(
                 f"blob {sha} in {where} cannot be decompressed ({exc}); the store is damaged: "
-                "export what is still readable (promptwitness export) into a fresh store"
+                "save what is still readable with 'promptwitness export --har FILE' (it lists "
+                "what it cannot read) and 'promptwitness import --har FILE' into a fresh store"
             ) from exc
     elif compression == NONE:
         raw = bytes(data)
@@ -94,6 +95,7 @@ def decode(sha: str, size: int, data: bytes, compression: str, where: str) -> by
     if len(raw) != size or sha256_hex(raw) != sha:
         raise StoreError(
             f"blob {sha} in {where} does not match its SHA-256 (the store is damaged or was "
-            "edited); export what is still readable into a fresh store"
+            "edited); save what is still readable with 'promptwitness export --har FILE' (it "
+            "lists what it cannot read) and 'promptwitness import --har FILE' into a fresh store"
         )
     return raw
