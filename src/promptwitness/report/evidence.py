@@ -51,8 +51,9 @@ class RequestEvidence:
     target: str
     http_version: str
     headers: tuple[tuple[str, str], ...]
-    body: bytes  # at most MAX_BODY bytes
-    body_size: int  # the whole body's size
+    body: bytes  # at most MAX_BODY bytes (decoded when sent with a Content-Encoding)
+    body_size: int  # the whole body's size (decoded)
+    coding: str | None = None  # "gzip: 18,944 bytes received, 98,404 decoded", or None
 
     @property
     def truncated(self) -> int:
@@ -77,10 +78,18 @@ Evidence = Mapping[tuple[str, str], RequestEvidence]
 
 def _evidence(store: Store, x: StoredExchange, request: str) -> RequestEvidence:
     body = store.request_body(x)
+    coding = None
+    decoded = x.decoded_request_body(body)
+    if decoded is not None:  # a compressed body is shown decoded, and said so
+        coding = (f"{', '.join(decoded.codings)}: {len(body):,} bytes stored, "
+                  f"{len(decoded.body):,} decoded")
+        if decoded.error is not None:
+            coding += f" (could not be decoded in full: {decoded.error})"
+        body = decoded.body
     return RequestEvidence(
         run=x.run, request=request, exchange=x.id, method=x.method, target=x.target,
         http_version=x.http_version, headers=tuple(x.request_headers),
-        body=body[:MAX_BODY], body_size=len(body),
+        body=body[:MAX_BODY], body_size=len(body), coding=coding,
     )
 
 

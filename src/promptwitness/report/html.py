@@ -343,6 +343,9 @@ class _RawRegistry:
                 f"and headers are rebuilt from the stored fields (credentials were "
                 f"replaced at capture); the body is exact, every non-ASCII or hidden "
                 f"code point marked. promptwitness show --raw {ev.exchange} prints it.")
+        if ev.coding is not None:
+            note += (f" It was sent with a Content-Encoding ({ev.coding}): shown decoded; "
+                     f"promptwitness show {ev.exchange} gives the coding's sizes and hashes.")
         if ev.truncated:
             note += f" The last {ev.truncated} bytes are left out here."
         if not first:
