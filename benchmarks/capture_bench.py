@@ -57,6 +57,10 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+BEFORE = "promptwitness-before"
+ACK_AFTER = "promptwitness-ack-after"
+"""The target of ``--pw-ack-after-too``: ``serve --ack-after-answer``."""
+"""The target of ``--baseline-src``: the same command from another source tree."""
 RESULTS = HERE / "results"
 MITM_VENV = HERE / ".venv-mitm"
 MITMDUMP = MITM_VENV / "bin" / "mitmdump"
@@ -451,14 +455,16 @@ def run_role(args: argparse.Namespace) -> None:
 # -- process handling ------------------------------------------------------------------
 
 
-def _child_env() -> dict[str, str]:
+def _child_env(src: Path | None = None) -> dict[str, str]:
+    """The children's environment; ``src``: the source tree whose ``promptwitness`` they
+    import (default: this checkout's ``src``; ``--baseline-src`` gives another)."""
     env = {
         k: v
         for k, v in os.environ.items()
         if k.lower() not in {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
     }
     env["NO_PROXY"] = "*"
-    env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = str(src or ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
     return env
 
 
@@ -502,10 +508,12 @@ def serve_is_measured(args: argparse.Namespace) -> bool:
 
 async def start_pw(
     name: str, logdir: Path, args: argparse.Namespace, upstream_port: int, store: Path,
-    writer: str | None = None, profile_out: Path | None = None,
+    writer: str | None = None, profile_out: Path | None = None, src: Path | None = None,
+    serve_args: Sequence[str] = (),
 ) -> Child:
     """A promptwitness target: ``promptwitness serve`` (see ``serve_is_measured``), else
-    this script's promptwitness role."""
+    this script's promptwitness role. ``src``: run the promptwitness of that source tree
+    (``--baseline-src``; ``serve`` only)."""
     upstream = f"http://{LOOPBACK}:{upstream_port}"
     writer = writer or args.pw_writer
     if serve_is_measured(args) and profile_out is None:
@@ -514,12 +522,14 @@ async def start_pw(
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "promptwitness", "serve",
             "--listen", f"{LOOPBACK}:{port}", "--upstream", upstream, "--store", str(store),
-            "--writer", writer, *(["--quiet"] if args.pw_quiet else []),
+            "--writer", writer, *(["--quiet"] if args.pw_quiet else []), *serve_args,
             stdin=subprocess.DEVNULL, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-            env=_child_env(),
+            env=_child_env(src),
         )  # fmt: skip
         await wait_listening(port, proc, log)
         return Child(name, proc, port, log)
+    if src is not None:
+        raise SystemExit("--baseline-src measures `promptwitness serve` only (no experiment)")
     extra = ["--profile-out", str(profile_out)] if profile_out else []
     return await start_python_role(
         name, logdir, "--role", "promptwitness", "--port", "0", "--upstream", upstream,
@@ -1035,10 +1045,12 @@ async def _wait_rows(db: Path, n: int, timeout: float = 120) -> float:
     return time.perf_counter() - t0
 
 
-async def storage_phase(bench: Bench, upstream_port: int) -> dict[str, Any]:
-    store = bench.logdir / "store-storage"
-    child = await start_pw("promptwitness-storage", bench.logdir, bench.args, upstream_port,
-                           store)
+async def storage_phase(
+    bench: Bench, upstream_port: int, src: Path | None = None, name: str = "storage"
+) -> dict[str, Any]:
+    store = bench.logdir / f"store-{name}"
+    child = await start_pw(f"promptwitness-{name}", bench.logdir, bench.args, upstream_port,
+                           store, src=src)
     bench.children.append(child)
     db = store / DB_NAME
     conn = Conn(child.port)
@@ -1145,12 +1157,14 @@ def render(res: dict[str, Any]) -> str:
                 f"not yet stored when the load stopped; caught up {w['catch_up_s']} s later "
                 f"({w['stored_per_s']} stored/s over the pass, warm-up to caught up)"
             )
-    st = res.get("storage")
-    if st:
+    for key, who in (("storage", "promptwitness"), ("storage_before", BEFORE)):
+        st = res.get(key)
+        if not st:
+            continue
         lines.append("")
         lines.append(
             f"Storage: the same {st['request_bytes']} B request {st['repeats']} times through "
-            f"promptwitness: {st['bytes_per_repeat']:.0f} B per repeat "
+            f"{who}: {st['bytes_per_repeat']:.0f} B per repeat "
             f"({st['bytes_per_request_incl_first']:.0f} B per request counting the first; "
             f"writer caught up {st['writer_lag_s']} s after the last response)"
         )
@@ -1176,6 +1190,16 @@ def render(res: dict[str, Any]) -> str:
             "promptwitness-thread: the same server with the in-process writer thread "
             "(`--writer thread`), measured beside it"
         )
+    if res.get("pw_ack_after_too"):
+        lines.append(
+            f"{ACK_AFTER}: the same with `serve --ack-after-answer` (answers do not wait for "
+            "the store), measured beside it"
+        )
+    if res.get("baseline_src"):
+        lines.append(
+            f"{BEFORE}: the same `promptwitness serve` from the source tree "
+            f"{res['baseline_src']} (--baseline-src), measured beside it"
+        )
     if res.get("pw_switch_interval"):
         lines.append("")
         lines.append(
@@ -1190,15 +1214,23 @@ def render(res: dict[str, Any]) -> str:
 
 
 def judge(res: dict[str, Any]) -> list[dict[str, str]]:
+    out = judge_one(res, "promptwitness", "storage")
+    if res.get("pw_ack_after_too"):
+        out += judge_one(res, ACK_AFTER, "-")
+    if res.get("baseline_src"):  # the same targets for the baseline, beside them
+        out += judge_one(res, BEFORE, "storage_before")
+    return out
+
+
+def judge_one(res: dict[str, Any], pw: str, storage_key: str) -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
-    lat, thr, st = res.get("latency"), res.get("throughput"), res.get("storage")
-    pw = "promptwitness"
+    lat, thr, st = res.get("latency"), res.get("throughput"), res.get(storage_key)
     if lat and pw in lat["added_ms"]:
         for p, key in ((50, "added_p50_ms"), (99, "added_p99_ms")):
             v = lat["added_ms"][pw][f"p{p}"]
             out.append(
                 {
-                    "name": f"added latency p{p} (promptwitness - direct)",
+                    "name": f"added latency p{p} ({pw} - direct)",
                     "value": f"{v:.3f} ms",
                     "target": f"<= {TARGETS[key]} ms",
                     "verdict": verdict(v <= TARGETS[key]),
@@ -1211,7 +1243,7 @@ def judge(res: dict[str, Any]) -> list[dict[str, str]]:
                 r = rps[pw] / rps[m]
                 out.append(
                     {
-                        "name": f"throughput promptwitness / {m}",
+                        "name": f"throughput {pw} / {m}",
                         "value": f"{r:.2f}x",
                         "target": f">= {TARGETS['throughput_ratio']}x",
                         "verdict": verdict(r >= TARGETS["throughput_ratio"]),
@@ -1221,7 +1253,8 @@ def judge(res: dict[str, Any]) -> list[dict[str, str]]:
         v = st["bytes_per_repeat"]
         out.append(
             {
-                "name": "stored bytes per repeated 100 KB request",
+                "name": "stored bytes per repeated 100 KB request"
+                + ("" if pw == "promptwitness" else f" ({pw})"),
                 "value": f"{v:.0f} B",
                 "target": f"<= {TARGETS['stored_bytes_per_repeat']} B",
                 "verdict": verdict(v <= TARGETS["stored_bytes_per_repeat"]),
@@ -1293,6 +1326,8 @@ async def main_bench(args: argparse.Namespace) -> dict[str, Any]:
         ),
         "upstream_impl": args.upstream_impl,
         "pw_thread_too": bool(args.pw_thread_too and args.pw_writer == "process"),
+        "baseline_src": str(args.baseline_src) if args.baseline_src else None,
+        "pw_ack_after_too": bool(args.pw_ack_after_too and serve_is_measured(args)),
         "request_bytes": len(bench.body),
         "response_events": len(sse_events(1, 0)),
         "client": "raw asyncio streams, hand-written HTTP/1.1, one process for all targets",
@@ -1318,6 +1353,18 @@ async def main_bench(args: argparse.Namespace) -> dict[str, Any]:
                 bench.children.append(pt)
                 targets["promptwitness-thread"] = pt.port
                 pids["promptwitness-thread"] = pt.pid
+            if args.pw_ack_after_too and serve_is_measured(args):
+                pa = await start_pw(ACK_AFTER, logdir, args, up.port, logdir / "store-ack",
+                                    serve_args=["--ack-after-answer"])
+                bench.children.append(pa)
+                targets[ACK_AFTER] = pa.port
+                pids[ACK_AFTER] = pa.pid
+            if args.baseline_src:
+                pb = await start_pw(BEFORE, logdir, args, up.port, logdir / "store-before",
+                                    src=args.baseline_src)
+                bench.children.append(pb)
+                targets[BEFORE] = pb.port
+                pids[BEFORE] = pb.pid
         else:
             print("capture/server.py not used: measuring direct and mitmproxy only", flush=True)
         if with_mitm:
@@ -1341,6 +1388,9 @@ async def main_bench(args: argparse.Namespace) -> dict[str, Any]:
         if with_pw and args.pw_writer != "null" and "storage" in args.phases:
             print(f"storage: {args.repeats} repeats ...", flush=True)
             res["storage"] = await storage_phase(bench, up.port)
+            if args.baseline_src:
+                res["storage_before"] = await storage_phase(
+                    bench, up.port, src=args.baseline_src, name="storage-before")
     finally:
         for c in bench.children:
             await c.stop()
@@ -1549,7 +1599,25 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="do not also measure 'promptwitness-thread' (the same server with the writer "
         "thread) beside the default process writer",
     )
+    p.add_argument(
+        "--pw-ack-after-too",
+        action="store_true",
+        help=f"also measure '{ACK_AFTER}': `serve --ack-after-answer` (answers do not wait "
+        "for their exchange's commit), judged against the same targets",
+    )
+    p.add_argument(
+        "--baseline-src",
+        type=Path,
+        metavar="DIR",
+        help=f"also measure '{BEFORE}': `promptwitness serve` imported from DIR (a source "
+        "tree, e.g. a git worktree's src/ of an earlier commit), beside the current one "
+        "in the same run, through every phase, judged against the same targets",
+    )
     a = p.parse_args(argv)
+    if a.baseline_src is not None:
+        a.baseline_src = a.baseline_src.resolve()
+        if not (a.baseline_src / "promptwitness" / "__init__.py").is_file():
+            p.error(f"--baseline-src: no promptwitness package in {a.baseline_src}")
     a.phases = {x.strip() for x in a.phases.split(",") if x.strip()}
     if not a.phases or not a.phases <= {"latency", "throughput", "storage"}:
         p.error("--phases takes latency, throughput and/or storage")

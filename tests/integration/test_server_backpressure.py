@@ -43,10 +43,11 @@ class SlowStore:
 
 
 async def test_full_backlog_holds_handlers_back_and_everything_is_stored(store: Store) -> None:
-    """The handler waits for room after answering; on a keep-alive connection (how
-    agents and the benchmark talk) the next request is not read until then."""
+    """Stored after answering (``commit_before_answer=False``): the handler waits for
+    room after answering; on a keep-alive connection (how agents and the benchmark talk)
+    the next request is not read until then."""
     slow = SlowStore(store)
-    server = CaptureServer(slow, max_backlog=3)  # type: ignore[arg-type]
+    server = CaptureServer(slow, max_backlog=3, commit_before_answer=False)  # type: ignore[arg-type]
     host, port = await server.start()
     n = 12
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as client:
@@ -70,6 +71,38 @@ async def test_full_backlog_holds_handlers_back_and_everything_is_stored(store: 
     stats = server.writer_stats()
     assert stats.stored == n and stats.backlog == 0 and stats.peak_backlog == 3
     assert stats.waits >= 1
+    assert sorted(store.request_body(x) for x in store.exchanges()) == sorted(
+        BODY % i for i in range(n)
+    )
+    await server.stop()
+
+
+async def test_no_answer_ends_before_its_exchange_is_committed(store: Store) -> None:
+    """The default: while the store is stuck, no answer is complete (its last bytes wait
+    for the commit), the backlog stays within its bound, and once the store moves every
+    answer ends and every exchange is stored."""
+    slow = SlowStore(store)
+    server = CaptureServer(slow, max_backlog=3)  # type: ignore[arg-type]
+    host, port = await server.start()
+    n = 12
+    async with aiohttp.ClientSession() as client:
+
+        async def one(i: int) -> int:
+            async with client.post(f"http://{host}:{port}/v1/messages", data=BODY % i) as r:
+                await r.read()
+                assert server.stored > 0  # (the whole answer is here only after a commit)
+                return r.status
+
+        tasks = [asyncio.create_task(one(i)) for i in range(n)]
+        await asyncio.sleep(0.3)
+        stats = server.writer_stats()
+        assert stats.backlog == 3  # the bound holds while the store is stuck
+        assert sum(t.done() for t in tasks) == 0  # not one answer has ended
+        assert server.stored == 0
+        slow.gate.set()
+        statuses = await asyncio.wait_for(asyncio.gather(*tasks), 20)
+    assert statuses == [200] * n
+    assert server.writer_stats().stored == n  # no flush needed: stored before answered
     assert sorted(store.request_body(x) for x in store.exchanges()) == sorted(
         BODY % i for i in range(n)
     )

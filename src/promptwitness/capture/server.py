@@ -11,10 +11,12 @@ Two modes, one catch-all handler for every method and path:
   aborted after the bytes that did arrive).
 
 Rules:
-- Raw bytes are the truth: the request body is stored exactly as received (no
-  decompression, no re-encoding), headers keep their order, case and duplicates
-  (decoded latin-1), the target is stored as sent. Forwarded bytes are never
-  decompressed or rewritten; only hop-by-hop headers are dropped and Host is rewritten.
+- Raw bytes are the truth: the request body is kept exactly as received, headers keep
+  their order, case and duplicates (decoded latin-1), the target is stored as sent.
+  Forwarded bytes are never decompressed or rewritten; only hop-by-hop headers are
+  dropped and Host is rewritten. A body sent with a ``Content-Encoding`` is decoded
+  (bounded, ``protocols.encoding``) to be answered in sink mode and to be redacted;
+  what is stored of it is ``capture.redact``'s rule.
 - Every exchange is captured: unknown paths, invalid bodies, client disconnects,
   upstream failures, and failures of this server itself (stored with ``error``). A bad
   request never stops the server.
@@ -30,6 +32,14 @@ Rules:
   instead of letting unstored exchanges pile up. Nothing is ever dropped.
   ``writer_stats()`` reports the backlog, its peak and the waits.
 - ``stop()`` drains: every exchange received before it is stored when it returns.
+- An answer's last bytes go out only once its exchange is committed to the store
+  (``commit_before_answer``, the default): the last chunk of a stream or of an upstream's
+  answer, the end of a chunked stream, a canned answer or an error's whole body, an
+  empty answer's head. So an exchange whose answer the client got in full is in the
+  store, even if the process is killed (``kill -9``) right after. The writer commits in
+  batches (every answer waiting at that moment shares one transaction). If the client
+  goes away or the server is stopped in that last moment, the store may hold an answer
+  the client did not get in full (never the other way round).
 - ``writer="process"`` (the gateway's choice) moves redaction and storage into one child
   process (``capture.writer_process``) with the same bounds and guarantees; exchanges
   reach it unredacted over a local socketpair, in memory only.
@@ -39,6 +49,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import json
 import logging
 import socket
@@ -55,6 +66,7 @@ from aiohttp import web
 from aiohttp.helpers import must_be_empty_body
 
 from promptwitness.capture.exchange import CapturedExchange
+from promptwitness.capture.framing import FramingServer, rejected_exchange
 from promptwitness.capture.redact import Redactor
 from promptwitness.capture.upstream import (
     UpstreamBroken,
@@ -161,6 +173,7 @@ class _Flight:
     resp: web.StreamResponse | None = None
     sent: list[bytes] = field(default_factory=list)
     sent_size: int = 0
+    handed_over: bool = False  # ``ex`` is with the store writer (``_hand_over``)
 
     def prepared(self) -> bool:
         return self.resp is not None and self.resp.prepared
@@ -198,6 +211,7 @@ class CaptureServer:
         fallback: CannedReply | None = None,
         writer: str = "thread",
         upstream_ssl: ssl.SSLContext | None = None,
+        commit_before_answer: bool = True,
     ) -> None:
         if writer not in ("thread", "process"):
             raise CaptureError(f"the store writer is 'thread' or 'process', not {writer!r}")
@@ -220,6 +234,9 @@ class CaptureServer:
         self.max_body = max_body
         self.on_exchange = on_exchange
         self.shutdown_timeout = shutdown_timeout
+        # the last bytes of each answer wait for its exchange's commit (False: stored
+        # after answering, as soon as the writer gets to it; a kill may lose it)
+        self.commit_before_answer = commit_before_answer
         self._runner: web.ServerRunner | None = None
         self._pool: UpstreamPool | None = None
         self.upstream_ssl = upstream_ssl
@@ -290,7 +307,9 @@ class CaptureServer:
                 self._pool = UpstreamPool(
                     self.upstream, timeout=self.upstream_timeout, ssl_context=self.upstream_ssl
                 )
-            server = web.Server(
+            # aiohttp's server, whose connections also capture what its parser rejects
+            server = FramingServer(
+                self,
                 self._handle,
                 access_log=None,
                 auto_decompress=False,  # keep compressed request bodies as sent
@@ -321,6 +340,26 @@ class CaptureServer:
         if self._runner is None or self._runner.server is None:
             raise CaptureError("the capture server is not started")
         return self._runner.server
+
+    async def record_rejected(self, raw: bytes, total: int, exc: Exception,
+                              resp: web.StreamResponse,
+                              transport: asyncio.BaseTransport | None) -> None:
+        """Store a request aiohttp's parser rejected (``capture.framing``), before its
+        400 goes out (committed first, like every answer, unless the server answers
+        before committing)."""
+        assert isinstance(exc, aiohttp.http_exceptions.HttpProcessingError)
+        peer = local = None
+        if transport is not None:
+            peer = _address(transport.get_extra_info("peername"))
+            local = _address(transport.get_extra_info("sockname"))
+        ex = rejected_exchange(self, raw, total, exc, resp, peer, local)
+        try:
+            if self.commit_before_answer:
+                await self._writer.commit(ex)
+            else:
+                await self._writer.put(ex)
+        except Exception:  # noqa: BLE001 - the 400 goes out whatever the store says
+            log.exception("could not store a rejected request")
 
     async def stop(self) -> None:
         """Stop listening, finish (or after ``shutdown_timeout`` cancel) the requests in
@@ -431,11 +470,25 @@ class CaptureServer:
             elif request.transport is not None:
                 request.transport.abort()
         finally:
-            flight.ex.duration = time.monotonic() - flight.t0
-            flight.ex.response_body = b"".join(flight.sent)
-            # Waits while the writer's backlog is full (back-pressure); never drops.
-            await self._writer.put(flight.ex)
+            if not flight.handed_over:  # not answered in full: stored after the fact
+                await self._hand_over(flight)
         return flight.resp if flight.resp is not None else web.Response(status=500)
+
+    async def _hand_over(self, flight: _Flight, commit: bool = False) -> None:
+        """The finished exchange to the store writer. Waits while the writer's backlog
+        is full (back-pressure; never drops), and with ``commit`` until the exchange is
+        committed."""
+        ex = flight.ex
+        flight.handed_over = True
+        ex.duration = time.monotonic() - flight.t0
+        ex.response_body = b"".join(flight.sent)
+        if commit:
+            # What the handler notes after this (a client gone during the last write)
+            # goes to a copy: the writer's thread or process owns ``ex`` now.
+            flight.ex = copy.copy(ex)
+            await self._writer.commit(ex)
+        else:
+            await self._writer.put(ex)
 
     async def _read_body(self, request: web.BaseRequest, flight: _Flight) -> str:
         """Read the whole body incrementally; keep what arrived if the client goes away.
@@ -501,12 +554,15 @@ class CaptureServer:
             resp.content_length = len(reply.body)
         elif request.version >= (1, 1) and not empty:
             resp.enable_chunked_encoding()
+        # the head goes out with the first bytes (an empty answer's: with the end)
+        resp._send_headers_immediately = False
         await self._prepare(request, flight, resp)
-        if not empty:
-            for chunk in reply.chunks:
-                if not await self._send(request, flight, chunk):
-                    return
-        await self._finish(request, flight)
+        chunks = [] if empty else [c for c in reply.chunks if c]
+        for chunk in chunks[:-1]:
+            if not await self._send(request, flight, chunk):
+                return
+        # the last event (or the whole JSON answer) with the end, after the commit
+        await self._finish(request, flight, chunks[-1] if chunks else b"")
 
     # -- pass-through -----------------------------------------------------------------
 
@@ -566,10 +622,11 @@ class CaptureServer:
             resp.content_length = int(length)
         elif request.version >= (1, 1) and not empty:
             resp.enable_chunked_encoding()
-        if up.ready:
+        if up.ready or empty:
             # Body bytes (or the end) are already here: the head goes out with them in
             # one write (aiohttp's own switch, off for web.Response too). Never a wait:
-            # a head whose body has not arrived yet is sent at once.
+            # a head whose body has not arrived yet is sent at once. (An empty answer's
+            # head is all of it: it goes out with the end, after the commit.)
             resp._send_headers_immediately = False
         await self._prepare(request, flight, resp)
         try:
@@ -625,11 +682,16 @@ class CaptureServer:
     async def _finish(
         self, request: web.BaseRequest, flight: _Flight, last: bytes = b""
     ) -> None:
-        """End the response, with ``last`` as its last bytes (one write for both)."""
+        """End the response, with ``last`` as its last bytes (one write for both); with
+        ``commit_before_answer``, once the exchange is committed to the store."""
         assert flight.resp is not None
         if last:
             flight.sent.append(last)
             flight.sent_size += len(last)
+        if self.commit_before_answer and not flight.handed_over:
+            transport = request.transport
+            if transport is not None and not transport.is_closing():  # else: not answered
+                await self._hand_over(flight, commit=True)
         try:
             await flight.resp.write_eof(last)
         except ConnectionError:
@@ -644,10 +706,9 @@ class CaptureServer:
         resp = web.StreamResponse(status=status)
         resp.content_type = "application/json"
         resp.content_length = len(body)
+        resp._send_headers_immediately = False  # head and body in one write, at the end
         await self._prepare(request, flight, resp)
-        if request.method != "HEAD":
-            await self._send(request, flight, body)
-        await self._finish(request, flight)
+        await self._finish(request, flight, body if request.method != "HEAD" else b"")
 
 
 class LoopThread:

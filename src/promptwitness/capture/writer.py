@@ -15,6 +15,21 @@ Rules:
   exchanges are retried one by one so that one bad exchange costs only itself.
 - ``flush`` returns once everything handed over before it is stored; ``stop`` drains
   everything, then ends the thread.
+- The writer takes the store's WAL checkpoints out of the commits (``take_checkpoints``:
+  SQLite's automatic checkpoint off on the store's connection, a passive checkpoint
+  every ``CHECKPOINT_EVERY`` exchanges once the batch's waiters are woken).
+- ``commit(ex)`` hands ``ex`` over like ``put`` and returns once the transaction that
+  holds it has committed (or the store refused it: then it is in ``failures``). The
+  capture server awaits it before the last bytes of an answer (``CaptureServer``'s
+  ``commit_before_answer``): an exchange whose answer was sent is in the store, even if
+  the process is then killed (SQLite in WAL mode with ``synchronous=NORMAL``, the
+  store's setting: a committed transaction is in the WAL file, i.e. in the kernel's
+  page cache, and survives the death of the process; no fsync is needed for that).
+  Power loss or an OS crash is another matter: with ``synchronous=NORMAL`` the last
+  transactions before it may be rolled back; ``synchronous=FULL`` (an fsync of the WAL
+  at every commit) would cover that, at the cost of an fsync in every answer's path.
+  Group commit: every waiter of a batch is woken by one call per event loop after that
+  batch's ``COMMIT``, so many waiting exchanges share one transaction.
 - After each stored batch: ``on_stored(id, redacted exchange)`` per exchange, and/or
   ``on_lines(lines)`` once with ``capture.summary.exchange_line`` of each (made where
   the redacted exchange is: in the writer process, they are all that comes back).
@@ -37,6 +52,7 @@ from promptwitness.capture.redact import Redactor
 from promptwitness.capture.summary import exchange_line
 
 __all__ = [
+    "Committed",
     "DEFAULT_MAX_BACKLOG",
     "DEFAULT_MAX_BACKLOG_BYTES",
     "DEFAULT_MAX_BATCH",
@@ -55,6 +71,11 @@ DEFAULT_MAX_BACKLOG_BYTES = 64 * 1024 * 1024
 """Their bodies' bytes, at most."""
 DEFAULT_MAX_BATCH = 64
 """Exchanges stored per transaction, at most."""
+CHECKPOINT_EVERY = 128
+"""Exchanges stored between two WAL checkpoints run by the writer itself, after the
+answers of a batch are woken. (SQLite's automatic checkpoint, every 1,000 pages of WAL,
+runs inside the COMMIT that crosses the mark: 3-4 ms in the path of the answers that wait
+for that commit.)"""
 
 _OVERHEAD = 512  # bytes counted per exchange besides its bodies (headers, fields)
 
@@ -65,6 +86,10 @@ class _Store(Protocol):
 
 OnStored = Callable[[int, CapturedExchange], None]
 OnLines = Callable[[list[str]], None]
+Committed = asyncio.Future[None]
+"""Set once the exchange's transaction has committed (``StoreWriter.commit``)."""
+_Item = tuple[CapturedExchange, int, Committed | None]
+"""An exchange in the backlog: the exchange, its size, who waits for its commit."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +129,24 @@ def _wake(fut: asyncio.Future[None]) -> None:
         fut.set_result(None)
 
 
+def _wake_all(futs: list[Committed]) -> None:
+    for fut in futs:
+        if not fut.done():
+            fut.set_result(None)
+
+
+def wake_committed(batch: Sequence[_Item]) -> None:
+    """Wake whoever waits for the commit of ``batch``'s exchanges: one call per event
+    loop (a single write to its self-pipe), not one per exchange."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[Committed]] = {}
+    for _ex, _size, fut in batch:
+        if fut is not None:
+            by_loop.setdefault(fut.get_loop(), []).append(fut)
+    for loop, futs in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
+            loop.call_soon_threadsafe(_wake_all, futs)
+
+
 class StoreWriter:
     """Redacts and stores exchanges in one background thread, with a bounded backlog."""
 
@@ -129,7 +172,7 @@ class StoreWriter:
         self.on_lines = on_lines
         self.failures: list[str] = []
         self._cond = threading.Condition(threading.Lock())
-        self._items: deque[tuple[CapturedExchange, int] | _Marker] = deque()
+        self._items: deque[_Item | _Marker] = deque()
         self._backlog = 0
         self._backlog_bytes = 0
         self._peak = 0
@@ -141,6 +184,9 @@ class StoreWriter:
         self._wait_s = 0.0
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self._thread: threading.Thread | None = None
+        self._checkpoints = False  # True: this writer runs the store's WAL checkpoints
+        self._since_checkpoint = 0
+        self._committing = 0  # exchanges in the backlog whose answers wait for the commit
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -154,6 +200,7 @@ class StoreWriter:
 
     def start(self) -> None:
         if self._thread is None:
+            self.take_checkpoints()
             self._thread = threading.Thread(
                 target=self._run, name="promptwitness-capture-writer", daemon=True
             )
@@ -167,6 +214,41 @@ class StoreWriter:
         self._push(_Marker(stop=True))
         thread.join()
         self._thread = None
+        self.give_back_checkpoints()
+
+    # -- WAL checkpoints ---------------------------------------------------------------
+
+    def _pragma(self, sql: str) -> bool:
+        use = getattr(self.store, "_use", None)  # ``Store``'s connection, under its lock
+        if use is None:
+            return False
+        try:
+            with use("checkpoint the store") as conn:
+                conn.execute(sql).fetchall()
+        except Exception as exc:
+            log.debug("%s failed: %s", sql, exc)
+            return False
+        return True
+
+    def take_checkpoints(self) -> None:
+        """From now on this writer checkpoints the store's WAL, outside its commits."""
+        if not self._checkpoints:
+            self._checkpoints = self._pragma("PRAGMA wal_autocheckpoint = 0")
+
+    def give_back_checkpoints(self) -> None:
+        """A last checkpoint, and SQLite's automatic ones again (its default)."""
+        if self._checkpoints:
+            self._checkpoints = False
+            self._pragma("PRAGMA wal_checkpoint(PASSIVE)")
+            self._pragma("PRAGMA wal_autocheckpoint = 1000")
+
+    def after_commit(self, n: int) -> None:
+        """``n`` exchanges were stored and their waiters woken: checkpoint when due."""
+        if self._checkpoints:
+            self._since_checkpoint += n
+            if self._since_checkpoint >= CHECKPOINT_EVERY:
+                self._since_checkpoint = 0
+                self._pragma("PRAGMA wal_checkpoint(PASSIVE)")
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self.stop)
@@ -201,6 +283,20 @@ class StoreWriter:
     async def put(self, ex: CapturedExchange) -> None:
         """Hand ``ex`` over; waits while the backlog is full. Never loses ``ex``: if the
         wait is cancelled, it is queued anyway before the cancellation goes on."""
+        await self._put(ex, None)
+
+    async def commit(self, ex: CapturedExchange) -> None:
+        """Hand ``ex`` over (waiting for room like ``put``), then wait until the
+        transaction that stores it has committed. If this wait is cancelled, ``ex`` is
+        stored all the same."""
+        if self._thread is None:
+            self._write_now(ex)  # stored (committed) in this thread when it returns
+            return
+        fut: Committed = asyncio.get_running_loop().create_future()
+        await self._put(ex, fut)
+        await fut
+
+    async def _put(self, ex: CapturedExchange, committed: Committed | None) -> None:
         if self._thread is None:
             self._write_now(ex)
             return
@@ -212,7 +308,7 @@ class StoreWriter:
                     self._backlog < self.max_backlog
                     and self._backlog_bytes + size <= self.max_backlog_bytes
                 ):
-                    self._append(ex, size)
+                    self._append(ex, size, committed)
                     return
                 fut: asyncio.Future[None] = loop.create_future()
                 self._waiters.append((loop, fut))
@@ -221,7 +317,8 @@ class StoreWriter:
             try:
                 await fut
             except asyncio.CancelledError:
-                self.put_nowait(ex)
+                with self._cond:
+                    self._append(ex, size, None)  # nobody waits for its commit now
                 raise
             finally:
                 self._wait_s += time.perf_counter() - t0
@@ -234,9 +331,13 @@ class StoreWriter:
         with self._cond:
             self._append(ex, _size(ex))
 
-    def _append(self, ex: CapturedExchange, size: int) -> None:
+    def _append(
+        self, ex: CapturedExchange, size: int, committed: Committed | None = None
+    ) -> None:
         # caller holds the lock
-        self._items.append((ex, size))
+        self._items.append((ex, size, committed))
+        if committed is not None:
+            self._committing += 1
         self._backlog += 1
         self._backlog_bytes += size
         self._received += 1
@@ -246,9 +347,11 @@ class StoreWriter:
         # waits for items) or a batch is full (a lingering writer sends now). Otherwise it
         # is writing, or lingering until its deadline, and finds the items itself. A wake
         # per exchange costs the event loop's thread a GIL hand-over each (measured: the
-        # process writer's thread spent ~135 µs per exchange waking up).
+        # process writer's thread spent ~135 µs per exchange waking up). An exchange whose
+        # answer waits for its commit ends a lingering writer's wait (a notify when the
+        # thread is busy writing is a no-op).
         queued = len(self._items)
-        if queued == 1 or queued >= self.max_batch:
+        if queued == 1 or queued >= self.max_batch or committed is not None:
             self._cond.notify()
 
     def _write_now(self, ex: CapturedExchange) -> None:
@@ -258,7 +361,7 @@ class StoreWriter:
             self._backlog += 1
             self._backlog_bytes += size
             self._received += 1
-        self._write([(ex, size)])
+        self._write([(ex, size, None)])
 
     def _push(self, marker: _Marker) -> None:
         with self._cond:
@@ -269,7 +372,7 @@ class StoreWriter:
 
     def _run(self) -> None:
         while True:
-            batch: list[tuple[CapturedExchange, int]] = []
+            batch: list[_Item] = []
             marker: _Marker | None = None
             with self._cond:
                 while not self._items:
@@ -292,12 +395,13 @@ class StoreWriter:
         """Called with the lock held once items are waiting, before a batch is taken:
         a subclass may wait a moment for the batch to fill. Here: take what is there."""
 
-    def _write(self, batch: Sequence[tuple[CapturedExchange, int]]) -> None:
+    def _write(self, batch: Sequence[_Item]) -> None:
         try:
-            done = [self._redact(ex) for ex, _size in batch]
+            done = [self._redact(ex) for ex, _size, _fut in batch]
             ids = self._store(done)
         finally:
             self._release(batch)
+            wake_committed(batch)  # committed (or refused): their answers may end now
         if self.on_stored is not None:
             for ex_id, ex in zip(ids, done, strict=True):
                 if ex_id is None:
@@ -308,6 +412,7 @@ class StoreWriter:
                     log.exception("on_exchange callback failed")
         if self.on_lines is not None:
             self._lines(lines_of(ids, done))
+        self.after_commit(len(batch))
 
     def _lines(self, lines: list[str]) -> None:
         if lines and self.on_lines is not None:
@@ -358,11 +463,12 @@ class StoreWriter:
             self._batches += 1
         return out
 
-    def _release(self, batch: Sequence[tuple[CapturedExchange, int]]) -> None:
+    def _release(self, batch: Sequence[_Item]) -> None:
         """Make room for what ``batch`` held and wake the handlers waiting for it."""
         with self._cond:
             self._backlog -= len(batch)
-            self._backlog_bytes -= sum(size for _ex, size in batch)
+            self._backlog_bytes -= sum(size for _ex, size, _fut in batch)
+            self._committing -= sum(1 for _ex, _size, fut in batch if fut is not None)
             waiters, self._waiters = self._waiters, []
         for loop, fut in waiters:
             with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits

@@ -83,6 +83,14 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "thread inside the server process. If the writer process dies, the server says so "
         "and goes on storing in its own process.",
     )
+    s.add_argument(
+        "--ack-after-answer",
+        action="store_true",
+        help="end each answer without waiting for its exchange to be committed to the store "
+        "(by default an answer's last bytes go out only once it is: an answered exchange "
+        "survives a kill -9). Faster (see README, Performance), but a kill or crash can "
+        "lose the exchanges answered in the last moments.",
+    )
     s.add_argument("--quiet", action="store_true",
                    help="no line per stored exchange (start, errors and the stop summary "
                         "are still printed)")
@@ -266,6 +274,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         answer_text=args.answer,
         on_lines=None if args.quiet else queue_lines,
         writer=args.writer,
+        commit_before_answer=not args.ack_after_answer,
     )
     from promptwitness.capture.loop import gateway_loop, gateway_loop_name
 
@@ -275,7 +284,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         mode = f"pass-through to {args.upstream}" if args.upstream else "sink"
         console.print(
             f"promptwitness: serving on http://{bound_host}:{bound_port} ({mode}), run {run}, "
-            f"store {store.root}, {gateway_loop_name()} loop, writer {args.writer}; "
+            f"store {store.root}, {gateway_loop_name()} loop, writer {args.writer}"
+            + ("; answers do not wait for the store" if args.ack_after_answer else "")
+            + "; "
             "Ctrl-C stops",
             markup=False,
         )
