@@ -16,6 +16,8 @@ ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2' || need_apt+=(libseccomp2)
 # the escape suite runs promptwitness as an unprivileged user with the system's Python
 [ -x /usr/bin/python3 ] || need_apt+=(python3)
 command -v setpriv >/dev/null 2>&1 || need_apt+=(util-linux)
+# discover traces one run with strace, outside the sandbox (promptwitness.discover.trace)
+[ -x /usr/bin/strace ] || command -v strace >/dev/null 2>&1 || need_apt+=(strace)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing ${need_apt[*]} with apt-get" >&2
@@ -46,3 +48,12 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]" 2>&1 \
   | grep -v "^WARNING: Location" || true
 .venv/bin/python -c "import promptwitness, aiohttp, zstandard, pyseccomp"
+
+# The getenv shim of traced runs (discover.trace): compiled once into the cache with the
+# C compiler. Without one, tracing still works; native programs' getenv reads go untraced.
+if command -v cc >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1; then
+  .venv/bin/python -m promptwitness.discover.trace --build-shim >/dev/null \
+    || echo "setup: the getenv shim did not build (see: .venv/bin/python -m promptwitness.discover.trace --build-shim)" >&2
+else
+  echo "setup: no C compiler: traced runs will not see native programs' getenv reads (install gcc)" >&2
+fi

@@ -18,7 +18,17 @@ EXIT_ERROR = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from promptwitness.cli import agents, capture, history, inspect, ledger, probe, transfer
+    from promptwitness.cli import (
+        agents,
+        capture,
+        discover,
+        discovery,
+        history,
+        inspect,
+        ledger,
+        probe,
+        transfer,
+    )
 
     parser = argparse.ArgumentParser(
         prog="promptwitness",
@@ -26,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"promptwitness {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (capture, inspect, transfer, probe, agents, history, ledger):
+    for module in (capture, inspect, transfer, probe, discover, discovery, agents, history,
+                   ledger):
         module.add_parsers(sub)
     return parser
 

@@ -8,7 +8,8 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,8 @@ from promptwitness.probe.factors import FACTORS, Selection, parse_factor_arg, pa
 if TYPE_CHECKING:
     from promptwitness.agents.profiles.base import Profile
     from promptwitness.capture.hermetic import HermeticOptions
-    from promptwitness.probe.runner import ProbeConfig
+    from promptwitness.probe.runner import ProbeConfig, ProbeResult
+    from promptwitness.store import Store
 
 EXIT_ERROR = 2
 FAIL_ON = {"covert": ("covert",), "overt": ("overt",), "any": ("covert", "overt", "expected")}
@@ -236,48 +238,77 @@ def cmd_probe(args: argparse.Namespace) -> int:
     return execute(args, config, " ".join(cmd))
 
 
-def execute(args: argparse.Namespace, config: ProbeConfig, what: str) -> int:
+Runner = Callable[["ProbeConfig", "Store", "Callable[[str, Mapping[str, Any]], None] | None"],
+                  "ProbeResult"]
+
+
+def execute(args: argparse.Namespace, config: ProbeConfig, what: str, *,
+            runner: Runner | None = None,
+            extra: Callable[[], dict[str, Any]] | None = None,
+            after: Callable[[], str] | None = None) -> int:
     """Run a configured probe with progress, write the reports, print the summary, and
-    return the exit code (0 clean, 1 conditioned, 2 error, 3 inconclusive)."""
+    return the exit code (0 clean, 1 conditioned, 2 error, 3 inconclusive).
+
+    ``runner`` replaces ``run_probe`` (``discover``'s screening and group tests);
+    ``extra()`` is added to the JSON report under ``discover``; ``after()`` is printed
+    after the summary."""
     from promptwitness.probe.runner import ProbeError, run_probe
     from promptwitness.probe.sandbox import SandboxError
     from promptwitness.report.probe_json import exit_code, to_json
     from promptwitness.report.probe_terminal import render_probe
 
+    def default_runner(config: ProbeConfig, store: Store,
+                       progress: Callable[[str, Mapping[str, Any]], None] | None
+                       ) -> ProbeResult:
+        return run_probe(config, store, progress=progress)
+
+    run = runner or default_runner
     selections = config.selections
     console = stderr_console()
     store = open_store(args)
     try:
         if args.quiet:
-            result = run_probe(config, store)
+            result = run(config, store, None)
         else:
             console.print(
                 f"probing {what}: {len(selections)} factors ("
-                + ", ".join(f"{s.name}×{len(s.levels)}" for s in selections) + ")",
+                + ", ".join(f"{s.name}×{len(s.levels)}" for s in selections[:12])
+                + (f", … {len(selections) - 12} more" if len(selections) > 12 else "") + ")",
                 markup=False,
             )
             with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                           TimeElapsedColumn(), console=console, transient=True) as bar:
                 task = bar.add_task("runs", total=None)
+                plain = not console.is_terminal  # a log, not a terminal: a line now and then
+                last = [time.monotonic()]
 
                 def progress(event: str, info: Mapping[str, Any]) -> None:
                     if event == "phase":
                         bar.update(task, total=info["total"],
                                    description=f"{info['phase']} runs")
+                        if plain:
+                            console.print(f"{info['phase']}: {info['runs']} runs "
+                                          f"({info['total']} in all so far)", markup=False)
                     elif event == "run":
                         bar.update(task, completed=info["done"])
+                        if plain and time.monotonic() - last[0] >= 5:
+                            last[0] = time.monotonic()
+                            console.print(f"{info['done']}/{info['total']} runs done",
+                                          markup=False)
                         rec = info["record"]
                         if rec.error:
                             bar.console.print(f"run {rec.cell} #{rec.replicate}: {rec.error}",
                                               style="yellow", markup=False)
 
-                result = run_probe(config, store, progress=progress)
+                result = run(config, store, progress)
     except (ProbeError, SandboxError) as exc:
         console.print(f"promptwitness: error: {exc}", markup=False)
         return EXIT_ERROR
     finally:
         store.close()
     doc = to_json(result)
+    if extra is not None:
+        doc["discover"] = extra()
     if args.json == "-":
         sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
     elif args.json:
@@ -286,6 +317,8 @@ def execute(args: argparse.Namespace, config: ProbeConfig, what: str) -> int:
     if not args.quiet:
         out = console if args.json == "-" else stdout_console()
         out.print(render_probe(result))
+        if after is not None:
+            out.print(after(), markup=False, highlight=False)
     code = exit_code(result.verdict)
     if code in (0, 1) and args.fail_on is not None:
         severities = FAIL_ON[args.fail_on]
@@ -295,7 +328,8 @@ def execute(args: argparse.Namespace, config: ProbeConfig, what: str) -> int:
         from promptwitness.report.evidence import probe_evidence
         from promptwitness.report.html import render_probe_html
 
-        page = render_probe_html(result, probe_evidence(result), exit_code=code)
+        page = render_probe_html(result, probe_evidence(result), exit_code=code,
+                                 discover=doc.get("discover"))
         Path(args.html).write_text(page, encoding="utf-8", errors="surrogateescape")
     if getattr(args, "sarif", None):
         from promptwitness.report.sarif import dumps, probe_sarif

@@ -27,7 +27,16 @@ What the command sees (its whole file system):
   no ``/sys``;
 - fresh tmpfs on ``/tmp``, ``/var`` (with ``/var/tmp``), ``/run``, ``/home``, ``/root``;
   HOME and the working directory bound from the run's own tmpfs;
-- the paths the caller exposes, read-only.
+- the paths the caller exposes, read-only;
+- the run's ``root_files`` (see :func:`root_plan`): files and empty directories created
+  for the run anywhere else in its root (``/.dockerenv``, ``/opt/corp/agent.conf``,
+  ``/usr/share/foo/marker``), never on the host.
+
+A traced run (``Sandbox.run(..., trace=...)``) differs in exactly two ways: the files of
+its tracing hooks are in :data:`TRACE_DIR` (a directory on the run's ``/run`` tmpfs),
+and the hooks' variables (``LD_PRELOAD``, ``NODE_OPTIONS``, ``PYTHONPATH``) are set by
+bwrap for the command (``--setenv``), not for bwrap itself. The tracer (``strace``)
+runs outside, around bwrap; inside, ``ptrace`` stays refused.
 
 Nothing else of the host: not ``/opt``, ``/srv``, ``/mnt``, the caller's checkout, nor
 any unix socket (path sockets live under the hidden trees; abstract ones are scoped by
@@ -62,12 +71,17 @@ __all__ = [
     "ETC_DENY",
     "GENERATED_ETC",
     "MACHINE_ID",
+    "ROOT_FILE_DENY",
+    "RUN_TMPFS",
     "RUN_UID",
+    "SYSTEM_TREES",
+    "TRACE_DIR",
     "VISIBLE",
     "bwrap_args",
     "bwrap_path",
     "etc_plan",
     "needs_expose",
+    "root_plan",
     "seccomp_program",
 ]
 
@@ -75,6 +89,16 @@ __all__ = [
 # exposed. ``/etc`` is filtered (see etc_plan).
 VISIBLE = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 _ROOT_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
+# The read-only system trees of VISIBLE (bound from the host): a root file below one of
+# them is put on an overlay of its directory (root_plan), never written through.
+SYSTEM_TREES = tuple(v for v in VISIBLE if v != "/etc")
+# The fresh tmpfs trees of every run (a root file below one is simply created there).
+RUN_TMPFS = ("/tmp", "/var", "/var/tmp", "/run", "/home", "/root")
+# Where a traced run finds its hooks (on the run's /run tmpfs; see discover.trace).
+TRACE_DIR = "/run/pw-trace"
+# Trees a root file may never be in: the kernel's and the run's own (``/etc`` has
+# ``etc_files``, HOME ``home_files``), and the tracer's.
+ROOT_FILE_DENY = ("/proc", "/dev", "/sys", "/etc", TRACE_DIR)
 
 # Fixed host identity inside every run (the same in every run, so not a difference).
 MACHINE_ID = "70726f6d707477697474656e65737321"  # "promptwitness!" in hex, 32 digits
@@ -209,17 +233,90 @@ def etc_plan(generated: Mapping[str, bytes], links: Mapping[str, str]) -> dict[s
     }
 
 
+def _is_under(path: str, root: str) -> bool:
+    return root == "/" or path == root or path.startswith(root + "/")
+
+
+def root_plan(root_files: Sequence[tuple[str, bytes | None]]) -> dict[str, Any]:
+    """How a run's ``root_files`` (absolute path -> bytes for a file, ``None`` for an
+    empty directory; validated by ``RunSpec``) are made, reading the host's trees:
+
+    - below a system tree (``/usr``, and ``/bin``, ``/lib``... which may be symlinks into
+      ``/usr``): the deepest directory above the path that exists on the host (symlinks
+      resolved; it must stay inside a system tree) gets a copy-on-write **overlay** whose
+      upper layer, on the run's tmpfs, holds the new entries; nested directories share
+      the overlay of the topmost. ``overlays``: ``[{"dir", "files": {rel: hex},
+      "dirs": [rel]}]``;
+    - anywhere else (the run's own root tmpfs: ``/.dockerenv``, ``/opt/...``, ``/srv``;
+      or its fresh ``/tmp``, ``/var``, ``/run``, ``/home``, ``/root``): created by bwrap
+      in the run's root (``--dir``, ``--file``), parents included. ``files``:
+      ``{path: hex}``, ``dirs``: ``[path]``.
+
+    An existing directory given as ``None`` keeps its host content; an existing file is
+    replaced (in the run only). Raises SandboxError when a path resolves out of the
+    system trees (a symlink to elsewhere)."""
+    groups: dict[str, dict[str, bytes | None]] = {}
+    files: dict[str, str] = {}
+    dirs: list[str] = []
+    for path, data in sorted(root_files):
+        if not any(_is_under(path, t) for t in SYSTEM_TREES):
+            if data is None:
+                dirs.append(path)
+            else:
+                files[path] = data.hex()
+            continue
+        anchor = os.path.dirname(path)
+        while not os.path.lexists(anchor):
+            anchor = os.path.dirname(anchor)
+        real = os.path.realpath(anchor)
+        if not os.path.isdir(real) or not any(
+                _is_under(real, t) and not os.path.islink(t) for t in SYSTEM_TREES):
+            raise SandboxError(f"root file {path!r}: {anchor} leads out of the system "
+                               f"trees ({real})")
+        rel = os.path.relpath(path, anchor)
+        if data is None and os.path.isdir(os.path.join(real, rel)):
+            continue  # an existing directory: nothing to make
+        groups.setdefault(real, {})[rel] = data
+    overlays: list[dict[str, Any]] = []
+    for top in sorted(groups):
+        merged_into = next((o for o in overlays if _is_under(top, o["dir"])), None)
+        entries = groups[top]
+        if merged_into is not None:
+            prefix = os.path.relpath(top, merged_into["dir"])
+            target = merged_into
+            entries = {os.path.join(prefix, r): d for r, d in entries.items()}
+        else:
+            target = {"dir": top, "files": {}, "dirs": []}
+            overlays.append(target)
+        for rel, d in entries.items():
+            if d is None:
+                target["dirs"].append(rel)
+            else:
+                target["files"][rel] = d.hex()
+    return {"overlays": overlays, "files": files, "dirs": dirs}
+
+
 def needs_expose(path: str) -> bool:
     """True when ``path`` is not visible in a run unless exposed."""
     return not any(path == v or path.startswith(v + "/") for v in VISIBLE if v != "/etc")
 
 
 def bwrap_args(*, uid: int, hostname: str, stage: str, home: str, cwd: str,
-               expose: Sequence[str], seccomp_fd: int, status_fd: int) -> list[str]:
+               expose: Sequence[str], seccomp_fd: int, status_fd: int,
+               overlays: Sequence[tuple[str, str]] = (),
+               files: Sequence[tuple[int, str, str]] = (),
+               dirs: Sequence[str] = (),
+               setenv: Mapping[str, str] | None = None) -> list[str]:
     """bwrap's options for one run, passed through ``--args FD`` so that the command
     line of the run's pid 1 is ``bwrap --args N -- COMMAND...`` and names no host path
     but the command's own. ``stage`` is the run's own tmpfs
-    (``etc``, ``home``, ``repo``, ``boot_id``), prepared by the caller."""
+    (``etc``, ``home``, ``repo``, ``boot_id``), prepared by the caller.
+
+    ``overlays``: (source on the stage, directory) bound read-only over a system
+    directory (root files there, see :func:`root_plan`); ``dirs`` and ``files``
+    (descriptor, path, octal mode): directories and files bwrap creates in the run's
+    root after every mount (root files elsewhere, the tracing hooks); ``setenv``:
+    variables set for the command only (the tracing hooks')."""
     a = ["--unshare-user", "--uid", str(uid), "--gid", str(uid), "--disable-userns",
          "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
          "--hostname", hostname, "--cap-drop", "ALL", "--die-with-parent",
@@ -242,6 +339,14 @@ def bwrap_args(*, uid: int, hostname: str, stage: str, home: str, cwd: str,
     for p in expose:
         if needs_expose(p):
             a += ["--ro-bind", p, p]
+    for src, dest in overlays:
+        a += ["--ro-bind", src, dest]
+    for d in dirs:
+        a += ["--perms", "0755", "--dir", d]
+    for fd, dest, mode in files:
+        a += ["--perms", mode, "--file", str(fd), dest]
+    for name, value in sorted((setenv or {}).items()):
+        a += ["--setenv", name, value]
     a += ["--seccomp", str(seccomp_fd), "--json-status-fd", str(status_fd),
           "--chdir", cwd]
     return a

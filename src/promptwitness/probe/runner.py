@@ -33,9 +33,10 @@ import contextlib
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from promptwitness.agents.profiles.base import HomeFiles
@@ -61,11 +62,12 @@ from promptwitness.errors import Error, UsageError
 from promptwitness.probe.design import Cell, confirm, plan
 from promptwitness.probe.factors import FactorContext, Selection, apply_levels, control_levels
 from promptwitness.probe.observe import SentRequest, request_map
-from promptwitness.probe.sandbox import RunResult, RunSpec, Sandbox, SandboxError
+from promptwitness.probe.sandbox import RunResult, RunSpec, Sandbox, SandboxError, Tracing
 from promptwitness.protocols import DEFAULT_ANSWER
 from promptwitness.store import Store
 
-__all__ = ["PORT", "ProbeConfig", "ProbeResult", "RunRecord", "run_probe"]
+__all__ = ["PORT", "ProbeConfig", "ProbeResult", "RunRecord", "Session", "run_probe",
+           "traced_run"]
 
 PORT = 8080  # the capture endpoint inside every run's namespace (the same in every run)
 STDERR_TAIL = 2000
@@ -223,6 +225,7 @@ class _Runner:
         return spec
 
     def execute(self, spec: RunSpec, run: str, cancel_on_reject: bool = False,
+                trace: Tracing | None = None,
                 ) -> tuple[RunResult | None, str | None, HermeticServer | None]:
         """Run ``spec`` in the sandbox with a capture server (and, in hermetic mode,
         the hermetic endpoints) serving it; every exchange is stored on return."""
@@ -264,6 +267,8 @@ class _Runner:
             if cancel_on_reject and hermetic is not None:
                 with cancel_on_rejection(hermetic) as cancel:
                     result = self.sandbox.run(spec, serve=serve, cancel=cancel)
+            elif trace is not None:
+                result = self.sandbox.run(spec, serve=serve, trace=trace)
             else:
                 result = self.sandbox.run(spec, serve=serve)
         except SandboxError as exc:
@@ -326,7 +331,7 @@ class _Runner:
         if result is not None:
             tail = result.stderr[-STDERR_TAIL:].decode("utf-8", "replace")
             if result.timed_out:
-                error = error or f"timed out after {self.config.timeout:g} s"
+                error = error or f"timed out after {spec.timeout:g} s"
             elif not requests:
                 error = error or (f"no request reached the capture server "
                                   f"(exit code {result.exit_code})")
@@ -391,58 +396,155 @@ def run_probe(config: ProbeConfig, store: Store, *, progress: Progress | None = 
             box.close()
 
 
-def _run(config: ProbeConfig, store: Store, sandbox: Sandbox, progress: Progress) -> ProbeResult:
-    started = time.time()
-    r = _Runner(config, store, sandbox, progress)
-    cells = plan(list(config.selections), pairwise=config.pairwise)
-    control = control_levels(list(config.selections))
-    r.probe_id = store.begin_run(
-        "probe", list(config.argv),
-        {"factors": {s.name: list(s.levels) for s in config.selections},
-         "replicates": config.replicates, "control_replicates": config.control_replicates,
-         "cells": len(cells), "id": uuid.uuid4().hex},
-    )
-    for c in cells:  # fail early on a bad spec (e.g. a zone the machine lacks)
-        r.spec(c)
-    sandbox.template(config.workdir)
-    hermetic: dict[str, Any] | None = None
-    if config.hermetic is not None:
-        progress("phase", {"phase": "preflight", "runs": 1, "total": 0})
-        preflight = r.preflight()
-        hermetic = {"ca_trust": r.trust.label, "preflight": preflight}
-    control_cell = cells[0]
-    r.run_cells([(control_cell, i) for i in range(config.control_replicates)], "control")
-    ok = [o for o in r.observations if o.requests is not None]
-    if not ok:
-        tail = next((rec.stderr_tail for rec in r.records if rec.stderr_tail), "")
-        errors = "; ".join(sorted({rec.error or "" for rec in r.records}))
-        store.end_run(r.probe_id, 2)
-        raise ProbeError(
-            "the command sent no request in any control run, so there is nothing to "
-            f"compare ({errors})" + (f"\nits standard error ended with:\n{tail}" if tail else "")
+class Session:
+    """One probe in progress, for designs that choose their next cells from what the
+    last ones showed (``discover``'s screening and group testing; ``run_probe`` uses it
+    for its fixed plan). One store run for the probe, one runner, one analysis.
+
+        s = Session(config, store, sandbox, progress)
+        s.begin(cells)                # the probe's run, spec checks, hermetic preflight
+        s.run_control()               # the control replicates (ProbeError: nothing sent)
+        s.run([(cell, n), ...], "cells")   # each cell topped up to n runs
+        s.analyse(exclude={cell ids}) # the analysis of every run so far (but those cells)
+        s.finish(cells, analysis)     # the ProbeResult (the store's probe run ended)
+    """
+
+    def __init__(self, config: ProbeConfig, store: Store, sandbox: Sandbox,
+                 progress: Progress | None = None) -> None:
+        self.config = config
+        self.store = store
+        self.sandbox = sandbox
+        self.started = time.time()
+        self.runner = _Runner(config, store, sandbox, progress or _no_progress)
+        self.control = control_levels(list(config.selections))
+        self.hermetic: dict[str, Any] | None = None
+        self._runs: Counter[str] = Counter()
+
+    @property
+    def observations(self) -> list[Observation]:
+        return self.runner.observations
+
+    def begin(self, cells: Sequence[Cell], meta: Mapping[str, Any] | None = None) -> None:
+        config, r = self.config, self.runner
+        r.probe_id = self.store.begin_run(
+            "probe", list(config.argv),
+            {"factors": {s.name: list(s.levels) for s in config.selections},
+             "replicates": config.replicates, "control_replicates": config.control_replicates,
+             "cells": len(cells), "id": uuid.uuid4().hex, **dict(meta or {})},
         )
-    rest = [(c, i) for c in cells[1:] for i in range(_replicates(c, config))]
-    r.run_cells(rest, "cells")
-    result = analyse(r.observations, control)
+        for c in cells:  # fail early on a bad spec (e.g. a zone the machine lacks)
+            r.spec(c)
+        self.sandbox.template(config.workdir)
+        if config.hermetic is not None:
+            r.progress("phase", {"phase": "preflight", "runs": 1, "total": 0})
+            preflight = r.preflight()
+            self.hermetic = {"ca_trust": r.trust.label, "preflight": preflight}
+
+    def run(self, work: Sequence[tuple[Cell, int]], phase: str) -> None:
+        """Run each cell until it has had ``n`` runs (replicates numbered on)."""
+        todo: list[tuple[Cell, int]] = []
+        for cell, n in work:
+            have = self._runs[cell.id]
+            todo += [(cell, i) for i in range(have, n)]
+            self._runs[cell.id] = max(have, n)
+        if todo:
+            self.runner.run_cells(todo, phase)
+
+    def run_control(self) -> Cell:
+        """The control replicates; ProbeError when no control run sent anything."""
+        control_cell = plan(list(self.config.selections), pairwise=False)[0]
+        self.run([(control_cell, self.config.control_replicates)], "control")
+        r = self.runner
+        if not any(o.requests is not None for o in r.observations):
+            tail = next((rec.stderr_tail for rec in r.records if rec.stderr_tail), "")
+            errors = "; ".join(sorted({rec.error or "" for rec in r.records}))
+            self.store.end_run(r.probe_id, 2)
+            raise ProbeError(
+                "the command sent no request in any control run, so there is nothing to "
+                f"compare ({errors})"
+                + (f"\nits standard error ended with:\n{tail}" if tail else "")
+            )
+        return control_cell
+
+    def tighten_timeout(self, factor: float = 4.0, floor: float = 10.0) -> float:
+        """From now on, a run times out after ``factor`` times the slowest control run
+        (at least ``floor`` seconds, at most the configured timeout): a screening run
+        whose inputs make the command hang (another provider, a prompt for a login)
+        costs seconds, not the whole timeout. Returns the timeout in force."""
+        done = [rec.duration for rec in self.runner.records
+                if rec.cell == "control" and not rec.timed_out and rec.error is None]
+        if not done:
+            return self.runner.base.timeout
+        limit = min(self.config.timeout, max(floor, factor * max(done)))
+        self.runner.base = replace(self.runner.base, timeout=limit)
+        return limit
+
+    def analyse(self, exclude: Iterable[str] = ()) -> Analysis:
+        skip = set(exclude)
+        return analyse([o for o in self.runner.observations if o.cell not in skip],
+                       self.control)
+
+    def finish(self, cells: list[Cell], result: Analysis,
+               exclude: Iterable[str] = ()) -> ProbeResult:
+        """The probe's result; the runs of ``exclude``d cells are left out of the
+        report's runs (they are in the store)."""
+        r, config = self.runner, self.config
+        skip = set(exclude)
+        order = {c.id: i for i, c in enumerate(cells)}
+        records = [rec for rec in r.records if rec.cell not in skip]
+        records.sort(key=lambda rec: (order.get(rec.cell, len(order)), rec.replicate))
+        v = verdict(result, all_cells_ran=not result.failed)
+        self.store.end_run(r.probe_id, {"clean": 0, "conditioned": 1}.get(v, 3))
+        hermetic = self.hermetic
+        if hermetic is not None:
+            hermetic["dns_names"] = list(r.dns_names)
+            hermetic["tls_failures"] = r.tls_failures
+            hermetic["default_hosts"] = list(config.hermetic.default_hosts) \
+                if config.hermetic is not None else []
+        return ProbeResult(
+            probe=r.probe_id, config=config, cells=[c for c in cells if c.id not in skip],
+            runs=records, analysis=result, verdict=v, started=self.started,
+            finished=time.time(), store_root=str(self.store.root), egress=r.egress,
+            hermetic=hermetic,
+        )
+
+
+def traced_run(config: ProbeConfig, store: Store, sandbox: Sandbox, tracing: Tracing,
+               progress: Progress | None = None) -> tuple[RunResult | None, str | None, str]:
+    """One run of ``config``'s control cell under ``tracing`` (``discover``'s dynamic
+    discovery), served by a capture server like any probe run, so the command gets as
+    far as a probed one. Returns the sandbox's result (with ``trace``), the error if
+    any, and the store's run id. In hermetic mode the CA trust is decided by a preflight
+    run first, as in a probe."""
+    r = _Runner(config, store, sandbox, progress or _no_progress)
+    cell = plan(list(config.selections), pairwise=False)[0]
+    r.probe_id = store.begin_run("discover-trace", list(config.argv),
+                                 {"id": uuid.uuid4().hex})
+    sandbox.template(config.workdir)
+    if config.hermetic is not None:
+        r.preflight()
+    run = store.begin_run("probe-trace", list(config.argv),
+                          {"probe": r.probe_id, "cell": cell.id})
+    result, error, _ = r.execute(r.spec(cell), run, trace=tracing)
+    code = None if result is None else result.exit_code
+    store.end_run(run, code)
+    store.end_run(r.probe_id, code)
+    return result, error, run
+
+
+def _run(config: ProbeConfig, store: Store, sandbox: Sandbox, progress: Progress) -> ProbeResult:
+    s = Session(config, store, sandbox, progress)
+    cells = plan(list(config.selections), pairwise=config.pairwise)
+    s.begin(cells)
+    s.run_control()
+    s.run([(c, _replicates(c, config)) for c in cells[1:]], "cells")
+    result = s.analyse()
     if result.suspects:
         extra = confirm(result.suspects, list(config.selections))
         known = {c.id for c in cells}
         extra = [c for c in extra if c.id not in known]
         if extra:
             cells += extra
-            r.run_cells([(c, i) for c in extra for i in range(config.replicates)], "confirm")
-            result = analyse(r.observations, control)
-    order = {c.id: i for i, c in enumerate(cells)}
-    r.records.sort(key=lambda rec: (order.get(rec.cell, len(order)), rec.replicate))
-    v = verdict(result, all_cells_ran=not result.failed)
-    store.end_run(r.probe_id, {"clean": 0, "conditioned": 1}.get(v, 3))
-    if hermetic is not None:
-        hermetic["dns_names"] = list(r.dns_names)
-        hermetic["tls_failures"] = r.tls_failures
-        hermetic["default_hosts"] = list(config.hermetic.default_hosts) \
-            if config.hermetic is not None else []
-    return ProbeResult(
-        probe=r.probe_id, config=config, cells=cells, runs=r.records, analysis=result,
-        verdict=v, started=started, finished=time.time(), store_root=str(store.root),
-        egress=r.egress, hermetic=hermetic,
-    )
+            s.run([(c, config.replicates) for c in extra], "confirm")
+            result = s.analyse()
+    return s.finish(cells, result)

@@ -14,6 +14,10 @@ A :class:`RunSpec` says what one run is; :meth:`Sandbox.run` executes it. Every 
   ``spec.system_zone`` is set, the ``/etc/localtime`` symlink and ``/etc/timezone``;
   fresh tmpfs on ``/tmp``, ``/home`` and ``/root`` (nothing of the host's users is
   visible); ``HOME`` = ``/home/USER`` (``/root`` for ``root``) holding ``spec.home_files``;
+  ``spec.root_files`` anywhere else in the run's root (``/.dockerenv``, ``/opt/...``,
+  ``/var/...``; below ``/usr`` on a copy-on-write overlay of the directory, see
+  ``jail.root_plan``), never below ``/proc``, ``/dev``, ``/sys``, ``/etc``, HOME, the
+  working directory or an exposed path;
   the working directory at the fixed path ``spec.cwd`` (default :data:`WORKDIR`,
   ``/tmp/pw/repo``): a copy-on-write overlay of ``spec.workdir`` or of a fresh git
   repository with fixed commit dates; a fresh ``/proc`` and ``/sys``;
@@ -46,6 +50,11 @@ sandbox (needs unprivileged user namespaces), or :class:`SandboxError` says what
 No per-run file is written to the host: every per-run file lives on a tmpfs that
 disappears with the run's mount namespace.
 
+A run may be **traced** (``Sandbox.run(spec, trace=...)``, see :class:`Tracing`): the
+helper starts ``strace -f`` around bwrap, outside the run, and strace's text comes back
+through a pipe in ``RunResult.trace``; the command is confined exactly as in any run
+(``discover.trace`` reads the text and adds environment hooks).
+
 Rules: never fall back to the host network or the host's files; a setup failure raises
 ``SandboxError``; the command's own failure is its exit code.
 """
@@ -77,10 +86,15 @@ from typing import Any
 from promptwitness.probe.jail import (
     BOOT_ID,
     MACHINE_ID,
+    ROOT_FILE_DENY,
+    RUN_TMPFS,
     RUN_UID,
+    SYSTEM_TREES,
+    TRACE_DIR,
     bwrap_args,
     bwrap_path,
     etc_plan,
+    root_plan,
     seccomp_program,
 )
 from promptwitness.probe.netns import SandboxError, enter_loopback_only
@@ -96,8 +110,14 @@ __all__ = [
     "Sandbox",
     "SandboxError",
     "ServeHook",
+    "STRACE_OPTIONS",
+    "TRACE_DIR",
+    "TRACE_ENV_JOIN",
+    "TRACED_SYSCALLS",
+    "Tracing",
     "base_env",
     "home_for",
+    "strace_path",
 ]
 
 BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -141,6 +161,24 @@ def _under(path: str, roots: Iterable[str]) -> bool:
     return any(path == r or path.startswith(r + "/") for r in roots)
 
 
+def _check_root_path(path: object, deny: Iterable[str], mounts: Iterable[str]) -> None:
+    """A root file's path: absolute and normal; not below one of ``deny`` (the kernel's
+    trees, ``/etc``, HOME, the working directory, the tracer's directory, an exposed
+    host path: writing below that would write the host); not one of ``mounts`` (the
+    run's mount points) nor above one."""
+    if not isinstance(path, str) or not path.startswith("/") or path.startswith("//") \
+            or path == "/" or "\0" in path or len(path) > 4096 \
+            or os.path.normpath(path) != path:
+        raise SandboxError(f"root file path must be absolute and normal: {path!r}")
+    for root in deny:
+        if _under(path, [root]):
+            raise SandboxError(f"root file {path!r} is under {root}, where it may not be "
+                               "(/etc: etc_files; HOME: home_files; cwd: workdir)")
+    for mount in mounts:
+        if _under(mount, [path]):
+            raise SandboxError(f"root file {path!r} would replace {mount}")
+
+
 def _check_rel(path: str) -> None:
     parts = path.split("/")
     if not path or path.startswith("/") or any(p in ("", ".", "..") for p in parts):
@@ -169,6 +207,8 @@ class RunSpec:
     expose: tuple[str, ...] = ()  # host paths under /tmp, /home, /root kept visible read-only
     udp_ports: tuple[int, ...] = ()  # UDP sockets bound inside; the hook gets "udp:PORT"
     etc_files: tuple[tuple[str, bytes], ...] = ()  # path relative to /etc -> bytes (overlay)
+    # absolute path outside /etc and HOME -> bytes (a file) or None (an empty directory)
+    root_files: tuple[tuple[str, bytes | None], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.argv:
@@ -219,6 +259,19 @@ class RunSpec:
             raise SandboxError(f"duplicate UDP port in {self.udp_ports}")
         if self.timeout <= 0:
             raise SandboxError("timeout must be positive")
+        roots = dict(self.root_files)
+        deny = [*ROOT_FILE_DENY, self.home, self.cwd, *self.expose]
+        mounts = [*deny, *SYSTEM_TREES, *RUN_TMPFS]
+        for p, data in roots.items():
+            _check_root_path(p, deny, mounts)
+            if data is not None and not isinstance(data, bytes):
+                raise SandboxError(f"root file {p!r}: content must be bytes or None")
+            parent = os.path.dirname(p)
+            while parent != "/":
+                if roots.get(parent, None) is not None:
+                    raise SandboxError(f"root file {p!r} is below the file {parent!r}")
+                parent = os.path.dirname(parent)
+        object.__setattr__(self, "root_files", tuple(sorted(roots.items())))
 
     # -- pure helpers for factors ---------------------------------------------------
 
@@ -244,6 +297,9 @@ class RunSpec:
     def set_etc_file(self, path: str, data: bytes) -> RunSpec:
         return replace(self, etc_files=tuple({**dict(self.etc_files), path: data}.items()))
 
+    def set_root_file(self, path: str, data: bytes | None) -> RunSpec:
+        return replace(self, root_files=tuple({**dict(self.root_files), path: data}.items()))
+
     def unset_home_file(self, *paths: str) -> RunSpec:
         return replace(self, home_files=tuple((p, d) for p, d in self.home_files
                                               if p not in paths))
@@ -262,11 +318,91 @@ class RunResult:
     command_time: float | None  # seconds, from just before the command's fork to its exit
     timed_out: bool
     cancelled: bool = False  # stopped early because the caller's ``cancel`` event was set
+    trace: str | None = None  # a traced run's strace output (see Tracing); None: untraced
 
     @property
     def overhead(self) -> float | None:
         """Seconds the sandbox added beyond the command's own time."""
         return None if self.command_time is None else self.duration - self.command_time
+
+
+# What a traced run records (strace's ``-e trace=``): every way to open, stat, test,
+# list or execute a path; working-directory changes and process creation (to resolve
+# relative paths and follow the run's processes); sockets, connections and datagrams
+# (DNS questions, netlink requests); ``ioctl`` (SIOCGIFCONF); the host name and user.
+TRACED_SYSCALLS = (
+    "open", "openat", "openat2", "creat", "stat", "lstat", "newfstatat", "statx",
+    "access", "faccessat", "faccessat2", "readlink", "readlinkat", "getdents",
+    "getdents64", "execve", "execveat", "chdir", "fchdir", "clone", "clone3", "fork",
+    "vfork", "socket", "connect", "sendto", "sendmsg", "sendmmsg", "ioctl", "uname",
+    "getuid", "geteuid", "getresuid",
+)
+# strace's options for a traced run: follow every process (-f) and stop only at the
+# recorded calls (--seccomp-bpf); strings in hex (-xx: one unambiguous form for paths
+# and buffers, 4096 bytes of them); descriptors with their paths and socket addresses
+# (-yy; AT_FDCWD with the working directory); no signals, no attach/exit notes.
+STRACE_OPTIONS = ("-f", "--seccomp-bpf", "-qq", "-xx", "-s", "4096", "-yy",
+                  "-e", "signal=none")
+# A tracing variable of these is put in front of the command's own value (joined by
+# the separator), so that the command's own preload, path or options still apply.
+TRACE_ENV_JOIN = {"LD_PRELOAD": ":", "PYTHONPATH": ":", "NODE_OPTIONS": " "}
+
+
+@dataclass(frozen=True)
+class Tracing:
+    """How a run is traced: ``Sandbox.run(spec, trace=Tracing(...))`` (``trace=True`` is
+    ``Tracing()``, the system calls alone).
+
+    ``strace -f`` runs *outside* the run, around bwrap, in the sandbox helper (so in the
+    run's loopback-only network namespace and private mount namespace, but not in its
+    user namespace: the command still has no capability, ``no_new_privs`` and the
+    seccomp filter that refuses ``ptrace``; strace adds a filter of its own that only
+    says which calls stop). Its output goes through a pipe to the caller
+    (``RunResult.trace``), never to a file; on a timeout or ``cancel`` it holds what
+    was traced until then. The lines of bwrap's own setup are in it: the reader
+    (``discover.trace.parse_strace``) keeps what follows the command's ``execve``.
+
+    ``files``: the hooks' files (name relative to :data:`TRACE_DIR` -> bytes), created
+    by bwrap in the run's ``/run`` tmpfs, read-only; ``env``: variables set by bwrap for
+    the command (see :meth:`command_env`; neither strace nor bwrap see them);
+    ``syscalls``: what strace records; ``strace``: its path (``None``: found on PATH).
+    """
+
+    files: tuple[tuple[str, bytes], ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    syscalls: tuple[str, ...] = TRACED_SYSCALLS
+    strace: str | None = None
+
+    def __post_init__(self) -> None:
+        for name, data in self.files:
+            _check_rel(name)
+            if not isinstance(data, bytes):
+                raise SandboxError(f"trace file {name!r}: content must be bytes")
+        for name, _ in self.env:
+            if not _VAR_RE.match(name):
+                raise SandboxError(f"not an environment variable name: {name!r}")
+        for call in self.syscalls:
+            if not re.match(r"^[a-z0-9_]+$", call):
+                raise SandboxError(f"not a system call name: {call!r}")
+
+    def command_env(self, environ: Mapping[str, str]) -> dict[str, str]:
+        """What bwrap sets for the command given its own environment ``environ``: each
+        of ``env``, put in front of the command's own value for the names of
+        :data:`TRACE_ENV_JOIN` (``LD_PRELOAD=hook:theirs``), replacing it otherwise."""
+        out = {}
+        for name, value in self.env:
+            own, sep = environ.get(name), TRACE_ENV_JOIN.get(name)
+            out[name] = value + sep + own if own and sep is not None else value
+        return out
+
+
+def strace_path(tracing: Tracing) -> str:
+    """strace's executable, or a SandboxError that says how to get it."""
+    found = tracing.strace or shutil.which("strace", path="/usr/local/bin:/usr/bin:/bin")
+    if found is None or not os.access(found, os.X_OK):
+        raise SandboxError("strace is required to trace a run: install it (Debian/Ubuntu:"
+                           " apt-get install strace), or run scripts/setup.sh")
+    return found
 
 
 # The caller's server: given the listening sockets (port -> socket, each bound inside the
@@ -487,9 +623,17 @@ class Sandbox:
             self._wake.clear()
 
     def run(self, spec: RunSpec, serve: ServeHook | None = None,
-            cancel: threading.Event | None = None) -> RunResult:
+            cancel: threading.Event | None = None, *,
+            trace: bool | Tracing = False) -> RunResult:
         """Run ``spec`` to completion (or its timeout, or until ``cancel`` is set: then
-        every process of the run is killed and the result says ``cancelled``)."""
+        every process of the run is killed and the result says ``cancelled``).
+
+        ``trace``: run it under strace (see :class:`Tracing`; ``True``: the system calls
+        alone) and return strace's output in ``RunResult.trace``. Tracing is a way of
+        running a spec, not part of what the command sees, so it is an argument here
+        and not a field of ``RunSpec`` (two runs of one spec, traced or not, are runs of
+        the same conditions; a probe's design never varies it)."""
+        tracing = Tracing() if trace is True else (trace or None)
         if spec.system_zone is not None and not os.path.isfile(
             os.path.join(ZONEINFO, spec.system_zone)
         ):
@@ -516,13 +660,32 @@ class Sandbox:
             "expose": [os.path.abspath(p) for p in spec.expose],
             "bwrap": self._bwrap,
             "seccomp": self._seccomp,
+            "root": root_plan(spec.root_files),
         }
+        if tracing is not None:
+            doc["trace"] = {
+                "strace": strace_path(tracing),
+                # "?name": a call this architecture does not have (open, stat on arm64)
+                "options": [*STRACE_OPTIONS, "-e",
+                            "trace=" + ",".join("?" + c for c in tracing.syscalls)],
+                "files": [[f"{TRACE_DIR}/{n}", d.hex()] for n, d in tracing.files],
+                "env": tracing.command_env(spec.environ()),
+            }
         started = time.monotonic()
         proc, parent_sock = self._take()
         ch = _Channel(parent_sock)
         socks: dict[int | str, socket.socket] = {}
+        reader: _TraceReader | None = None
         try:
-            ch.send(doc)
+            if tracing is not None:
+                trace_r, trace_w = os.pipe()
+                reader = _TraceReader(trace_r)
+                try:
+                    ch.send(doc, fds=[trace_w])
+                finally:
+                    os.close(trace_w)  # strace holds the only write end: EOF when it ends
+            else:
+                ch.send(doc)
             ready = ch.recv(maxfds=len(spec.ports) + len(spec.udp_ports))
             if ready is None or "error" in ready:
                 raise SandboxError(self._failure(proc, ready))
@@ -563,6 +726,7 @@ class Sandbox:
             for s in socks.values():
                 s.close()
             parent_sock.close()
+            traced = None if reader is None else reader.finish()
         duration = time.monotonic() - started
         errors = [m["error"] for m in msgs if "error" in m]
         if errors and not (timed_out or cancelled):
@@ -582,7 +746,7 @@ class Sandbox:
             exit_code=None if timed_out or cancelled or final is None else int(final["exit"]),
             stdout=out, stderr=err, duration=duration,
             command_time=None if final is None else final["t_exit"] - final["t_exec"],
-            timed_out=timed_out, cancelled=cancelled,
+            timed_out=timed_out, cancelled=cancelled, trace=traced,
         )
 
     @staticmethod
@@ -594,6 +758,34 @@ class Sandbox:
             _killpg(proc.pid)
             _, err = proc.communicate()
         return f"the sandbox exited ({proc.wait()}) before reporting: " + _tail(err)
+
+
+class _TraceReader:
+    """Reads strace's output from the pipe while the run goes on (a full pipe would
+    stop the traced command), in a thread; ``finish`` waits for the end (strace exits
+    with the run's last process, or dies with the helper) and returns the text."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.chunks: list[bytes] = []
+        self.thread = threading.Thread(target=self._read, daemon=True,
+                                       name="promptwitness-trace-reader")
+        self.thread.start()
+
+    def _read(self) -> None:
+        with contextlib.suppress(OSError):
+            while chunk := os.read(self.fd, 1 << 16):
+                self.chunks.append(chunk)
+
+    def finish(self, timeout: float = 10.0) -> str:
+        self.thread.join(timeout)
+        if self.thread.is_alive():  # a writer outlived the run: take what there is
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.thread.join(1.0)
+        else:
+            os.close(self.fd)
+        return b"".join(self.chunks).decode("ascii", errors="replace")
 
 
 def _tail(err: bytes) -> str:
@@ -713,11 +905,36 @@ def _build_etc(plan: Mapping[str, Any], mnt: str) -> None:
            f"lowerdir=/etc,upperdir={up},workdir={mnt}/etc-work")
 
 
-def _stage(doc: Mapping[str, Any]) -> str:
+def _build_overlays(overlays: Iterable[Mapping[str, Any]], mnt: str) -> list[tuple[str, str]]:
+    """The copy-on-write overlays of system directories that get root files
+    (``jail.root_plan``): lower the host's directory, upper on the run's tmpfs.
+    Returns (mount on the stage, directory) pairs for bwrap to bind read-only."""
+    out = []
+    for i, ov in enumerate(overlays):
+        up, work, point = (os.path.join(mnt, f"sys{i}{x}") for x in ("-up", "-work", ""))
+        for d in (up, work, point):
+            os.mkdir(d)
+        for rel in ov["dirs"]:
+            _mkdirs(os.path.join(up, rel))
+        for rel, hexdata in ov["files"].items():
+            path = os.path.join(up, rel)
+            _mkdirs(os.path.dirname(path))
+            with open(path, "wb") as f:
+                f.write(bytes.fromhex(hexdata))
+            os.chmod(path, 0o644)
+        _mount("overlay", point, "overlay", 0,
+               f"lowerdir={ov['dir']},upperdir={up},workdir={work}")
+        out.append((point, str(ov["dir"])))
+    return out
+
+
+def _stage(doc: Mapping[str, Any]) -> tuple[str, list[tuple[str, str]]]:
     """The run's own files, on a tmpfs in this helper's private mount namespace (the
     caller has unshared it): ``etc``, ``home``, ``repo`` (a copy-on-write overlay of the
-    working-directory template), ``boot_id``. bwrap binds them into the run's root;
-    nothing here reaches the host's disk, and it all disappears with the namespace."""
+    working-directory template), ``boot_id``, and the overlays of system directories
+    with root files (returned: what bwrap binds where). bwrap binds them into the run's
+    root; nothing here reaches the host's disk, and it all disappears with the
+    namespace."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing propagates back to the host
     mnt = doc["mnt"]
     _mount("pw-run", mnt, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755")
@@ -735,7 +952,7 @@ def _stage(doc: Mapping[str, Any]) -> str:
             f.write(bytes.fromhex(hexdata))
     _mount("overlay", f"{mnt}/repo", "overlay", 0,
            f"lowerdir={doc['lower']},upperdir={mnt}/repo-up,workdir={mnt}/repo-work")
-    return str(mnt)
+    return str(mnt), _build_overlays(doc["root"]["overlays"], mnt)
 
 
 def _memfd(name: str, data: bytes) -> int:
@@ -752,9 +969,12 @@ def _child_main() -> int:
     os.close(null)
     try:
         _pdeathsig()
-        doc = ch.recv()
+        doc = ch.recv(maxfds=1)  # a traced run: the write end of the trace pipe
         if doc is None:
             return 0
+        trace_fd = ch.fds.pop(0) if doc.get("trace") and ch.fds else None
+        if trace_fd is not None:
+            os.set_inheritable(trace_fd, False)
         enter_loopback_only()
         listeners = []
         for port in doc["ports"]:
@@ -774,26 +994,40 @@ def _child_main() -> int:
         if not go or not go.get("go"):
             return 0
         _check(_c().unshare(CLONE_NEWNS), "unshare the mount namespace")
-        stage = _stage(doc)
+        stage, overlays = _stage(doc)
         seccomp_fd = _memfd("pw-seccomp", bytes.fromhex(doc["seccomp"]))
         status_r, status_w = os.pipe()
+        trace = doc.get("trace") or {}
+        made = [(_memfd("pw-file", bytes.fromhex(h)), path, "0644")
+                for path, h in doc["root"]["files"].items()]
+        made += [(_memfd("pw-trace", bytes.fromhex(h)), path, "0444")
+                 for path, h in trace.get("files", ())]
         args = bwrap_args(uid=doc["uid"], hostname=doc["hostname"], stage=stage,
                           home=doc["home"], cwd=doc["cwd"], expose=doc["expose"],
-                          seccomp_fd=seccomp_fd, status_fd=status_w)
+                          seccomp_fd=seccomp_fd, status_fd=status_w, overlays=overlays,
+                          files=made, dirs=doc["root"]["dirs"],
+                          setenv=trace.get("env"))
         args_fd = _memfd("pw-args", b"".join(a.encode() + b"\0" for a in args))
-        t_exec = time.monotonic()
+        fds = [args_fd, seccomp_fd, *(fd for fd, _, _ in made)]
         # bwrap's own command line (the run's pid 1) is the same in every run
-        proc = subprocess.Popen([doc["bwrap"], "--args", str(args_fd), "--", *doc["argv"]],
-                                env=doc["env"],
-                                pass_fds=(args_fd, seccomp_fd, status_w), stdin=0,
+        cmd = [doc["bwrap"], "--args", str(args_fd), "--", *doc["argv"]]
+        if trace_fd is not None:
+            # strace opens the pipe anew (close-on-exec): neither bwrap nor the command
+            # inherits a descriptor of the trace
+            cmd = [trace["strace"], *trace["options"],
+                   "-o", f"/proc/{os.getpid()}/fd/{trace_fd}", "--", *cmd]
+        t_exec = time.monotonic()
+        proc = subprocess.Popen(cmd, env=doc["env"], pass_fds=(*fds, status_w), stdin=0,
                                 preexec_fn=_pdeathsig)
     except (OSError, SandboxError, subprocess.SubprocessError) as exc:
         ch.send({"error": f"sandbox setup failed: {exc}"})
         return 125
     os.close(status_w)
-    for fd in (args_fd, seccomp_fd):
+    for fd in fds:
         os.close(fd)
     rc = proc.wait()
+    if trace_fd is not None:  # only now: strace opens it after its exec
+        os.close(trace_fd)
     t_exit = time.monotonic()
     with os.fdopen(status_r, "rb") as f:
         status = f.read().decode(errors="replace")

@@ -657,10 +657,15 @@ def _render(template: str, ctx: Mapping[str, Any]) -> str:
 
 
 def render_probe_html(result: ProbeResult, evidence: Evidence | None = None, *,
-                      exit_code: int | None = None) -> str:
+                      exit_code: int | None = None,
+                      discover: Mapping[str, Any] | None = None) -> str:
     """The probe report as one HTML page. ``evidence`` (``report.evidence.probe_evidence``)
-    adds the exact request bytes; ``exit_code`` the command's final one (``--fail-on``)."""
-    return _render("probe.html.j2", _probe_context(result, evidence, exit_code))
+    adds the exact request bytes; ``exit_code`` the command's final one (``--fail-on``);
+    ``discover`` (the JSON report's ``discover`` object) adds the leads, the string tables
+    and the coverage of ``promptwitness discover``."""
+    context = _probe_context(result, evidence, exit_code)
+    context["discover"] = discover
+    return _render("probe.html.j2", context)
 
 
 def render_diff_html(report: DiffReport) -> str:

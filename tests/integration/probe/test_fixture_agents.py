@@ -230,7 +230,8 @@ def test_clean_request_is_realistic_and_independent_of_every_factor(agent: Runne
     far = {"tz": "Asia/Shanghai", "system-tz": "Asia/Tokyo", "locale": "zh_CN.UTF-8",
            "proxy": "proxy.corp.internal", "endpoint-host": "api.deepseek.com",
            "hostname": "ip-172-31-24-117", "user": "zhangwei", "git-email": "dev@tencent.com",
-           "registry-mirror": "aliyun", "env:PW_REGION": "cn"}
+           "registry-mirror": "aliyun", "os-release": "uos-20", "resolver": "223.5.5.5",
+           "env:PW_REGION": "cn"}
     assert_same(clean.only, agent((), far).only)
 
 
@@ -268,6 +269,7 @@ MATRIX = {  # factor -> (a non-control level, the kind planted on it)
     "git-email": ("dev@tencent.com", "value"),
     "registry-mirror": ("tuna", "ordering"),
     "env:PW_REGION": ("cn", "param"),
+    "os-release": ("kylin-v10", "content"),
 }
 MATRIX_ARGS = tuple(a for f, (_, k) in MATRIX.items() for a in ("--plant", f"{k}:{f}"))
 

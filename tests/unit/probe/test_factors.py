@@ -32,7 +32,8 @@ def env(spec: RunSpec) -> dict[str, str]:
 
 def test_catalog_has_the_designed_factors_in_order() -> None:
     assert list(F.FACTORS) == ["tz", "system-tz", "locale", "endpoint-host", "proxy",
-                               "hostname", "user", "git-email", "registry-mirror"]
+                               "hostname", "user", "git-email", "registry-mirror", "os-release",
+                               "resolver"]
     for name, factor in F.FACTORS.items():
         assert factor.name == name and factor.description
         assert len(factor.levels) >= 5, name
@@ -45,7 +46,7 @@ def test_controls() -> None:
     assert {n: f.control for n, f in F.FACTORS.items()} == {
         "tz": "UTC", "system-tz": "UTC", "locale": "C.UTF-8", "endpoint-host": "127.0.0.1",
         "proxy": "none", "hostname": "devbox", "user": "dev", "git-email": "dev@example.com",
-        "registry-mirror": "default",
+        "registry-mirror": "default", "os-release": "debian-12", "resolver": "loopback",
     }
 
 

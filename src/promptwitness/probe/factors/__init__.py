@@ -25,8 +25,10 @@ from promptwitness.probe.factors import (
     git_email,
     hostname,
     locale,
+    os_release,
     proxy,
     registry_mirror,
+    resolver,
     system_tz,
     tz,
     user,
@@ -34,11 +36,14 @@ from promptwitness.probe.factors import (
 from promptwitness.probe.factors.base import Factor, FactorContext
 from promptwitness.probe.factors.env import PREFIX as ENV_PREFIX
 from promptwitness.probe.factors.env import UNSET, env_factor
+from promptwitness.probe.factors.inputs import FILE_PREFIX, PATH_PREFIX, file_factor, path_factor
 from promptwitness.probe.sandbox import RunSpec
 
 __all__ = [
     "ENV_PREFIX",
     "FACTORS",
+    "FILE_PREFIX",
+    "PATH_PREFIX",
     "UNSET",
     "Factor",
     "FactorContext",
@@ -46,6 +51,8 @@ __all__ = [
     "apply_levels",
     "control_levels",
     "env_factor",
+    "file_factor",
+    "path_factor",
     "get",
     "parse_factor_arg",
     "parse_vary_env",
@@ -63,6 +70,8 @@ FACTORS: dict[str, Factor] = {
         user.FACTOR,
         git_email.FACTOR,
         registry_mirror.FACTOR,
+        os_release.FACTOR,
+        resolver.FACTOR,
     )
 }
 
@@ -84,13 +93,20 @@ class Selection:
 
 
 def get(name: str) -> Factor:
-    """The factor called ``name``; ``env:VAR`` gives an env factor without levels."""
+    """The factor called ``name``; ``env:VAR`` gives an env factor without levels,
+    ``path:PATH`` one with levels ``absent`` and ``file``, ``file:PATH`` one whose
+    levels are contents (``as-is`` first)."""
     if name.startswith(ENV_PREFIX):
         return env_factor(name[len(ENV_PREFIX) :])
+    if name.startswith(PATH_PREFIX):
+        return path_factor(name[len(PATH_PREFIX):])
+    if name.startswith(FILE_PREFIX):
+        return file_factor(name[len(FILE_PREFIX):])
     try:
         return FACTORS[name]
     except KeyError:
-        known = ", ".join([*FACTORS, ENV_PREFIX + "NAME"])
+        known = ", ".join([*FACTORS, ENV_PREFIX + "NAME", PATH_PREFIX + "PATH",
+                           FILE_PREFIX + "PATH"])
         raise UsageError(f"unknown factor {name!r}; known: {known}") from None
 
 
@@ -115,6 +131,10 @@ def parse_factor_arg(arg: str) -> Selection:
     levels = _levels(factor, rest)
     if name.startswith(ENV_PREFIX):
         factor = env_factor(name[len(ENV_PREFIX) :], levels)
+    elif name.startswith(PATH_PREFIX):
+        factor = path_factor(name[len(PATH_PREFIX):], levels)
+    elif name.startswith(FILE_PREFIX):
+        factor = file_factor(name[len(FILE_PREFIX):], levels=levels)
     return Selection(factor, levels)
 
 
