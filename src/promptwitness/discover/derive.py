@@ -20,6 +20,7 @@ Rules:
 
 from __future__ import annotations
 
+import posixpath
 import re
 import zoneinfo
 from collections.abc import Iterable, Mapping, Sequence
@@ -38,6 +39,7 @@ from promptwitness.probe.factors.inputs import (
     normalise,
     path_factor,
 )
+from promptwitness.probe.sandbox import WORKDIR
 
 __all__ = ["Derivation", "Derived", "Input", "derive", "env_value"]
 
@@ -65,6 +67,14 @@ sandbox's trust setup; read, never varied (the coverage says so)."""
 _RUNTIME_PREFIXES = ("LC_", "npm_", "PW_", "PYTHON", "__PYVENV", "NODE_", "UV_", "OPENSSL_",
                      "LD_", "MALLOC_", "GLIBC_", "GCONV", "BUN_", "DENO_", "V8_", "GODEBUG")
 
+# Credentials and provider switches: set to a dummy, the agent signs in, or talks to
+# another provider, or waits for one (an overt change of whom it talks to, and runs that
+# hang until the timeout). Read, not varied by default; --vary-env varies one.
+_CREDENTIAL = re.compile(
+    r"(API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|_AUTH$|FILE_DESCRIPTOR"
+    r"|_USE_(BEDROCK|VERTEX|FOUNDRY|AZURE|OPENAI|GEMINI|ANTHROPIC)$|^CLAUDE_CODE_USE_)",
+    re.IGNORECASE)
+
 # Variables the probe's catalog factors set: reading one is covered by that factor.
 _CATALOG_VARS: dict[str, str] = {
     "TZ": "tz",
@@ -87,6 +97,7 @@ _CATALOG_FILES: dict[str, str] = {
     "/etc/os-release": "os-release", "/usr/lib/os-release": "os-release",
     "/etc/hosts": "endpoint-host",
     "~/.gitconfig": "git-email", "~/.config/git/config": "git-email",
+    WORKDIR + "/.git/config": "git-remote",
     "~/.npmrc": "registry-mirror", "~/.pip/pip.conf": "registry-mirror",
     "~/.config/pip/pip.conf": "registry-mirror", "/etc/pip.conf": "registry-mirror",
 }
@@ -210,13 +221,19 @@ _SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"PROXY$"), "proxy"),
     (re.compile(r"(USER|USERNAME|ACCOUNT|LOGIN|EMAIL)$"), "user"),
     (re.compile(r"(PATH|FILE|DIR|HOME)$"), "path"),
+    # a duration or a count: a generous one (``1`` ms of timeout fails every request)
+    (re.compile(r"(TIMEOUT|_MS|_MILLIS|_SECONDS|_SECS|_TTL|_INTERVAL|_DELAY)$|TIMEOUT_"),
+     "duration"),
+    (re.compile(r"(RETRIES|_RETRY|_ATTEMPTS|_MAX_TOKENS|_TOKENS|_LIMIT|_COUNT|_SIZE)$"),
+     "count"),
 )
 
 
 def env_value(name: str, hosts: Sequence[str] = (), strings: Sequence[str] = ()) -> str:
     """A value of the right shape for the variable ``name`` (upper-cased for the
-    match): a URL on a decoded host for ``*_URL``/``*_HOST``, a region, a zone, ... and
-    ``1`` for flags and anything else."""
+    match): a URL on a decoded host for ``*_URL``/``*_HOST``, a region, a zone, ..., a
+    generous duration or count (a timeout of 1 ms breaks every run), and ``1`` for flags
+    and anything else."""
     up = name.upper()
     for pattern, shape in _SHAPES:
         if pattern.search(up):
@@ -236,6 +253,10 @@ def env_value(name: str, hosts: Sequence[str] = (), strings: Sequence[str] = ())
                 return "zhangwei@corp.example.cn" if up.endswith("EMAIL") else "zhangwei"
             if shape == "path":
                 return "/tmp/pw-discover"
+            if shape == "duration":
+                return "600000" if up.endswith(("MS", "MILLIS")) or "TIMEOUT" in up else "600"
+            if shape == "count":
+                return "8" if "RETR" in up or "ATTEMPT" in up else "4096"
     return "1"
 
 
@@ -286,6 +307,8 @@ class _Builder:
             path = "~/" + path[6:]
         elif not path.startswith("/"):
             return None
+        elif path.startswith(WORKDIR + "/"):  # the project: shown, named as it is
+            return posixpath.normpath(path)
         try:
             return normalise(path)
         except Exception:  # noqa: BLE001 - a path a run cannot hold
@@ -339,6 +362,9 @@ class _Builder:
             item.why_not = "steers the runtime or the sandbox: not varied"
         elif name in self.set_vars:
             item.why_not = "set by the probe itself (a dummy key or the profile)"
+        elif _CREDENTIAL.search(name):
+            item.why_not = ("a credential or a provider switch (set, the agent signs in or "
+                            "talks to another provider): not varied; --vary-env varies it")
         else:
             item.factor = "env:" + name
             srcs = self.env.setdefault(name, [])
@@ -350,6 +376,9 @@ class _Builder:
         catalog = _CATALOG_FILES.get(path)
         if catalog is not None:
             item.factor = catalog
+            return
+        if path.startswith(WORKDIR + "/") or path == WORKDIR:
+            item.why_not = "the project (the working directory, --workdir): not varied"
             return
         if path.startswith(self.expose) or path.endswith(_CODE_SUFFIXES) \
                 or "/node_modules/" in path or "/__pycache__/" in path \
@@ -380,6 +409,9 @@ class _Builder:
         catalog = _CATALOG_FILES.get(path)
         if catalog is not None:
             item.factor = catalog
+            return
+        if path.startswith(WORKDIR + "/"):
+            item.why_not = "the project (the working directory, --workdir): not varied"
             return
         if path.startswith(self.expose) or path.endswith(_CODE_SUFFIXES) \
                 or "/node_modules/" in path or path.startswith(_SYSTEM_PREFIXES):
@@ -495,6 +527,19 @@ def derive(
         if out.selection(name) is None and name in FACTORS and len(extra) >= 2:
             out.derived.append(Derived(Selection(FACTORS[name], tuple(extra)), False,
                                        ("an input this factor covers was read",)))
+    # catalog factors whose inputs were read (the zone, the host name, /etc/os-release,
+    # ...) and got no derived level: their default levels, so every input read is varied
+    read_by: dict[str, list[str]] = {}
+    for item in b.inputs.values():
+        for name in (item.factor or "").split(", "):
+            if name in FACTORS:
+                srcs = read_by.setdefault(name, [])
+                if len(srcs) < 5:
+                    srcs.append(f"read: {item.kind} {item.name}")
+    for name, srcs in read_by.items():
+        if out.selection(name) is None and len(FACTORS[name].levels) >= 2:
+            out.derived.append(Derived(Selection(FACTORS[name], FACTORS[name].levels),
+                                       False, tuple(srcs)))
     # files under /etc and the home: contents
     for path, srcs in b.files.items():
         contents = _file_contents(b.keywords, b.strings)

@@ -2,13 +2,22 @@
 
 Given a :class:`~promptwitness.discover.derive.Derivation`, the engine runs:
 
-1. the **control** replicates (as ``probe``: the reference and the noise);
-2. **screening** of value factors: one run per derived level (a one-at-a-time cell);
-3. **group testing** of binary inputs (a variable set, a path present): groups of at
-   most ``group_size`` set at once, two runs each; a group whose runs show a stable
-   difference from the control (or fail) is split in halves, again and again, down to
-   single inputs; a group that shows nothing clears every input in it with two runs;
-4. **confirmation**: every one-at-a-time cell whose runs show a change gets
+1. the **control** replicates (as ``probe``: the reference and the noise), then sets
+   the run timeout from the control's duration (``Session.tighten_timeout``);
+2. **group testing** of every derived level. First round: the first derived level of
+   every value factor alone, and the binary inputs (a variable set, a path present) in
+   groups of at most ``group_size``. A value factor whose first level changed the
+   request is "dense" (the user's name, a zone whose date differs): its other levels
+   run alone; the other levels of the other value factors go in rows, row k holding the
+   k-th of each (no factor twice in a run), at most ``group_size`` at once. A group runs
+   once (the control's replicates hold the noise; a change is confirmed on its single
+   input). A group whose run shows a difference from the control (or sends nothing)
+   is split into parts whose size fits the share of inputs that change, estimated
+   from the first groups of its kind (``density``, ``part_size``: halves when changes
+   are rare, single inputs when most change), again and again, down to single inputs,
+   which are one-at-a-time cells; a group that shows nothing clears every input in
+   it. The groups of one round run at once (``--jobs``);
+3. **confirmation**: every one-at-a-time cell whose runs show a change gets
    ``replicates`` runs (at least 2), then the analysis is run once more over the
    control, the one-at-a-time cells and the groups whose change no single input
    explains (an interaction: kept, so the verdict says inconclusive).
@@ -21,7 +30,8 @@ a lead that breaks the run, not as a finding.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +42,7 @@ from promptwitness.probe.runner import ProbeConfig, ProbeResult, Session
 from promptwitness.probe.sandbox import Sandbox
 from promptwitness.store import Store
 
-__all__ = ["DiscoverResult", "Group", "Lead", "run_discover"]
+__all__ = ["DiscoverResult", "Group", "Lead", "density", "part_size", "run_discover"]
 
 Progress = Callable[[str, Mapping[str, Any]], None]
 
@@ -110,6 +120,39 @@ def _changed(analysis: Analysis, cell_id: str) -> bool:
         s.cell == cell_id for s in (*analysis.suspects, *analysis.unresolved))
 
 
+def density(groups: Sequence[tuple[int, bool]]) -> float:
+    """The share of inputs that change the request, estimated (maximum likelihood, on a
+    grid) from first-round groups: ``(size, changed)``. A group of ``n`` is clean with
+    probability ``(1 - p) ** n``. Half a clean group of the mean size is added, so that
+    "every group changed" gives a high estimate, not 1. No group yet: 0.05."""
+    if not groups:
+        return 0.05
+    mean = sum(n for n, _ in groups) / len(groups)
+    best, best_ll = 0.05, -math.inf
+    for i in range(1, 1000):
+        p = i / 1000
+        q = math.log1p(-p)
+        ll = 0.5 * mean * q + sum(
+            math.log(-math.expm1(n * q)) if changed else n * q for n, changed in groups)
+        if ll > best_ll:
+            best, best_ll = p, ll
+    return best
+
+
+def part_size(n: int, p: float) -> int:
+    """The size of the parts a changed group of ``n`` is split into, for a share ``p``
+    of inputs that change: the ``s`` that minimises the expected runs per input of the
+    next round, ``1/s`` (one run per part) plus ``1 - (1-p)**s`` (a part that changes is
+    split again, about one run per input). 1: single inputs, which cost one run each
+    and are the better choice when most inputs change. Never more than half of ``n``."""
+    best, cost = 1, 1.0
+    for size in range(2, n // 2 + 1):
+        c = 1 / size + 1 - (1 - p) ** size
+        if c < cost:
+            best, cost = size, c
+    return best
+
+
 def run_discover(
     config: ProbeConfig,
     derivation: Derivation,
@@ -138,69 +181,104 @@ def _discover(config: ProbeConfig, derivation: Derivation, store: Store, box: Sa
     binary = [sel for sel in config.selections if derived.get(sel.name, None) is not None
               and derived[sel.name].binary]
     values = [sel for sel in config.selections if sel not in binary]
+    # members of the group tests: a binary input by its name; a level of a value factor
+    # as NAME=LEVEL. Each has its one-at-a-time cell (``singles``) and its factor.
     singles: dict[str, Cell] = {}
+    member_levels: dict[str, tuple[str, str]] = {}
     value_cells: list[Cell] = []
+    firsts: list[str] = []  # the first derived level of each value factor
+    rests: dict[str, list[str]] = {}  # its other levels, by factor
     for sel in values:
-        for level in sel.levels[1:]:
+        for k, level in enumerate(sel.levels[1:]):
+            m = f"{sel.name}={level}"
             c = _cell({sel.name: level}, control, "one-at-a-time",
                       f"derived level of {sel.name}")
+            singles[m], member_levels[m] = c, (sel.name, level)
             value_cells.append(c)
+            if k == 0:
+                firsts.append(m)
+            else:
+                rests.setdefault(sel.name, []).append(m)
     for sel in binary:
         singles[sel.name] = _cell({sel.name: sel.levels[1]}, control, "one-at-a-time",
                                   f"{sel.name} alone")
+        member_levels[sel.name] = (sel.name, sel.levels[1])
     control_cell = _cell({}, control, "control", "the reference and its noise")
-    s.begin([control_cell, *value_cells, *singles.values()],
-            {"discover": True, "group_size": group_size})
+    s.begin([control_cell, *singles.values()], {"discover": True, "group_size": group_size})
     s.run_control()
     timeout = s.tighten_timeout()
     runs_before = len(s.observations)
 
-    # screening: one run per derived level
-    s.run([(c, 1) for c in value_cells], "screen")
-
-    # group testing of binary inputs
+    # group testing. First round: the first derived level of every value factor alone
+    # (it tells the factors whose levels change the request, "dense", from the others)
+    # and the binary inputs in groups of at most group_size. Then the other levels of
+    # the dense factors alone, and those of the others in rows: row k holds the k-th
+    # other level of each (no factor twice in a group), at most group_size at once.
     groups: list[Group] = []
     group_cells: dict[str, Cell] = {}
     kept_groups: set[str] = set()
     single_cells: list[Cell] = []
     width = max(2, group_size)
-    pending: list[tuple[list[str], int]] = [
+    pending: list[tuple[list[str], int]] = [([m], 0) for m in firsts] + [
         ([sel.name for sel in binary[i:i + width]], 0) for i in range(0, len(binary), width)
     ]
-    by_name = {sel.name: sel for sel in binary}
+    value_members = set(member_levels) - {sel.name for sel in binary}
+    rows_due = True
     while pending:
-        members, depth = pending.pop(0)
-        if len(members) == 1:
-            cell = singles[members[0]]
-            single_cells.append(cell)
-        else:
-            levels = {n: by_name[n].levels[1] for n in members}
-            cell = _cell(levels, control, "covering", f"group test of {len(members)} inputs")
-            group_cells[cell.id] = cell
-        # one run; a second only when the first sent something (a run that sends
-        # nothing, or hangs, already differs from the control: no need to see it twice)
-        s.run([(cell, 1)], "groups")
-        if all(o.requests is None for o in s.observations if o.cell == cell.id):
-            changed = True
-        else:
-            s.run([(cell, 2)], "groups")
-            analysis = s.analyse(exclude=[c for c in group_cells if c != cell.id])
-            changed = _changed(analysis, cell.id)
-        if len(members) == 1:
+        # a wave: every pending group at once (disjoint inputs), so --jobs runs them in
+        # parallel; the parts of the groups that changed form the next wave
+        wave, pending = pending, []
+        batch: list[tuple[list[str], int, Cell]] = []
+        for members, depth in wave:
+            if len(members) == 1:
+                cell = singles[members[0]]
+                single_cells.append(cell)
+            else:
+                levels = dict(member_levels[n] for n in members)
+                cell = _cell(levels, control, "covering",
+                             f"group test of {len(members)} inputs")
+                group_cells[cell.id] = cell
+            batch.append((members, depth, cell))
+        # one run each: the control's replicates hold the noise, so one run tells a
+        # group that changes nothing; a change is confirmed by its single input's cell
+        s.run([(cell, 1) for _, _, cell in batch], "groups")
+        for members, depth, cell in batch:
+            if all(o.requests is None for o in s.observations if o.cell == cell.id):
+                changed = True  # it sent nothing, or hung: already unlike the control
+            else:
+                analysis = s.analyse(exclude=[c for c in group_cells if c != cell.id])
+                changed = _changed(analysis, cell.id)
             groups.append(Group(cell.id, tuple(members), changed, depth))
-            continue
-        groups.append(Group(cell.id, tuple(members), changed, depth))
-        if changed:
-            half = len(members) // 2
-            pending.insert(0, (members[half:], depth + 1))
-            pending.insert(0, (members[:half], depth + 1))
-            kept_groups.add(cell.id)  # until a part explains its change
+            if changed and len(members) > 1:
+                kind = members[0] in value_members
+                first = [(len(g.members), g.changed) for g in groups
+                         if g.depth == 0 and len(g.members) > 1
+                         and (g.members[0] in value_members) == kind]
+                size = part_size(len(members), density(first))
+                pending += [(members[i:i + size], depth + 1)
+                            for i in range(0, len(members), size)]
+                kept_groups.add(cell.id)  # until a part explains its change
+        if rows_due:
+            rows_due = False
+            changed_first = {member_levels[g.members[0]][0] for g in groups
+                             if g.changed and g.members[0] in firsts}
+            rows: list[list[str]] = []
+            for name, rest in rests.items():
+                if name in changed_first:
+                    pending += [([m], 0) for m in rest]
+                    continue
+                for k, m in enumerate(rest):
+                    if k == len(rows):
+                        rows.append([])
+                    rows[k].append(m)
+            pending += [(row[i:i + width], 0) for row in rows
+                        for i in range(0, len(row), width)]
 
     # confirmation of whatever changed in a one-at-a-time cell
     excluded = set(group_cells)
     analysis = s.analyse(exclude=excluded)
     shown = {c for f in analysis.findings for c in f.cells}
-    todo = [c for c in [*value_cells, *single_cells] if c.id in shown]
+    todo = [c for c in single_cells if c.id in shown]
     reps = max(2, config.replicates)
     if todo:
         s.run([(c, reps) for c in todo], "confirm")
@@ -212,19 +290,19 @@ def _discover(config: ProbeConfig, derivation: Derivation, store: Store, box: Sa
         own = [o for o in s.observations if o.cell == cell.id]
         if own and all(o.requests is None for o in own):
             broken.add(cell.id)
-    broken_factors = {n for n, c in singles.items() if c.id in broken}
+    broken_factors = {member_levels[n][0] for n, c in singles.items() if c.id in broken}
     # groups whose change no member explains: an interaction, kept in the analysis
     found_factors = {k for f in analysis.findings for k in f.factors} | broken_factors
     interactions = [g for g in groups
                     if g.changed and g.cell in kept_groups
-                    and not any(m in found_factors for m in g.members)
+                    and not any(member_levels[m][0] in found_factors for m in g.members)
                     and not any(h.changed and h.depth > g.depth and set(h.members)
                                 <= set(g.members) for h in groups)]
     for g in interactions:
         excluded.discard(g.cell)
     excluded |= broken
     analysis = s.analyse(exclude=excluded)
-    cells = [control_cell, *value_cells, *single_cells,
+    cells = [control_cell, *single_cells,
              *[group_cells[g.cell] for g in interactions]]
     result = s.finish(cells, analysis, exclude=excluded)
 
@@ -236,12 +314,12 @@ def _discover(config: ProbeConfig, derivation: Derivation, store: Store, box: Sa
             if level != control.get(name):
                 per_factor[name] = per_factor.get(name, 0) + 1
     leads: list[Lead] = []
-    inter = {m for g in interactions for m in g.members}
+    inter = {member_levels[m][0] for g in interactions for m in g.members}
     for sel in config.selections:
         d: Derived | None = derived.get(sel.name)
         if sel.name in found:
             outcome = "finding"
-        elif sel.name in singles and singles[sel.name].id in broken:
+        elif sel.name in broken_factors:
             outcome = "breaks-run"
         elif sel.name in inter:
             outcome = "interaction"

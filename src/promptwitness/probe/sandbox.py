@@ -182,7 +182,7 @@ def _check_root_path(path: object, deny: Iterable[str], mounts: Iterable[str]) -
 def _check_rel(path: str) -> None:
     parts = path.split("/")
     if not path or path.startswith("/") or any(p in ("", ".", "..") for p in parts):
-        raise SandboxError(f"home file path must be relative, without '..': {path!r}")
+        raise SandboxError(f"file path must be relative, without '..': {path!r}")
 
 
 @dataclass(frozen=True)
@@ -209,6 +209,8 @@ class RunSpec:
     etc_files: tuple[tuple[str, bytes], ...] = ()  # path relative to /etc -> bytes (overlay)
     # absolute path outside /etc and HOME -> bytes (a file) or None (an empty directory)
     root_files: tuple[tuple[str, bytes | None], ...] = ()
+    # path relative to the working directory -> bytes, over the template (``.git/config``)
+    repo_files: tuple[tuple[str, bytes], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.argv:
@@ -227,6 +229,10 @@ class RunSpec:
         for p in files:
             _check_rel(p)
         object.__setattr__(self, "home_files", tuple(sorted(files.items())))
+        repo = dict(self.repo_files)
+        for p in repo:
+            _check_rel(p)
+        object.__setattr__(self, "repo_files", tuple(sorted(repo.items())))
         etc = dict(self.etc_files)
         for p in etc:
             _check_rel(p)
@@ -299,6 +305,9 @@ class RunSpec:
 
     def set_root_file(self, path: str, data: bytes | None) -> RunSpec:
         return replace(self, root_files=tuple({**dict(self.root_files), path: data}.items()))
+
+    def set_repo_file(self, path: str, data: bytes) -> RunSpec:
+        return replace(self, repo_files=tuple({**dict(self.repo_files), path: data}.items()))
 
     def unset_home_file(self, *paths: str) -> RunSpec:
         return replace(self, home_files=tuple((p, d) for p, d in self.home_files
@@ -648,6 +657,7 @@ class Sandbox:
             "env": spec.environ(),
             "hostname": spec.hostname,
             "home_files": [[p, d.hex()] for p, d in spec.home_files],
+            "repo_files": [[p, d.hex()] for p, d in spec.repo_files],
             "user": spec.user,
             "uid": run_uid(spec.user),
             "home": spec.home,
@@ -947,6 +957,11 @@ def _stage(doc: Mapping[str, Any]) -> tuple[str, list[tuple[str, str]]]:
     os.chmod(home, 0o700 if doc["user"] == "root" else 0o755)
     for rel, hexdata in doc["home_files"]:
         path = os.path.join(home, rel)
+        _mkdirs(os.path.dirname(path))
+        with open(path, "wb") as f:
+            f.write(bytes.fromhex(hexdata))
+    for rel, hexdata in doc.get("repo_files", ()):  # the upper layer: over the template
+        path = os.path.join(mnt, "repo-up", rel)
         _mkdirs(os.path.dirname(path))
         with open(path, "wb") as f:
             f.write(bytes.fromhex(hexdata))

@@ -100,6 +100,34 @@ def test_traced_variables_paths_and_files() -> None:
     assert cov[("netif", "interfaces")].factor is None
     assert d.coverage_line() == "9 inputs read, 6 varied, 3 not variable (besides 2 files of " \
                                 "the program and its runtime)"
+    # catalog inputs read get their factor with its default levels: tz (TZ read) and
+    # os-release (/etc/os-release read), each named by what was read
+    from promptwitness.probe.factors import FACTORS
+    for name in ("tz", "os-release"):
+        sel = d.selection(name)
+        assert sel is not None and not sel.binary
+        assert sel.selection.levels == FACTORS[name].levels
+    assert d.selection("os-release").sources == ("read: file /etc/os-release",)
+    assert d.selection("locale") is None  # nothing of the locale was read
+
+
+def test_credentials_and_provider_switches_are_read_not_varied() -> None:
+    observed = [Observed("env", n, False, "process.env") for n in (
+        "ACME_API_KEY", "GITHUB_TOKEN", "CLAUDE_CODE_USE_BEDROCK", "ACME_CLIENT_SECRET",
+        "CLAUDE_CODE_API_KEY_FILE_DESCRIPTOR", "ACME_REGION")]
+    d = derive(None, observed)
+    assert {x.name for x in d.derived} == {"env:ACME_REGION"}
+    cov = {i.name: i for i in d.inputs}
+    assert all("credential" in (cov[n].why_not or "") for n in cov if n != "ACME_REGION")
+
+
+def test_the_projects_git_config_is_covered_by_git_remote() -> None:
+    d = derive(None, [Observed("file", "/tmp/pw/repo/.git/config", True, "openat"),
+                      Observed("file", "/tmp/pw/repo/src/main.py", True, "openat")])
+    cov = {i.name: i for i in d.inputs}
+    assert cov["/tmp/pw/repo/.git/config"].factor == "git-remote"
+    assert "working directory" in (cov["/tmp/pw/repo/src/main.py"].why_not or "")
+    assert d.selection("git-remote") is not None
 
 
 def test_file_levels_take_values_from_keyword_tables() -> None:
@@ -124,6 +152,9 @@ def test_static_reads_count_too() -> None:
     ("CORP_REGION", "cn-north-1"), ("X_TZ", "Asia/Shanghai"), ("APP_LOCALE", "zh_CN.UTF-8"),
     ("MY_PROXY", "http://proxy.corp.internal:3128"), ("ACME_USER", "zhangwei"),
     ("IS_ENTERPRISE", "1"), ("ACME_CONFIG_DIR", "/tmp/pw-discover"),
+    # durations and counts: generous (a 1 ms timeout would break every run)
+    ("API_TIMEOUT_MS", "600000"), ("ACME_CACHE_TTL", "600"), ("MAX_RETRIES", "8"),
+    ("ACME_MAX_OUTPUT_TOKENS", "4096"),
 ])
 def test_env_values_have_the_shape_of_the_name(name: str, value: str) -> None:
     assert env_value(name, ["api.acme.cn"]) == value

@@ -32,8 +32,8 @@ def env(spec: RunSpec) -> dict[str, str]:
 
 def test_catalog_has_the_designed_factors_in_order() -> None:
     assert list(F.FACTORS) == ["tz", "system-tz", "locale", "endpoint-host", "proxy",
-                               "hostname", "user", "git-email", "registry-mirror", "os-release",
-                               "resolver"]
+                               "hostname", "user", "git-email", "git-remote",
+                               "registry-mirror", "os-release", "resolver"]
     for name, factor in F.FACTORS.items():
         assert factor.name == name and factor.description
         assert len(factor.levels) >= 5, name
@@ -46,7 +46,8 @@ def test_controls() -> None:
     assert {n: f.control for n, f in F.FACTORS.items()} == {
         "tz": "UTC", "system-tz": "UTC", "locale": "C.UTF-8", "endpoint-host": "127.0.0.1",
         "proxy": "none", "hostname": "devbox", "user": "dev", "git-email": "dev@example.com",
-        "registry-mirror": "default", "os-release": "debian-12", "resolver": "loopback",
+        "git-remote": "github.com", "registry-mirror": "default", "os-release": "debian-12",
+        "resolver": "loopback",
     }
 
 
@@ -282,3 +283,14 @@ def test_every_one_at_a_time_cell_differs_from_control() -> None:
 def test_tz_control_constant_matches_the_factor() -> None:
     assert tz.CONTROL == F.get("tz").control
     assert tz.SYSTEM_CONTROL == F.get("system-tz").control
+
+
+def test_git_remote_levels_and_refusals() -> None:
+    f = F.get("git-remote")
+    spec = f.apply(RunSpec(argv=("x",)), "gitee.com")
+    assert dict(spec.repo_files)[".git/config"].count(b"url = https://gitee.com/acme/app.git") == 1
+    ssh = dict(f.apply(RunSpec(argv=("x",)), "git@corp.example:a/b.git").repo_files)
+    assert b"url = git@corp.example:a/b.git\n" in ssh[".git/config"]
+    for bad in ("evil\n[core]\nsshCommand=x", "https://h/p q", "a b", "x@y:z\"w"):
+        with pytest.raises(UsageError):
+            f.check(bad)

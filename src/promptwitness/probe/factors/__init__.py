@@ -23,6 +23,7 @@ from promptwitness.errors import UsageError
 from promptwitness.probe.factors import (
     endpoint_host,
     git_email,
+    git_remote,
     hostname,
     locale,
     os_release,
@@ -69,6 +70,7 @@ FACTORS: dict[str, Factor] = {
         hostname.FACTOR,
         user.FACTOR,
         git_email.FACTOR,
+        git_remote.FACTOR,
         registry_mirror.FACTOR,
         os_release.FACTOR,
         resolver.FACTOR,
