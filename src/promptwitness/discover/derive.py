@@ -41,12 +41,13 @@ from promptwitness.probe.factors.inputs import (
 )
 from promptwitness.probe.sandbox import WORKDIR
 
-__all__ = ["Derivation", "Derived", "Input", "derive", "env_value"]
+__all__ = ["Derivation", "Derived", "Input", "derive", "env_value", "spread"]
 
 MAX_LEVELS = 12
 """Derived levels per value factor, at most (besides the control)."""
-MAX_BINARY = 256
-"""Binary inputs (variables, paths) screened, at most."""
+MAX_BINARY = 1024
+"""Binary inputs (variables, paths) screened, at most. Group tests make each one that
+changes nothing cost a fraction of a run: Claude Code 2.1.91 reads or names 486."""
 
 _RUNTIME_VARS = frozenset({
     "PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "TMPDIR", "PWD", "OLDPWD", "SHLVL",
@@ -227,6 +228,16 @@ _SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(RETRIES|_RETRY|_ATTEMPTS|_MAX_TOKENS|_TOKENS|_LIMIT|_COUNT|_SIZE)$"),
      "count"),
 )
+
+
+def spread(items: Sequence[str], n: int) -> list[str]:
+    """``n`` of ``items`` evenly spread over them, first and last included, in order (a
+    decoded table is often grouped: the first ``n`` would all be of one kind)."""
+    if len(items) <= n:
+        return list(items)
+    if n == 1:
+        return [items[0]]
+    return [items[round(i * (len(items) - 1) / (n - 1))] for i in range(n)]
 
 
 def env_value(name: str, hosts: Sequence[str] = (), strings: Sequence[str] = ()) -> str:
@@ -510,9 +521,10 @@ def derive(
     for name, levels in b.values.items():
         f = FACTORS[name]
         if len(levels) > MAX_LEVELS:
-            out.notes.append(f"{name}: {len(levels)} levels derived, the first "
-                             f"{MAX_LEVELS} varied")
-        chosen = (f.control, *levels[:MAX_LEVELS])
+            out.notes.append(f"{name}: {len(levels)} levels derived, {MAX_LEVELS} spread "
+                             "over them varied (the first, the last, evenly between)")
+            levels = spread(levels, MAX_LEVELS)
+        chosen = (f.control, *levels)
         ok = []
         for lv in chosen:
             try:

@@ -242,11 +242,14 @@ def _discover(config: ProbeConfig, derivation: Derivation, store: Store, box: Sa
         # one run each: the control's replicates hold the noise, so one run tells a
         # group that changes nothing; a change is confirmed by its single input's cell
         s.run([(cell, 1) for _, _, cell in batch], "groups")
+        # one analysis for the round: its groups hold disjoint inputs, so a change seen
+        # in one of them is that group's (earlier rounds' groups are left out)
+        in_wave = {cell.id for _, _, cell in batch}
+        analysis = s.analyse(exclude=[c for c in group_cells if c not in in_wave])
         for members, depth, cell in batch:
             if all(o.requests is None for o in s.observations if o.cell == cell.id):
                 changed = True  # it sent nothing, or hung: already unlike the control
             else:
-                analysis = s.analyse(exclude=[c for c in group_cells if c != cell.id])
                 changed = _changed(analysis, cell.id)
             groups.append(Group(cell.id, tuple(members), changed, depth))
             if changed and len(members) > 1:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from promptwitness.discover.derive import MAX_LEVELS, derive, env_value
+from promptwitness.discover.derive import MAX_LEVELS, derive, env_value, spread
 from promptwitness.discover.model import DecodedTable, Location, Observed, Read, ScanReport
 from promptwitness.errors import UsageError
 from promptwitness.probe.factors import apply_levels, get, parse_factor_arg
@@ -57,7 +59,21 @@ def test_levels_are_bounded_with_a_note() -> None:
     hosts = [f"h{i}.example.cn" for i in range(MAX_LEVELS + 5)]
     d = derive(scan(table(hosts, ["host"])))
     assert len(by_name(d)["endpoint-host"]) == MAX_LEVELS + 1
-    assert any("endpoint-host" in n and "first 12" in n for n in d.notes)
+    assert any("endpoint-host" in n and "12 spread" in n for n in d.notes)
+    # spread over the table: its first and last host among them, in order
+    levels = by_name(d)["endpoint-host"][1:]
+    assert levels[0] == "h0.example.cn" and levels[-1] == f"h{MAX_LEVELS + 4}.example.cn"
+    assert list(levels) == sorted(levels, key=lambda h: int(h.split(".")[0][1:]))
+
+
+@given(st.lists(st.text(min_size=1, max_size=3), unique=True, max_size=60),
+       st.integers(min_value=1, max_value=20))
+def test_spread_keeps_order_ends_and_count(items: list[str], n: int) -> None:
+    out = spread(items, n)
+    assert len(out) == min(n, len(items))
+    assert out == [x for x in items if x in out]  # in order, no repeats
+    if items and n >= 2:
+        assert out[0] == items[0] and out[-1] == items[-1]
 
 
 def test_keyword_lists_make_hostname_and_host_levels() -> None:
