@@ -29,9 +29,10 @@ from functools import lru_cache
 from typing import Any
 
 from promptwitness.discover.model import DecodedTable, Observed, Read, ScanReport
+from promptwitness.errors import UsageError
 from promptwitness.probe.factors import FACTORS, Selection, env_factor
 from promptwitness.probe.factors import os_release as os_release_factor
-from promptwitness.probe.factors.base import check_host
+from promptwitness.probe.factors.base import Factor, check_host
 from promptwitness.probe.factors.env import UNSET
 from promptwitness.probe.factors.inputs import (
     ABSENT,
@@ -39,7 +40,7 @@ from promptwitness.probe.factors.inputs import (
     normalise,
     path_factor,
 )
-from promptwitness.probe.sandbox import WORKDIR
+from promptwitness.probe.sandbox import WORKDIR, RunSpec
 
 __all__ = ["Derivation", "Derived", "Input", "derive", "env_value", "spread"]
 
@@ -67,6 +68,10 @@ sandbox's trust setup; read, never varied (the coverage says so)."""
 
 _RUNTIME_PREFIXES = ("LC_", "npm_", "PW_", "PYTHON", "__PYVENV", "NODE_", "UV_", "OPENSSL_",
                      "LD_", "MALLOC_", "GLIBC_", "GCONV", "BUN_", "DENO_", "V8_", "GODEBUG")
+
+_SCRATCH = frozenset({"/tmp", "/var/tmp", "/run", "/var", "/home", "/root", WORKDIR,
+                      posixpath.dirname(WORKDIR)})
+_PROBE_SPEC = RunSpec(argv=("true",))  # where a derived path factor is tried out
 
 # Credentials and provider switches: set to a dummy, the agent signs in, or talks to
 # another provider, or waits for one (an overt change of whom it talks to, and runs that
@@ -405,7 +410,7 @@ class _Builder:
             item.why_not = "a system file every runtime reads: not varied"
             item.program = True
             return
-        if path.startswith(("/tmp/", "/var/tmp/", "/run/")):
+        if path.startswith(("/tmp/", "/var/tmp/", "/run/")) or path in _SCRATCH:
             item.why_not = "scratch space of the run: not varied"
             return
         item.factor = "path:" + path
@@ -429,7 +434,7 @@ class _Builder:
             item.why_not = "the program's own code, or a system file every runtime reads"
             item.program = True
             return
-        if path.startswith(("/tmp/", "/var/tmp/", "/run/")):
+        if path.startswith(("/tmp/", "/var/tmp/", "/run/")) or path in _SCRATCH:
             item.why_not = "scratch space of the run: not varied"
             return
         if not (path.startswith(("/etc/", "~/"))):
@@ -448,7 +453,11 @@ class _Builder:
             p = self.local(name)
             if p is None:
                 return
-            if kind == "file":  # read, or opened and absent: its content is varied
+            if kind == "file" and present is None and source.startswith("traced:"):
+                # created by the run (or refused): an output, not an input
+                self.input("file", p, source).why_not = (
+                    "created by the run itself (an output, not an input): not varied")
+            elif kind == "file":  # read, or opened and absent: its content is varied
                 self.file(p, source)
             else:
                 self.path(p, "dir" if "getdents" in source else ABSENT, source,
@@ -552,11 +561,25 @@ def derive(
         if out.selection(name) is None and len(FACTORS[name].levels) >= 2:
             out.derived.append(Derived(Selection(FACTORS[name], FACTORS[name].levels),
                                        False, tuple(srcs)))
+
+    def makeable(f: Factor) -> bool:
+        """Every level of ``f`` can be made in a run; else the input says why not."""
+        try:
+            for level in f.levels:
+                f.apply(_PROBE_SPEC, level)
+        except UsageError as exc:
+            for item in b.inputs.values():
+                if item.factor == f.name:
+                    item.factor, item.why_not = None, f"cannot be made in a run: {exc}"
+            return False
+        return True
+
     # files under /etc and the home: contents
     for path, srcs in b.files.items():
         contents = _file_contents(b.keywords, b.strings)
         f = file_factor(path, contents)
-        out.derived.append(Derived(Selection(f, f.levels), False, tuple(srcs)))
+        if makeable(f):
+            out.derived.append(Derived(Selection(f, f.levels), False, tuple(srcs)))
     # binary inputs: variables and paths
     binary: list[Derived] = []
     for var, srcs in b.env.items():
@@ -566,7 +589,8 @@ def derive(
     for path, (level, srcs) in b.paths.items():
         present = "dir" if level == "dir" else "file"
         f = path_factor(path, (ABSENT, present))
-        binary.append(Derived(Selection(f, f.levels), True, tuple(srcs)))
+        if makeable(f):
+            binary.append(Derived(Selection(f, f.levels), True, tuple(srcs)))
     if len(binary) > MAX_BINARY:
         out.notes.append(f"{len(binary)} binary inputs derived, the first {MAX_BINARY} "
                          "screened")

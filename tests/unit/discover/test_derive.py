@@ -210,3 +210,23 @@ def test_path_and_file_factors_from_the_command_line() -> None:
 def test_paths_a_run_cannot_hold_are_refused(bad: str) -> None:
     with pytest.raises(UsageError):
         normalise(bad)
+
+
+def test_outputs_scratch_and_paths_a_run_cannot_hold_are_not_factors() -> None:
+    observed = [
+        Observed("path", "/tmp", True, "stat"),  # scratch: its root too
+        Observed("path", "/var/tmp", True, "stat"),
+        Observed("file", "/home/dev/.acme/tmp/lock-Yx81q.lock", None, "openat"),  # created
+        Observed("path", "/proc/self/status", True, "stat"),
+        Observed("file", "/home/dev/.acme/region", False, "openat"),  # an input
+    ]
+    d = derive(None, observed)
+    assert {x.name for x in d.derived} == {"file:~/.acme/region"}
+    cov = {i.name: i for i in d.inputs}
+    assert "scratch" in (cov["/tmp"].why_not or "")
+    assert "created by the run" in (cov["~/.acme/tmp/lock-Yx81q.lock"].why_not or "")
+    # every derived path or file factor can be applied to a run
+    from promptwitness.probe.sandbox import RunSpec
+    for x in d.derived:
+        for level in x.selection.levels:
+            x.selection.factor.apply(RunSpec(argv=("true",)), level)
