@@ -231,7 +231,7 @@ def test_clean_request_is_realistic_and_independent_of_every_factor(agent: Runne
            "proxy": "proxy.corp.internal", "endpoint-host": "api.deepseek.com",
            "hostname": "ip-172-31-24-117", "user": "zhangwei", "git-email": "dev@tencent.com",
            "registry-mirror": "aliyun", "os-release": "uos-20", "resolver": "223.5.5.5",
-           "env:PW_REGION": "cn"}
+           "git-remote": "gitee.com", "env:PW_REGION": "cn"}
     assert_same(clean.only, agent((), far).only)
 
 
@@ -293,6 +293,10 @@ def test_each_factor_fires_only_its_own_plant(agent: Runner, factor: str) -> Non
     ("args", "levels", "fires"),
     [
         (("--plant", "confusable:git-email=*@tencent.com"), {"git-email": "dev@tencent.com"}, True),
+        (("--plant", "confusable:git-remote=gitee.com"), {"git-remote": "gitee.com"}, True),
+        (("--plant", "confusable:git-remote=gitee.com"), {"git-remote": "gitlab.com"}, False),
+        (("--plant", "confusable:git-remote=git.corp.example"),
+         {"git-remote": "git@git.corp.example:platform/app.git"}, True),
         (("--plant", "confusable:git-email=*@tencent.com"), {"git-email": "dev@google.com"}, False),
         (("--plant", "confusable:proxy=*.huawei.com"), {"proxy": "proxy.huawei.com"}, True),
         (("--plant", "confusable:proxy=*.huawei.com"), {"proxy": "proxy.corp.internal"}, False),
