@@ -586,8 +586,11 @@ def derive(
         value = env_value(var, b.hosts, b.strings)
         binary.append(Derived(Selection(env_factor(var, (UNSET, value)), (UNSET, value)),
                               True, tuple(srcs)))
+    made = [*b.paths, *b.files]
     for path, (level, srcs) in b.paths.items():
-        present = "dir" if level == "dir" else "file"
+        # listed, or above another path made in a run: a directory
+        above = any(q.startswith(path.rstrip("/") + "/") for q in made)
+        present = "dir" if level == "dir" or above else "file"
         f = path_factor(path, (ABSENT, present))
         if makeable(f):
             binary.append(Derived(Selection(f, f.levels), True, tuple(srcs)))

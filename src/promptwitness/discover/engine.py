@@ -37,9 +37,11 @@ from typing import Any
 
 from promptwitness.analysis.attribute import Analysis
 from promptwitness.discover.derive import Derivation, Derived
+from promptwitness.errors import UsageError
 from promptwitness.probe.design import Cell, Purpose
+from promptwitness.probe.factors import apply_levels
 from promptwitness.probe.runner import ProbeConfig, ProbeResult, Session
-from promptwitness.probe.sandbox import Sandbox
+from promptwitness.probe.sandbox import RunSpec, Sandbox
 from promptwitness.store import Store
 
 __all__ = ["DiscoverResult", "Group", "Lead", "density", "part_size", "run_discover"]
@@ -223,6 +225,7 @@ def _discover(config: ProbeConfig, derivation: Derivation, store: Store, box: Sa
         ([sel.name for sel in binary[i:i + width]], 0) for i in range(0, len(binary), width)
     ]
     value_members = set(member_levels) - {sel.name for sel in binary}
+    factors = {sel.name: sel.factor for sel in config.selections}
     rows_due = True
     while pending:
         # a wave: every pending group at once (disjoint inputs), so --jobs runs them in
@@ -235,6 +238,13 @@ def _discover(config: ProbeConfig, derivation: Derivation, store: Store, box: Sa
                 single_cells.append(cell)
             else:
                 levels = dict(member_levels[n] for n in members)
+                try:  # inputs that cannot be set together (a path under a file) split
+                    apply_levels(RunSpec(argv=("true",)), {**control, **levels},
+                                 factors=factors)
+                except UsageError:
+                    half = len(members) // 2
+                    pending += [(members[:half], depth), (members[half:], depth)]
+                    continue
                 cell = _cell(levels, control, "covering",
                              f"group test of {len(members)} inputs")
                 group_cells[cell.id] = cell

@@ -170,3 +170,18 @@ def test_a_factor_whose_first_level_changes_runs_its_levels_alone(
     res = _discover(tmp_path, sandbox, ["--plant", "date-format:tz=Asia/Kathmandu"], d)
     assert all(len(g.members) == 1 for g in res.groups if g.members[0].startswith("tz="))
     assert [g.members for g in res.groups if len(g.members) > 1] == []
+
+
+def test_inputs_that_cannot_be_set_together_are_split_before_running(
+        tmp_path: Path, sandbox: Sandbox) -> None:
+    # a file at /opt/acme and a file under it cannot be made in one run: the group is
+    # split at once, each runs alone, nothing fails
+    from promptwitness.probe.factors import path_factor
+    d = Derivation(derived=[
+        Derived(Selection(path_factor(p, ("absent", "file")), ("absent", "file")), True,
+                ("test",)) for p in ("/opt/acme", "/opt/acme/info/exclude")
+    ])
+    res = _discover(tmp_path, sandbox, [], d)
+    assert res.probe.verdict == "clean"
+    assert sorted(g.members for g in res.groups) == [("path:/opt/acme",),
+                                                     ("path:/opt/acme/info/exclude",)]

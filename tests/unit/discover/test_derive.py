@@ -230,3 +230,11 @@ def test_outputs_scratch_and_paths_a_run_cannot_hold_are_not_factors() -> None:
     for x in d.derived:
         for level in x.selection.levels:
             x.selection.factor.apply(RunSpec(argv=("true",)), level)
+
+
+def test_a_path_above_another_is_made_a_directory() -> None:
+    d = derive(None, [Observed("path", "/opt/acme", False, "stat"),
+                      Observed("path", "/opt/acme/info/exclude", False, "stat")])
+    levels = by_name(d)
+    assert levels["path:/opt/acme"] == ("absent", "dir")
+    assert levels["path:/opt/acme/info/exclude"] == ("absent", "file")
