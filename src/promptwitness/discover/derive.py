@@ -483,18 +483,28 @@ class _Builder:
             self.input("socket", name, source).why_not = "a connection: captured, not varied"
 
 
-def _file_contents(values: Sequence[str], strings: Sequence[str]) -> dict[str, bytes]:
+_FORMATS: dict[str, str] = {  # a value written as a file of that format can parse
+    ".json": '{{"value": "{v}"}}\n', ".toml": 'value = "{v}"\n', ".yaml": "value: {v}\n",
+    ".yml": "value: {v}\n", ".ini": "[default]\nvalue = {v}\n", ".env": "VALUE={v}\n",
+}
+
+
+def _file_contents(values: Sequence[str], strings: Sequence[str],
+                   path: str = "") -> dict[str, bytes]:
     """Contents for a file read (or opened and absent) under /etc or the home: decoded
     values of keyword tables first, then other decoded strings that look like values
-    (short, no spaces), at most 4; else one generic marker."""
+    (short, no spaces), at most 4; else one generic marker. A file whose name says its
+    format (``.json``, ``.toml``, ``.yaml``, ``.ini``, ``.env``) holds the value in that
+    format, so that a parser reads it instead of failing on it."""
+    form = next((f for suffix, f in _FORMATS.items() if path.endswith(suffix)), "{v}\n")
     out: dict[str, bytes] = {}
     for s in (*values, *strings):
         if len(out) >= 4:
             break
         if 2 <= len(s) <= 64 and re.fullmatch(r"[\w.:@+-]+", s):
-            out.setdefault(f"text:{s}", (s + "\n").encode())
+            out.setdefault(f"text:{s}", form.format(v=s).encode())
     if not out:
-        out["text:corp"] = b"corp\n"
+        out["text:corp"] = form.format(v="corp").encode()
     return out
 
 
@@ -575,8 +585,15 @@ def derive(
         return True
 
     # files under /etc and the home: contents
+    seen = [name for (kind, name) in b.inputs if kind in ("file", "path")]
     for path, srcs in b.files.items():
-        contents = _file_contents(b.keywords, b.strings)
+        if any(q.startswith(path + "/") for q in seen):  # opened, but a directory
+            for item in b.inputs.values():
+                if item.factor == "file:" + path:
+                    item.factor, item.why_not = None, (
+                        "a directory (paths under it were read: they are the inputs)")
+            continue
+        contents = _file_contents(b.keywords, b.strings, path)
         f = file_factor(path, contents)
         if makeable(f):
             out.derived.append(Derived(Selection(f, f.levels), False, tuple(srcs)))

@@ -238,3 +238,27 @@ def test_a_path_above_another_is_made_a_directory() -> None:
     levels = by_name(d)
     assert levels["path:/opt/acme"] == ("absent", "dir")
     assert levels["path:/opt/acme/info/exclude"] == ("absent", "file")
+
+
+def test_a_file_opened_with_paths_under_it_is_a_directory_not_a_file() -> None:
+    d = derive(None, [Observed("file", "/home/dev/.acme", True, "openat"),
+                      Observed("file", "/home/dev/.acme/region", False, "openat")])
+    assert {x.name for x in d.derived} == {"file:~/.acme/region"}
+    cov = {i.name: i for i in d.inputs}
+    assert "a directory" in (cov["~/.acme"].why_not or "")
+
+
+@pytest.mark.parametrize(("path", "parse"), [
+    ("/etc/acme/config.toml", lambda b: __import__("tomllib").loads(b.decode())["value"]),
+    ("/etc/acme/tenant.env", lambda b: b.decode().strip().partition("VALUE=")[2]),
+    ("/etc/acme/site.ini", lambda b: b.decode().split("value = ")[1].strip()),
+    ("/etc/acme/tenant", lambda b: b.decode().strip()),
+])
+def test_file_contents_parse_in_the_format_the_name_says(path: str, parse: object) -> None:
+    d = derive(scan(table(["gov-cloud", "edu-cloud"], ["keyword"])),
+               [Observed("file", path, False, "openat")])
+    sel = d.selection("file:" + path)
+    assert sel is not None
+    spec = sel.selection.factor.apply(RunSpec(argv=("true",)), "text:gov-cloud")
+    data = dict(spec.etc_files)[path.removeprefix("/etc/")]
+    assert parse(data) == "gov-cloud"  # type: ignore[operator]
