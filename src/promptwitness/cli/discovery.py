@@ -48,9 +48,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
             "environment reads), trace one run of it in the sandbox (paths opened or "
             "probed, variables read, names resolved), derive factors and levels from "
             "what was found (hosts, zones, locales, env:NAME, path:PATH, file:PATH), and "
-            "confirm them with the probe's runner and analysis: one run per derived "
-            "level, binary inputs screened in groups split on a stable difference, "
-            "positives confirmed with replicates. The report is the probe's, with the "
+            "confirm them with the probe's runner and analysis: every level in group "
+            "tests (a group that changes is split until the input that changes is "
+            "alone), positives confirmed with replicates. The report is the probe's, "
+            "with the "
             "leads and the coverage (every input observed, varied or why not). TARGET is "
             "AGENT@VERSION (the agent cache) or -- CMD [ARGS...]. "
             "Exit codes: 0 clean, 1 conditioned, 2 error, 3 inconclusive."
@@ -60,8 +61,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--prompt", help="AGENT@VERSION: the task given to the agent "
                                     "(default: the profile's)")
     p.add_argument("--group-size", type=int, default=32, metavar="N",
-                   help="binary inputs (a variable set, a path present) screened at once "
-                        "(default 32; a group that changes is split in halves)")
+                   help="levels or binary inputs (a variable set, a path present) screened "
+                        "at once (default 32; a group that changes is split)")
     p.add_argument("--no-scan", action="store_true", help="skip the static scan")
     p.add_argument("--no-trace", action="store_true", help="skip the traced run")
     p.add_argument("--scan-max-seconds", type=float, default=120.0, metavar="S",
