@@ -18,6 +18,8 @@ ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2' || need_apt+=(libseccomp2)
 command -v setpriv >/dev/null 2>&1 || need_apt+=(util-linux)
 # discover traces one run with strace, outside the sandbox (promptwitness.discover.trace)
 [ -x /usr/bin/strace ] || command -v strace >/dev/null 2>&1 || need_apt+=(strace)
+# ... and builds its getenv shim with the C compiler (its tests need it)
+command -v cc >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || need_apt+=(gcc libc6-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing ${need_apt[*]} with apt-get" >&2

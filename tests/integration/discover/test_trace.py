@@ -37,8 +37,10 @@ from promptwitness.probe.sandbox import RunSpec, Sandbox
 ROOT = Path(__file__).resolve().parents[3]
 ATTEMPTS = ROOT / "tests" / "fixtures" / "escape" / "attempts.py"
 
-pytestmark = pytest.mark.skipif(shutil.which("strace") is None,
-                                reason="strace is needed to trace a run (scripts/setup.sh)")
+
+
+def test_the_tracer_is_installed() -> None:
+    assert shutil.which("strace"), "strace is installed by scripts/setup.sh"
 
 
 def _node() -> tuple[str, tuple[str, ...]] | None:
@@ -156,8 +158,7 @@ def test_a_scripts_inputs_are_observed(sandbox: Sandbox, workdir: Path) -> None:
 
 
 def test_native_reads_need_the_c_compiler(sandbox: Sandbox, workdir: Path) -> None:
-    if not (workdir / "getenv_probe").exists():
-        pytest.skip("no C compiler (cc, gcc): the getenv shim and the C probe cannot be built")
+    assert (workdir / "getenv_probe").exists(), "the C compiler is installed by setup.sh"
     shim, why = build_shim()
     assert shim is not None, why
     spec = RunSpec(argv=("./getenv_probe",), workdir=str(workdir),
@@ -171,8 +172,7 @@ def test_native_reads_need_the_c_compiler(sandbox: Sandbox, workdir: Path) -> No
 
 def test_node_hostname(sandbox: Sandbox) -> None:
     node = _node()
-    if node is None:
-        pytest.skip("no Node.js on PATH nor in the agent cache")
+    assert node is not None, "Node.js is installed by scripts/setup.sh"
     r = trace_run(RunSpec(argv=(node[0], "-e", "require('os').hostname()"), expose=node[1]),
                   sandbox=sandbox)
     assert r.exit_code == 0, r.result.stderr.decode()

@@ -97,14 +97,13 @@ with Sandbox() as sb:
 """
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="drops root with setpriv to use a user namespace")
 def test_root_files_and_tracing_through_a_user_namespace(token: str) -> None:
     """promptwitness run by ``nobody``: the overlay of a system directory and the trace
     both work from an unprivileged user namespace."""
+    assert os.geteuid() == 0, "run the suite as root (scripts/test.sh): it drops to nobody"
     setpriv = shutil.which("setpriv")
     assert setpriv, "setpriv (util-linux) is needed to drop root for this test"
-    if shutil.which("strace") is None:
-        pytest.skip("strace is needed for the traced part")
+    assert shutil.which("strace"), "strace is installed by scripts/setup.sh"
     env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "PYTHONPATH": f"{SRC}:{SECCOMP}"}
     python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
     out = subprocess.run([setpriv, "--reuid", "65534", "--regid", "65534", "--clear-groups",
