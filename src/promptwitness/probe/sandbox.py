@@ -892,6 +892,17 @@ def _mkdirs(path: str) -> None:
     os.makedirs(path, exist_ok=True)
 
 
+def _write_files(root: str, files: Iterable[tuple[str, str]], mode: int | None = None) -> None:
+    """Write ``(relative path, hex bytes)`` pairs under ``root``, making directories."""
+    for rel, hexdata in files:
+        path = os.path.join(root, rel)
+        _mkdirs(os.path.dirname(path))
+        with open(path, "wb") as f:
+            f.write(bytes.fromhex(hexdata))
+        if mode is not None:
+            os.chmod(path, mode)
+
+
 def _build_etc(plan: Mapping[str, Any], mnt: str) -> None:
     """The run's /etc: an overlay whose upper layer (on the run's tmpfs) holds the run's
     own files and links and a whiteout for every host entry the run must not see. One
@@ -901,12 +912,7 @@ def _build_etc(plan: Mapping[str, Any], mnt: str) -> None:
         path = os.path.join(up, rel)
         _mkdirs(os.path.dirname(path))
         os.mknod(path, stat.S_IFCHR | 0o000, os.makedev(0, 0))  # an overlay whiteout
-    for rel, hexdata in plan["files"].items():
-        path = os.path.join(up, rel)
-        _mkdirs(os.path.dirname(path))
-        with open(path, "wb") as f:
-            f.write(bytes.fromhex(hexdata))
-        os.chmod(path, 0o644)
+    _write_files(up, plan["files"].items(), 0o644)
     for rel, target in plan["links"].items():
         path = os.path.join(up, rel)
         _mkdirs(os.path.dirname(path))
@@ -926,12 +932,7 @@ def _build_overlays(overlays: Iterable[Mapping[str, Any]], mnt: str) -> list[tup
             os.mkdir(d)
         for rel in ov["dirs"]:
             _mkdirs(os.path.join(up, rel))
-        for rel, hexdata in ov["files"].items():
-            path = os.path.join(up, rel)
-            _mkdirs(os.path.dirname(path))
-            with open(path, "wb") as f:
-                f.write(bytes.fromhex(hexdata))
-            os.chmod(path, 0o644)
+        _write_files(up, ov["files"].items(), 0o644)
         _mount("overlay", point, "overlay", 0,
                f"lowerdir={ov['dir']},upperdir={up},workdir={work}")
         out.append((point, str(ov["dir"])))
@@ -955,16 +956,8 @@ def _stage(doc: Mapping[str, Any]) -> tuple[str, list[tuple[str, str]]]:
     _build_etc(doc["etc"], mnt)
     home = os.path.join(mnt, "home")
     os.chmod(home, 0o700 if doc["user"] == "root" else 0o755)
-    for rel, hexdata in doc["home_files"]:
-        path = os.path.join(home, rel)
-        _mkdirs(os.path.dirname(path))
-        with open(path, "wb") as f:
-            f.write(bytes.fromhex(hexdata))
-    for rel, hexdata in doc.get("repo_files", ()):  # the upper layer: over the template
-        path = os.path.join(mnt, "repo-up", rel)
-        _mkdirs(os.path.dirname(path))
-        with open(path, "wb") as f:
-            f.write(bytes.fromhex(hexdata))
+    _write_files(home, doc["home_files"])
+    _write_files(os.path.join(mnt, "repo-up"), doc.get("repo_files", ()))  # over the template
     _mount("overlay", f"{mnt}/repo", "overlay", 0,
            f"lowerdir={doc['lower']},upperdir={mnt}/repo-up,workdir={mnt}/repo-work")
     return str(mnt), _build_overlays(doc["root"]["overlays"], mnt)
