@@ -18,7 +18,7 @@ ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2' || need_apt+=(libseccomp2)
 command -v setpriv >/dev/null 2>&1 || need_apt+=(util-linux)
 # discover traces one run with strace, outside the sandbox (promptwitness.discover.trace)
 [ -x /usr/bin/strace ] || command -v strace >/dev/null 2>&1 || need_apt+=(strace)
-# ... and builds its getenv shim with the C compiler (its tests need it)
+# ... and builds its shims (clock, getenv) with the C compiler (its tests need them)
 command -v cc >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || need_apt+=(gcc libc6-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -51,11 +51,13 @@ fi
   | grep -v "^WARNING: Location" || true
 .venv/bin/python -c "import promptwitness, aiohttp, zstandard, pyseccomp"
 
-# The getenv shim of traced runs (discover.trace): compiled once into the cache with the
-# C compiler. Without one, tracing still works; native programs' getenv reads go untraced.
+# The shims preloaded into runs (promptwitness.native): the clock shim that pins every
+# run's wall clock, and the getenv shim of traced runs. Compiled once into the cache with
+# the C compiler. Without one, runs see the real time and native programs' getenv reads
+# go untraced (the reports say so).
 if command -v cc >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1; then
-  .venv/bin/python -m promptwitness.discover.trace --build-shim >/dev/null \
-    || echo "setup: the getenv shim did not build (see: .venv/bin/python -m promptwitness.discover.trace --build-shim)" >&2
+  .venv/bin/python -m promptwitness.native >/dev/null \
+    || echo "setup: a shim did not build (see: .venv/bin/python -m promptwitness.native)" >&2
 else
-  echo "setup: no C compiler: traced runs will not see native programs' getenv reads (install gcc)" >&2
+  echo "setup: no C compiler: runs will see the real time, traced runs will not see native programs' getenv reads (install gcc)" >&2
 fi

@@ -161,5 +161,6 @@ def cmd_audit(args: argparse.Namespace) -> int:
         timeout=args.timeout, env=env, expose=(*inst.roots, *args.expose),
         base_url_vars=profile.base_url_vars or ProbeConfig.base_url_vars,
         home_files=profile.home_files, hermetic=hermetic_options(args, profile),
+        clock=args.clock,
     )
     return execute(args, config, f"{profile.title} {version}")

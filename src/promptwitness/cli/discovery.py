@@ -218,6 +218,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
             control_replicates=max(3, args.replicates + 1), jobs=args.jobs,
             workdir=args.workdir, pairwise=False, timeout=args.timeout, env=_env(args.env),
             expose=_expose(args.expose, cmd), hermetic=hermetic_options(args),
+            clock=args.clock,
         )
         what = " ".join(cmd)
     elif len(cmd) == 1:
@@ -238,6 +239,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
             env=inst.env(profile, _env(args.env)), expose=(*inst.roots, *args.expose),
             base_url_vars=profile.base_url_vars or ProbeConfig.base_url_vars,
             home_files=profile.home_files, hermetic=hermetic_options(args, profile),
+            clock=args.clock,
         )
         agent_target = f"{profile.name}@{version}"
         what = f"{profile.title} {version}"

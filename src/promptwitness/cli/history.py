@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,6 +14,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from promptwitness.cli.common import add_store_option, open_store, stderr_console, stdout_console
 from promptwitness.errors import UsageError
+from promptwitness.probe.clock import describe, parse_clock
 
 if TYPE_CHECKING:
     from promptwitness.history.run import Bisect, History, Source
@@ -74,6 +76,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                    help="runs per screening cell (default 2)")
     p.add_argument("--timeout", type=float, default=300.0, metavar="S",
                    help="seconds per run (default 300)")
+    p.add_argument("--clock", default="pinned", metavar="WHEN",
+                   help="the runs' wall clock: 'pinned' (default: every run of every "
+                        "version starts at the same instant, the history's start time moved "
+                        "back to 7.5 minutes past a quarter hour, so no run sees a date "
+                        "change), 'real', or an ISO "
+                        "8601 instant such as 2026-12-05T23:59:00Z")
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="runs at once (default 1)")
     p.add_argument("--prompt", help="the task given to the agent (default: the profile's)")
     p.add_argument("--env", action="append", default=[], metavar="VAR=VALUE",
@@ -179,6 +187,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     options = HistoryOptions(
         runs=args.runs, audit=screening if args.audit else None, replicates=args.replicates,
         pairwise=args.pairwise, timeout=args.timeout, jobs=args.jobs,
+        clock=_clock(args.clock),
     )
     history: History | None = None
     bisect: Bisect | None = None
@@ -249,3 +258,12 @@ def _exit_code(history: History | None, bisect: Bisect | None) -> int:
         if ok < len(history.timeline.entries):
             return 3
     return 0
+
+
+def _clock(text: str) -> str:
+    """``--clock`` fixed once for the whole history: ``pinned`` becomes the instant."""
+    try:
+        instant = parse_clock(text, time.time())
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return "real" if instant is None else describe(instant)

@@ -71,6 +71,11 @@ def add_probe_options(p: argparse.ArgumentParser) -> None:
                    help="skip the pairwise covering cells (one factor at a time only)")
     p.add_argument("--timeout", type=float, default=300.0, metavar="S",
                    help="seconds per run (default 300)")
+    p.add_argument("--clock", default="pinned", metavar="WHEN",
+                   help="the runs' wall clock: 'pinned' (default: every run starts at the "
+                        "same instant, the start time moved back to 7.5 minutes past a "
+                        "quarter hour, so no run sees a date change), 'real', or an ISO "
+                        "8601 instant such as 2026-12-05T23:59:00Z")
     p.add_argument("--expose", action="append", default=[], metavar="PATH",
                    help="a host path under /tmp, /home or /root the command needs "
                         "(bound read-only at the same path); repeatable")
@@ -233,7 +238,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
         covering_replicates=args.covering_replicates,
         control_replicates=max(3, args.replicates + 1), jobs=args.jobs, workdir=args.workdir,
         pairwise=not args.no_pairwise, timeout=args.timeout, env=_env(args.env),
-        expose=_expose(args.expose, cmd), hermetic=hermetic_options(args),
+        expose=_expose(args.expose, cmd), hermetic=hermetic_options(args), clock=args.clock,
     )
     return execute(args, config, " ".join(cmd))
 
@@ -283,7 +288,12 @@ def execute(args: argparse.Namespace, config: ProbeConfig, what: str, *,
                 last = [time.monotonic()]
 
                 def progress(event: str, info: Mapping[str, Any]) -> None:
-                    if event == "phase":
+                    if event == "clock":
+                        bar.console.print(
+                            "clock: " + (f"every run starts at {info['clock']}"
+                                         if info["clock"] != "real" else "the real time")
+                            + (f" ({info['note']})" if info["note"] else ""), markup=False)
+                    elif event == "phase":
                         bar.update(task, total=info["total"],
                                    description=f"{info['phase']} runs")
                         if plain:

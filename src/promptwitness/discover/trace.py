@@ -8,7 +8,7 @@ hooks, set for the command only, report environment reads by a system call strac
 sees (a test of a path under :data:`TRACE_DIR` that does not exist, :data:`MARK`):
 
 - native programs: ``getenv.so`` (``LD_PRELOAD``; ``getenv``/``secure_getenv``),
-  compiled from ``shim/getenv.c`` with the C compiler on first use (or by
+  compiled from ``native/getenv.c`` with the C compiler on first use (or by
   ``scripts/setup.sh``) into the cache directory;
 - Node.js: ``preload.cjs`` (``NODE_OPTIONS=--require ...``; ``process.env`` becomes a
   Proxy reporting ``get``/``has``/key listing);
@@ -55,23 +55,19 @@ dropped the hooks' variables reports nothing. Names resolved through ``/etc/host
 
 from __future__ import annotations
 
-import hashlib
 import mmap
 import os
-import platform
 import posixpath
 import re
-import shutil
 import struct
-import subprocess
 import sys
-import tempfile
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from promptwitness import native
 from promptwitness.discover.model import Observed
 from promptwitness.probe.jail import SYSTEM_TREES, TRACE_DIR
 from promptwitness.probe.sandbox import (
@@ -865,49 +861,10 @@ def classify_runtime(path: str, hooks: Iterable[str], info: ExecutableInfo | Non
 # --- the hooks -------------------------------------------------------------------------
 
 
-def _cache_dir() -> Path:
-    env = os.environ.get("PROMPTWITNESS_TRACE_CACHE")
-    if env:
-        return Path(env)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / \
-        "promptwitness" / "trace"
-
-
-_shim_lock = threading.Lock()
-
-
 def build_shim(cache: Path | None = None) -> tuple[Path | None, str]:
-    """Compile ``shim/getenv.c`` (once per source and machine) into the cache directory
-    with the C compiler (``cc``/``gcc``). Returns (path, "") or (None, why not)."""
-    src = (SHIM_DIR / "getenv.c").read_bytes()
-    digest = hashlib.sha256(src + TRACE_DIR.encode()).hexdigest()[:16]
-    cache = cache or _cache_dir()
-    out = cache / f"getenv-{digest}-{platform.machine() or 'cpu'}.so"
-    if out.is_file():
-        return out, ""
-    compiler = shutil.which("cc") or shutil.which("gcc")
-    if compiler is None:
-        return None, "no C compiler (cc, gcc) to build the getenv shim"
-    with _shim_lock:
-        if out.is_file():
-            return out, ""
-        try:
-            cache.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".getenv-", suffix=".so", dir=cache)
-            os.close(fd)
-            proc = subprocess.run(
-                [compiler, "-shared", "-fPIC", "-O2", "-Wall", f'-DPW_TRACE_DIR="{TRACE_DIR}"',
-                 "-o", tmp, str(SHIM_DIR / "getenv.c")],
-                capture_output=True, timeout=120)
-            if proc.returncode != 0:
-                os.unlink(tmp)
-                return None, "the getenv shim did not compile: " + \
-                    proc.stderr.decode(errors="replace").strip()[-500:]
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, out)
-        except (OSError, subprocess.SubprocessError) as exc:
-            return None, f"cannot build the getenv shim: {exc}"
-    return out, ""
+    """Compile the getenv shim (``native/getenv.c``, once per source and machine) into
+    the cache with the C compiler. Returns (path, "") or (None, why not)."""
+    return native.build("getenv", native.defines("getenv"), cache)
 
 
 def tracing(*, shim: Path | None = None, hooks: bool = True) -> Tracing:

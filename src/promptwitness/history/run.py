@@ -131,6 +131,9 @@ class HistoryOptions:
     timeout: float = 300.0
     jobs: int = 1
     workdir: str | None = None
+    # the runs' clock (``ProbeConfig.clock``); the CLI fixes one instant for the whole
+    # history, so every version's runs see the same dates
+    clock: str = "pinned"
 
 
 @dataclass(frozen=True)
@@ -227,7 +230,7 @@ def capture_version(
         env={**(keys if keys is not None else dummy_keys({})), **inst.env},
         expose=inst.expose,
         base_url_vars=inst.base_url_vars or ProbeConfig.base_url_vars,
-        home_files=inst.home_files,
+        home_files=inst.home_files, clock=options.clock,
     )
 
     def relay(event: str, info: Mapping[str, Any]) -> None:

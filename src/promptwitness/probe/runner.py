@@ -59,6 +59,9 @@ from promptwitness.capture.redact import Redactor
 from promptwitness.capture.server import CaptureServer, ServerThread
 from promptwitness.capture.tls import CertificateAuthority
 from promptwitness.errors import Error, UsageError
+from promptwitness.probe.clock import describe as describe_clock
+from promptwitness.probe.clock import parse_clock
+from promptwitness.probe.clock import shim as clock_shim
 from promptwitness.probe.design import Cell, confirm, plan
 from promptwitness.probe.factors import FactorContext, Selection, apply_levels, control_levels
 from promptwitness.probe.observe import SentRequest, request_map
@@ -98,10 +101,17 @@ class ProbeConfig:
     # configuration that must point at the endpoint the run's factors chose)
     home_files: HomeFiles | None = field(default=None, compare=False)
     hermetic: HermeticOptions | None = None  # None: base-URL variables only
+    # the runs' wall clock (``probe.clock.parse_clock``): "pinned" (every run starts at
+    # the probe's instant), "real", or an ISO 8601 instant
+    clock: str = "pinned"
 
     def __post_init__(self) -> None:
         if not self.argv:
             raise ProbeError("no command to probe")
+        try:
+            parse_clock(self.clock, 0.0)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
         if self.replicates < 1 or self.covering_replicates < 1:
             raise ProbeError("--replicates must be at least 1")
         if self.control_replicates < 2:
@@ -164,6 +174,8 @@ class ProbeResult:
     egress: dict[str, dict[str, Any]] = field(default_factory=dict)
     # hermetic mode: {ca_trust, preflight, dns_names, tls_failures}; None otherwise
     hermetic: dict[str, Any] | None = None
+    clock: float | None = None  # the instant every run's clock started at; None: real
+    clock_note: str = ""  # why the clock is real when it was meant to be pinned
 
 
 Progress = Callable[[str, Mapping[str, Any]], None]
@@ -171,6 +183,20 @@ Progress = Callable[[str, Mapping[str, Any]], None]
 
 def _no_progress(event: str, info: Mapping[str, Any]) -> None:
     del event, info
+
+
+def _resolve_clock(text: str, now: float) -> tuple[float | None, str]:
+    """The probe's clock instant (None: real) and, when ``pinned`` had to fall back to
+    the real time, why."""
+    instant = parse_clock(text, now)
+    if instant is None:
+        return None, ""
+    _, why = clock_shim()
+    if not why:
+        return instant, ""
+    if text.strip() == "pinned":
+        return None, f"the clock could not be pinned: {why}"
+    raise ProbeError(f"--clock {text}: {why} (bash scripts/setup.sh installs a C compiler)")
 
 
 class _Runner:
@@ -185,11 +211,13 @@ class _Runner:
         self.redactor = Redactor(store.salt(), known_secrets=tuple(self.keys.values()))
         self.ca: CertificateAuthority | None = None
         self.trust = Trust()
+        self.clock, self.clock_note = _resolve_clock(config.clock, time.time())
         if config.hermetic is None:
             env = capture_env(config.env, "127.0.0.1", PORT, self.keys)
             self.base = RunSpec(
                 argv=config.argv, env=tuple(env.items()), workdir=config.workdir,
                 timeout=config.timeout, ports=(PORT,), expose=config.expose,
+                clock=self.clock,
             )
         else:
             # the agent as installed: no base-URL variable, no NO_PROXY; keys only
@@ -198,7 +226,7 @@ class _Runner:
             self.base = RunSpec(
                 argv=config.argv, env=tuple(env.items()), workdir=config.workdir,
                 timeout=config.timeout, ports=(PORT, DNS_PORT, HTTP_PORT, HTTPS_PORT),
-                udp_ports=(DNS_PORT,), expose=config.expose,
+                udp_ports=(DNS_PORT,), expose=config.expose, clock=self.clock,
             )
         self.egress: dict[str, dict[str, Any]] = {}
         self.dns_names: dict[str, None] = {}
@@ -434,6 +462,7 @@ class Session:
         )
         for c in cells:  # fail early on a bad spec (e.g. a zone the machine lacks)
             r.spec(c)
+        r.progress("clock", {"clock": describe_clock(r.clock), "note": r.clock_note})
         self.sandbox.template(config.workdir)
         if config.hermetic is not None:
             r.progress("phase", {"phase": "preflight", "runs": 1, "total": 0})
@@ -505,7 +534,7 @@ class Session:
             probe=r.probe_id, config=config, cells=[c for c in cells if c.id not in skip],
             runs=records, analysis=result, verdict=v, started=self.started,
             finished=time.time(), store_root=str(self.store.root), egress=r.egress,
-            hermetic=hermetic,
+            hermetic=hermetic, clock=r.clock, clock_note=r.clock_note,
         )
 
 

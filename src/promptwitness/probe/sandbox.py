@@ -83,6 +83,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from promptwitness.probe.clock import clock_etc_files
+from promptwitness.probe.clock import shim as clock_shim
 from promptwitness.probe.jail import (
     BOOT_ID,
     MACHINE_ID,
@@ -211,6 +213,8 @@ class RunSpec:
     root_files: tuple[tuple[str, bytes | None], ...] = ()
     # path relative to the working directory -> bytes, over the template (``.git/config``)
     repo_files: tuple[tuple[str, bytes], ...] = ()
+    # UNIX seconds the run's wall clock starts at (``probe.clock``); None: the real time
+    clock: float | None = None
 
     def __post_init__(self) -> None:
         if not self.argv:
@@ -652,6 +656,14 @@ class Sandbox:
                 raise SandboxError(f"exposed path does not exist: {p}")
         links = {} if spec.system_zone is None else {
             "localtime": os.path.join(ZONEINFO, spec.system_zone)}
+        etc = etc_files(spec)
+        if spec.clock is not None:
+            library, why = clock_shim()
+            if library is None:
+                raise SandboxError(f"a run with a pinned clock: {why} (bash scripts/setup.sh "
+                                   "installs one; or --clock real: the runs see the real time)")
+            etc.update(clock_etc_files(spec.clock, time.time(), library,
+                                       etc.get("ld.so.preload")))
         doc = {
             "argv": list(spec.argv),
             "env": spec.environ(),
@@ -666,7 +678,7 @@ class Sandbox:
             "mnt": str(self.scratch / "mnt"),
             "ports": list(spec.ports),
             "udp_ports": list(spec.udp_ports),
-            "etc": etc_plan(etc_files(spec), links),
+            "etc": etc_plan(etc, links),
             "expose": [os.path.abspath(p) for p in spec.expose],
             "bwrap": self._bwrap,
             "seccomp": self._seccomp,

@@ -38,6 +38,7 @@ from markupsafe import Markup, escape
 from promptwitness import __version__
 from promptwitness.analysis.attribute import Finding
 from promptwitness.analysis.changes import KINDS, SEVERITY, Change
+from promptwitness.probe.clock import describe as describe_clock
 from promptwitness.probe.runner import PORT, ProbeResult
 from promptwitness.report.evidence import DiffReport, Evidence, RequestEvidence
 from promptwitness.report.probe_json import exit_code as verdict_exit_code
@@ -446,6 +447,13 @@ def _summary(result: ProbeResult) -> str:
     return f"{head}{body}{noise}{fail} Verdict: {result.verdict}."
 
 
+def _clock_row(result: ProbeResult) -> str:
+    if result.clock is None:
+        return "the real time" + (f" ({result.clock_note})" if result.clock_note else "")
+    return (f"every run's wall clock starts at {describe_clock(result.clock)} and ticks from "
+            "there (monotonic clocks real)")
+
+
 def _sandbox(result: ProbeResult) -> list[tuple[str, str]]:
     c = result.config
     base_urls = ", ".join(f"{name}=http://127.0.0.1:{PORT}{suffix}"
@@ -461,6 +469,7 @@ def _sandbox(result: ProbeResult) -> list[tuple[str, str]]:
         ("base-URL variables", base_urls),
         ("working directory", c.workdir or "a fresh git repository with fixed dates"),
         ("timeout", f"{c.timeout:g} s per run"),
+        ("clock", _clock_row(result)),
         ("replicates", f"{c.replicates} per cell, {c.control_replicates} for the control"),
         ("pairwise covering cells", "yes" if c.pairwise else "no"),
     ]

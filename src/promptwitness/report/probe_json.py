@@ -30,6 +30,7 @@ from typing import Any
 
 from promptwitness import __version__
 from promptwitness.analysis.changes import Change
+from promptwitness.probe.clock import describe
 from promptwitness.probe.runner import ProbeResult
 from promptwitness.store.db import iso_time
 
@@ -141,6 +142,8 @@ def to_json(result: ProbeResult) -> dict[str, Any]:
             "control_replicates": result.config.control_replicates,
             "covering_replicates": result.config.covering_replicates,
             "pairwise": result.config.pairwise,
+            "clock": describe(result.clock),
+            **({"clock_note": result.clock_note} if result.clock_note else {}),
             "cells": [
                 {"id": c.id, "purpose": c.purpose, "reason": c.reason,
                  "levels": dict(c.levels), "runs": runs_per_cell.get(c.id, 0)}

@@ -1,0 +1,5 @@
+import sys
+
+from promptwitness.native import main
+
+sys.exit(main())
