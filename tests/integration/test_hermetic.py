@@ -182,13 +182,16 @@ urllib.request.urlopen(urllib.request.Request("https://telemetry.vendor.test/v1/
 """
 
 
-def test_probe_with_the_default_endpoint(tmp_path: Path, sandbox: Sandbox) -> None:
+# pinned (minutes in the past), and a year back: the runs' TLS clients check the CA's
+# validity against the run's clock, which the CA covers
+@pytest.mark.parametrize("clock", ["pinned", "2025-06-01T12:00:00Z"])
+def test_probe_with_the_default_endpoint(tmp_path: Path, sandbox: Sandbox, clock: str) -> None:
     store = Store.open(tmp_path / "store")
     try:
         config = ProbeConfig(
             argv=(*PY, "-c", AGENT), expose=EXPOSE, replicates=1, control_replicates=2,
             selections=(parse_factor_arg("endpoint-host=default,127.0.0.1"),),
-            hermetic=HermeticOptions(runtimes=("python",)), timeout=60,
+            hermetic=HermeticOptions(runtimes=("python",)), timeout=60, clock=clock,
         )
         result = run_probe(config, store, sandbox=sandbox)
     finally:

@@ -30,6 +30,7 @@ cells, then whatever confirmation cells the analysis asks for. ``jobs`` runs go 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import threading
 import time
 import uuid
@@ -221,7 +222,9 @@ class _Runner:
             )
         else:
             # the agent as installed: no base-URL variable, no NO_PROXY; keys only
-            self.ca = CertificateAuthority.generate()
+            # valid from before the runs' clock too (a --clock instant in the past)
+            start = min(time.time(), self.clock if self.clock is not None else time.time())
+            self.ca = CertificateAuthority.generate(now=dt.datetime.fromtimestamp(start, dt.UTC))
             env = {**dict(config.env), **self.keys}
             self.base = RunSpec(
                 argv=config.argv, env=tuple(env.items()), workdir=config.workdir,
