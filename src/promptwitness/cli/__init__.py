@@ -2,13 +2,16 @@
 
 Each command group is one module with ``add_parser(subparsers)`` that registers its
 sub-commands and sets ``func`` on the parsed namespace. ``main`` maps every
-``promptwitness.errors.Error`` to ``error: …`` on standard error and exit code 2.
+``promptwitness.errors.Error`` to ``error: …`` on standard error and exit code 2, and
+any other exception (a bug) to its traceback and exit code 2 too: exit code 1 means
+"conditioned", which an uncaught exception would otherwise also give.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from collections.abc import Sequence
 
 from promptwitness import __version__
@@ -59,6 +62,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception:  # a bug: never let it pass for a verdict (Python's own exit is 1)
+        traceback.print_exc()
+        print("promptwitness: internal error (a bug in promptwitness, not in your input; the "
+              "traceback above helps us fix it); exit code 2", file=sys.stderr)
+        return EXIT_ERROR
 
 
 def entry() -> None:
