@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import importlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Literal, cast
@@ -261,11 +261,16 @@ def analyse(
     observations: Iterable[Observation],
     control: Mapping[str, str],
     classify: Classifier | None = None,
+    memo: MutableMapping[tuple[str, int, str, int], dict[ChangeKey, Change]] | None = None,
 ) -> Analysis:
     """Noise, findings and suspects of a probe's runs (see the module's docstring).
 
     ``classify`` turns a SegmentDiff into Changes; default
-    ``promptwitness.analysis.detectors.classify`` (imported when first needed)."""
+    ``promptwitness.analysis.detectors.classify`` (imported when first needed).
+    ``memo`` keeps each run's changes against the reference across calls (keyed by the
+    reference's and the run's cell and replicate), for a caller that analyses a growing
+    set of runs (``discover``'s rounds): each run is compared once. Pass the same
+    ``classify`` with the same ``memo``."""
     obs = sorted(observations, key=lambda o: (o.cell, o.replicate, o.error or ""))
     failed = tuple(o for o in obs if o.requests is None)
     cell_ids = tuple(sorted({o.cell for o in obs}))
@@ -313,10 +318,17 @@ def analyse(
         if cell is None:
             levels = dict(o.levels)
             cell = cells[o.cell] = _Cell(o.cell, levels, _varied(levels, control), [], [])
-        found: dict[ChangeKey, Change] = {}
-        if o is not ref:
-            for request, c in request_changes(ref.requests, o.requests, classify):
-                found.setdefault((request, c.key), c)
+        key = (ref.cell, ref.replicate, o.cell, o.replicate)
+        cached = memo.get(key) if memo is not None else None
+        if cached is not None:
+            found = cached
+        else:
+            found = {}
+            if o is not ref:
+                for request, c in request_changes(ref.requests, o.requests, classify):
+                    found.setdefault((request, c.key), c)
+            if memo is not None:
+                memo[key] = found
         cell.runs.append(o)
         cell.changes.append(found)
     totals = Counter(o.cell for o in obs)

@@ -450,6 +450,8 @@ class Session:
         self.control = control_levels(list(config.selections))
         self.hermetic: dict[str, Any] | None = None
         self._runs: Counter[str] = Counter()
+        # each run's changes against the reference, computed once over the rounds
+        self._memo: dict[tuple[str, int, str, int], dict[Any, Any]] = {}
 
     @property
     def observations(self) -> list[Observation]:
@@ -514,7 +516,7 @@ class Session:
     def analyse(self, exclude: Iterable[str] = ()) -> Analysis:
         skip = set(exclude)
         return analyse([o for o in self.runner.observations if o.cell not in skip],
-                       self.control)
+                       self.control, memo=self._memo)
 
     def finish(self, cells: list[Cell], result: Analysis,
                exclude: Iterable[str] = ()) -> ProbeResult:

@@ -505,3 +505,24 @@ def test_identical_observations_never_give_a_finding(
     assert verdict(a, True) == "clean"
     # No difference at all: the detectors are never needed.
     assert analyse(obs, CONTROL) == a
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rules,
+    st.frozensets(st.sampled_from(RUN_IDS), max_size=4),
+    st.frozensets(st.sampled_from(RUN_IDS[2:]), max_size=2),
+    st.integers(min_value=1, max_value=len(RUN_IDS)),
+)
+def test_a_memo_over_growing_runs_gives_what_a_fresh_analysis_gives(
+    rs: list[Rule], noisy: frozenset[tuple[str, int]], fail: frozenset[tuple[str, int]],
+    cut: int,
+) -> None:
+    """``discover`` analyses after every round with one memo: the analysis of the runs
+    so far is the same with it as without, whatever was analysed before."""
+    obs = run(CELLS, rule_agent(rs, noisy, fail), replicates=2)
+    memo: dict = {}  # type: ignore[type-arg]
+    first = analyse(obs[:cut], CONTROL, classify, memo=memo)
+    assert first == analyse(obs[:cut], CONTROL, classify)
+    assert analyse(obs, CONTROL, classify, memo=memo) == analyse(obs, CONTROL, classify)
+    assert len(memo) >= sum(1 for o in obs if o.requests is not None) - 1
