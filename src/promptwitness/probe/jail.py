@@ -221,13 +221,38 @@ def _host_hidden() -> tuple[str, ...]:
     return tuple(_hidden("/etc", "", ETC_DENY))
 
 
+def _hide_around(hidden: Sequence[str], own: set[str], root: str = "/etc") -> list[str]:
+    """The whiteouts of ``hidden`` (paths relative to ``root``), except where a run's own
+    file lies below a hidden directory (``ssh/ssh_config.d/x`` under the hidden ``ssh``):
+    a whiteout there would stop the file's directory from being made, so that
+    directory's host entries are whited out one by one instead, recursively along the
+    path to the file, and the run's file shows alone. Raises SandboxError when the
+    host's directory cannot be listed (its entries could not be hidden)."""
+    out: list[str] = []
+    for h in hidden:
+        if h in own:
+            continue
+        below = {p for p in own if p.startswith(h + "/")}
+        if not below:
+            out.append(h)
+            continue
+        try:
+            entries = sorted(os.listdir(os.path.join(root, h)))
+        except OSError as exc:
+            raise SandboxError(f"cannot give the run its own /etc/{min(below)}: the host's "
+                               f"/etc/{h}, which runs do not see, cannot be listed ({exc})"
+                               ) from None
+        out += _hide_around([f"{h}/{e}" for e in entries], own, root)
+    return out
+
+
 def etc_plan(generated: Mapping[str, bytes], links: Mapping[str, str]) -> dict[str, Any]:
     """The run's /etc as an overlay on the host's: ``hide`` (whiteouts: paths relative
     to /etc, from a walk of the host's /etc done once per process), ``files`` (the run's
     own, path -> hex bytes) and ``links`` (path -> target) in the upper layer."""
     own = set(generated) | set(links)
     return {
-        "hide": [p for p in _host_hidden() if p not in own],
+        "hide": _hide_around(_host_hidden(), own),
         "files": {p: d.hex() for p, d in sorted(generated.items())},
         "links": dict(sorted(links.items())),
     }

@@ -442,6 +442,18 @@ def test_udp_socket_inside_and_etc_files(sandbox: Sandbox) -> None:
         assert b"RUN-ONLY-BUNDLE" not in host_bundle.read_bytes()
 
 
+def test_a_run_file_below_a_hidden_etc_directory(sandbox: Sandbox) -> None:
+    """/etc/ssh is hidden from runs; a run given its own /etc/ssh/ssh_config.d/x.conf
+    (a derived ``file:`` factor) sees that file and nothing else of the host's /etc/ssh
+    (the discover run of 2026-12-06 failed its setup on it: the whiteout of ssh was in
+    the way)."""
+    spec = RunSpec(argv=("sh", "-c", "cd /etc/ssh && find . | sort"),
+                   etc_files=(("ssh/ssh_config.d/x.conf", b"Host *\n"),))
+    result = sandbox.run(spec)
+    assert result.exit_code == 0, result.stderr.decode()
+    assert result.stdout.decode().split() == [".", "./ssh_config.d", "./ssh_config.d/x.conf"]
+
+
 def test_cancel_stops_the_run_and_everything_it_started(sandbox: Sandbox) -> None:
     cancel = threading.Event()
     timer = threading.Timer(0.3, cancel.set)

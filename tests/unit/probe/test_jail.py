@@ -38,6 +38,24 @@ def test_etc_plan_gives_the_run_its_own_files_over_hidden_ones() -> None:
         assert "shadow" in plan["hide"]
 
 
+def test_a_run_file_below_a_hidden_directory_hides_its_siblings_one_by_one(
+        tmp_path: Path) -> None:
+    (tmp_path / "ssh" / "ssh_config.d").mkdir(parents=True)
+    (tmp_path / "ssh" / "ssh_config").write_text("host\n")
+    (tmp_path / "ssh" / "ssh_host_ed25519_key").write_text("secret\n")
+    (tmp_path / "ssh" / "ssh_config.d" / "host.conf").write_text("host\n")
+    (tmp_path / "shadow").write_text("x\n")
+    hide = jail._hide_around(["ssh", "shadow"], {"ssh/ssh_config.d/run.conf"}, str(tmp_path))
+    assert hide == ["ssh/ssh_config", "ssh/ssh_config.d/host.conf", "ssh/ssh_host_ed25519_key",
+                    "shadow"]
+    # the run's file replaces a hidden entry itself: no whiteout for it, none needed below
+    assert jail._hide_around(["ssh"], {"ssh"}, str(tmp_path)) == []
+    (tmp_path / "locked").mkdir(mode=0o000)
+    if os.geteuid() != 0:  # root lists anything
+        with pytest.raises(jail.SandboxError, match="cannot be listed"):
+            jail._hide_around(["locked"], {"locked/x"}, str(tmp_path))
+
+
 def test_seccomp_program_is_a_bpf_program() -> None:
     prog = jail.seccomp_program()
     assert len(prog) % 8 == 0 and len(prog) > 8 * len(jail.DENIED_SYSCALLS)
