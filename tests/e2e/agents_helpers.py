@@ -62,9 +62,12 @@ def _pw_env(tmp: Path, store: Path) -> dict[str, str]:
     }
 
 
-def record(name: str, inst: Installed, ws: dict[str, Path], prompt: str) -> Recorded:
+def record(name: str, inst: Installed, ws: dict[str, Path], prompt: str, *,
+           hermetic: bool = False) -> Recorded:
     """One headless run of the agent under ``record --isolate``, its configuration files
-    written into a fresh HOME from the environment ``record`` will give it."""
+    written into a fresh HOME from the environment ``record`` will give it; with
+    ``hermetic``, under ``record --hermetic --agent NAME`` instead (the agent as
+    installed, its vendor's hosts answered with the profile's canned answers)."""
     profile = get_profile(name)
     path = ":".join((*inst.path_prefix, str(inst.binary.parent), "/usr/local/bin:/usr/bin:/bin"))
     env = {
@@ -80,7 +83,9 @@ def record(name: str, inst: Installed, ws: dict[str, Path], prompt: str) -> Reco
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
     t0 = time.monotonic()
-    run = promptwitness("record", "--isolate", "--port", str(PORT), "--",
+    how = (("--hermetic", "--agent", name, *(a for p in inst.roots for a in ("--expose", p)))
+           if hermetic else ("--isolate", "--port", str(PORT)))
+    run = promptwitness("record", *how, "--",
                         *profile.argv(profile.bin_name, prompt),
                         env=env, cwd=ws["repo"], timeout=600)
     seconds = time.monotonic() - t0
@@ -96,11 +101,12 @@ def record(name: str, inst: Installed, ws: dict[str, Path], prompt: str) -> Reco
                     json.loads(shown.stdout))
 
 
-def audit(name: str, version: str, tmp: Path) -> tuple[int, dict[str, Any]]:
+def audit(name: str, version: str, tmp: Path, *extra: str) -> tuple[int, dict[str, Any]]:
     """``promptwitness audit NAME@VERSION`` over tz and locale, one factor at a time; the
-    exit code and the JSON report, checked for consistency."""
+    exit code and the JSON report, checked for consistency. ``extra``: more options
+    (``--hermetic`` for an account-bound agent in its default configuration)."""
     report = tmp / "report.json"
-    run = promptwitness("audit", f"{name}@{version}", *AUDIT_FACTORS, "--no-pairwise",
+    run = promptwitness("audit", f"{name}@{version}", *AUDIT_FACTORS, "--no-pairwise", *extra,
                         "--timeout", "180", "--json", str(report),
                         env=_pw_env(tmp, tmp / "store"), timeout=1800)
     err = run.stderr.decode("utf-8", "replace")

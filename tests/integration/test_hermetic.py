@@ -191,13 +191,20 @@ def test_probe_with_the_default_endpoint(tmp_path: Path, sandbox: Sandbox, clock
         config = ProbeConfig(
             argv=(*PY, "-c", AGENT), expose=EXPOSE, replicates=1, control_replicates=2,
             selections=(parse_factor_arg("endpoint-host=default,127.0.0.1"),),
-            hermetic=HermeticOptions(runtimes=("python",)), timeout=60, clock=clock,
+            hermetic=HermeticOptions(runtimes=("python",), answers={
+                ("POST", "/v1/event"): json_reply(200, {"ok": True}),
+                ("GET", "/v1/entitlements"): json_reply(200, {})}),
+            timeout=60, clock=clock,
         )
         result = run_probe(config, store, sandbox=sandbox)
     finally:
         store.close()
     assert result.hermetic is not None
     assert result.hermetic["ca_trust"] == "system-bundle"
+    # the profile's canned answers, and which the runs needed: part of the evidence
+    assert result.hermetic["canned_answers"] == [
+        {"method": "GET", "path": "/v1/entitlements", "status": 200, "runs": 0},
+        {"method": "POST", "path": "/v1/event", "status": 200, "runs": len(result.runs)}]
     assert {"api.vendor.test", "telemetry.vendor.test"} <= set(result.hermetic["dns_names"])
     assert all(r.error is None for r in result.runs), result.runs
     from promptwitness.report.probe_json import to_json
@@ -255,3 +262,25 @@ def test_record_hermetic_rejects_upstream_and_default_needs_hermetic(tmp_path: P
     run = _cli("probe", "--factor", "endpoint-host=default,127.0.0.1", "--", "true",
                tmp_path=tmp_path)
     assert run.returncode == 2 and b"needs --hermetic" in run.stderr, run.stderr
+
+
+def test_record_hermetic_with_an_agent_profiles_canned_answers(tmp_path: Path) -> None:
+    """``record --hermetic --agent NAME``: the profile's canned vendor answers (Claude
+    Code's settings endpoint answers ``{}``), not the fallback; ``--agent`` alone is an
+    error."""
+    code = textwrap.dedent("""
+        import json, urllib.request
+        for path in ("/api/claude_code/settings", "/api/unknown"):
+            try:
+                with urllib.request.urlopen("https://api.anthropic.com" + path) as r:
+                    print(r.status, r.read().decode())
+            except urllib.error.HTTPError as e:
+                print(e.code, e.read().decode())
+    """)
+    run = _cli("record", "--hermetic", "--agent", "claude-code", "--runtime", "python",
+               "--hermetic-answer", "404", "--timeout", "60", "--", sys.executable, "-I",
+               "-S", "-c", code, tmp_path=tmp_path)
+    assert run.returncode == 0, run.stderr.decode()
+    assert run.stdout.decode().split("\n")[:2] == ["200 {}", "404 {}"]
+    run = _cli("record", "--agent", "claude-code", "--", "true", tmp_path=tmp_path)
+    assert run.returncode == 2 and b"needs --hermetic" in run.stderr

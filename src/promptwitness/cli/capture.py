@@ -12,6 +12,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 
 from promptwitness.capture.env import BASE_URL_VARS, capture_env, dummy_keys, secrets_in_env
 from promptwitness.capture.redact import Redactor
@@ -58,6 +59,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                         "(default: a fresh git repository)")
     p.add_argument("--timeout", type=float, default=600.0, metavar="S",
                    help="hermetic: seconds CMD may run (default 600)")
+    p.add_argument("--agent", metavar="NAME",
+                   help="hermetic: answer as this agent profile declares (its canned vendor "
+                        "answers: login, entitlements, flags, models; its runtime and hosts)")
     p.add_argument("--json", metavar="FILE",
                    help="hermetic: write the egress summary (hosts, paths, sizes, DNS "
                         "names, TLS handshakes, CA trust) here as JSON")
@@ -154,6 +158,8 @@ def cmd_record(args: argparse.Namespace) -> int:
             raise UsageError("--hermetic runs CMD in its own sandbox with a sink: it takes "
                              "neither --upstream nor --isolate")
         return record_hermetic(args, cmd)
+    if args.agent:
+        raise UsageError("--agent (a profile's canned vendor answers) needs --hermetic")
     if args.isolate:
         if args.upstream and not _is_loopback_url(args.upstream):
             raise UsageError(
@@ -392,7 +398,12 @@ def record_hermetic(args: argparse.Namespace, cmd: list[str]) -> int:
     from promptwitness.cli.probe import _env, _expose, _resolve, hermetic_options
     from promptwitness.probe.sandbox import RunSpec, Sandbox, SandboxError
 
-    opts = hermetic_options(args)
+    profile = None
+    if args.agent:
+        from promptwitness.agents.profiles import get_profile
+
+        profile = get_profile(args.agent)
+    opts = hermetic_options(args, profile)
     assert opts is not None
     argv = _resolve(cmd, args.workdir)
     expose = _expose(args.expose, argv)
@@ -424,6 +435,10 @@ def record_hermetic(args: argparse.Namespace, cmd: list[str]) -> int:
                     expose=expose, workdir=args.workdir,
                     timeout=args.timeout,
                 )
+                if profile is not None:  # its configuration files, from the run's env
+                    spec = replace(spec, env=tuple({**profile.env, **dict(spec.env)}.items()))
+                    for path, data in profile.home_files(spec.environ()):
+                        spec = spec.set_home_file(path, data)
                 if not args.quiet:
                     console.print(f"promptwitness: hermetic capture (CA trust: {trust.label});"
                                   f" running {shlex.join(cmd)}", markup=False)

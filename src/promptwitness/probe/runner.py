@@ -60,6 +60,7 @@ from promptwitness.capture.redact import Redactor
 from promptwitness.capture.server import CaptureServer, ServerThread
 from promptwitness.capture.tls import CertificateAuthority
 from promptwitness.errors import Error, UsageError
+from promptwitness.model import CannedReply
 from promptwitness.probe.clock import describe as describe_clock
 from promptwitness.probe.clock import parse_clock
 from promptwitness.probe.clock import shim as clock_shim
@@ -184,6 +185,23 @@ Progress = Callable[[str, Mapping[str, Any]], None]
 
 def _no_progress(event: str, info: Mapping[str, Any]) -> None:
     del event, info
+
+
+def canned_answers_used(answers: Mapping[tuple[str, str], CannedReply],
+                        egress: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The profile's canned vendor answers (hermetic mode) and how many runs asked for
+    each: part of the evidence (the capture depended on what they said)."""
+    asked_by_run = [
+        {tuple(k.split(" ", 1)) for h in doc.values() for k in h.get("paths", {})}
+        for doc in egress
+    ]
+    out = []
+    for (method, path), reply in sorted(answers.items()):
+        n = sum(1 for asked in asked_by_run
+                if any(p == path and method in ("*", m) for m, p in asked))
+        out.append({"method": method, "path": path, "status": reply.status,
+                    "runs": n})
+    return out
 
 
 def _resolve_clock(text: str, now: float) -> tuple[float | None, str]:
@@ -535,6 +553,9 @@ class Session:
             hermetic["tls_failures"] = r.tls_failures
             hermetic["default_hosts"] = list(config.hermetic.default_hosts) \
                 if config.hermetic is not None else []
+            if config.hermetic is not None:
+                hermetic["canned_answers"] = canned_answers_used(
+                    config.hermetic.answers, r.egress.values())
         return ProbeResult(
             probe=r.probe_id, config=config, cells=[c for c in cells if c.id not in skip],
             runs=records, analysis=result, verdict=v, started=self.started,

@@ -97,6 +97,11 @@ def _egress_table(result: ProbeResult) -> RenderableType:
             for path, p in hd["paths"].items():
                 t.add_row(Text(cell), Text(host), Text(path), f"{p['count']} in {doc['runs']} runs",
                           f"{p['bytes_sent']} B")
+    canned = h.get("canned_answers") or []
+    if canned:
+        t.caption = "canned vendor answers (the profile's): " + "; ".join(
+            f"{c['method']} {c['path']} → {c['status']} (asked in {c['runs']} runs)"
+            for c in canned)
     return t
 
 
