@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from promptwitness.cli.common import stderr_console, stdout_console
+from promptwitness.cli.common import status, stderr_console, stdout_console
 from promptwitness.cli.probe import (
     _env,
     _selections,
@@ -85,27 +85,36 @@ def split_spec(spec: str) -> tuple[str, str | None]:
 def cmd_agents(args: argparse.Namespace) -> int:
     from promptwitness.agents.cache import cache_root, cached_versions
     from promptwitness.agents.profiles import PROFILES
+    from promptwitness.agents.profiles.unavailable import UNAVAILABLE
 
     rows: list[dict[str, Any]] = [
         {"name": p.name, "title": p.title, "registry": p.registry, "package": p.package,
          "protocol": p.protocol, "tested": p.tested, "min_node": p.min_node,
+         "how": p.how(), "account": p.account, "canned_answers": len(p.answers),
          "cached": cached_versions(p.name)}
         for p in PROFILES.values()
     ]
+    missing = [{"name": u.name, "title": u.title, "package": u.package, "why": u.why,
+                "needs": u.needs} for u in UNAVAILABLE]
     if args.json:
-        sys.stdout.write(json.dumps({"cache": str(cache_root()), "agents": rows}, indent=2)
-                         + "\n")
+        sys.stdout.write(json.dumps({"cache": str(cache_root()), "agents": rows,
+                                     "unavailable": missing}, indent=2) + "\n")
         return 0
-    from rich.table import Table
-
-    table = Table(title=f"agents (cache: {cache_root()})", title_justify="left")
-    for col in ("name", "title", "package", "protocol", "tested", "cached"):
-        table.add_column(col)
+    out = stdout_console()
+    out.print(f"{len(rows)} agents (cache: {cache_root()})", markup=False, highlight=False,
+              soft_wrap=True)
     for r in rows:
-        package = f"{r['package']} ({r['registry']})"
-        cached = ", ".join(r["cached"]) or "-"
-        table.add_row(r["name"], r["title"], package, r["protocol"], r["tested"] or "-", cached)
-    stdout_console().print(table)
+        where = f"{r['registry']} {r['package']}"
+        out.print(f"  {r['name']:<16} {r['title']} {r['tested'] or '(no pinned version)'}  "
+                  f"{r['protocol']}  ({where})", markup=False, highlight=False, soft_wrap=True)
+        cached = ", ".join(r["cached"]) or "none"
+        out.print(f"  {'':<16} runs with {r['how']}; cached: {cached}",
+                  markup=False, highlight=False, soft_wrap=True)
+    if missing:
+        out.print(f"{len(missing)} cannot run here:", markup=False, highlight=False, soft_wrap=True)
+        for m in missing:
+            out.print(f"  {m['name']:<16} {m['title']} ({m['package']}): {m['why']}; "
+                      f"needs {m['needs']}", markup=False, highlight=False, soft_wrap=True)
     return 0
 
 
@@ -133,7 +142,7 @@ def cmd_agent_versions(args: argparse.Namespace) -> int:
                                  ("tested", r.version == profile.tested),
                                  ("yanked", r.yanked)) if on]
         out.print(f"{r.version:<24} {r.published or '-':<28} {' '.join(marks)}".rstrip(),
-                  markup=False, highlight=False)
+                  markup=False, highlight=False, soft_wrap=True)
     return 0
 
 
@@ -148,10 +157,19 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if version is None:
         version = latest(profile)
         console.print(f"{profile.title}: latest is {version}", markup=False)
-    with console.status(f"installing {profile.package}@{version} (cached after the first time)"):
+    with status(console, f"installing {profile.package}@{version} "
+                         "(cached after the first time)"):
         inst = install(profile, version)
+    if profile.account and not args.hermetic:
+        args.hermetic = True
+        console.print(f"{profile.title} is account-bound: running it hermetic (its vendor's "
+                      f"hosts answered in the sandbox, {len(profile.answers)} canned answers)",
+                      markup=False)
     if not args.factor and not args.vary_env:
-        args.factor = [f"{name}={AUDIT_LEVELS[name]}" for name in DEFAULT_AUDIT_FACTORS]
+        # an account-bound agent honours no base-URL variable: no endpoint-host levels
+        args.factor = [f"{name}={AUDIT_LEVELS[name]}" for name in DEFAULT_AUDIT_FACTORS
+                       if not (profile.account and not profile.base_url_vars
+                               and name == "endpoint-host")]
     env = inst.env(profile, _env(args.env))
     config = ProbeConfig(
         argv=profile.argv(str(inst.binary), args.prompt), selections=_selections(args),

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
@@ -38,3 +41,19 @@ def stderr_console() -> Console:
 
 def stdout_console() -> Console:
     return Console(highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def status(console: Console, text: str) -> Iterator[None]:
+    """A spinner with ``text`` on a terminal; in a log (not a terminal), ``text`` as a
+    line now and how long it took when it ends, so long work is never silent."""
+    if console.is_terminal:
+        with console.status(text):
+            yield
+        return
+    console.print(text, markup=False, highlight=False)
+    t0 = time.monotonic()
+    yield
+    took = time.monotonic() - t0
+    if took >= 2:
+        console.print(f"… done in {took:.0f} s", markup=False, highlight=False)

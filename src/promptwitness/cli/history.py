@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from promptwitness.cli.common import add_store_option, open_store, stderr_console, stdout_console
+from promptwitness.cli.common import (
+    add_store_option,
+    open_store,
+    status,
+    stderr_console,
+    stdout_console,
+)
 from promptwitness.errors import UsageError
 from promptwitness.probe.clock import describe, parse_clock
 
@@ -179,7 +185,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     signature = parse_signature(args.bisect) if args.bisect else None
     source = make_source(args.agent, args)
     console = stderr_console()
-    with console.status(f"listing {source.title} releases"):
+    with status(console, f"listing {source.title} releases"):
         releases = source.releases()
     in_range = select(releases, args.range, order=args.order)
     chosen = sample(in_range, every=args.every, most=args.most)

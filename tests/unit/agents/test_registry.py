@@ -114,9 +114,18 @@ def test_cli_agents_lists_profiles_and_cache(tmp_path: Path, monkeypatch: pytest
     assert {"claude-code", "codex", "gemini-cli", "qwen-code", "aider"} <= set(rows)
     assert rows["codex"]["cached"] == ["0.169.0"] and rows["gemini-cli"]["cached"] == []
     assert rows["aider"]["registry"] == "pypi" and rows["codex"]["protocol"] == "openai-responses"
+    # how each runs: its base-URL variable and the configuration files it gets
+    assert rows["claude-code"]["how"] == "ANTHROPIC_BASE_URL"
+    assert "~/.codex/config.toml" in rows["codex"]["how"]
+    assert rows["claude-code"]["canned_answers"] == 2 and not rows["claude-code"]["account"]
+    assert isinstance(doc["unavailable"], list)
     assert main(["agents"]) == 0
     text = capsys.readouterr().out
     assert "codex" in text and "0.169.0" in text
+    # compact: one line of identity and one of how it runs per agent, none wraps at 80
+    lines = text.splitlines()
+    assert len(lines) == 1 + 2 * len(rows) + (1 + len(doc["unavailable"]) if doc["unavailable"]
+                                               else 0)
 
 
 @pytest.mark.parametrize("argv", [["agents", "versions", "clade"], ["audit", "clade@1.0"],

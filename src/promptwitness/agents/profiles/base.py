@@ -56,6 +56,24 @@ class Profile:
     default_hosts: tuple[str, ...] = ()
     answers: tuple[tuple[str, str, int, str], ...] = ()
     runtime: Literal["node", "bun", "rust", "python", "go", "deno"] | None = None
+    # account-bound: its real configuration talks to its vendor's hosts only (no
+    # base-URL variable it honours), so audits run it hermetic by default, with a dummy
+    # credential (``env``/``home_files``) and the canned ``answers``
+    account: bool = False
+
+    def how(self) -> str:
+        """How it is pointed at the capture endpoint, in a few words (``agents``)."""
+        from promptwitness.capture.env import capture_env
+
+        files = [p for p, _ in self.home_files(capture_env(dict(self.env), "127.0.0.1", 8080))]
+        parts = []
+        if self.account:
+            parts.append(f"hermetic, {len(self.answers)} canned answers")
+        if self.base_url_vars:
+            parts.append(", ".join(v for v, _ in self.base_url_vars))
+        if files:
+            parts.append("~/" + ", ~/".join(files))
+        return "; ".join(parts) or "hermetic"
 
     def argv(self, binary: str, prompt: str | None = None) -> tuple[str, ...]:
         text = self.prompt if prompt is None else prompt

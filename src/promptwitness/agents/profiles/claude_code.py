@@ -29,4 +29,5 @@ PROFILE = Profile(
         ("GET", "/api/claude_code/settings", 200, "{}"),
     ),
     runtime="node",
+    tested="2.1.91",
 )
