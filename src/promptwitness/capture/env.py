@@ -10,7 +10,7 @@ The table is data: a row says which variable, which URL form, and who reads it.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 
@@ -69,10 +69,12 @@ def dummy_keys(base: Mapping[str, str]) -> dict[str, str]:
 
 
 def capture_env(
-    base: Mapping[str, str], host: str, port: int, keys: Mapping[str, str] | None = None
+    base: Mapping[str, str], host: str, port: int, keys: Mapping[str, str] | None = None,
+    extra_vars: Sequence[tuple[str, str]] = (),
 ) -> dict[str, str]:
-    """The environment for the agent: ``base`` plus every base-URL variable pointing at
-    ``http://host:port``, the given dummy ``keys``, and loopback in ``NO_PROXY``.
+    """The environment for the agent: ``base`` plus every base-URL variable (and the
+    ``extra_vars``, (name, suffix) pairs: a profile's or an unknown agent's own) pointing
+    at ``http://host:port``, the given dummy ``keys``, and loopback in ``NO_PROXY``.
 
     Real keys already in ``base`` are kept (pass-through needs them); the caller hands
     every key value to the redactor either way.
@@ -82,6 +84,8 @@ def capture_env(
     origin = f"http://{netloc}:{port}"
     for var in BASE_URL_VARS:
         env[var.name] = origin + var.suffix
+    for name, suffix in extra_vars:
+        env[name] = origin + suffix
     env.update(keys or {})
     for name in ("NO_PROXY", "no_proxy"):
         env[name] = _add_no_proxy(env.get(name))

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 from promptwitness.cli.common import status, stderr_console, stdout_console
 from promptwitness.cli.probe import (
     _env,
+    _expose,
+    _resolve,
     _selections,
     add_probe_options,
     execute,
@@ -68,10 +73,18 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
             "3 inconclusive). `promptwitness agents` lists the known agents."
         ),
     )
-    a.add_argument("agent", metavar="AGENT[@VERSION]")
     a.add_argument("--prompt", help="the task given to the agent (default: the profile's)")
+    a.add_argument("--path", metavar="BIN",
+                   help="audit an installed agent that has no profile (an in-house or unknown "
+                        "one): BIN and the arguments after `--` are its headless command; its "
+                        "code is scanned for the endpoint variables it reads, which point at "
+                        "the capture server beside the common ones; the protocol is read "
+                        "from what it sends (--hermetic: the agent as configured)")
     add_probe_options(a)
-    a.set_defaults(func=cmd_audit)
+    a.add_argument("cmd", nargs=argparse.REMAINDER, metavar="AGENT[@VERSION] | -- ARGS",
+                   help="a known agent (`promptwitness agents`); with --path, the "
+                        "arguments of BIN after `--` (e.g. -- -p 'Say hi')")
+    a.set_defaults(func=cmd_audit, audit_parser=a, agent=None)
 
 
 def split_spec(spec: str) -> tuple[str, str | None]:
@@ -151,6 +164,21 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from promptwitness.agents.registry import install, latest
     from promptwitness.probe.runner import ProbeConfig
 
+    cmd = list(args.cmd)
+    if cmd and cmd[0] != "--":  # AGENT[@VERSION], then options written after it
+        args.agent, args.cmd = cmd[0], []
+        if cmd[1:]:
+            args.audit_parser.parse_args(cmd[1:], namespace=args)
+    if args.path is not None:
+        if args.agent is not None:
+            raise UsageError("give AGENT[@VERSION] or --path BIN, not both")
+        return _audit_path(args)
+    if args.agent is None:
+        raise UsageError("give AGENT[@VERSION] (`promptwitness agents` lists them) or "
+                         "--path BIN -- ARGS for an agent with no profile")
+    if args.cmd:
+        raise UsageError(f"unexpected arguments {' '.join(args.cmd)!r}: a profile gives the "
+                         "agent's command (--prompt sets its task)")
     name, version = split_spec(args.agent)
     profile = get_profile(name)
     console = stderr_console()
@@ -182,3 +210,52 @@ def cmd_audit(args: argparse.Namespace) -> int:
         clock=args.clock,
     )
     return execute(args, config, f"{profile.title} {version}")
+
+
+# names of variables that hold an endpoint's URL (a base URL, an API base)
+_ENDPOINT_VAR = re.compile(r"(?:BASE_?URL|API_?BASE|API_?URL|ENDPOINT|BASE_?PATH)$")
+
+
+def endpoint_vars(names: Iterable[str]) -> list[str]:
+    """The variable names that look like an endpoint's URL, and that the capture
+    environment does not already set (``capture.env.BASE_URL_VARS``)."""
+    from promptwitness.capture.env import BASE_URL_VARS
+
+    known = {v.name for v in BASE_URL_VARS}
+    return sorted({n for n in names if _ENDPOINT_VAR.search(n) and n not in known})
+
+
+def _audit_path(args: argparse.Namespace) -> int:
+    """``audit --path BIN -- ARGS``: an installed agent with no profile."""
+    from promptwitness.discover.scan import scan
+    from promptwitness.probe.runner import ProbeConfig
+
+    cmd = list(args.cmd)
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
+    argv = _resolve([args.path, *cmd], args.workdir)
+    expose = _expose(args.expose, argv)
+    console = stderr_console()
+    real = os.path.realpath(argv[0])
+    top = os.path.dirname(real)
+    if os.path.basename(top) in ("bin", ".bin"):
+        top = os.path.dirname(top)
+    target = top if os.path.isdir(os.path.join(top, "node_modules")) or \
+        os.path.isfile(os.path.join(top, "package.json")) else real
+    with status(console, f"scanning {target} for the endpoint variables it reads"):
+        report = scan(target, max_seconds=120.0)
+    found = endpoint_vars(r.name for r in report.reads if r.kind == "env")
+    console.print("endpoint variables read by its code, pointed at the capture server: "
+                  + (", ".join(found) or "none beyond the common ones"), markup=False)
+    if not args.factor and not args.vary_env:
+        args.factor = [f"{n}={AUDIT_LEVELS[n]}" for n in DEFAULT_AUDIT_FACTORS]
+    config = ProbeConfig(
+        argv=tuple(argv), selections=_selections(args),
+        replicates=args.replicates, control_replicates=max(3, args.replicates + 1),
+        covering_replicates=args.covering_replicates,
+        jobs=args.jobs, workdir=args.workdir, pairwise=not args.no_pairwise,
+        timeout=args.timeout, env=_env(args.env), expose=expose,
+        base_url_vars=(*ProbeConfig.base_url_vars, *((v, "") for v in found)),
+        hermetic=hermetic_options(args), clock=args.clock,
+    )
+    return execute(args, config, f"{os.path.basename(argv[0])} (no profile: {real})")

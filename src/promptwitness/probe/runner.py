@@ -232,7 +232,8 @@ class _Runner:
         self.trust = Trust()
         self.clock, self.clock_note = _resolve_clock(config.clock, time.time())
         if config.hermetic is None:
-            env = capture_env(config.env, "127.0.0.1", PORT, self.keys)
+            env = capture_env(config.env, "127.0.0.1", PORT, self.keys,
+                              extra_vars=config.base_url_vars)
             self.base = RunSpec(
                 argv=config.argv, env=tuple(env.items()), workdir=config.workdir,
                 timeout=config.timeout, ports=(PORT,), expose=config.expose,

@@ -1,0 +1,66 @@
+"""``audit --path BIN -- ARGS``: an installed agent with no profile (an in-house one),
+its endpoint variable found in its code, its protocol read from what it sends, a covert
+change attributed; and the audit command's argument forms."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from promptwitness.cli import build_parser
+from promptwitness.cli.agents import endpoint_vars
+
+AGENT = Path(__file__).parents[1] / "fixtures" / "agents" / "inhouse_agent.py"
+
+
+def pw(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
+    env["PROMPTWITNESS_STORE"] = str(tmp / "store")
+    return subprocess.run([sys.executable, "-m", "promptwitness", *args], env=env,
+                          capture_output=True, text=True, timeout=300,
+                          stdin=subprocess.DEVNULL)
+
+
+def test_an_unknown_agent_is_one_command(tmp_path: Path) -> None:
+    report = tmp_path / "r.json"
+    run = pw(tmp_path, "audit", "--path", str(AGENT), "--factor", "tz=UTC,Asia/Tokyo",
+             "--factor", "locale=C.UTF-8,zh_CN.UTF-8", "--no-pairwise", "--json",
+             str(report), "--", "-p", "Say hi")
+    assert run.returncode == 1, run.stderr[-3000:]  # conditioned
+    assert "INHOUSE_LLM_BASE_URL" in run.stderr  # found in its code, and set
+    doc = json.loads(report.read_text(encoding="utf-8"))
+    assert doc["summary"]["failed_runs"] == 0
+    (f,) = doc["findings"]
+    assert (f["factors"], f["kind"], f["severity"]) == ({"tz": "Asia/Tokyo"}, "confusable",
+                                                       "covert")
+    assert f["request"].startswith("POST /v1/chat/completions")  # read as OpenAI chat
+
+
+def test_audit_arguments() -> None:
+    p = build_parser()
+    ns = p.parse_args(["audit", "claude-code@2.1.91", "--jobs", "2"])
+    assert ns.cmd == ["claude-code@2.1.91", "--jobs", "2"]  # reparsed by cmd_audit
+    ns = p.parse_args(["audit", "--path", "/x/agent", "--jobs", "2", "--", "-p", "hi",
+                       "--jobs", "3"])
+    assert (ns.path, ns.jobs, ns.cmd) == ("/x/agent", 2, ["--", "-p", "hi", "--jobs", "3"])
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["audit"], "give AGENT[@VERSION]"),
+    (["audit", "claude-code@2.1.91", "--path", "/bin/true"], "not both"),
+    (["audit", "--path", "/no/such/agent", "--", "-p", "hi"], "command not found"),
+])
+def test_audit_usage_errors(tmp_path: Path, argv: list[str], message: str) -> None:
+    run = pw(tmp_path, *argv)
+    assert run.returncode == 2 and message in run.stderr, run.stderr
+
+
+def test_endpoint_vars_keeps_url_names_the_capture_env_does_not_set() -> None:
+    assert endpoint_vars(["INHOUSE_LLM_BASE_URL", "ANTHROPIC_BASE_URL", "ACME_API_BASE",
+                          "HOME", "FOO_ENDPOINT", "TZ"]) == [
+        "ACME_API_BASE", "FOO_ENDPOINT", "INHOUSE_LLM_BASE_URL"]
