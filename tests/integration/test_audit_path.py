@@ -64,3 +64,49 @@ def test_endpoint_vars_keeps_url_names_the_capture_env_does_not_set() -> None:
     assert endpoint_vars(["INHOUSE_LLM_BASE_URL", "ANTHROPIC_BASE_URL", "ACME_API_BASE",
                           "HOME", "FOO_ENDPOINT", "TZ"]) == [
         "ACME_API_BASE", "FOO_ENDPOINT", "INHOUSE_LLM_BASE_URL"]
+
+
+STAND_IN = """#!/usr/bin/env python3
+# a stand-in for an agent its vendor installs (cursor-agent): account-bound, it talks
+# to its vendor's host over HTTPS only, and marks its prompt under zones in Asia
+import json, os, sys, urllib.request
+mark = "\\u2019" if os.environ.get("TZ", "").startswith("Asia/") else "'"
+body = {"model": "auto", "messages": [{"role": "user", "content": f"It{mark}s: " + sys.argv[2]}]}
+req = urllib.request.Request("https://api2.cursor.sh/v1/chat/completions",
+                             data=json.dumps(body).encode(),
+                             headers={"content-type": "application/json",
+                                      "authorization": "Bearer " + os.environ["CURSOR_API_KEY"]})
+print(json.load(urllib.request.urlopen(req, timeout=30))["choices"][0]["message"]["content"])
+"""
+
+
+def test_a_vendor_installed_agent_is_found_on_path_and_run_hermetic(tmp_path: Path) -> None:
+    """The cursor-agent profile audits the copy installed on this machine (here a
+    stand-in in ~/.local/bin): found on PATH, run hermetic (account-bound), its vendor's
+    host answered and captured in the sandbox."""
+    home = tmp_path / "home"
+    bin_dir = home / ".local" / "bin"
+    bin_dir.mkdir(parents=True)
+    agent = bin_dir / "cursor-agent"
+    agent.write_text(STAND_IN)
+    agent.chmod(0o755)
+    report = tmp_path / "r.json"
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
+    env.update(HOME=str(home), PROMPTWITNESS_STORE=str(tmp_path / "store"))
+    run = subprocess.run(
+        [sys.executable, "-m", "promptwitness", "audit", "cursor-agent", "--factor",
+         "tz=UTC,Asia/Tokyo", "--no-pairwise", "--runtime", "python", "--json", str(report)],
+        env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert run.returncode == 1, run.stderr[-3000:]
+    assert "the installed copy" in run.stderr and "account-bound" in run.stderr
+    doc = json.loads(report.read_text(encoding="utf-8"))
+    assert doc["hermetic"] is not None and doc["hermetic"]["undeclared_hosts"] == []
+    assert set(doc["egress"]["control"]["hosts"]) == {"api2.cursor.sh"}
+    (f,) = doc["findings"]
+    assert (f["factors"], f["kind"]) == ({"tz": "Asia/Tokyo"}, "confusable")
+    # not installed: a clear error that says how to get it or audit by path
+    env["HOME"], env["PATH"] = str(tmp_path / "empty"), "/usr/bin:/bin"
+    run = subprocess.run([sys.executable, "-m", "promptwitness", "audit", "cursor-agent"],
+                         env=env, capture_output=True, text=True, timeout=60,
+                         stdin=subprocess.DEVNULL)
+    assert run.returncode == 2 and "not installed here" in run.stderr and "--path" in run.stderr

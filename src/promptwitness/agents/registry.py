@@ -149,6 +149,8 @@ def versions(profile: Profile) -> list[Release]:
 
 
 def latest(profile: Profile) -> str:
+    if profile.registry == "local":
+        return LOCAL_VERSION
     if profile.registry == "npm":
         return _npm("view", profile.package, "dist-tags.latest").strip()
     if profile.registry == "pypi":
@@ -190,8 +192,30 @@ def node_for(profile: Profile) -> tuple[str, ...]:
     return (str(ensure_node(profile.node_version)),)
 
 
+LOCAL_VERSION = "installed"  # the version of an agent installed by its vendor's installer
+
+
+def find_local(profile: Profile) -> Installed:
+    """An agent its vendor installs with a script (not from a registry): the copy on
+    PATH (``$HOME/.local/bin`` included), its installation directory exposed."""
+    search = os.pathsep.join([os.environ.get("PATH", ""),
+                              str(Path.home() / ".local" / "bin")])
+    found = shutil.which(profile.bin_name, path=search)
+    if found is None:
+        raise InstallError(
+            f"{profile.title} is not installed here ({profile.bin_name} is not on PATH): "
+            f"install it with its vendor's installer ({profile.package}), or give its path: "
+            f"promptwitness audit --path /path/to/{profile.bin_name} -- ARGS")
+    real = Path(os.path.realpath(found))
+    top = real.parent.parent if real.parent.name == "bin" else real.parent
+    return Installed(Path(found), tuple(dict.fromkeys((str(top), str(Path(found).parent)))))
+
+
 def install(profile: Profile, version: str) -> Installed:
-    """Install ``profile``'s package at ``version`` (once; cached) and say how to run it."""
+    """Install ``profile``'s package at ``version`` (once; cached) and say how to run it
+    (``local``: the copy already installed, any version)."""
+    if profile.registry == "local":
+        return find_local(profile)
     if profile.registry == "npm":
         prefix = node_for(profile)
         binary = ensure_npm(profile.name, profile.package, version, bin_name=profile.bin_name)

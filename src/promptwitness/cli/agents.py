@@ -117,7 +117,8 @@ def cmd_agents(args: argparse.Namespace) -> int:
     out.print(f"{len(rows)} agents (cache: {cache_root()})", markup=False, highlight=False,
               soft_wrap=True)
     for r in rows:
-        where = f"{r['registry']} {r['package']}"
+        where = (f"installed by its vendor: {r['package']}" if r["registry"] == "local"
+                 else f"{r['registry']} {r['package']}")
         out.print(f"  {r['name']:<16} {r['title']} {r['tested'] or '(no pinned version)'}  "
                   f"{r['protocol']}  ({where})", markup=False, highlight=False, soft_wrap=True)
         cached = ", ".join(r["cached"]) or "none"
@@ -161,7 +162,7 @@ def cmd_agent_versions(args: argparse.Namespace) -> int:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     from promptwitness.agents.profiles import get_profile
-    from promptwitness.agents.registry import install, latest
+    from promptwitness.agents.registry import LOCAL_VERSION, install, latest
     from promptwitness.probe.runner import ProbeConfig
 
     cmd = list(args.cmd)
@@ -182,12 +183,20 @@ def cmd_audit(args: argparse.Namespace) -> int:
     name, version = split_spec(args.agent)
     profile = get_profile(name)
     console = stderr_console()
-    if version is None:
-        version = latest(profile)
-        console.print(f"{profile.title}: latest is {version}", markup=False)
-    with status(console, f"installing {profile.package}@{version} "
-                         "(cached after the first time)"):
-        inst = install(profile, version)
+    if profile.registry == "local":  # installed by its vendor's script: the copy here
+        if version is not None:
+            raise UsageError(f"{profile.title} is installed by its vendor, not from a "
+                             f"registry: audit the installed copy ({name}, no version)")
+        inst = install(profile, LOCAL_VERSION)
+        version = LOCAL_VERSION
+        console.print(f"{profile.title}: the installed copy, {inst.binary}", markup=False)
+    else:
+        if version is None:
+            version = latest(profile)
+            console.print(f"{profile.title}: latest is {version}", markup=False)
+        with status(console, f"installing {profile.package}@{version} "
+                             "(cached after the first time)"):
+            inst = install(profile, version)
     if profile.account and not args.hermetic:
         args.hermetic = True
         console.print(f"{profile.title} is account-bound: running it hermetic (its vendor's "

@@ -6,6 +6,7 @@ from promptwitness.agents.profiles import (
     aider,
     claude_code,
     codex,
+    cursor_agent,
     gemini_cli,
     opencode,
     pi,
@@ -26,6 +27,7 @@ PROFILES: dict[str, Profile] = {
         opencode.PROFILE,
         pi.PROFILE,
         aider.PROFILE,
+        cursor_agent.PROFILE,
     )
 }
 

@@ -32,7 +32,7 @@ def _no_files(env: Mapping[str, str]) -> tuple[tuple[str, bytes], ...]:
 class Profile:
     name: str  # registry key and cache directory name, e.g. "claude-code"
     title: str  # e.g. "Claude Code"
-    registry: Literal["npm", "pypi"]
+    registry: Literal["npm", "pypi", "local"]  # local: installed by its vendor's script
     package: str  # e.g. "@anthropic-ai/claude-code"
     bin_name: str  # the executable the package installs, e.g. "claude"
     protocol: str  # the protocol adapter it speaks: anthropic, openai-chat, ...
