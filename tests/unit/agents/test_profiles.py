@@ -19,19 +19,28 @@ from promptwitness.protocols import ADAPTERS
 ALL = sorted(PROFILES.values(), key=lambda p: p.name)
 
 
+RAW_PROTOCOLS = {"connect-rpc"}  # stored byte for byte, not parsed into segments
+
+
 @pytest.mark.parametrize("profile", ALL, ids=lambda p: p.name)
 def test_profile_is_coherent(profile) -> None:  # type: ignore[no-untyped-def]
     assert PROFILES[profile.name] is profile
-    assert profile.protocol in ADAPTERS
-    assert profile.registry in ("npm", "pypi")
+    # a protocol promptwitness parses, or one it stores raw (said in the profile)
+    assert profile.protocol in ADAPTERS or (profile.protocol in RAW_PROTOCOLS
+                                            and "raw" in profile.notes)
+    assert profile.registry in ("npm", "pypi", "local")
     assert profile.bin_name and "/" not in profile.bin_name
     argv = profile.argv("/x/bin", "PROMPT-MARK")
     assert argv[0] == "/x/bin" and "PROMPT-MARK" in argv
     assert profile.prompt in profile.argv("/x/bin")
     known_urls = {v.name for v in BASE_URL_VARS}
-    assert profile.base_url_vars and all(v in known_urls for v, _ in profile.base_url_vars)
+    assert all(v in known_urls for v, _ in profile.base_url_vars)
     known_keys = {k.name for k in KEY_VARS}
-    assert profile.key_vars and set(profile.key_vars) <= known_keys
+    assert set(profile.key_vars) <= known_keys
+    if profile.account:  # its vendor's hosts, answered hermetic: declared
+        assert profile.default_hosts and profile.runtime is not None
+    else:  # pointed at the capture server by a variable, with a dummy key
+        assert profile.base_url_vars and profile.key_vars
     if profile.node_version is not None:
         assert profile.min_node is not None
         assert int(profile.node_version.split(".")[0]) >= profile.min_node
