@@ -78,10 +78,12 @@ def request_forms(raw: RawRequest) -> tuple[Segment, ...]:
     return () if error is not None else form_segments(decoded.body)
 
 
-def request_map(requests: Iterable[SentRequest]) -> dict[str, tuple[Segment, ...]]:
-    """The run's requests keyed as in the module docstring, in arrival order."""
+def keyed_requests(requests: Iterable[SentRequest]
+                   ) -> list[tuple[str, SentRequest, tuple[Segment, ...]]]:
+    """The run's requests with their keys (as in the module docstring) and segments, in
+    arrival order."""
     counts: dict[str, int] = {}
-    out: dict[str, tuple[Segment, ...]] = {}
+    out: list[tuple[str, SentRequest, tuple[Segment, ...]]] = []
     for req in requests:
         path = req.target.split("?", 1)[0]
         raw = RawRequest(req.method, req.target, req.headers, req.body)
@@ -99,5 +101,10 @@ def request_map(requests: Iterable[SentRequest]) -> dict[str, tuple[Segment, ...
             if outcome.error is not None:
                 segs.append(Segment("parse-error", outcome.error, "request"))
         n = counts[base] = counts.get(base, -1) + 1
-        out[f"{base} #{n}"] = tuple(segs)
+        out.append((f"{base} #{n}", req, tuple(segs)))
     return out
+
+
+def request_map(requests: Iterable[SentRequest]) -> dict[str, tuple[Segment, ...]]:
+    """The run's requests keyed as in the module docstring, in arrival order."""
+    return {key: segs for key, _, segs in keyed_requests(requests)}

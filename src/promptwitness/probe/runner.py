@@ -66,7 +66,7 @@ from promptwitness.probe.clock import parse_clock
 from promptwitness.probe.clock import shim as clock_shim
 from promptwitness.probe.design import Cell, confirm, plan
 from promptwitness.probe.factors import FactorContext, Selection, apply_levels, control_levels
-from promptwitness.probe.observe import SentRequest, request_map
+from promptwitness.probe.observe import SentRequest, keyed_requests
 from promptwitness.probe.sandbox import RunResult, RunSpec, Sandbox, SandboxError, Tracing
 from promptwitness.protocols import DEFAULT_ANSWER
 from promptwitness.store import Store
@@ -145,6 +145,8 @@ class RunRecord:
     error: str | None
     stderr_tail: str = ""
     wall: float = 0.0  # seconds for the whole run as the runner saw it (server, store, ...)
+    # request key -> the store's exchange id (the evidence a finding points at)
+    exchanges: Mapping[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -376,7 +378,9 @@ class _Runner:
                 for name in hermetic.dns_log.names():
                     self.dns_names.setdefault(name, None)
                 self.tls_failures += [{"run": run, **f} for f in failures]
-        requests = request_map(sent)
+        keyed = keyed_requests(sent)
+        requests = {key: segs for key, _, segs in keyed}
+        exchange_ids = {key: req.exchange for key, req, _ in keyed if req.exchange is not None}
         tail = ""
         if result is not None:
             tail = result.stderr[-STDERR_TAIL:].decode("utf-8", "replace")
@@ -396,7 +400,7 @@ class _Runner:
             duration=0.0 if result is None else result.duration,
             overhead=None if result is None else result.overhead,
             requests=len(requests), error=error, stderr_tail=tail,
-            wall=time.monotonic() - t0,
+            wall=time.monotonic() - t0, exchanges=exchange_ids,
         )
         with self._lock:
             self.observations.append(obs)

@@ -42,6 +42,7 @@ from promptwitness.probe.clock import describe as describe_clock
 from promptwitness.probe.runner import PORT, ProbeResult
 from promptwitness.report.evidence import DiffReport, Evidence, RequestEvidence
 from promptwitness.report.probe_json import exit_code as verdict_exit_code
+from promptwitness.report.probe_json import headline
 from promptwitness.report.unicode import (
     describe,
     is_suspicious,
@@ -525,6 +526,8 @@ def _probe_context(result: ProbeResult, evidence: Evidence | None,
         "verdict": result.verdict,
         "verdict_icon": VERDICT_ICON.get(result.verdict, "?"),
         "summary": _summary(result),
+        "headline": headline(result),
+        "headline_covert": any(f.change.severity == "covert" for f in result.analysis.findings),
         "counts": [(s, SEVERITY_ICON[s], sev.get(s, 0)) for s in ("covert", "overt",
                                                                    "expected")],
         "exit_code": code,

@@ -25,10 +25,12 @@ Change the shape only with a new schema string. Every key below is always presen
 
 from __future__ import annotations
 
+import shlex
 from collections import Counter
 from typing import Any
 
 from promptwitness import __version__
+from promptwitness.analysis.attribute import Finding
 from promptwitness.analysis.changes import Change
 from promptwitness.probe.clock import describe
 from promptwitness.probe.runner import ProbeResult
@@ -82,6 +84,48 @@ def egress_by_cell(result: ProbeResult) -> dict[str, dict[str, Any]]:
     return out
 
 
+def evidence(result: ProbeResult, f: Finding) -> dict[str, Any]:
+    """The stored exchanges that show a finding: the reference run's request and the
+    same request in a run of the finding's cell, and the command that shows their
+    difference (pasteable: it names the store)."""
+    ref = result.analysis.reference
+    by_run = {(r.cell, r.replicate): r for r in result.runs}
+    control = by_run[ref].exchanges.get(f.request) if ref in by_run else None
+    observed = None
+    for r in sorted(result.runs, key=lambda r: r.replicate):
+        if r.cell == f.cells[0] and r.error is None and f.request in r.exchanges:
+            observed = r.exchanges[f.request]
+            break
+    doc: dict[str, Any] = {"control": control, "observed": observed}
+    store = shlex.quote(result.store_root)
+    if control is not None and observed is not None:
+        doc["command"] = f"promptwitness diff --store {store} {control} {observed}"
+    elif control is not None or observed is not None:
+        doc["command"] = f"promptwitness show --store {store} {control or observed}"
+    return doc
+
+
+def headline(result: ProbeResult) -> str:
+    """The first line a reader needs: the covert changes, or that there are none (the
+    question the tool exists for), then the overt ones."""
+    a = result.analysis
+    covert = [f for f in a.findings if f.change.severity == "covert"]
+    overt = [f for f in a.findings if f.change.severity == "overt"]
+    if covert:
+        kinds = Counter(f.change.kind for f in covert)
+        factors = sorted({k for f in covert for k in f.factors})
+        text = (f"{len(covert)} covert change{'s' if len(covert) != 1 else ''} ("
+                + ", ".join(f"{n} {k}" for k, n in kinds.most_common())
+                + f") under {', '.join(factors)}")
+    elif result.verdict in ("clean", "conditioned"):
+        text = "no covert change"
+    else:
+        text = "no covert change attributed (the probe was inconclusive)"
+    if overt:
+        text += f"; {len(overt)} overt"
+    return text
+
+
 def hermetic_json(result: ProbeResult) -> dict[str, Any] | None:
     if result.hermetic is None:
         return None
@@ -105,6 +149,7 @@ def to_json(result: ProbeResult) -> dict[str, Any]:
             "support": _support(f.support),
             "control_support": _support(f.control_support),
             "cells": list(f.cells),
+            "evidence": evidence(result, f),
         })
     suspects = [
         {"cell": s.cell, "levels": dict(s.levels), "request": getattr(s, "request", None),
@@ -156,6 +201,7 @@ def to_json(result: ProbeResult) -> dict[str, Any]:
         "unresolved": unresolved,
         "noise": noise,
         "summary": {
+            "headline": headline(result),
             "runs": len(result.runs),
             "failed_runs": sum(1 for r in result.runs if r.error is not None),
             "findings": {k: sev.get(k, 0) for k in ("covert", "overt", "expected")},

@@ -11,6 +11,7 @@ from rich.text import Text
 
 from promptwitness.analysis.changes import Change
 from promptwitness.probe.runner import ProbeResult
+from promptwitness.report.probe_json import evidence, headline
 from promptwitness.report.terminal import mark_lines
 from promptwitness.report.unicode import rich_mark
 
@@ -54,7 +55,11 @@ def _group_findings(result: ProbeResult) -> list[tuple[str, list[int]]]:
         key = (tuple(f.factors), f.request, c.path, c.kind, c.control, c.observed, c.a_span)
         groups.setdefault(key, []).append(i)
         names[key] = " + ".join(f.factors)
-    return [(names[k], v) for k, v in groups.items()]
+    # covert first, then overt, then expected: the question the tool exists for leads
+    rank = {"covert": 0, "overt": 1}
+    order = sorted(groups.items(), key=lambda kv: rank.get(
+        result.analysis.findings[kv[1][0]].change.severity, 2))
+    return [(names[k], v) for k, v in order]
 
 
 def _finding_block(result: ProbeResult, names: str, idx: list[int]) -> Text:
@@ -80,6 +85,9 @@ def _finding_block(result: ProbeResult, names: str, idx: list[int]) -> Text:
     if c.context:
         out.append("\n    in: ", style="dim")
         out.append_text(mark_lines(c.context, "dim"))
+    command = evidence(result, f).get("command")
+    if command:
+        out.append(f"\n    evidence: {command}", style="dim")
     return out
 
 
@@ -119,6 +127,8 @@ def render_probe(result: ProbeResult) -> RenderableType:
         + f"), {result.finished - result.started:.1f} s"
     )
     parts.append(head)
+    covert = any(f.change.severity == "covert" for f in a.findings)
+    parts.append(Text(headline(result), style="bold red" if covert else "bold green"))
     if a.findings:
         parts.append(Text(f"{len(a.findings)} findings", style="bold underline"))
         for names, idx in _group_findings(result):

@@ -44,6 +44,7 @@ from promptwitness.probe.runner import ProbeResult
 from promptwitness.report.evidence import DiffReport
 from promptwitness.report.html import KIND_HELP
 from promptwitness.report.probe_json import exit_code as verdict_exit_code
+from promptwitness.report.probe_json import headline
 from promptwitness.report.unicode import mark
 from promptwitness.store.db import iso_time
 
@@ -298,6 +299,7 @@ def probe_sarif(result: ProbeResult, *, exit_code: int | None = None,
             "probe": result.probe,
             "command": list(result.config.argv),
             "factors": {s.name: list(s.levels) for s in result.config.selections},
+            "headline": headline(result),
             "runs": len(result.runs),
             "failedRuns": sum(1 for r in result.runs if r.error is not None),
             "findings": {k: sev.get(k, 0) for k in ("covert", "overt", "expected")},

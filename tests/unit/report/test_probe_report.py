@@ -54,7 +54,7 @@ def _result() -> ProbeResult:
                                    {REQ: _segments(text, f"s{n:04d}", temp)}))
             runs.append(RunRecord(run=f"run{n:03d}", cell=cell.id, replicate=rep, exit_code=0,
                                   timed_out=False, duration=1.5, overhead=0.08, requests=1,
-                                  error=None, wall=1.6))
+                                  error=None, wall=1.6, exchanges={REQ: 100 + n}))
     analysis = analyse(obs, {s.name: s.control for s in sels})
     config = ProbeConfig(argv=("agent", "-p", "Say hi"), selections=sels)
     return ProbeResult(probe="probe0001", config=config, cells=cells, runs=runs,
@@ -65,6 +65,21 @@ def _result() -> ProbeResult:
 
 def test_probe_terminal_golden() -> None:
     golden("probe_summary.txt", render_to_string(render_probe(_result()), width=100))
+
+
+def test_findings_point_at_their_exchanges_and_the_headline_leads_with_covert() -> None:
+    doc = to_json(_result())
+    f1 = doc["findings"][0]
+    # the reference is the control's replicate 0 (exchange 101); the finding's cell's
+    # first run holds the observed request
+    assert f1["evidence"]["control"] == 101 and f1["evidence"]["observed"] > 103
+    assert f1["evidence"]["command"] == (f"promptwitness diff --store /var/pw/store 101 "
+                                         f"{f1['evidence']['observed']}")
+    assert doc["summary"]["headline"].startswith("3 covert changes")
+    text = render_to_string(render_probe(_result()), width=100).splitlines()
+    assert text[1].startswith("3 covert changes")
+    kinds = [ln.split()[1] for ln in text if ln.startswith("F")]
+    assert kinds == sorted(kinds, key=lambda k: k != "covert")  # covert ones first
 
 
 def test_probe_json_golden() -> None:
