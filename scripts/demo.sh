@@ -3,7 +3,7 @@
 # its model: offline, no account, inside a network namespace that has loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --no-browser
 VERSION=${CLAUDE_CODE_VERSION:-2.1.91}
 CLAUDE=$(.venv/bin/python -c "
 from promptwitness.agents.cache import ensure_npm
@@ -25,12 +25,14 @@ xs = [x for x in json.load(sys.stdin) if x['protocol'] == 'anthropic']
 print(max(xs, key=lambda x: x['request_size'])['id'])")
 .venv/bin/promptwitness show "$ID" > "$WORK/show.txt"
 head -60 "$WORK/show.txt"
-echo "… (full view: .venv/bin/promptwitness show $ID; store: $PROMPTWITNESS_STORE)"
+echo "… (full view: .venv/bin/promptwitness show --store $PROMPTWITNESS_STORE $ID)"
 echo
 echo "== probe: does anything Claude Code sends depend on the time zone, locale, proxy or endpoint host?"
 CACHE=$(dirname "$(dirname "$(dirname "$CLAUDE")")")
 set +e
-.venv/bin/promptwitness probe --jobs 2 \
+# every run's clock starts at noon UTC today: Etc/GMT-14 is then on tomorrow's date and
+# Etc/GMT+12 on today's, whatever the hour the demo runs at
+.venv/bin/promptwitness probe --jobs 2 --clock "$(date -u +%Y-%m-%dT12:00:00Z)" \
   --factor tz=UTC,Etc/GMT+12,Etc/GMT-14,Asia/Shanghai \
   --factor locale=C.UTF-8,zh_CN.UTF-8,ja_JP.UTF-8 \
   --factor proxy \
@@ -47,3 +49,4 @@ case $code in
   *) echo "the probe failed (exit $code)"; exit "$code";;
 esac
 echo "JSON report: $PROMPTWITNESS_STORE/probe-report.json"
+echo "In another shell: .venv/bin/promptwitness log --store $PROMPTWITNESS_STORE (or export PROMPTWITNESS_STORE=$PROMPTWITNESS_STORE)"

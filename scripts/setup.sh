@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Install promptwitness into ./.venv with its test tools. Idempotent; safe to re-run.
+# Usage: bash scripts/setup.sh [--no-browser]
 # System needs: Python >= 3.11, git, Node.js + npm (for the real agents under test),
 # bubblewrap and libseccomp (the sandbox); installed with apt-get when run as root.
 set -euo pipefail
@@ -32,7 +33,10 @@ fi
 
 # Headless Chromium renders the HTML reports in tests/integration/test_*html_browser.py
 # (a real browser, as the project promises): installed here like the other system needs.
-if ! command -v chromium >/dev/null 2>&1; then
+# `setup.sh --no-browser` (the demo) skips it: only the tests need it.
+browser=1
+[ "${1:-}" = "--no-browser" ] && browser=0
+if [ "$browser" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing chromium with apt-get (for the HTML reports' browser tests)" >&2
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \

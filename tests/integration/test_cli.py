@@ -134,8 +134,17 @@ def test_bad_arguments_are_clear(tmp_path: Path) -> None:
     Store.open(store).close()  # what a command that writes (record, serve, probe) does
     r = pw(store, "show", "1")
     assert r.returncode == 2 and b"no exchange 1" in r.stderr
+    runs_before = pw(store, "log", "--json").stdout
     r = pw(store, "record", "--", "/nonexistent/agent")
-    assert r.returncode == 127 and b"command not found" in r.stderr
+    assert r.returncode == 2 and b"command not found" in r.stderr
+    r = pw(store, "record", "--", "no-such-agent-on-path")
+    assert r.returncode == 2 and b"not on PATH" in r.stderr
+    # nothing was started: no run (empty or not) was added to the store
+    from promptwitness.store import Store as _Store
+
+    with _Store.open(store) as s:
+        assert not s.runs(), s.runs()
+    assert pw(store, "log", "--json").stdout == runs_before
     r = pw(store, "serve", "--listen", "nonsense")
     assert r.returncode == 2 and b"HOST:PORT" in r.stderr
     r = pw(store, "import", "--har", str(tmp_path / "missing.har"))

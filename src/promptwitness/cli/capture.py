@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -107,6 +108,12 @@ def _command(raw: Sequence[str]) -> list[str]:
         cmd = cmd[1:]
     if not cmd:
         raise UsageError("no command given: promptwitness record [OPTIONS] -- CMD [ARGS...]")
+    exe = cmd[0]
+    found = (os.path.isfile(exe) and os.access(exe, os.X_OK)) if "/" in exe \
+        else shutil.which(exe) is not None
+    if not found:  # before a server, a namespace or a run in the store
+        raise UsageError(f"command not found: {exe}" + (
+            "" if "/" in exe else " (not on PATH; give its path)"))
     return cmd
 
 
@@ -146,7 +153,11 @@ def summarize(store: Store, run: str) -> list[str]:
         lines.append(
             f"{len(bad)} not valid for their protocol, e.g. #{bad[0].id}: {bad[0].parse_error}"
         )
-    lines.append(f"run {run} in {store.root}  (promptwitness log --run {run})")
+    # pasteable in another shell: the store is named
+    where = shlex.quote(str(store.root))
+    lines.append(f"run {run} in {store.root}  (promptwitness log --store {where} --run {run}"
+                 + (f"; promptwitness show --store {where} {biggest.id}"
+                    if biggest is not None else "") + ")")
     return lines
 
 
