@@ -6,6 +6,7 @@ from promptwitness.agents.profiles import (
     aider,
     claude_code,
     codex,
+    continue_cli,
     cursor_agent,
     gemini_cli,
     opencode,
@@ -28,6 +29,7 @@ PROFILES: dict[str, Profile] = {
         pi.PROFILE,
         aider.PROFILE,
         cursor_agent.PROFILE,
+        continue_cli.PROFILE,
     )
 }
 
