@@ -110,3 +110,17 @@ def test_a_vendor_installed_agent_is_found_on_path_and_run_hermetic(tmp_path: Pa
                          env=env, capture_output=True, text=True, timeout=60,
                          stdin=subprocess.DEVNULL)
     assert run.returncode == 2 and "not installed here" in run.stderr and "--path" in run.stderr
+
+
+def test_reports_say_where_they_went_and_an_unwritable_path_is_a_clear_error(
+        tmp_path: Path) -> None:
+    base = ("audit", "--path", str(AGENT), "--factor", "tz=UTC,Asia/Tokyo", "--no-pairwise")
+    run = pw(tmp_path, *base, "--json", str(tmp_path / "r.json"), "--sarif",
+             str(tmp_path / "r.sarif"), "--", "-p", "hi")
+    assert run.returncode == 1, run.stderr[-2000:]
+    assert f"wrote {tmp_path / 'r.json'} (JSON report)" in run.stderr
+    assert f"wrote {tmp_path / 'r.sarif'} (SARIF log)" in run.stderr
+    run = pw(tmp_path, *base, "--html", str(tmp_path / "no" / "such" / "r.html"), "--",
+             "-p", "hi")
+    assert run.returncode == 2 and "cannot write the HTML report" in run.stderr
+    assert "Traceback" not in run.stderr

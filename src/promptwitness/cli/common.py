@@ -11,6 +11,7 @@ from pathlib import Path
 from rich.console import Console
 
 from promptwitness.capture.summary import human_size
+from promptwitness.errors import UsageError
 from promptwitness.store import Store
 
 __all__ = ["add_store_option", "human_size", "open_store", "stderr_console", "stdout_console"]
@@ -57,3 +58,15 @@ def status(console: Console, text: str) -> Iterator[None]:
     took = time.monotonic() - t0
     if took >= 2:
         console.print(f"… done in {took:.0f} s", markup=False, highlight=False)
+
+
+def write_report(path: str, text: str, what: str, *, quiet: bool = False) -> None:
+    """Write one report file (``what``: "JSON report", "HTML report", ...) and say so on
+    standard error; a path that cannot be written is a clear error, not a traceback."""
+    try:
+        Path(path).write_text(text, encoding="utf-8", errors="surrogateescape")
+    except OSError as exc:
+        raise UsageError(f"cannot write the {what} to {path}: {exc.strerror or exc}") from None
+    if not quiet:
+        stderr_console().print(f"wrote {path} ({what})", markup=False, highlight=False,
+                               soft_wrap=True)

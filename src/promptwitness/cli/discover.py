@@ -22,7 +22,7 @@ from typing import Any
 
 from rich.console import Console
 
-from promptwitness.cli.common import stderr_console, stdout_console
+from promptwitness.cli.common import stderr_console, stdout_console, write_report
 from promptwitness.errors import UsageError
 
 __all__ = ["add_parsers", "cmd_scan", "loaded_files"]
@@ -183,10 +183,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
 
 def _write(path: str, text: str) -> None:
-    try:
-        Path(path).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    what = {".json": "JSON report", ".html": "HTML report"}.get(Path(path).suffix, "report")
+    write_report(path, text, what)
 
 
 def _status(console: Console, text: str, show: bool) -> AbstractContextManager[Any]:

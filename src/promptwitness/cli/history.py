@@ -7,7 +7,6 @@ import json
 import sys
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -18,6 +17,7 @@ from promptwitness.cli.common import (
     status,
     stderr_console,
     stdout_console,
+    write_report,
 )
 from promptwitness.errors import UsageError
 from promptwitness.probe.clock import describe, parse_clock
@@ -232,7 +232,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     if args.json == "-":
         sys.stdout.write(text)
     elif args.json:
-        Path(args.json).write_text(text, encoding="utf-8")
+        write_report(args.json, text, "JSON report", quiet=args.quiet)
     if not args.quiet:
         out = console if args.json == "-" else stdout_console()
         if history is not None:
@@ -243,14 +243,13 @@ def cmd_history(args: argparse.Namespace) -> int:
     if args.html:
         from promptwitness.report.history_html import render_history_html
 
-        Path(args.html).write_text(render_history_html(doc), encoding="utf-8")
+        write_report(args.html, render_history_html(doc), "HTML report", quiet=args.quiet)
     if args.sarif:
         from promptwitness.report.sarif import dumps, history_sarif
 
-        Path(args.sarif).write_text(
-            dumps(history_sarif(doc, exit_code=code, command_line=["promptwitness",
-                                                                   *sys.argv[1:]])),
-            encoding="utf-8")
+        write_report(args.sarif, dumps(history_sarif(
+            doc, exit_code=code, command_line=["promptwitness", *sys.argv[1:]])),
+            "SARIF log", quiet=args.quiet)
     return code
 
 

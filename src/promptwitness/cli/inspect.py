@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
@@ -14,7 +13,13 @@ from rich.text import Text
 from promptwitness.analysis.diff import diff_segments
 from promptwitness.analysis.segments import reminders, segments
 from promptwitness.analysis.serialisation import escaped_text
-from promptwitness.cli.common import add_store_option, human_size, open_store, stdout_console
+from promptwitness.cli.common import (
+    add_store_option,
+    human_size,
+    open_store,
+    stdout_console,
+    write_report,
+)
 from promptwitness.errors import UsageError
 from promptwitness.model import Prompt, RawRequest
 from promptwitness.protocols import parse_request, rebuild_answer
@@ -376,11 +381,10 @@ def _diff_reports(args: argparse.Namespace, report: DiffReport) -> None:
     from promptwitness.report.sarif import diff_sarif, dumps
 
     if args.html:
-        Path(args.html).write_text(render_diff_html(report), encoding="utf-8",
-                                   errors="surrogateescape")
+        write_report(args.html, render_diff_html(report), "HTML report")
     if args.sarif:
         doc = diff_sarif(report, command_line=["promptwitness", *sys.argv[1:]])
-        Path(args.sarif).write_text(dumps(doc), encoding="utf-8")
+        write_report(args.sarif, dumps(doc), "SARIF log")
 
 
 def cmd_diff(args: argparse.Namespace) -> int:

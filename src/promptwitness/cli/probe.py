@@ -10,12 +10,17 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from promptwitness.cli.common import add_store_option, open_store, stderr_console, stdout_console
+from promptwitness.cli.common import (
+    add_store_option,
+    open_store,
+    stderr_console,
+    stdout_console,
+    write_report,
+)
 from promptwitness.errors import UsageError
 from promptwitness.probe.factors import FACTORS, Selection, parse_factor_arg, parse_vary_env
 
@@ -322,8 +327,8 @@ def execute(args: argparse.Namespace, config: ProbeConfig, what: str, *,
     if args.json == "-":
         sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
     elif args.json:
-        Path(args.json).write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n",
-                                   encoding="utf-8")
+        write_report(args.json, json.dumps(doc, ensure_ascii=False, indent=2) + "\n",
+                     "JSON report", quiet=args.quiet)
     if not args.quiet:
         out = console if args.json == "-" else stdout_console()
         out.print(render_probe(result))
@@ -340,10 +345,10 @@ def execute(args: argparse.Namespace, config: ProbeConfig, what: str, *,
 
         page = render_probe_html(result, probe_evidence(result), exit_code=code,
                                  discover=doc.get("discover"))
-        Path(args.html).write_text(page, encoding="utf-8", errors="surrogateescape")
+        write_report(args.html, page, "HTML report", quiet=args.quiet)
     if getattr(args, "sarif", None):
         from promptwitness.report.sarif import dumps, probe_sarif
 
         sarif = probe_sarif(result, exit_code=code, command_line=["promptwitness", *sys.argv[1:]])
-        Path(args.sarif).write_text(dumps(sarif), encoding="utf-8")
+        write_report(args.sarif, dumps(sarif), "SARIF log", quiet=args.quiet)
     return code
