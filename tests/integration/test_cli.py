@@ -67,6 +67,12 @@ def test_log_json_lists_every_exchange(
     assert items[0]["path"] == "/v1/messages"
     table = pw(store, "log", env={"COLUMNS": "200"})
     assert table.returncode == 0 and b"openai-chat" in table.stdout
+    # at 80 columns, piped: one line per exchange (plus a header and the date), none wider
+    narrow = pw(store, "log", env={"COLUMNS": "80"}).stdout.decode().splitlines()
+    assert len(narrow) == 2 + len(items) and all(len(ln) <= 80 for ln in narrow), narrow
+    assert narrow[-1].split()[0] == str(items[-1]["id"])
+    limited = pw(store, "log", "--limit", "1").stdout.decode().splitlines()
+    assert limited[0].startswith("… 2 earlier exchanges not shown") and len(limited) == 4
 
 
 def test_show_marks_hidden_code_points(

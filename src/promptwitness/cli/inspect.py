@@ -7,7 +7,6 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from rich.table import Table
 from rich.text import Text
 
 from promptwitness.analysis.diff import diff_segments
@@ -35,7 +34,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p = sub.add_parser("log", help="list captured exchanges")
     add_store_option(p)
     p.add_argument("--run", help="only this run")
-    p.add_argument("--limit", type=int, help="only the last N exchanges")
+    p.add_argument("--limit", type=int, metavar="N",
+                   help=f"only the last N exchanges (default {LOG_DEFAULT_LIMIT} in the "
+                        "terminal view, all with --json)")
+    p.add_argument("--all", action="store_true", help="every exchange")
     p.add_argument("--json", action="store_true", help="a JSON array on standard output")
     p.set_defaults(func=cmd_log)
 
@@ -77,53 +79,51 @@ def _prompt(store: Store, x: StoredExchange) -> tuple[Prompt | None, str | None]
     return outcome.prompt, outcome.error
 
 
+LOG_DEFAULT_LIMIT = 50  # the terminal view's default: the most recent exchanges
+
+
 def cmd_log(args: argparse.Namespace) -> int:
     with open_store(args, create=False) as store:
         xs = store.exchanges(run=args.run)
-    if args.limit is not None:
-        xs = xs[-args.limit :] if args.limit > 0 else []
+    limit = args.limit
+    if limit is None and not args.json and not args.all:
+        limit = LOG_DEFAULT_LIMIT
+    hidden = 0
+    if limit is not None and not args.all:
+        hidden = max(0, len(xs) - limit) if limit > 0 else len(xs)
+        xs = xs[-limit:] if limit > 0 else []
     if args.json:
         json.dump([x.to_json() for x in xs], sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
         return 0
     console = stdout_console()
-    if not xs:
+    if not xs and not hidden:
         console.print("no exchanges captured yet (promptwitness record -- CMD)", markup=False)
         return 0
-    table = Table(box=None, pad_edge=False, show_edge=False)
-    for col in (
-        "id",
-        "time",
-        "run",
-        "method",
-        "host",
-        "path",
-        "status",
-        "protocol",
-        "sent",
-        "got",
-        "note",
-    ):
-        table.add_column(
-            col, overflow="fold", justify="right" if col in ("id", "sent", "got") else "left"
-        )
+    if hidden:
+        console.print(f"… {hidden} earlier exchange{'s' if hidden != 1 else ''} not shown "
+                      f"(--all, or --limit N)", markup=False, highlight=False)
+    # one line per exchange, never wrapped: fixed columns, then the host and path (and
+    # a note) cut to the width left
+    console.print(Text(f"{'id':>5} {'time':<8} {'run':<8} {'meth':<4} {'st':>3} "
+                       f"{'protocol':<10} {'sent':>7} {'got':>7}  path @host", style="bold"),
+                  no_wrap=True, overflow="ellipsis", crop=True)
+    day = None
     for x in xs:
         j = x.to_json()
+        stamp = str(j["time"])
+        if stamp[:10] != day:  # the date once, when it changes
+            day = stamp[:10]
+            console.print(Text(f"{'':>5} {day}", style="dim"), no_wrap=True, crop=True)
         note = x.error or x.parse_error or ""
-        table.add_row(
-            str(x.id),
-            str(j["time"])[:19].replace("T", " "),
-            x.run or "-",
-            x.method,
-            x.host,
-            Text(x.target),
-            str(x.status) if x.status is not None else "-",
-            x.protocol or "-",
-            human_size(x.request_size),
-            human_size(x.response_size),
-            Text(note[:60]),
-        )
-    console.print(table)
+        where = f"{x.target} @{x.host}" + (f"  [{note}]" if note else "")
+        proto = x.protocol or "-"
+        line = Text(f"{x.id:>5} {stamp[11:19]:<8} {(x.run or '-')[:8]:<8} {x.method[:4]:<4} "
+                    f"{x.status if x.status is not None else '-':>3} "
+                    f"{proto if len(proto) <= 10 else proto[:9] + '…':<10} "
+                    f"{human_size(x.request_size):>7} {human_size(x.response_size):>7}  ")
+        line.append(Text(where, style="yellow" if note else ""))
+        console.print(line, no_wrap=True, overflow="ellipsis", crop=True)
     return 0
 
 
