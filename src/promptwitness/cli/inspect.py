@@ -106,7 +106,7 @@ def cmd_log(args: argparse.Namespace) -> int:
     # one line per exchange, never wrapped: fixed columns, then the host and path (and
     # a note) cut to the width left
     console.print(Text(f"{'id':>5} {'time':<8} {'run':<8} {'meth':<4} {'st':>3} "
-                       f"{'protocol':<10} {'sent':>7} {'got':>7}  path @host", style="bold"),
+                       f"{'protocol':<11} {'sent':>7} {'got':>7}  path @host", style="bold"),
                   no_wrap=True, overflow="ellipsis", crop=True)
     day = None
     for x in xs:
@@ -120,7 +120,7 @@ def cmd_log(args: argparse.Namespace) -> int:
         proto = x.protocol or "-"
         line = Text(f"{x.id:>5} {stamp[11:19]:<8} {(x.run or '-')[:8]:<8} {x.method[:4]:<4} "
                     f"{x.status if x.status is not None else '-':>3} "
-                    f"{proto if len(proto) <= 10 else proto[:9] + '…':<10} "
+                    f"{proto if len(proto) <= 11 else proto[:10] + '…':<11} "
                     f"{human_size(x.request_size):>7} {human_size(x.response_size):>7}  ")
         line.append(Text(where, style="yellow" if note else ""))
         console.print(line, no_wrap=True, overflow="ellipsis", crop=True)
