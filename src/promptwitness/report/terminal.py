@@ -26,7 +26,13 @@ from rich.text import Text
 from promptwitness.analysis.changes import Change
 from promptwitness.analysis.diff import Op, SegmentDiff
 from promptwitness.model import Segment
-from promptwitness.report.unicode import describe, is_suspicious, label, mark_summary, rich_mark
+from promptwitness.report.unicode import (
+    describe,
+    is_suspicious,
+    label,
+    mark_summary,
+    rich_mark,
+)
 
 __all__ = [
     "CONTEXT",
@@ -119,10 +125,10 @@ def _changed_span(text: str, style: str) -> Text:
     return out
 
 
-def _side_labels(text: str, short: bool) -> list[str]:
-    if short:
-        return [label(ch) for ch in text]
-    counts = Counter(ch for ch in text if is_suspicious(ch))
+def _side_labels(text: str) -> list[str]:
+    """The hidden and non-ASCII code points of one side, each once with a count; ASCII
+    is left to the marked text, which shows it as it is."""
+    counts = Counter(ch for ch in text if is_suspicious(ch) and ch not in "\n\t")
     items = [label(ch) + (f" ×{n}" if n > 1 else "") for ch, n in counts.items()]
     if len(items) > LIST_MAX:
         items = items[:LIST_MAX] + [f"{ELLIPSIS} {len(items) - LIST_MAX} more"]
@@ -130,14 +136,22 @@ def _side_labels(text: str, short: bool) -> list[str]:
 
 
 def _code_point_line(old: str, new: str) -> str | None:
-    """``- U+0027 APOSTROPHE  + U+2019 RIGHT SINGLE QUOTATION MARK`` for one change."""
-    short = len(old) + len(new) <= LIST_ALL
-    sides = []
-    for sign, text in (("-", old), ("+", new)):
-        items = _side_labels(text, short)
-        if items:
-            sides.append(f"{sign} " + ", ".join(items))
-    return "  ".join(sides) if sides else None
+    """``- U+0027 APOSTROPHE  + U+2019 RIGHT SINGLE QUOTATION MARK`` for one change with
+    a hidden or non-ASCII code point on a side; nothing for an ASCII edit (ids, hex
+    digits, words: the marked text shows them as they are). A short edit (``LIST_ALL``
+    code points) that has such a code point, or is only punctuation or white space
+    (``-`` for ``/``), names every code point of it."""
+    removed, added = _side_labels(old), _side_labels(new)
+    both = old + new
+    # ASCII alone is named only when the edit is punctuation or white space (``-`` for
+    # ``/``, a tab for a space): hard to see; ids, digits and words are not
+    if not removed and not added and (any(ch.isalnum() for ch in both) or not both):
+        return None
+    if len(old) + len(new) <= LIST_ALL:  # a short edit: its every code point, by name
+        removed, added = [label(ch) for ch in old], [label(ch) for ch in new]
+    sides = [f"{sign} " + ", ".join(items)
+             for sign, items in (("-", removed), ("+", added)) if items]
+    return "  ".join(sides)
 
 
 def chunks(ops: Sequence[Op], context: int = CONTEXT) -> list[list[Op]]:
@@ -215,7 +229,7 @@ def _render_whole(value: str, sign: str, style: str, out: Text) -> None:
         line.append(f"{ELLIPSIS} ({len(value) - ADDED_PREVIEW} more code points)", style="dim")
     out.append("\n" + INDENT)
     _append_indented(out, line, INDENT)
-    items = _side_labels(value, len(value) <= LIST_ALL)
+    items = _side_labels(value)
     if items:
         out.append("\n" + INDENT * 2 + f"{sign} " + ", ".join(items))
 
