@@ -9,6 +9,8 @@ from promptwitness.agents.profiles import (
     continue_cli,
     cursor_agent,
     gemini_cli,
+    grok_cli,
+    mini_swe_agent,
     opencode,
     pi,
     qwen_code,
@@ -30,6 +32,8 @@ PROFILES: dict[str, Profile] = {
         aider.PROFILE,
         cursor_agent.PROFILE,
         continue_cli.PROFILE,
+        grok_cli.PROFILE,
+        mini_swe_agent.PROFILE,
     )
 }
 
