@@ -31,7 +31,9 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from promptwitness.errors import Error
+from promptwitness.errors import (
+    InstallError as InstallError,
+)
 
 __all__ = [
     "MARKER",
@@ -47,10 +49,6 @@ __all__ = [
     "version_key",
     "version_dir",
 ]
-
-
-class InstallError(Error):
-    """An agent could not be installed."""
 
 
 MARKER = ".complete"

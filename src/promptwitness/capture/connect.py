@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from promptwitness.capture.tls import TlsHandshake, TlsTerminator, classify_failure
+from promptwitness.errors import WireError
 
 MAX_HEAD = 16 * 1024
 HANDSHAKE_TIMEOUT = 10.0
@@ -36,7 +37,7 @@ _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _REDACTED = "pw-redacted"
 
 
-class ConnectError(ValueError):
+class ConnectError(WireError):
     """A CONNECT head we refuse; ``status`` is the HTTP status to answer."""
 
     def __init__(self, message: str, status: int = 400) -> None:

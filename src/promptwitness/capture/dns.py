@@ -45,6 +45,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from promptwitness.errors import WireError
+
 log = logging.getLogger(__name__)
 
 DEFAULT_TTL = 5
@@ -109,7 +111,7 @@ class Header:
         return bool(self.flags & _QR)
 
 
-class DnsFormatError(ValueError):
+class DnsFormatError(WireError):
     """The only exception :func:`parse_query` raises.
 
     ``header`` is the parsed header when its 12 bytes were readable (so an error response

@@ -49,6 +49,19 @@ from typing import Literal, cast
 import httptools
 from yarl import URL
 
+from promptwitness.errors import (  # re-exported
+    UpstreamBroken as UpstreamBroken,
+)
+from promptwitness.errors import (
+    UpstreamConnectError as UpstreamConnectError,
+)
+from promptwitness.errors import (
+    UpstreamError as UpstreamError,
+)
+from promptwitness.errors import (
+    UpstreamTimeout as UpstreamTimeout,
+)
+
 __all__ = [
     "HIGH_WATER",
     "UpstreamBroken",
@@ -64,33 +77,6 @@ HIGH_WATER = 256 * 1024
 """Body bytes held for a slow reader before reading from the upstream pauses."""
 _WRITE_SLICE = 1 << 20  # a large request body goes out in slices of this, with drains
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
-
-
-class UpstreamError(Exception):
-    """The upstream could not be reached or did not answer properly."""
-
-
-class UpstreamConnectError(UpstreamError):
-    """No connection: refused, unreachable, name not resolved, TLS handshake failed."""
-
-
-class UpstreamTimeout(UpstreamError):
-    """No connection, or no byte, within the timeout."""
-
-    def __init__(self, message: str, received: int = 0) -> None:
-        super().__init__(message)
-        self.received = received
-
-
-class UpstreamBroken(UpstreamError):
-    """The connection ended or went wrong before the answer was complete."""
-
-    def __init__(
-        self, kind: Literal["reset", "truncated", "invalid"], message: str, received: int = 0
-    ) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.received = received  # body bytes received before it
 
 
 class _Connection(asyncio.Protocol):

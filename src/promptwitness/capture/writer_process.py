@@ -81,6 +81,9 @@ from promptwitness.capture.writer import (
     lines_of,
     wake_committed,
 )
+from promptwitness.errors import (  # re-exported
+    WriterProcessError as WriterProcessError,
+)
 
 __all__ = ["ProcessWriter", "WriterProcessError", "redactor_secrets"]
 
@@ -94,10 +97,6 @@ _IOV_MAX = 512  # buffers per sendmsg (Linux allows 1024)
 _BUFFER = 4 * 1024 * 1024  # socket buffers asked for (the kernel may cap them)
 _START_TIMEOUT = 60.0  # seconds for the child to open the store and say it is ready
 _STOP_TIMEOUT = 30.0  # seconds for the child to exit after the stop frame
-
-
-class WriterProcessError(RuntimeError):
-    """The writer process is gone or answered nonsense."""
 
 
 # -- framing (both sides) ------------------------------------------------------------

@@ -16,6 +16,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from promptwitness.errors import (  # re-exported
+    EnvelopeError as EnvelopeError,
+)
 from promptwitness.ledger.note import Signer, Verifier
 
 IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
@@ -28,10 +31,6 @@ __all__ = [
     "sign",
     "verify",
 ]
-
-
-class EnvelopeError(ValueError):
-    """A malformed envelope or a signature that does not verify."""
 
 
 def pae(payload_type: str, payload: bytes) -> bytes:

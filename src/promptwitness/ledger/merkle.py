@@ -18,6 +18,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 
+from promptwitness.errors import (  # re-exported
+    ProofError as ProofError,
+)
+
 HASH_SIZE = 32
 LEAF_PREFIX = b"\x00"
 NODE_PREFIX = b"\x01"
@@ -36,10 +40,6 @@ __all__ = [
     "verify_consistency",
     "verify_inclusion",
 ]
-
-
-class ProofError(ValueError):
-    """A proof does not verify (or its parameters make no sense)."""
 
 
 def leaf_hash(data: bytes) -> bytes:

@@ -32,6 +32,10 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 
+from promptwitness.errors import (  # re-exported
+    NoteError as NoteError,
+)
+
 ALG_ED25519 = 0x01
 SIG_PREFIX = "\u2014 "  # em dash, space
 MAX_SIGNATURES = 100
@@ -53,10 +57,6 @@ __all__ = [
     "parse_note",
     "sign_note",
 ]
-
-
-class NoteError(ValueError):
-    """A malformed note or key, or a signature that does not verify."""
 
 
 def _b64decode(text: str, what: str) -> bytes:

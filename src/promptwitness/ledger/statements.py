@@ -25,6 +25,9 @@ import regex
 
 from promptwitness.analysis.changes import Change
 from promptwitness.analysis.forms import find_dates, form
+from promptwitness.errors import (  # re-exported
+    StatementError as StatementError,
+)
 from promptwitness.model import Segment
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -59,10 +62,6 @@ __all__ = [
     "statement",
     "statement_bytes",
 ]
-
-
-class StatementError(ValueError):
-    """A payload that is not a Statement v1 with a known predicate."""
 
 
 def sha256_text(value: str) -> str:

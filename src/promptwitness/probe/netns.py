@@ -19,17 +19,15 @@ import os
 import socket
 import struct
 
-from promptwitness.errors import Error
+from promptwitness.errors import (
+    SandboxError as SandboxError,
+)
 
 CLONE_NEWNET = 0x40000000
 CLONE_NEWUSER = 0x10000000
 SIOCGIFFLAGS = 0x8913
 SIOCSIFFLAGS = 0x8914
 IFF_UP = 0x1
-
-
-class SandboxError(Error):
-    """The sandbox cannot be built on this machine."""
 
 
 def _unshare(flags: int) -> None:

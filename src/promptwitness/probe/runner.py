@@ -59,7 +59,12 @@ from promptwitness.capture.hermetic import (
 from promptwitness.capture.redact import Redactor
 from promptwitness.capture.server import CaptureServer, ServerThread
 from promptwitness.capture.tls import CertificateAuthority
-from promptwitness.errors import Error, UsageError
+from promptwitness.errors import (
+    ProbeError as ProbeError,
+)
+from promptwitness.errors import (
+    UsageError,
+)
 from promptwitness.model import CannedReply
 from promptwitness.probe.clock import describe as describe_clock
 from promptwitness.probe.clock import parse_clock
@@ -76,10 +81,6 @@ __all__ = ["PORT", "ProbeConfig", "ProbeResult", "RunRecord", "Session", "run_pr
 
 PORT = 8080  # the capture endpoint inside every run's namespace (the same in every run)
 STDERR_TAIL = 2000
-
-
-class ProbeError(Error):
-    """The probe could not run at all (exit code 2)."""
 
 
 @dataclass(frozen=True)

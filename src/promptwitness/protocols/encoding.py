@@ -29,6 +29,9 @@ from dataclasses import dataclass
 import brotli
 import zstandard
 
+from promptwitness.errors import (  # re-exported
+    CodingError as CodingError,
+)
 from promptwitness.model import RawRequest
 
 __all__ = [
@@ -54,17 +57,6 @@ CHUNK = 256 * 1024
 KNOWN_CODINGS = frozenset({"gzip", "x-gzip", "deflate", "br", "zstd", "identity"})
 
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-
-
-class CodingError(Exception):
-    """Why a body could not be decoded. ``kind``: ``unknown`` (a coding we do not
-    know), ``too-large`` (more than the limit: a decompression bomb), ``truncated``
-    (the stream ends early) or ``corrupt`` (not that format, or damaged)."""
-
-    def __init__(self, kind: str, coding: str, message: str) -> None:
-        super().__init__(f"{coding}: {message}" if coding else message)
-        self.kind = kind
-        self.coding = coding
 
 
 @dataclass(frozen=True)
