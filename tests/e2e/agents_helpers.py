@@ -78,6 +78,9 @@ def record(name: str, inst: Installed, ws: dict[str, Path], prompt: str, *,
         "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
         "PROMPTWITNESS_STORE": str(ws["store"]),
     }
+    if not hermetic:  # the profile's own base-URL variables (record sets the common ones)
+        env.update({var: f"http://127.0.0.1:{PORT}{suffix}"
+                    for var, suffix in profile.base_url_vars if var not in env})
     for rel, data in profile.home_files(capture_env(env, "127.0.0.1", PORT)):
         target = ws["home"] / rel
         target.parent.mkdir(parents=True, exist_ok=True)

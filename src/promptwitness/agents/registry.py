@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import shutil
 import subprocess
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -32,6 +34,7 @@ from promptwitness.agents.cache import (
     ensure_node,
     ensure_npm,
     ensure_pypi,
+    is_cached,
     node_major,
 )
 from promptwitness.agents.profiles.base import Profile
@@ -192,6 +195,30 @@ def node_for(profile: Profile) -> tuple[str, ...]:
     return (str(ensure_node(profile.node_version)),)
 
 
+def python_for(profile: Profile) -> str | None:
+    """The interpreter a PyPI profile's virtual environment is made with: None for the
+    running one, else ``python{profile.python}`` from pyenv (``$PYENV_ROOT``,
+    ``~/.pyenv``) or PATH."""
+    want = profile.python
+    if profile.registry != "pypi" or want is None:
+        return None
+    if want == f"{sys.version_info[0]}.{sys.version_info[1]}":
+        return sys.executable
+    name = f"python{want}"
+    roots = [os.environ.get("PYENV_ROOT"), str(Path.home() / ".pyenv"),
+             str(Path(pwd.getpwuid(os.getuid()).pw_dir) / ".pyenv")]  # HOME may be a test's
+    for root in dict.fromkeys(r for r in roots if r):
+        for exe in sorted(Path(root, "versions").glob(f"{want}.*/bin/{name}"), reverse=True):
+            if os.access(exe, os.X_OK):
+                return str(exe)
+    found = shutil.which(name)
+    if found is None:
+        raise InstallError(
+            f"{profile.title} needs Python {want} and this machine has no {name} (looked in "
+            f"pyenv and PATH); install it (pyenv install {want}) or put {name} on PATH")
+    return found
+
+
 LOCAL_VERSION = "installed"  # the version of an agent installed by its vendor's installer
 
 
@@ -223,7 +250,9 @@ def install(profile: Profile, version: str) -> Installed:
         roots = [str(top), *(str(Path(p).parent) for p in prefix)]
         return Installed(binary, tuple(roots), prefix)
     if profile.registry == "pypi":
-        binary = ensure_pypi(profile.name, profile.package, version, bin_name=profile.bin_name)
+        python = None if is_cached(profile.name, version) else python_for(profile)
+        binary = ensure_pypi(profile.name, profile.package, version,
+                             bin_name=profile.bin_name, python=python)
         top = binary.parents[2]  # NAME/VERSION (venv/bin/BIN)
         roots = [str(top)]
         home = _python_home(top / VENV)

@@ -11,6 +11,7 @@ import pytest
 
 from promptwitness.agents.profiles import PROFILES, get_profile
 from promptwitness.capture.env import BASE_URL_VARS, KEY_VARS
+from promptwitness.cli.agents import endpoint_vars
 from promptwitness.errors import UsageError
 from promptwitness.probe.factors import FactorContext, endpoint_host
 from promptwitness.probe.sandbox import RunSpec
@@ -19,7 +20,7 @@ from promptwitness.protocols import ADAPTERS
 ALL = sorted(PROFILES.values(), key=lambda p: p.name)
 
 
-RAW_PROTOCOLS = {"connect-rpc"}  # stored byte for byte, not parsed into segments
+RAW_PROTOCOLS = {"connect-rpc", "augment"}  # stored byte for byte, not parsed into segments
 
 
 @pytest.mark.parametrize("profile", ALL, ids=lambda p: p.name)
@@ -33,10 +34,12 @@ def test_profile_is_coherent(profile) -> None:  # type: ignore[no-untyped-def]
     argv = profile.argv("/x/bin", "PROMPT-MARK")
     assert argv[0] == "/x/bin" and "PROMPT-MARK" in argv
     assert profile.prompt in profile.argv("/x/bin")
+    # the common variables, or the agent's own (the probe sets a profile's in every run)
     known_urls = {v.name for v in BASE_URL_VARS}
-    assert all(v in known_urls for v, _ in profile.base_url_vars)
+    assert all(v in known_urls or endpoint_vars([v]) for v, _ in profile.base_url_vars)
+    # a key record gives a dummy for, or the agent's own with a fixed dummy in its env
     known_keys = {k.name for k in KEY_VARS}
-    assert set(profile.key_vars) <= known_keys
+    assert all(k in known_keys or profile.env.get(k) for k in profile.key_vars)
     if profile.account:  # its vendor's hosts, answered hermetic: declared
         assert profile.default_hosts and profile.runtime is not None
     else:  # pointed at the capture server by a variable, with a dummy key

@@ -102,6 +102,30 @@ def test_node_new_enough_or_fetched(monkeypatch: pytest.MonkeyPatch) -> None:
     assert registry.node_for(get_profile("aider")) == ()  # PyPI: no Node at all
 
 
+def _needs_python(version: str | None) -> Profile:
+    return Profile(name="x", title="X", registry="pypi", package="x", bin_name="x",
+                   protocol="openai-chat", args=(), python=version)
+
+
+def test_python_for_a_venv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A PyPI profile's venv: the running interpreter, or pythonX.Y from pyenv or PATH."""
+    import sys
+
+    assert registry.python_for(_needs_python(None)) is None
+    assert registry.python_for(get_profile("aider")) is None
+    running = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    assert registry.python_for(_needs_python(running)) == sys.executable
+    exe = tmp_path / "pyenv" / "versions" / "3.99.1" / "bin" / "python3.99"
+    exe.parent.mkdir(parents=True)
+    exe.write_text("#!/bin/sh\n")
+    exe.chmod(0o755)
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "pyenv"))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert registry.python_for(_needs_python("3.99")) == str(exe)
+    with pytest.raises(InstallError, match=r"needs Python 3\.98 .*no python3\.98"):
+        registry.python_for(_needs_python("3.98"))
+
+
 def test_cli_agents_lists_profiles_and_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("PROMPTWITNESS_AGENT_CACHE", str(tmp_path))

@@ -10,6 +10,7 @@ from promptwitness.agents.profiles import (
     cursor_agent,
     gemini_cli,
     grok_cli,
+    kimi_cli,
     mini_swe_agent,
     opencode,
     pi,
@@ -34,6 +35,7 @@ PROFILES: dict[str, Profile] = {
         continue_cli.PROFILE,
         grok_cli.PROFILE,
         mini_swe_agent.PROFILE,
+        kimi_cli.PROFILE,
     )
 }
 

