@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from tests.e2e.agents_helpers import audit, installed, record
 
-from promptwitness.agents.cache import is_cached
+from promptwitness.agents.cache import InstallError, is_cached
 from promptwitness.agents.profiles import get_profile
-from promptwitness.agents.registry import InstallError, python_for
+from promptwitness.agents.registry import python_for
 
 pytestmark = pytest.mark.e2e
 
