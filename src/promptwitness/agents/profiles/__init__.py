@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from promptwitness.agents.profiles import (
     aider,
+    auggie,
     claude_code,
+    cline,
     codex,
     continue_cli,
+    copilot,
     cursor_agent,
     gemini_cli,
     grok_cli,
+    kilocode,
     kimi_cli,
     mini_swe_agent,
     opencode,
@@ -32,10 +36,14 @@ PROFILES: dict[str, Profile] = {
         pi.PROFILE,
         aider.PROFILE,
         cursor_agent.PROFILE,
+        cline.PROFILE,
         continue_cli.PROFILE,
         grok_cli.PROFILE,
         mini_swe_agent.PROFILE,
         kimi_cli.PROFILE,
+        kilocode.PROFILE,
+        copilot.PROFILE,
+        auggie.PROFILE,
     )
 }
 
