@@ -32,6 +32,11 @@ class Recorded:
     seconds: float
     main: dict[str, Any]  # the `log --json` item of the largest request of the protocol
     doc: dict[str, Any]  # `show --json` of that request
+    raw: bytes = b""  # `show --raw` of that request (record's ``model_path`` only)
+
+    @property
+    def body(self) -> bytes:
+        return self.raw.partition(b"\r\n\r\n")[2] or self.raw.partition(b"\n\n")[2]
 
     @property
     def system_text(self) -> str:
@@ -63,11 +68,13 @@ def _pw_env(tmp: Path, store: Path) -> dict[str, str]:
 
 
 def record(name: str, inst: Installed, ws: dict[str, Path], prompt: str, *,
-           hermetic: bool = False) -> Recorded:
+           hermetic: bool = False, model_path: str | None = None) -> Recorded:
     """One headless run of the agent under ``record --isolate``, its configuration files
     written into a fresh HOME from the environment ``record`` will give it; with
     ``hermetic``, under ``record --hermetic --agent NAME`` instead (the agent as
-    installed, its vendor's hosts answered with the profile's canned answers)."""
+    installed, its vendor's hosts answered with the profile's canned answers).
+    ``model_path``: the path of its model call when its protocol is stored raw (no
+    adapter parses it, so its exchanges have no protocol)."""
     profile = get_profile(name)
     path = ":".join((*inst.path_prefix, str(inst.binary.parent), "/usr/local/bin:/usr/bin:/bin"))
     env = {
@@ -94,14 +101,20 @@ def record(name: str, inst: Installed, ws: dict[str, Path], prompt: str, *,
     seconds = time.monotonic() - t0
     log = promptwitness("log", "--json", env=env)
     assert log.returncode == 0, log.stderr.decode()
-    calls = [x for x in json.loads(log.stdout) if x["protocol"] == profile.protocol]
+    calls = [x for x in json.loads(log.stdout) if x["protocol"] == profile.protocol
+             or (model_path is not None and x["path"] == model_path)]
     assert calls, (run.stderr.decode()[-3000:], json.loads(log.stdout))
     main = max(calls, key=lambda x: x["request_size"])
     shown = promptwitness("show", str(main["id"]), "--json", env=env)
     assert shown.returncode == 0, shown.stderr.decode()
+    raw = b""
+    if model_path is not None:  # no prompt parsed: the request as sent
+        out = promptwitness("show", str(main["id"]), "--raw", env=env)
+        assert out.returncode == 0, out.stderr.decode()
+        raw = out.stdout
     return Recorded(run.returncode, run.stdout.decode("utf-8", "replace"),
                     run.stderr.decode("utf-8", "replace"), seconds, main,
-                    json.loads(shown.stdout))
+                    json.loads(shown.stdout), raw)
 
 
 def audit(name: str, version: str, tmp: Path, *extra: str) -> tuple[int, dict[str, Any]]:

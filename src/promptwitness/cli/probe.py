@@ -22,6 +22,7 @@ from promptwitness.cli.common import (
     write_report,
 )
 from promptwitness.errors import UsageError
+from promptwitness.model import CannedReply
 from promptwitness.probe.factors import FACTORS, Selection, parse_factor_arg, parse_vary_env
 
 if TYPE_CHECKING:
@@ -136,7 +137,9 @@ def hermetic_options(args: argparse.Namespace,
         if not runtimes and profile.runtime is not None:
             runtimes = (profile.runtime,)
         for method, path, status, body in profile.answers:
-            answers[(method, path)] = json_reply(status, json.loads(body))
+            json.loads(body)  # JSON, sent as written (a trailing newline ends an NDJSON line)
+            answers[(method, path)] = CannedReply(
+                status, (("Content-Type", "application/json"),), (body.encode(),))
     return HermeticOptions(
         answers=answers, fallback=json_reply(args.hermetic_answer), runtimes=runtimes,
         default_hosts=() if profile is None else profile.default_hosts,
