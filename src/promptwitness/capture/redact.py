@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -195,11 +196,8 @@ def is_credential_header(name: str) -> bool:
         return False
     if not any(m in low for m in _NAME_MARKS):
         return False
-    if "session" in low and _SESSION_ID.search(low) and not any(
-        m in low for m in _NAME_MARKS if m != "session"
-    ):
-        return False
-    return True
+    return not ("session" in low and _SESSION_ID.search(low)
+                and not any(m in low for m in _NAME_MARKS if m != "session"))
 
 
 def _lower_percent(s: str) -> str:
@@ -221,10 +219,8 @@ def text_forms(secret: str) -> set[str]:
 
 def byte_forms(secret: str) -> set[bytes]:
     out = {_utf8(f) for f in text_forms(secret)}
-    try:
+    with contextlib.suppress(UnicodeEncodeError):
         out.add(secret.encode("latin-1"))
-    except UnicodeEncodeError:
-        pass
     return out
 
 

@@ -212,7 +212,7 @@ def decode_batch(frame: bytearray, shared: Bodies | None = None) -> list[Capture
     view = memoryview(frame)
     (n,) = _META.unpack_from(view)
     off = _META.size + n
-    in_shared, items = pickle.loads(view[_META.size : off])
+    in_shared, items = pickle.loads(view[_META.size : off])  # noqa: S301 - our own writer child, over a socketpair
     src: mmap.mmap | memoryview
     if in_shared:
         if shared is None:
@@ -298,7 +298,7 @@ def child_main(fd: int) -> int:
     from promptwitness.store import Store
 
     sock = socket.socket(fileno=fd)
-    config = pickle.loads(_recv(sock))
+    config = pickle.loads(_recv(sock))  # noqa: S301 - our own writer child, over a socketpair
     shared: Bodies | None = None
     try:
         if config.get("shared_fd") is not None:
@@ -480,7 +480,7 @@ class ProcessWriter(StoreWriter):
         assert self._sock is not None
         self._sock.settimeout(_START_TIMEOUT)
         try:
-            kind, value = pickle.loads(_recv(self._sock))
+            kind, value = pickle.loads(_recv(self._sock))  # noqa: S301 - our own writer child, over a socketpair
         finally:
             self._sock.settimeout(None)
         if kind != "ready":
@@ -519,7 +519,7 @@ class ProcessWriter(StoreWriter):
         exchanges = [ex for ex, _size, _fut in batch]
         try:
             _send(self._sock, *encode_batch(exchanges, self._shared))
-            results, failures, lines = pickle.loads(_recv(self._sock))
+            results, failures, lines = pickle.loads(_recv(self._sock))  # noqa: S301 - our own writer child, over a socketpair
         except Exception as exc:  # the child is gone (EOF, reset) or sent garbage
             self._crash(exc, len(batch))
             rest = self._not_stored(batch)

@@ -548,7 +548,7 @@ def derive(
         for lv in chosen:
             try:
                 f.check(lv)
-            except Exception:  # noqa: BLE001 - a derived level the factor refuses
+            except Exception:  # noqa: BLE001, S112 - a derived level the factor refuses
                 continue
             ok.append(lv)
         if len(ok) >= 2:

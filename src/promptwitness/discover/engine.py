@@ -180,7 +180,7 @@ def _discover(config: ProbeConfig, derivation: Derivation, store: Store, box: Sa
     s = Session(config, store, box, progress)
     control = s.control
     derived = {d.name: d for d in derivation.derived}
-    binary = [sel for sel in config.selections if derived.get(sel.name, None) is not None
+    binary = [sel for sel in config.selections if derived.get(sel.name) is not None
               and derived[sel.name].binary]
     values = [sel for sel in config.selections if sel not in binary]
     # members of the group tests: a binary input by its name; a level of a value factor

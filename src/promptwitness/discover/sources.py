@@ -16,7 +16,10 @@ What is read, by file (extension first, then the first bytes):
   builds objects and never runs code), only when its magic number is the running
   Python's (another version's layout is not parsed: read as a binary instead). The
   text is one line per code object (``# code QUALNAME names: ...``) and one Python
-  literal (``repr``) per constant: format ``python-bytecode``. A ``.pyc`` whose source
+  literal (``repr``) per constant: format ``python-bytecode``. ``marshal`` is not safe
+  against hostile data (it can crash the interpreter), so it runs in a child process
+  with limited memory and CPU (``discover.pycworker``); a crash is a note and the file
+  is read as printable strings. A ``.pyc`` whose source
   ``.py`` is present (``__pycache__``) is skipped.
 - Single-file executables whose embedded source can be found:
   ``bun-executable`` (``bun build --compile``: the module graph ends with the
@@ -66,6 +69,7 @@ import os
 import re
 import stat
 import struct
+import sys
 import tarfile
 import time
 import zipfile
@@ -92,6 +96,7 @@ __all__ = [
     "parse_pkg_prelude",
     "parse_sea_blob",
     "pyc_text",
+    "pyc_text_isolated",
     "resolve_target",
 ]
 
@@ -354,6 +359,27 @@ def _back(buf: bytes, start: int, floor: int) -> int:
 # ------------------------------------------------------------------ .pyc
 
 
+def pyc_text_isolated(data: bytes, timeout: float = 30.0) -> tuple[str | None, str]:
+    """:func:`pyc_text` in a child process (``discover.pycworker``): a hostile
+    ``.pyc`` can crash the interpreter that unmarshals it, never the scan. Returns
+    (text, "") or (None, why)."""
+    import subprocess
+
+    try:
+        proc = subprocess.run([sys.executable, "-I", "-m", "promptwitness.discover.pycworker"],
+                              input=data, capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return None, "its code objects took too long to read (a hostile .pyc?)"
+    except OSError as exc:
+        return None, f"the .pyc reader did not start ({exc})"
+    if proc.returncode == 0:
+        return proc.stdout.decode("utf-8", "surrogatepass"), ""
+    if proc.returncode == 3:
+        return None, "not a .pyc of this Python"
+    return None, (f"unmarshalling it killed the reader (exit {proc.returncode}): malformed "
+                  "or hostile bytecode")
+
+
 def pyc_text(data: bytes, limit: int = 64 * MiB) -> str | None:
     """The string constants of a ``.pyc`` of the running Python as text (module
     docstring), or None when it is not one (other magic, malformed, not code).
@@ -365,7 +391,7 @@ def pyc_text(data: bytes, limit: int = 64 * MiB) -> str | None:
     if len(data) < 17 or data[:4] != importlib.util.MAGIC_NUMBER:
         return None
     try:
-        code = marshal.loads(data[16:])
+        code = marshal.loads(data[16:])  # noqa: S302 - only in discover.pycworker's child
     except (ValueError, EOFError, TypeError, RecursionError, MemoryError, OverflowError):
         return None
     if not isinstance(code, types.CodeType):
@@ -927,10 +953,10 @@ class Sources:
         yield from self._pyc_bytes(name, data, size)
 
     def _pyc_bytes(self, name: str, data: bytes, size: int) -> Iterator[Piece]:
-        text = pyc_text(data)
+        text, why = pyc_text_isolated(data)
         if text is None:
             record = ScannedFile(name, "binary-strings", size,
-                                 "not a .pyc of this Python: read as printable strings")
+                                 f"{why}: read as printable strings")
             self._record(record)
             yield from self._strings_of(record, data)
             return
@@ -1000,9 +1026,9 @@ class Sources:
                 if found == BUN_TRAILER:
                     bun_at.append(end - len(BUN_TRAILER))
             sea = _find_note(f, elf.notes, SEA_NOTE_NAME)
-        if not bun_at and size > 8 + len(BUN_TRAILER):
-            if read(size - 8 - len(BUN_TRAILER), len(BUN_TRAILER)) == BUN_TRAILER:
-                bun_at.append(size - 8 - len(BUN_TRAILER))
+        if (not bun_at and size > 8 + len(BUN_TRAILER)
+                and read(size - 8 - len(BUN_TRAILER), len(BUN_TRAILER)) == BUN_TRAILER):
+            bun_at.append(size - 8 - len(BUN_TRAILER))
         if not bun_at and sea is None and head.startswith(EXEC_MAGIC):
             note_needle = SEA_NOTE_NAME + b"\0\0\0" + struct.pack("<I", SEA_MAGIC)
             found_at = _search(f, size, (BUN_TRAILER, note_needle, PKG_PRELUDE),
@@ -1025,10 +1051,9 @@ class Sources:
                 note = "V8 startup snapshot: its printable strings" if flags & 2 else ""
                 yield from self._embedded(f, name, size, "node-sea", entries, note)
                 return
-        if pkg_at >= 0:
-            if (got := self._pkg(f, name, size, pkg_at)) is not None:
-                yield from got
-                return
+        if pkg_at >= 0 and (got := self._pkg(f, name, size, pkg_at)) is not None:
+            yield from got
+            return
         yield from self._strings(f, name, size, "binary-strings", 0, size)
 
     def _bun(self, f: IO[bytes], name: str, size: int,

@@ -714,7 +714,7 @@ def parse_trace(lines: Iterable[str], *, skip_setup: bool = True) -> ParsedTrace
     for line in lines:
         try:
             parser.feed(line)
-        except Exception:  # noqa: BLE001 - one odd line must not cost the whole trace
+        except Exception:  # noqa: BLE001, S112 - one odd line must not cost the whole trace
             continue
     return parser.result()
 

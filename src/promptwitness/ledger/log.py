@@ -57,7 +57,7 @@ def _read_exchange(conn: sqlite3.Connection, exchange_id: int) -> StoredExchange
     from promptwitness.store.db import Store
 
     row = conn.execute(
-        f"SELECT {Store._COLUMNS} FROM exchanges WHERE id = ?", (int(exchange_id),)
+        f"SELECT {Store._COLUMNS} FROM exchanges WHERE id = ?", (int(exchange_id),)  # noqa: S608 - a constant column list
     ).fetchone()
     if row is None:
         raise NotFound(f"no exchange {exchange_id}")
@@ -456,7 +456,7 @@ class Ledger:
         from promptwitness.store.db import Store
 
         with self.store._use("read the exchanges") as conn:
-            rows = conn.execute(f"SELECT {Store._COLUMNS} FROM exchanges ORDER BY id").fetchall()
+            rows = conn.execute(f"SELECT {Store._COLUMNS} FROM exchanges ORDER BY id").fetchall()  # noqa: S608 - a constant column list
         records: dict[int, StoredExchange] = {}
         damaged: set[int] = set()
         for row in rows:

@@ -79,10 +79,7 @@ class Cell:
         control: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
     ) -> None:
         assignments = _pairs(levels)
-        if control is None:
-            ctrl = assignments if purpose == "control" else ()
-        else:
-            ctrl = _pairs(control)
+        ctrl = (assignments if purpose == "control" else ()) if control is None else _pairs(control)
         object.__setattr__(self, "assignments", assignments)
         object.__setattr__(self, "purpose", purpose)
         object.__setattr__(self, "reason", reason)

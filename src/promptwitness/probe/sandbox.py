@@ -278,7 +278,7 @@ class RunSpec:
                 raise SandboxError(f"root file {p!r}: content must be bytes or None")
             parent = os.path.dirname(p)
             while parent != "/":
-                if roots.get(parent, None) is not None:
+                if roots.get(parent) is not None:
                     raise SandboxError(f"root file {p!r} is below the file {parent!r}")
                 parent = os.path.dirname(parent)
         object.__setattr__(self, "root_files", tuple(sorted(roots.items())))

@@ -164,9 +164,8 @@ class SSEParser:
         elif name == "id":
             if "\x00" not in value:
                 self._last_id = value
-        elif name == "retry":
-            if value and value.isascii() and value.isdigit():
-                self._retry = int(value)
+        elif name == "retry" and value and value.isascii() and value.isdigit():
+            self._retry = int(value)
         return None
 
 

@@ -27,7 +27,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -777,7 +777,7 @@ class Store:
 
     def exchanges(self, run: str | None = None, limit: int | None = None) -> list[StoredExchange]:
         """Exchanges in id order, of one run or all; ``limit`` keeps the most recent ones."""
-        sql = f"SELECT {self._COLUMNS} FROM exchanges"
+        sql = f"SELECT {self._COLUMNS} FROM exchanges"  # noqa: S608 - a constant column list
         args: list[Any] = []
         if run is not None:
             sql += " WHERE run = ?"
@@ -793,7 +793,7 @@ class Store:
     def get(self, id: int) -> StoredExchange:
         with self._use("read an exchange") as conn:
             row = conn.execute(
-                f"SELECT {self._COLUMNS} FROM exchanges WHERE id = ?", (int(id),)
+                f"SELECT {self._COLUMNS} FROM exchanges WHERE id = ?", (int(id),)  # noqa: S608 - a constant column list
             ).fetchone()
         if row is None:
             raise NotFound(f"no exchange {id} in store {self.root}")
@@ -824,8 +824,6 @@ class Store:
             ).fetchone()
         size = 0
         for p in (self.path, self.path.with_name(self.path.name + "-wal")):
-            try:
+            with suppress(FileNotFoundError):
                 size += p.stat().st_size
-            except FileNotFoundError:
-                pass
         return StoreStats(int(n_ex), int(n_runs), int(n_blobs), int(raw), int(stored), size)

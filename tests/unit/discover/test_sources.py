@@ -36,6 +36,7 @@ from promptwitness.discover.sources import (
     parse_pkg_prelude,
     parse_sea_blob,
     pyc_text,
+    pyc_text_isolated,
     resolve_target,
 )
 from promptwitness.errors import UsageError
@@ -270,6 +271,27 @@ def test_pyc_other_version_or_garbage_is_none() -> None:
     magic = importlib.util.MAGIC_NUMBER
     assert pyc_text(magic + b"\0" * 12 + b"\xff\xfe garbage") is None
     assert pyc_text(magic + b"\0" * 12 + b"N") is None  # marshal of None: not code
+
+
+def test_pyc_is_unmarshalled_in_a_child_that_may_die(tmp_path: Path) -> None:
+    """``marshal`` is not safe against hostile data: the scan unmarshals in a child
+    process with limited memory and CPU, and a child that dies, hangs or finds no code
+    gives a reason, never a crash of the scan."""
+    src = tmp_path / "m.py"
+    src.write_text("HOSTS = ('api.deepseek.com',)\n")
+    pyc = tmp_path / "m.pyc"
+    py_compile.compile(str(src), cfile=str(pyc))
+    text, why = pyc_text_isolated(pyc.read_bytes())
+    assert why == "" and text is not None and "'api.deepseek.com'" in text
+    assert pyc_text_isolated(b"garbage") == (None, "not a .pyc of this Python")
+    text, why = pyc_text_isolated(pyc.read_bytes(), timeout=0.001)
+    assert text is None and "too long" in why
+    import importlib.util
+
+    # a list of 2**31 - 1 items: the child runs out of its address space, not the scan
+    bomb = importlib.util.MAGIC_NUMBER + b"\0" * 12 + b"[" + b"\xff\xff\xff\x7f"
+    text, why = pyc_text_isolated(bomb)
+    assert text is None and why
 
 
 def test_pyc_with_source_is_skipped_in_a_directory(tmp_path: Path) -> None:

@@ -281,8 +281,8 @@ def test_every_one_at_a_time_cell_differs_from_control() -> None:
 
 
 def test_tz_control_constant_matches_the_factor() -> None:
-    assert tz.CONTROL == F.get("tz").control
-    assert tz.SYSTEM_CONTROL == F.get("system-tz").control
+    assert F.get("tz").control == tz.CONTROL
+    assert F.get("system-tz").control == tz.SYSTEM_CONTROL
 
 
 def test_git_remote_levels_and_refusals() -> None:

@@ -188,10 +188,7 @@ def _whole_segment(diff: SegmentDiff) -> Change:
     else:
         kind = "content"
     a, b = diff.a, diff.b
-    if a is None:
-        detail = f"segment added: {short(b or '')}"
-    else:
-        detail = f"segment removed: {short(a)}"
+    detail = f"segment added: {short(b or '')}" if a is None else f"segment removed: {short(a)}"
     return Change(
         path=diff.path,
         channel=diff.channel,

@@ -25,7 +25,7 @@ def _pw_install() -> None:
         state["busy"] = True
         try:
             access(base + what, os.F_OK)
-        except Exception:  # noqa: BLE001 - a report must never disturb the command
+        except Exception:  # noqa: BLE001, S110 - a report must never disturb the command
             pass
         finally:
             state["busy"] = False
