@@ -51,7 +51,7 @@ PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]" 2>&1 \
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]" 2>&1 \
   | grep -v "^WARNING: Location" || true
 .venv/bin/python -c "import promptwitness, aiohttp, zstandard, pyseccomp"
 
