@@ -49,6 +49,7 @@ from promptwitness.analysis.diff import SegmentDiff, diff_segments
 from promptwitness.model import Segment
 
 __all__ = [
+    "EXIT_CODES",
     "Analysis",
     "Classifier",
     "Finding",
@@ -142,6 +143,10 @@ class Analysis:
 
     def verdict(self, all_cells_ran: bool = True) -> Verdict:
         return verdict(self, all_cells_ran)
+
+
+# a verdict's exit code, the same for every command that gives one (2 is an error)
+EXIT_CODES: dict[str, int] = {"clean": 0, "conditioned": 1, "inconclusive": 3}
 
 
 def verdict(analysis: Analysis, all_cells_ran: bool) -> Verdict:

@@ -63,6 +63,18 @@ def _add_no_proxy(value: str | None) -> str:
     return ",".join(have)
 
 
+# The capture endpoint's port inside a run's network namespace (probe, audit, hermetic
+# record): the same in every run, so the environment a run sees never varies with it.
+CAPTURE_PORT = 8080
+CAPTURE_ORIGIN = f"http://127.0.0.1:{CAPTURE_PORT}"
+
+
+def is_loopback_host(host: str) -> bool:
+    """``127.x.y.z``, ``::1`` or ``localhost`` (brackets and case ignored)."""
+    h = host.strip("[]").lower()
+    return h == "localhost" or h == "::1" or h.startswith("127.")
+
+
 def dummy_keys(base: Mapping[str, str]) -> dict[str, str]:
     """A dummy key for every key variable that ``base`` does not set."""
     return {k.name: dummy_key(k.prefix) for k in KEY_VARS if not base.get(k.name)}

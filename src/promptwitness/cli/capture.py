@@ -15,7 +15,14 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 
-from promptwitness.capture.env import BASE_URL_VARS, capture_env, dummy_keys, secrets_in_env
+from promptwitness.capture.env import (
+    BASE_URL_VARS,
+    CAPTURE_PORT,
+    capture_env,
+    dummy_keys,
+    is_loopback_host,
+    secrets_in_env,
+)
 from promptwitness.capture.redact import Redactor
 from promptwitness.capture.server import CaptureServer, ServerThread
 from promptwitness.capture.upstream import parse_upstream
@@ -221,8 +228,7 @@ def cmd_record(args: argparse.Namespace) -> int:
 def _is_loopback_url(url: str) -> bool:
     from urllib.parse import urlsplit
 
-    host = urlsplit(url).hostname or ""
-    return host in ("localhost", "::1") or host.startswith("127.")
+    return is_loopback_host(urlsplit(url).hostname or "")
 
 
 def _run_child(cmd: list[str], env: dict[str, str]) -> int:
@@ -307,7 +313,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "Ctrl-C stops",
             markup=False,
         )
-        if host not in ("127.0.0.1", "localhost", "::1"):
+        if not is_loopback_host(host):
             console.print(
                 "promptwitness: warning: listening beyond loopback; anyone who reaches this "
                 "port can send requests through it and read nothing back but their own answers",
@@ -338,12 +344,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-HERMETIC_PORT = 8080  # the capture port (plain HTTP and CONNECT) inside the namespace
+HERMETIC_PORT = CAPTURE_PORT  # the capture port (plain HTTP and CONNECT) in the namespace
 
 
 def _loopback_client(client: str | None) -> bool:
-    host = (client or "").rpartition(":")[0].strip("[]")
-    return host.startswith("127.") or host == "::1"
+    return is_loopback_host((client or "").rpartition(":")[0])
 
 
 def hermetic_summary(store: Store, run: str, report: dict[str, object]) -> dict[str, object]:

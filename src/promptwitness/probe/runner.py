@@ -41,8 +41,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from promptwitness.agents.profiles.base import HomeFiles
-from promptwitness.analysis.attribute import Analysis, Observation, analyse, verdict
-from promptwitness.capture.env import BASE_URL_VARS, capture_env, dummy_keys
+from promptwitness.analysis.attribute import (
+    EXIT_CODES,
+    Analysis,
+    Observation,
+    analyse,
+    verdict,
+)
+from promptwitness.capture.env import BASE_URL_VARS, CAPTURE_PORT, capture_env, dummy_keys
 from promptwitness.capture.hermetic import (
     DNS_PORT,
     HTTP_PORT,
@@ -79,7 +85,7 @@ from promptwitness.store import Store
 __all__ = ["PORT", "ProbeConfig", "ProbeResult", "RunRecord", "Session", "run_probe",
            "traced_run"]
 
-PORT = 8080  # the capture endpoint inside every run's namespace (the same in every run)
+PORT = CAPTURE_PORT  # the capture endpoint inside every run's namespace
 STDERR_TAIL = 2000
 
 
@@ -552,7 +558,7 @@ class Session:
         records = [rec for rec in r.records if rec.cell not in skip]
         records.sort(key=lambda rec: (order.get(rec.cell, len(order)), rec.replicate))
         v = verdict(result, all_cells_ran=not result.failed)
-        self.store.end_run(r.probe_id, {"clean": 0, "conditioned": 1}.get(v, 3))
+        self.store.end_run(r.probe_id, EXIT_CODES.get(v, 3))
         hermetic = self.hermetic
         if hermetic is not None:
             hermetic["dns_names"] = list(r.dns_names)

@@ -30,7 +30,7 @@ from collections import Counter
 from typing import Any
 
 from promptwitness import __version__
-from promptwitness.analysis.attribute import Finding
+from promptwitness.analysis.attribute import EXIT_CODES, Finding
 from promptwitness.analysis.changes import Change
 from promptwitness.probe.clock import describe
 from promptwitness.probe.runner import ProbeResult
@@ -39,7 +39,6 @@ from promptwitness.store.db import iso_time
 __all__ = ["SCHEMA", "exit_code", "to_json"]
 
 SCHEMA = "promptwitness/probe-report/v1"
-EXIT_CODES = {"clean": 0, "conditioned": 1, "inconclusive": 3}
 
 
 def exit_code(verdict: str) -> int:

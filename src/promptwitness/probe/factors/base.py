@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from promptwitness.capture.env import CAPTURE_PORT, LOOPBACK_NAMES
 from promptwitness.errors import UsageError
 from promptwitness.probe.sandbox import RunSpec, SandboxError
 
@@ -38,7 +39,7 @@ __all__ = [
 _HOST_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                       r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
+LOOPBACK = LOOPBACK_NAMES
 PROXY_VARS = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy")
 NO_PROXY_VARS = ("NO_PROXY", "no_proxy")
 
@@ -52,7 +53,7 @@ class FactorContext:
     level points (``None``: the capture port, so proxied requests reach the capture server).
     """
 
-    port: int = 8080
+    port: int = CAPTURE_PORT
     base_url_vars: tuple[tuple[str, str], ...] = (("ANTHROPIC_BASE_URL", ""),)
     proxy_port: int | None = None
     scheme: str = "http"
