@@ -206,7 +206,7 @@ def test_diff_reports_a_serialisation_difference_as_covert(tmp_path: Path) -> No
     """The same prompt, once with ’ and a zero-width space written as characters, once
     as \\u escapes: different bytes, identical values. ``diff`` must not call the prompts
     identical: it reports the serialisation difference (covert) and exits 1."""
-    from promptwitness.capture.exchange import CapturedExchange
+    from promptwitness.model import CapturedExchange
     from promptwitness.store import Store
 
     prompt = {"model": "claude-sonnet-4-5", "max_tokens": 16,

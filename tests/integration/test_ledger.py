@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from promptwitness.capture.exchange import CapturedExchange
 from promptwitness.cli import main
 from promptwitness.ledger import dsse, merkle
 from promptwitness.ledger.log import Ledger
+from promptwitness.model import CapturedExchange
 from promptwitness.store import DB_NAME, Store
 
 

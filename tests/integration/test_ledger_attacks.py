@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from promptwitness.capture.exchange import CapturedExchange
 from promptwitness.cli import main
 from promptwitness.errors import StoreError
 from promptwitness.ledger.log import Ledger, adoption_digest, parse_adoptions
 from promptwitness.ledger.note import NoteError, normalize_note
+from promptwitness.model import CapturedExchange
 from promptwitness.store import DB_NAME, Store
 
 UNSIGNED = 3

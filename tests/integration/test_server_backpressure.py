@@ -13,8 +13,8 @@ import time
 import aiohttp
 import pytest
 
-from promptwitness.capture.exchange import CapturedExchange
 from promptwitness.capture.server import CaptureServer
+from promptwitness.model import CapturedExchange
 from promptwitness.store import Store
 
 pytestmark = pytest.mark.usefixtures("no_server_errors")

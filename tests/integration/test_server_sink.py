@@ -13,9 +13,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from promptwitness.capture.exchange import CapturedExchange
 from promptwitness.capture.redact import Redactor
 from promptwitness.capture.server import CaptureServer, ServerThread
+from promptwitness.model import CapturedExchange
 from promptwitness.protocols import DEFAULT_ANSWER, rebuild_answer
 from promptwitness.protocols.sse import SSEParser
 from promptwitness.store import Store

@@ -69,7 +69,7 @@ class Installed:
     def env(self, profile: Profile, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         """The variables a sandboxed run of this install needs: the profile's, a cached
         Node.js first in PATH (so ``#!/usr/bin/env node`` finds it), then ``extra``."""
-        from promptwitness.probe.sandbox import BASE_PATH
+        from promptwitness.probe.spec import BASE_PATH
 
         env = dict(profile.env)
         if self.path_prefix:

@@ -35,7 +35,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestHandler
 
-from promptwitness.capture.exchange import CapturedExchange
+from promptwitness.model import CapturedExchange
 
 if TYPE_CHECKING:
     from promptwitness.capture.server import CaptureServer

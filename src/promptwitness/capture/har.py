@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from promptwitness import __version__
-from promptwitness.capture.exchange import CapturedExchange
 from promptwitness.errors import StoreError, UsageError
+from promptwitness.model import CapturedExchange
 
 if TYPE_CHECKING:
     from promptwitness.store import Store, StoredExchange

@@ -57,7 +57,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
-from promptwitness.capture.exchange import CapturedExchange
+from promptwitness.model import CapturedExchange
 from promptwitness.protocols.encoding import (
     Decoded,
     content_encoding,

@@ -65,7 +65,6 @@ import aiohttp
 from aiohttp import web
 from aiohttp.helpers import must_be_empty_body
 
-from promptwitness.capture.exchange import CapturedExchange
 from promptwitness.capture.framing import FramingServer, rejected_exchange
 from promptwitness.capture.redact import Redactor
 from promptwitness.capture.upstream import (
@@ -85,7 +84,7 @@ from promptwitness.capture.writer import (
     WriterStats,
 )
 from promptwitness.errors import CaptureError
-from promptwitness.model import CannedReply, RawRequest
+from promptwitness.model import CannedReply, CapturedExchange, RawRequest
 from promptwitness.protocols import DEFAULT_ANSWER, sink_reply
 
 __all__ = [

@@ -7,7 +7,7 @@ process (see ``capture.writer``, ``capture.writer_process``).
 
 from __future__ import annotations
 
-from promptwitness.capture.exchange import CapturedExchange
+from promptwitness.model import CapturedExchange
 from promptwitness.report.unicode import mark
 
 __all__ = ["exchange_line", "human_size"]

@@ -47,9 +47,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from promptwitness.capture.exchange import CapturedExchange
 from promptwitness.capture.redact import Redactor
 from promptwitness.capture.summary import exchange_line
+from promptwitness.model import CapturedExchange
 
 __all__ = [
     "Committed",

@@ -66,7 +66,6 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from promptwitness.capture.exchange import CapturedExchange
 from promptwitness.capture.redact import Redactor
 from promptwitness.capture.writer import (
     DEFAULT_MAX_BACKLOG,
@@ -84,6 +83,7 @@ from promptwitness.capture.writer import (
 from promptwitness.errors import (  # re-exported
     WriterProcessError as WriterProcessError,
 )
+from promptwitness.model import CapturedExchange
 
 __all__ = ["ProcessWriter", "WriterProcessError", "redactor_secrets"]
 

@@ -163,7 +163,7 @@ def cmd_agent_versions(args: argparse.Namespace) -> int:
 def cmd_audit(args: argparse.Namespace) -> int:
     from promptwitness.agents.profiles import get_profile
     from promptwitness.agents.registry import LOCAL_VERSION, install, latest
-    from promptwitness.probe.runner import ProbeConfig
+    from promptwitness.probe.model import ProbeConfig
 
     cmd = list(args.cmd)
     if cmd and cmd[0] != "--":  # AGENT[@VERSION], then options written after it
@@ -237,7 +237,7 @@ def endpoint_vars(names: Iterable[str]) -> list[str]:
 def _audit_path(args: argparse.Namespace) -> int:
     """``audit --path BIN -- ARGS``: an installed agent with no profile."""
     from promptwitness.discover.scan import scan
-    from promptwitness.probe.runner import ProbeConfig
+    from promptwitness.probe.model import ProbeConfig
 
     cmd = list(args.cmd)
     if cmd and cmd[0] == "--":

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from promptwitness.discover.derive import Derivation
     from promptwitness.discover.engine import DiscoverResult
     from promptwitness.discover.model import Observed, ScanReport
-    from promptwitness.probe.runner import ProbeConfig, ProbeResult
+    from promptwitness.probe.model import ProbeConfig, ProbeResult
     from promptwitness.store import Store
 
 Progress = Callable[[str, Mapping[str, Any]], None]
@@ -191,7 +191,7 @@ def _after(res: DiscoverResult, scan: ScanReport | None, trace: dict[str, Any] |
 def cmd_discover(args: argparse.Namespace) -> int:
     from promptwitness.discover.derive import derive
     from promptwitness.discover.engine import run_discover
-    from promptwitness.probe.runner import ProbeConfig
+    from promptwitness.probe.model import ProbeConfig
 
     cmd = list(args.cmd)
     if len(cmd) > 1 and cmd[0] != "--":  # options written after AGENT@VERSION

@@ -28,7 +28,7 @@ from promptwitness.probe.factors import FACTORS, Selection, parse_factor_arg, pa
 if TYPE_CHECKING:
     from promptwitness.agents.profiles.base import Profile
     from promptwitness.capture.hermetic import HermeticOptions
-    from promptwitness.probe.runner import ProbeConfig, ProbeResult
+    from promptwitness.probe.model import ProbeConfig, ProbeResult
     from promptwitness.store import Store
 
 EXIT_ERROR = 2
@@ -184,7 +184,7 @@ def _resolve(argv: list[str], workdir: str | None) -> list[str]:
     """argv as the sandbox must see it (its working directory is not the caller's): the
     program as a full path unless the sandbox's PATH finds it; an argument that names an
     existing relative path here (and not in ``workdir``) made absolute."""
-    from promptwitness.probe.sandbox import BASE_PATH
+    from promptwitness.probe.spec import BASE_PATH
 
     exe = argv[0]
     if "/" in exe:
@@ -233,7 +233,7 @@ def _expose(paths: list[str], argv: list[str]) -> tuple[str, ...]:
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
-    from promptwitness.probe.runner import ProbeConfig
+    from promptwitness.probe.model import ProbeConfig
 
     cmd = list(args.cmd)
     if cmd and cmd[0] == "--":

@@ -40,7 +40,7 @@ from promptwitness.probe.factors.inputs import (
     normalise,
     path_factor,
 )
-from promptwitness.probe.sandbox import WORKDIR, RunSpec
+from promptwitness.probe.spec import WORKDIR, RunSpec
 
 __all__ = ["Derivation", "Derived", "Input", "derive", "env_value", "spread"]
 

@@ -31,7 +31,7 @@ from typing import Any
 from promptwitness import __version__
 from promptwitness.history.run import Bisect, History
 from promptwitness.history.timeline import Audit, AuditFinding, Step, VersionEntry
-from promptwitness.store.db import iso_time
+from promptwitness.model import iso_time
 
 __all__ = ["SCHEMA", "to_json"]
 

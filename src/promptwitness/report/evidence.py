@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 from promptwitness.analysis.changes import Change
 from promptwitness.analysis.diff import SegmentDiff
+from promptwitness.probe.model import ProbeResult
 from promptwitness.probe.observe import SentRequest, request_map
-from promptwitness.probe.runner import ProbeResult
 from promptwitness.store import Store, StoredExchange
 
 __all__ = [

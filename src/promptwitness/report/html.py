@@ -38,8 +38,10 @@ from markupsafe import Markup, escape
 from promptwitness import __version__
 from promptwitness.analysis.attribute import Finding
 from promptwitness.analysis.changes import KINDS, SEVERITY, Change
+from promptwitness.capture.env import CAPTURE_PORT as PORT
+from promptwitness.model import iso_time
 from promptwitness.probe.clock import describe as describe_clock
-from promptwitness.probe.runner import PORT, ProbeResult
+from promptwitness.probe.model import ProbeResult
 from promptwitness.report.evidence import DiffReport, Evidence, RequestEvidence
 from promptwitness.report.probe_json import exit_code as verdict_exit_code
 from promptwitness.report.probe_json import headline
@@ -49,7 +51,6 @@ from promptwitness.report.unicode import (
     label,
     marker,
 )
-from promptwitness.store.db import iso_time
 
 __all__ = [
     "KIND_HELP",

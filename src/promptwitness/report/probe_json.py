@@ -32,9 +32,9 @@ from typing import Any
 from promptwitness import __version__
 from promptwitness.analysis.attribute import EXIT_CODES, Finding
 from promptwitness.analysis.changes import Change
+from promptwitness.model import iso_time
 from promptwitness.probe.clock import describe
-from promptwitness.probe.runner import ProbeResult
-from promptwitness.store.db import iso_time
+from promptwitness.probe.model import ProbeResult
 
 __all__ = ["SCHEMA", "exit_code", "to_json"]
 

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from promptwitness.analysis.changes import Change
-from promptwitness.probe.runner import ProbeResult
+from promptwitness.probe.model import ProbeResult
 from promptwitness.report.probe_json import evidence, headline
 from promptwitness.report.terminal import mark_lines
 from promptwitness.report.unicode import rich_mark

@@ -40,13 +40,13 @@ from urllib.parse import quote
 
 from promptwitness import __version__
 from promptwitness.analysis.changes import KINDS, SEVERITY, Change
-from promptwitness.probe.runner import ProbeResult
+from promptwitness.model import iso_time
+from promptwitness.probe.model import ProbeResult
 from promptwitness.report.evidence import DiffReport
 from promptwitness.report.html import KIND_HELP
 from promptwitness.report.probe_json import exit_code as verdict_exit_code
 from promptwitness.report.probe_json import headline
 from promptwitness.report.unicode import mark
-from promptwitness.store.db import iso_time
 
 __all__ = [
     "INFORMATION_URI",

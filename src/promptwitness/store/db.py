@@ -29,18 +29,17 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import platformdirs
 
-from promptwitness.capture.exchange import CapturedExchange
 from promptwitness.errors import NotFound, StoreError
 from promptwitness.ledger import log as ledger_log
 from promptwitness.ledger.record import headers_json
-from promptwitness.model import RawRequest
+from promptwitness.model import CapturedExchange, RawRequest
+from promptwitness.model import iso_time as iso_time
 from promptwitness.protocols.encoding import (
     CodingError,
     Decoded,
@@ -72,16 +71,6 @@ def default_store_dir() -> Path:
 
 
 # -- values -----------------------------------------------------------------------------
-
-
-def iso_time(epoch: float, timespec: str = "milliseconds") -> str:
-    """ISO 8601 in UTC: ``2026-11-23T09:15:02.123Z`` (``timespec`` as for
-    ``datetime.isoformat``; reports use ``"seconds"``)."""
-    try:
-        dt = datetime.fromtimestamp(epoch, UTC)
-    except (OverflowError, OSError, ValueError):  # a nonsense clock: show the number
-        return repr(epoch)
-    return dt.isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from promptwitness.capture.exchange import CapturedExchange
 from promptwitness.capture.har import export_har, import_har
 from promptwitness.capture.redact import Redactor
 from promptwitness.errors import UsageError
+from promptwitness.model import CapturedExchange
 from promptwitness.store import Store
 
 SECRET = "sk-ant-api03-Zx9" + "Qw7_" * 12

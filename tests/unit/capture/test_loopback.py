@@ -21,4 +21,4 @@ def test_the_capture_endpoint_is_one_constant() -> None:
     from promptwitness.probe.runner import PORT
 
     assert PORT == HERMETIC_PORT == FactorContext().port == CAPTURE_PORT
-    assert CAPTURE_ORIGIN == f"http://127.0.0.1:{CAPTURE_PORT}"
+    assert f"http://127.0.0.1:{CAPTURE_PORT}" == CAPTURE_ORIGIN

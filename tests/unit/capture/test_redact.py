@@ -10,8 +10,8 @@ from urllib.parse import quote, quote_plus
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from promptwitness.capture.exchange import CapturedExchange
 from promptwitness.capture.redact import PREFIX, Redactor, is_credential_header
+from promptwitness.model import CapturedExchange
 
 SALT = b"s" * 32
 KEY = "sk-ant-api03-" + "Ab1_" * 20

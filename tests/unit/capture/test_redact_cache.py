@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from promptwitness.capture import redact
-from promptwitness.capture.exchange import CapturedExchange
 from promptwitness.capture.redact import KEY_PATTERN, Redactor
+from promptwitness.model import CapturedExchange
 
 SALT = b"s" * 32
 _WORD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")

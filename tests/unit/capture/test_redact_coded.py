@@ -12,8 +12,8 @@ import brotli
 import pytest
 import zstandard
 
-from promptwitness.capture.exchange import CapturedExchange
 from promptwitness.capture.redact import Redactor, is_credential_header
+from promptwitness.model import CapturedExchange
 from promptwitness.protocols.encoding import decode_body
 
 SALT = b"s" * 32

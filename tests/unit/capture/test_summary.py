@@ -3,8 +3,8 @@ client."""
 
 from __future__ import annotations
 
-from promptwitness.capture.exchange import CapturedExchange
 from promptwitness.capture.summary import exchange_line
+from promptwitness.model import CapturedExchange
 
 
 def _ex(**kw: object) -> CapturedExchange:

@@ -7,9 +7,9 @@ import threading
 
 import pytest
 
-from promptwitness.capture.exchange import CapturedExchange
 from promptwitness.capture.redact import Redactor
 from promptwitness.capture.writer import StoreWriter
+from promptwitness.model import CapturedExchange
 
 SALT = b"s" * 32
 

@@ -17,7 +17,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from promptwitness.capture.exchange import CapturedExchange
 from promptwitness.capture.redact import Redactor
 from promptwitness.capture.writer_process import (
     _FIELDS,
@@ -29,6 +28,7 @@ from promptwitness.capture.writer_process import (
     redacted_copy,
     redactor_secrets,
 )
+from promptwitness.model import CapturedExchange
 from promptwitness.store import Store
 from promptwitness.store.db import StoredExchange
 

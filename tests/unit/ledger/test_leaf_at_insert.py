@@ -11,9 +11,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from promptwitness.capture.exchange import CapturedExchange
 from promptwitness.ledger.log import Ledger
 from promptwitness.ledger.record import FIELDS, LEAF_DOMAIN, headers_json, leaf_data_spliced
+from promptwitness.model import CapturedExchange
 from promptwitness.store import Store
 
 text = st.text(max_size=20) | st.binary(max_size=12).map(

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from promptwitness.capture.exchange import CapturedExchange
 from promptwitness.errors import StoreError
 from promptwitness.ledger.log import Ledger
 from promptwitness.ledger.record import exchange_leaf_hash, leaf_data
+from promptwitness.model import CapturedExchange
 from promptwitness.store import Store, StoredExchange
 
 X = StoredExchange(

@@ -6,7 +6,7 @@ import gzip
 import json
 from pathlib import Path
 
-from promptwitness.capture.exchange import CapturedExchange
+from promptwitness.model import CapturedExchange
 from promptwitness.report.evidence import _evidence
 from promptwitness.store import Store
 

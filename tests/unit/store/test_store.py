@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from promptwitness.capture.exchange import CapturedExchange
 from promptwitness.errors import NotFound, StoreError
+from promptwitness.model import CapturedExchange
 from promptwitness.store import DB_NAME, Store, StoredExchange, default_store_dir
 from promptwitness.store import db as store_db
 

@@ -38,7 +38,7 @@ from promptwitness.probe.factors.base import Factor, FactorContext
 from promptwitness.probe.factors.env import PREFIX as ENV_PREFIX
 from promptwitness.probe.factors.env import UNSET, env_factor
 from promptwitness.probe.factors.inputs import FILE_PREFIX, PATH_PREFIX, file_factor, path_factor
-from promptwitness.probe.sandbox import RunSpec
+from promptwitness.probe.spec import RunSpec
 
 __all__ = [
     "ENV_PREFIX",

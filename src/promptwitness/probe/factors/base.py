@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from promptwitness.capture.env import CAPTURE_PORT, LOOPBACK_NAMES
-from promptwitness.errors import UsageError
-from promptwitness.probe.sandbox import RunSpec, SandboxError
+from promptwitness.errors import SandboxError, UsageError
+from promptwitness.probe.spec import RunSpec
 
 __all__ = [
     "Applier",

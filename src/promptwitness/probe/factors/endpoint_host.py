@@ -25,7 +25,7 @@ from promptwitness.probe.factors.base import (
     is_ip,
     sync_no_proxy,
 )
-from promptwitness.probe.sandbox import RunSpec
+from promptwitness.probe.spec import RunSpec
 
 DEFAULT = "default"  # no base-URL variable at all (hermetic mode only)
 LEVELS = (

@@ -9,7 +9,7 @@ import re
 
 from promptwitness.errors import UsageError
 from promptwitness.probe.factors.base import Factor, FactorContext
-from promptwitness.probe.sandbox import RunSpec
+from promptwitness.probe.spec import RunSpec
 
 PREFIX = "env:"
 UNSET = "<unset>"

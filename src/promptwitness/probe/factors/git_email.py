@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from promptwitness.probe.factors.base import Factor, FactorContext
-from promptwitness.probe.sandbox import RunSpec
+from promptwitness.probe.spec import RunSpec
 
 GIT_NAME = "Dev"
 LEVELS = (

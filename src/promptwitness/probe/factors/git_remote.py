@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 
 from promptwitness.probe.factors.base import Factor, FactorContext, check_host
-from promptwitness.probe.sandbox import RunSpec
+from promptwitness.probe.spec import RunSpec
 
 LEVELS = (
     "github.com",

@@ -26,7 +26,7 @@ from dataclasses import replace
 
 from promptwitness.errors import UsageError
 from promptwitness.probe.factors.base import Factor, FactorContext
-from promptwitness.probe.sandbox import RunSpec
+from promptwitness.probe.spec import RunSpec
 
 PATH_PREFIX = "path:"
 FILE_PREFIX = "file:"

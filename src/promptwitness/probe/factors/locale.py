@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from promptwitness.probe.factors.base import Factor, FactorContext
-from promptwitness.probe.sandbox import RunSpec
+from promptwitness.probe.spec import RunSpec
 
 LOCALES = ("C.UTF-8", "zh_CN.UTF-8", "zh_TW.UTF-8", "ja_JP.UTF-8", "ru_RU.UTF-8", "en_US.UTF-8")
 _RE = re.compile(r"^([A-Za-z]{1,8})(_[A-Za-z0-9]{2,3})?(\.[A-Za-z0-9-]+)?(@[A-Za-z0-9]+)?$")

@@ -11,7 +11,7 @@ could read the ``ID`` of this file.
 from __future__ import annotations
 
 from promptwitness.probe.factors.base import Factor, FactorContext
-from promptwitness.probe.sandbox import RunSpec
+from promptwitness.probe.spec import RunSpec
 
 # level -> (ID, NAME, VERSION_ID, PRETTY_NAME, ID_LIKE)
 _DISTROS: dict[str, tuple[str, str, str, str, str]] = {

@@ -21,7 +21,7 @@ from promptwitness.probe.factors.base import (
     sync_no_proxy,
     url_host,
 )
-from promptwitness.probe.sandbox import RunSpec
+from promptwitness.probe.spec import RunSpec
 
 NONE = "none"
 LEVELS = (

@@ -9,7 +9,7 @@ that was never configured. A level is a mirror name below, or a URL used for bot
 from __future__ import annotations
 
 from promptwitness.probe.factors.base import Factor, FactorContext, check_host, url_host
-from promptwitness.probe.sandbox import RunSpec
+from promptwitness.probe.spec import RunSpec
 
 DEFAULT = "default"
 NPMRC = ".npmrc"

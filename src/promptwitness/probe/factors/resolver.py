@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 
 from promptwitness.probe.factors.base import Factor, FactorContext
-from promptwitness.probe.sandbox import RunSpec
+from promptwitness.probe.spec import RunSpec
 
 LOOPBACK_LEVEL = "loopback"
 LEVELS = (

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from promptwitness.probe.factors import tz
 from promptwitness.probe.factors.base import Factor, FactorContext
-from promptwitness.probe.sandbox import RunSpec
+from promptwitness.probe.spec import RunSpec
 
 CONTROL = tz.SYSTEM_CONTROL
 
