@@ -202,3 +202,12 @@ def iso_time(epoch: float, timespec: str = "milliseconds") -> str:
     except (OverflowError, OSError, ValueError):  # a nonsense clock: show the number
         return repr(epoch)
     return dt.isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Release:
+    """One published version of an agent (npm or PyPI)."""
+
+    version: str
+    published: str | None  # ISO 8601, as the registry gives it
+    yanked: bool = False

@@ -38,6 +38,7 @@ from promptwitness.agents.cache import (
     node_major,
 )
 from promptwitness.agents.profiles.base import Profile
+from promptwitness.model import Release
 
 __all__ = [
     "Installed",
@@ -51,13 +52,6 @@ __all__ = [
 ]
 
 PYPI_JSON = "https://pypi.org/pypi/{name}/json"
-
-
-@dataclass(frozen=True)
-class Release:
-    version: str
-    published: str | None  # ISO 8601, as the registry gives it
-    yanked: bool = False
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from promptwitness.agents.profiles.base import HomeFiles, Profile
-from promptwitness.agents.registry import Release
 from promptwitness.capture.env import dummy_keys
 from promptwitness.errors import Error
 from promptwitness.history.bisect import Search, Signature, search
@@ -39,6 +38,7 @@ from promptwitness.history.timeline import (
     VersionCapture,
     build_timeline,
 )
+from promptwitness.model import Release
 from promptwitness.probe.factors import Selection
 from promptwitness.probe.observe import SentRequest, request_map
 from promptwitness.probe.runner import ProbeConfig, ProbeResult, run_probe

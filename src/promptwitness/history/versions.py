@@ -21,8 +21,8 @@ import re
 from collections.abc import Sequence
 from typing import Literal, TypeVar
 
-from promptwitness.agents.registry import Release
 from promptwitness.errors import UsageError
+from promptwitness.model import Release
 
 __all__ = ["Order", "sample", "select", "version_key"]
 
