@@ -5,7 +5,9 @@
  * ("+123.456789" or "-86400"), is read once from PW_CLOCK_FILE; no file or an
  * unreadable one means no shift. The real-time clocks (CLOCK_REALTIME and its coarse,
  * alarm and TAI variants), gettimeofday, time and timespec_get are shifted; the
- * monotonic and CPU clocks are not, so timers, timeouts and durations are untouched.
+ * monotonic and CPU clocks are not, so timers, timeouts and durations are untouched;
+ * absolute real-time deadlines given to the C library (condition variables, semaphores,
+ * timed locks, clock_nanosleep) are shifted back to the real clock.
  *
  * Why not libfaketime: it writes FAKETIME_SHARED into every process's environment and
  * makes semaphores and shared memory under /dev/shm, tells an audited program can see,
@@ -127,4 +129,80 @@ time_t time(time_t *out) {
 int timespec_get(struct timespec *ts, int base) {
     if (base != TIME_UTC || clock_gettime(CLOCK_REALTIME, ts) != 0) return 0;
     return base;
+}
+
+/* Absolute deadlines on the real-time clock. The program computed them from the
+ * shifted clock; the C library and the kernel compare them with the real one. They are
+ * shifted back here, or a run whose clock is behind (a pinned instant in the past) sees
+ * every such wait time out at once and spins: Bun's (JavaScriptCore's) condition
+ * variables did, at 60 s of system CPU a run. Waits on the monotonic clock are left
+ * alone (relative timeouts, poll, select and epoll never need this). */
+#include <pthread.h>
+#include <semaphore.h>
+
+static struct timespec pw_unshift(const struct timespec *ts) {
+    struct timespec t = *ts;
+    int64_t ns = (int64_t)t.tv_nsec - pw_offset_ns % 1000000000;
+    time_t sec = t.tv_sec - (time_t)(pw_offset_ns / 1000000000);
+    if (ns < 0) { ns += 1000000000; sec -= 1; }
+    if (ns >= 1000000000) { ns -= 1000000000; sec += 1; }
+    t.tv_sec = sec;
+    t.tv_nsec = (long)ns;
+    return t;
+}
+
+typedef int (*pw_cond_timedwait_t)(pthread_cond_t *, pthread_mutex_t *,
+                                   const struct timespec *);
+typedef int (*pw_sem_timedwait_t)(sem_t *, const struct timespec *);
+typedef int (*pw_mutex_timedlock_t)(pthread_mutex_t *, const struct timespec *);
+typedef int (*pw_clock_nanosleep_t)(clockid_t, int, const struct timespec *,
+                                    struct timespec *);
+
+int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
+                           const struct timespec *abstime) {
+    static pw_cond_timedwait_t real;
+    pw_init();
+    if (!real) real = (pw_cond_timedwait_t)dlvsym(RTLD_NEXT, "pthread_cond_timedwait",
+                                                  "GLIBC_2.3.2");
+    if (!real) real = (pw_cond_timedwait_t)dlsym(RTLD_NEXT, "pthread_cond_timedwait");
+    /* glibc keeps a condition variable's clock in bit 1 of __wrefs (1: monotonic) */
+    if (pw_offset_ns && abstime && !(c->__data.__wrefs & 2)) {
+        struct timespec t = pw_unshift(abstime);
+        return real(c, m, &t);
+    }
+    return real(c, m, abstime);
+}
+
+int sem_timedwait(sem_t *s, const struct timespec *abstime) {
+    static pw_sem_timedwait_t real;
+    pw_init();
+    if (!real) real = (pw_sem_timedwait_t)dlsym(RTLD_NEXT, "sem_timedwait");
+    if (pw_offset_ns && abstime) {
+        struct timespec t = pw_unshift(abstime);
+        return real(s, &t);
+    }
+    return real(s, abstime);
+}
+
+int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abstime) {
+    static pw_mutex_timedlock_t real;
+    pw_init();
+    if (!real) real = (pw_mutex_timedlock_t)dlsym(RTLD_NEXT, "pthread_mutex_timedlock");
+    if (pw_offset_ns && abstime) {
+        struct timespec t = pw_unshift(abstime);
+        return real(m, &t);
+    }
+    return real(m, abstime);
+}
+
+int clock_nanosleep(clockid_t id, int flags, const struct timespec *req,
+                    struct timespec *rem) {
+    static pw_clock_nanosleep_t real;
+    pw_init();
+    if (!real) real = (pw_clock_nanosleep_t)dlsym(RTLD_NEXT, "clock_nanosleep");
+    if (pw_offset_ns && req && (flags & TIMER_ABSTIME) && pw_realtime(id)) {
+        struct timespec t = pw_unshift(req);
+        return real(id, flags, &t, rem);
+    }
+    return real(id, flags, req, rem);
 }

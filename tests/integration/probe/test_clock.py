@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import re
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -104,3 +105,52 @@ def test_a_timestamp_that_changes_every_second_is_not_noise_under_a_pinned_clock
     assert real["design"]["clock"] == "real"
     assert real["noise"], "on the real clock each run wrote another second"
     assert not any(f["kind"] == "date-format" for f in real["findings"])
+
+
+WAITS = r"""
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdio.h>
+#include <time.h>
+static struct timespec soon(void) {  /* 300 ms from now, on the real-time clock */
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_nsec += 300000000;
+    if (t.tv_nsec >= 1000000000) { t.tv_sec++; t.tv_nsec -= 1000000000; }
+    return t;
+}
+int main(void) {
+    pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t c = PTHREAD_COND_INITIALIZER;
+    sem_t s;
+    struct timespec t0, t1, d;
+    sem_init(&s, 0, 0);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    pthread_mutex_lock(&m);
+    d = soon(); pthread_cond_timedwait(&c, &m, &d);
+    pthread_mutex_unlock(&m);
+    d = soon(); sem_timedwait(&s, &d);
+    d = soon(); clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &d, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    printf("%.3f\n", (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+    return 0;
+}
+"""
+
+
+def test_absolute_deadlines_wait_as_long_under_a_clock_in_the_past(
+        sandbox: Sandbox, tmp_path: Path) -> None:
+    """A program that waits until "now + 300 ms" on the real-time clock (a condition
+    variable, a semaphore, clock_nanosleep) waits 300 ms, though its clock is a year
+    behind: without the shim shifting those deadlines back, each wait ended at once and
+    Bun-built agents spun at 100 % of a core."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    assert cc is not None
+    src, exe = tmp_path / "waits.c", tmp_path / "waits"
+    src.write_text(WAITS)
+    subprocess.run([cc, "-O2", "-o", str(exe), str(src), "-lpthread"], check=True)
+    year_ago = time.time() - 365 * 86400
+    for clock in (None, year_ago):
+        r = sandbox.run(RunSpec(argv=(str(exe),), expose=(str(tmp_path),), clock=clock))
+        assert r.exit_code == 0, r.stderr.decode()
+        assert 0.85 < float(r.stdout) < 5, (clock, r.stdout)
