@@ -27,10 +27,10 @@ def test_kilocode_record(workspace: dict[str, Path]) -> None:
 
 
 def test_kilocode_audit(tmp_path: Path) -> None:
-    # real clock: under the pinned one (shifted back by up to 15 minutes) Bun's
-    # condition variables wait for real-time deadlines that are already past, time out
-    # at once and spin (2.8 million futex calls a run, 1-4 minutes instead of 12 s)
-    code, doc = audit("kilocode", VERSION, tmp_path, "--clock", "real")
+    # the pinned clock (the default): Bun's condition variables wait on real-time
+    # deadlines, which the clock shim shifts back (before it did, every wait timed out
+    # at once and a run took 1-4 minutes of spinning instead of ~12 s)
+    code, doc = audit("kilocode", VERSION, tmp_path)
     assert code == 0 and all(f["kind"] == "value" for f in doc["findings"]), doc["findings"]
     # the session id in two headers and the "Message time" stamp (to the second) differ
     # on every run: measured as noise, never attributed
