@@ -44,9 +44,20 @@ def main() -> int:
     cached_ms = (time.perf_counter() - t0) * 1000 / 100
     with tempfile.TemporaryDirectory(prefix="pw-audit-bench-") as tmp:
         report = Path(tmp) / "report.json"
-        cmd = [sys.executable, "-m", "promptwitness", "audit", f"claude-code@{args.version}",
-               "--store", str(Path(tmp) / "store"), "--jobs", str(args.jobs), "-q",
-               "--json", str(report)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "promptwitness",
+            "audit",
+            f"claude-code@{args.version}",
+            "--store",
+            str(Path(tmp) / "store"),
+            "--jobs",
+            str(args.jobs),
+            "-q",
+            "--json",
+            str(report),
+        ]
         load0 = os.getloadavg()[0]
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, stdin=subprocess.DEVNULL)
@@ -57,11 +68,17 @@ def main() -> int:
         doc = json.loads(report.read_text(encoding="utf-8"))
     res = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-        "cpus": os.cpu_count(), "load_before": round(load0, 2),
-        "version": args.version, "jobs": args.jobs, "wall_s": round(wall, 1),
-        "runs": doc["summary"]["runs"], "cells": len(doc["design"]["cells"]),
-        "failed_runs": doc["summary"]["failed_runs"], "verdict": doc["verdict"],
-        "findings": doc["summary"]["findings"], "cached_ensure_ms": round(cached_ms, 3),
+        "cpus": os.cpu_count(),
+        "load_before": round(load0, 2),
+        "version": args.version,
+        "jobs": args.jobs,
+        "wall_s": round(wall, 1),
+        "runs": doc["summary"]["runs"],
+        "cells": len(doc["design"]["cells"]),
+        "failed_runs": doc["summary"]["failed_runs"],
+        "verdict": doc["verdict"],
+        "findings": doc["summary"]["findings"],
+        "cached_ensure_ms": round(cached_ms, 3),
     }
     lines = [
         f"audit bench — {res['when']} ({res['cpus']} CPUs, load {load0:.2f})",

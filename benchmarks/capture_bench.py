@@ -507,8 +507,14 @@ def serve_is_measured(args: argparse.Namespace) -> bool:
 
 
 async def start_pw(
-    name: str, logdir: Path, args: argparse.Namespace, upstream_port: int, store: Path,
-    writer: str | None = None, profile_out: Path | None = None, src: Path | None = None,
+    name: str,
+    logdir: Path,
+    args: argparse.Namespace,
+    upstream_port: int,
+    store: Path,
+    writer: str | None = None,
+    profile_out: Path | None = None,
+    src: Path | None = None,
     serve_args: Sequence[str] = (),
 ) -> Child:
     """A promptwitness target: ``promptwitness serve`` (see ``serve_is_measured``), else
@@ -1049,8 +1055,9 @@ async def storage_phase(
     bench: Bench, upstream_port: int, src: Path | None = None, name: str = "storage"
 ) -> dict[str, Any]:
     store = bench.logdir / f"store-{name}"
-    child = await start_pw(f"promptwitness-{name}", bench.logdir, bench.args, upstream_port,
-                           store, src=src)
+    child = await start_pw(
+        f"promptwitness-{name}", bench.logdir, bench.args, upstream_port, store, src=src
+    )
     bench.children.append(child)
     db = store / DB_NAME
     conn = Conn(child.port)
@@ -1105,8 +1112,11 @@ def render(res: dict[str, Any]) -> str:
             f"Latency: {lat['requests_per_target']} requests per target, interleaved "
             f"(shuffled round-robin, keep-alive), 100 KB request -> 12-event SSE stream, "
             f"time to last byte (ms)"
-            + (f"; an untimed {lat['think_ms']:g} ms pause after every request"
-               if lat.get("think_ms") else "; back to back")
+            + (
+                f"; an untimed {lat['think_ms']:g} ms pause after every request"
+                if lat.get("think_ms")
+                else "; back to back"
+            )
         )
         hdr = (
             f"{'target':<22}{'p50':>8}{'p90':>8}{'p99':>8}  |{'+p50':>8}{'+p90':>8}{'+p99':>8}"
@@ -1173,8 +1183,9 @@ def render(res: dict[str, Any]) -> str:
         from promptwitness.capture.loop import gateway_loop_name
 
         lines.append("")
-        lines.append(f"promptwitness ran on the gateway loop of `promptwitness serve`: "
-                     f"{gateway_loop_name()}")
+        lines.append(
+            f"promptwitness ran on the gateway loop of `promptwitness serve`: {gateway_loop_name()}"
+        )
     elif loop != "asyncio":
         lines.append("")
         lines.append(f"EXPERIMENT: promptwitness ran on {loop}")
@@ -1322,7 +1333,8 @@ async def main_bench(args: argparse.Namespace) -> dict[str, Any]:
         "pw_command": (
             "promptwitness serve --listen 127.0.0.1:PORT --upstream URL --store DIR"
             + (" --quiet" if args.pw_quiet else "")
-            if serve_is_measured(args) else "CaptureServer in this script's promptwitness role"
+            if serve_is_measured(args)
+            else "CaptureServer in this script's promptwitness role"
         ),
         "upstream_impl": args.upstream_impl,
         "pw_thread_too": bool(args.pw_thread_too and args.pw_writer == "process"),
@@ -1336,8 +1348,16 @@ async def main_bench(args: argparse.Namespace) -> dict[str, Any]:
         ),
     }
     try:
-        up = await start_python_role("upstream", logdir, "--role", "upstream", "--port", "0",
-                                     "--upstream-impl", args.upstream_impl)
+        up = await start_python_role(
+            "upstream",
+            logdir,
+            "--role",
+            "upstream",
+            "--port",
+            "0",
+            "--upstream-impl",
+            args.upstream_impl,
+        )
         bench.children.append(up)
         targets = {"direct": up.port}
         pids = {"upstream": up.pid}
@@ -1348,20 +1368,33 @@ async def main_bench(args: argparse.Namespace) -> dict[str, Any]:
             targets["promptwitness"] = pw.port
             pids["promptwitness"] = pw.pid
             if args.pw_thread_too and args.pw_writer == "process":
-                pt = await start_pw("promptwitness-thread", logdir, args, up.port,
-                                    logdir / "store-thread", writer="thread")
+                pt = await start_pw(
+                    "promptwitness-thread",
+                    logdir,
+                    args,
+                    up.port,
+                    logdir / "store-thread",
+                    writer="thread",
+                )
                 bench.children.append(pt)
                 targets["promptwitness-thread"] = pt.port
                 pids["promptwitness-thread"] = pt.pid
             if args.pw_ack_after_too and serve_is_measured(args):
-                pa = await start_pw(ACK_AFTER, logdir, args, up.port, logdir / "store-ack",
-                                    serve_args=["--ack-after-answer"])
+                pa = await start_pw(
+                    ACK_AFTER,
+                    logdir,
+                    args,
+                    up.port,
+                    logdir / "store-ack",
+                    serve_args=["--ack-after-answer"],
+                )
                 bench.children.append(pa)
                 targets[ACK_AFTER] = pa.port
                 pids[ACK_AFTER] = pa.pid
             if args.baseline_src:
-                pb = await start_pw(BEFORE, logdir, args, up.port, logdir / "store-before",
-                                    src=args.baseline_src)
+                pb = await start_pw(
+                    BEFORE, logdir, args, up.port, logdir / "store-before", src=args.baseline_src
+                )
                 bench.children.append(pb)
                 targets[BEFORE] = pb.port
                 pids[BEFORE] = pb.pid
@@ -1390,7 +1423,8 @@ async def main_bench(args: argparse.Namespace) -> dict[str, Any]:
             res["storage"] = await storage_phase(bench, up.port)
             if args.baseline_src:
                 res["storage_before"] = await storage_phase(
-                    bench, up.port, src=args.baseline_src, name="storage-before")
+                    bench, up.port, src=args.baseline_src, name="storage-before"
+                )
     finally:
         for c in bench.children:
             await c.stop()
@@ -1413,8 +1447,16 @@ async def _profile_pass(args: argparse.Namespace, pstats_out: Path | None) -> di
     logdir = Path(tempfile.mkdtemp(prefix="pw-bench-prof-"))
     body = make_request_body(args.size)
     extra = ["--profile-out", str(pstats_out)] if pstats_out else []
-    up = await start_python_role("upstream", logdir, "--role", "upstream", "--port", "0",
-                                 "--upstream-impl", args.upstream_impl)
+    up = await start_python_role(
+        "upstream",
+        logdir,
+        "--role",
+        "upstream",
+        "--port",
+        "0",
+        "--upstream-impl",
+        args.upstream_impl,
+    )
     pw = await start_python_role(
         "promptwitness",
         logdir,

@@ -36,9 +36,17 @@ ONE_AT_A_TIME_RUNS_PER_LEVEL = 2.0  # the probe's default: every level, 2 replic
 def measure(agent: str, jobs: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="pw-discover-bench-") as tmp:
         report = Path(tmp) / "report.json"
-        argv = [str(ROOT / ".venv" / "bin" / "promptwitness"), "discover", agent,
-                "--store", str(Path(tmp) / "store"), "--jobs", str(jobs),
-                "--json", str(report)]
+        argv = [
+            str(ROOT / ".venv" / "bin" / "promptwitness"),
+            "discover",
+            agent,
+            "--store",
+            str(Path(tmp) / "store"),
+            "--jobs",
+            str(jobs),
+            "--json",
+            str(report),
+        ]
         t0 = time.perf_counter()
         # the report to a file, the progress lines through (stderr), the summary dropped
         proc = subprocess.run(argv, stdout=subprocess.DEVNULL, check=False)
@@ -49,10 +57,15 @@ def measure(agent: str, jobs: int) -> dict[str, Any]:
     d = doc["discover"]
     findings = doc.get("findings", [])
     return {
-        "agent": agent, "jobs": jobs, "seconds": round(seconds, 1),
-        "exit": proc.returncode, "verdict": doc.get("verdict"),
-        "factors": len(d["leads"]), "derived_levels": d["derived_levels"],
-        "runs": d["runs"], "runs_per_level": d["runs_per_level"],
+        "agent": agent,
+        "jobs": jobs,
+        "seconds": round(seconds, 1),
+        "exit": proc.returncode,
+        "verdict": doc.get("verdict"),
+        "factors": len(d["leads"]),
+        "derived_levels": d["derived_levels"],
+        "runs": d["runs"],
+        "runs_per_level": d["runs_per_level"],
         "run_timeout": d.get("run_timeout"),
         "findings": len(findings),
         "leads_found": sorted(x["factor"] for x in d["leads"] if x["outcome"] == "finding"),

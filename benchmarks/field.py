@@ -41,71 +41,93 @@ def _findings_line(doc: dict[str, Any], severity: str) -> str:
     by_kind: dict[str, set[str]] = {}
     for f in doc["findings"]:
         if f["severity"] == severity:
-            by_kind.setdefault(f["kind"], set()).update(
-                f"{k}={v}" for k, v in f["factors"].items())
+            by_kind.setdefault(f["kind"], set()).update(f"{k}={v}" for k, v in f["factors"].items())
     parts = []
     for kind, levels in sorted(by_kind.items()):
         names = sorted({lv.split("=")[0] for lv in levels})
-        shown = ", ".join(sorted(levels)[:3]) + (f" +{len(levels) - 3}" if len(levels) > 3
-                                                  else "")
+        shown = ", ".join(sorted(levels)[:3]) + (f" +{len(levels) - 3}" if len(levels) > 3 else "")
         parts.append(f"{kind} under {'/'.join(names)} ({shown})")
     return "; ".join(parts) or "none"
 
 
 def audit(profile: Profile, version: str, out: Path, jobs: int, log: Path) -> dict[str, Any]:
     report, html = out / f"{profile.name}.json", out / f"{profile.name}.html"
-    argv = [str(ROOT / ".venv" / "bin" / "promptwitness"), "audit",
-            profile.name if version == LOCAL_VERSION else f"{profile.name}@{version}",
-            "--jobs", str(jobs), "--json", str(report), "--html", str(html)]
+    argv = [
+        str(ROOT / ".venv" / "bin" / "promptwitness"),
+        "audit",
+        profile.name if version == LOCAL_VERSION else f"{profile.name}@{version}",
+        "--jobs",
+        str(jobs),
+        "--json",
+        str(report),
+        "--html",
+        str(html),
+    ]
     t0 = time.monotonic()
     with log.open("a", encoding="utf-8") as f:
         f.write(f"\n== {' '.join(argv[1:])}\n")
         f.flush()
-        proc = subprocess.run(argv, stdout=f, stderr=subprocess.STDOUT,
-                              stdin=subprocess.DEVNULL, check=False)
+        proc = subprocess.run(
+            argv, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=False
+        )
     wall = time.monotonic() - t0
-    row: dict[str, Any] = {"agent": profile.name, "title": profile.title, "version": version,
-                           "how": profile.how(), "exit": proc.returncode,
-                           "wall_s": round(wall, 1)}
+    row: dict[str, Any] = {
+        "agent": profile.name,
+        "title": profile.title,
+        "version": version,
+        "how": profile.how(),
+        "exit": proc.returncode,
+        "wall_s": round(wall, 1),
+    }
     if proc.returncode not in (0, 1, 3) or not report.exists():
         row["error"] = f"audit failed (exit {proc.returncode}; see {log.name})"
         return row
     doc = json.loads(report.read_text(encoding="utf-8"))
     durations = [r["duration"] for r in doc["runs"] if r["error"] is None]
     sev = Counter(f["severity"] for f in doc["findings"])
-    row.update({
-        "verdict": doc["verdict"], "runs": len(doc["runs"]),
-        "failed_runs": doc["summary"]["failed_runs"],
-        "median_run_s": round(statistics.median(durations), 2) if durations else None,
-        "covert": sev.get("covert", 0), "overt": sev.get("overt", 0),
-        "expected": sev.get("expected", 0), "noise": len(doc["noise"]),
-        "covert_line": _findings_line(doc, "covert"),
-        "overt_line": _findings_line(doc, "overt"),
-        "clock": doc["design"].get("clock"),
-    })
+    row.update(
+        {
+            "verdict": doc["verdict"],
+            "runs": len(doc["runs"]),
+            "failed_runs": doc["summary"]["failed_runs"],
+            "median_run_s": round(statistics.median(durations), 2) if durations else None,
+            "covert": sev.get("covert", 0),
+            "overt": sev.get("overt", 0),
+            "expected": sev.get("expected", 0),
+            "noise": len(doc["noise"]),
+            "covert_line": _findings_line(doc, "covert"),
+            "overt_line": _findings_line(doc, "overt"),
+            "clock": doc["design"].get("clock"),
+        }
+    )
     return row
 
 
 def table(rows: list[dict[str, Any]], skipped: list[tuple[str, str]]) -> str:
-    head = ("| agent | version | how it ran | verdict | covert | overt | noise | runs | "
-            "median s/run | wall s |\n|---|---|---|---|---|---|---:|---:|---:|---:|\n")
+    head = (
+        "| agent | version | how it ran | verdict | covert | overt | noise | runs | "
+        "median s/run | wall s |\n|---|---|---|---|---|---|---:|---:|---:|---:|\n"
+    )
     body = []
     for r in rows:
         if "error" in r:
-            body.append(f"| {r['title']} | {r['version']} | {r['how']} | {r['error']} "
-                        "| | | | | | |")
+            body.append(
+                f"| {r['title']} | {r['version']} | {r['how']} | {r['error']} | | | | | | |"
+            )
             continue
         body.append(
             f"| [{r['title']}]({r['agent']}.html) | {r['version']} | {r['how']} | "
             f"{r['verdict']} | {r['covert']}: {r['covert_line']} | "
             f"{r['overt']}: {r['overt_line']} | {r['noise']} | {r['runs']} | "
-            f"{r['median_run_s']} | {r['wall_s']} |")
+            f"{r['median_run_s']} | {r['wall_s']} |"
+        )
     text = head + "\n".join(body) + "\n"
     if skipped:
         text += "\nNot audited:\n\n" + "".join(f"- {n}: {why}\n" for n, why in skipped)
     if UNAVAILABLE:
         text += "\nCannot run here (`promptwitness agents`):\n\n" + "".join(
-            f"- {u.title} ({u.package}): {u.why}; needs {u.needs}\n" for u in UNAVAILABLE)
+            f"- {u.title} ({u.package}): {u.why}; needs {u.needs}\n" for u in UNAVAILABLE
+        )
     return text
 
 
@@ -134,22 +156,34 @@ def main() -> int:
             skipped.append((p.title, str(exc).split(":")[0]))
             print(f"[{i}/{len(chosen)}] {p.name}: not audited ({exc})", flush=True)
             continue
-        print(f"[{i}/{len(chosen)}] {p.name}@{version}: auditing "
-              f"({time.monotonic() - started:.0f} s so far)", flush=True)
+        print(
+            f"[{i}/{len(chosen)}] {p.name}@{version}: auditing "
+            f"({time.monotonic() - started:.0f} s so far)",
+            flush=True,
+        )
         row = audit(p, version, out, args.jobs, log)
         rows.append(row)
-        print(f"[{i}/{len(chosen)}] {p.name}@{version}: "
-              + (row.get("error") or f"{row['verdict']}, {row['covert']} covert, "
-                                     f"{row['overt']} overt, {row['runs']} runs, "
-                                     f"{row['wall_s']} s"), flush=True)
-        (out / "field.json").write_text(json.dumps({"rows": rows}, indent=2) + "\n",
-                                        encoding="utf-8")
+        print(
+            f"[{i}/{len(chosen)}] {p.name}@{version}: "
+            + (
+                row.get("error")
+                or f"{row['verdict']}, {row['covert']} covert, "
+                f"{row['overt']} overt, {row['runs']} runs, "
+                f"{row['wall_s']} s"
+            ),
+            flush=True,
+        )
+        (out / "field.json").write_text(
+            json.dumps({"rows": rows}, indent=2) + "\n", encoding="utf-8"
+        )
     text = table(rows, skipped)
     (out / "README.md").write_text(
         "# The state of the field\n\nWritten by `benchmarks/field.py` (re-run it to "
         "update). Each agent: `promptwitness audit NAME@VERSION --jobs 2` (the audit's "
         "default design), every run in a loopback-only sandbox on this 2-core machine. "
-        "The JSON and HTML reports are beside this file.\n\n" + text, encoding="utf-8")
+        "The JSON and HTML reports are beside this file.\n\n" + text,
+        encoding="utf-8",
+    )
     print(text)
     return 0
 

@@ -57,8 +57,13 @@ def direct(n: int, store_dir: Path) -> list[float]:
     with Store.open(store_dir) as store:
         thread = ServerThread(CaptureServer(store))
         host, port = thread.start()
-        env = {"PATH": "/usr/bin:/bin", "ANTHROPIC_BASE_URL": f"http://{host}:{port}",
-               "ANTHROPIC_API_KEY": "sk-ant-api03-pwdummy", "TZ": "UTC", "HOME": "/tmp"}
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "ANTHROPIC_BASE_URL": f"http://{host}:{port}",
+            "ANTHROPIC_API_KEY": "sk-ant-api03-pwdummy",
+            "TZ": "UTC",
+            "HOME": "/tmp",
+        }
         out = []
         try:
             for _ in range(n):
@@ -70,14 +75,21 @@ def direct(n: int, store_dir: Path) -> list[float]:
     return out
 
 
-def probed(n: int, jobs: int, store_dir: Path, box: Sandbox) -> tuple[list[float], list[float],
-                                                                         float]:
+def probed(
+    n: int, jobs: int, store_dir: Path, box: Sandbox
+) -> tuple[list[float], list[float], float]:
     sel = Selection(get("tz"), ("UTC", "Asia/Tokyo"))
     # control (min 2 replicates) + one cell: runs = control_replicates + replicates
     reps = max(1, n // 2)
-    config = ProbeConfig(argv=ARGV, selections=(sel,), replicates=reps,
-                         control_replicates=max(2, n - reps), jobs=jobs, pairwise=False,
-                         expose=(sys.base_prefix, sys.prefix, str(AGENT.parent)))
+    config = ProbeConfig(
+        argv=ARGV,
+        selections=(sel,),
+        replicates=reps,
+        control_replicates=max(2, n - reps),
+        jobs=jobs,
+        pairwise=False,
+        expose=(sys.base_prefix, sys.prefix, str(AGENT.parent)),
+    )
     with Store.open(store_dir) as store:
         t0 = time.monotonic()
         result = run_probe(config, store, sandbox=box)
@@ -104,8 +116,11 @@ def main() -> int:
         "runs": args.runs,
         "direct_ms": {"p50": 1000 * pct(d, 0.5), "p95": 1000 * pct(d, 0.95)},
         "probe_wall_ms": {"p50": 1000 * pct(walls, 0.5), "p95": 1000 * pct(walls, 0.95)},
-        "overhead_ms": {"p50": 1000 * pct(over, 0.5), "p95": 1000 * pct(over, 0.95),
-                        "mean": 1000 * statistics.fmean(over)},
+        "overhead_ms": {
+            "p50": 1000 * pct(over, 0.5),
+            "p95": 1000 * pct(over, 0.95),
+            "mean": 1000 * statistics.fmean(over),
+        },
         "added_vs_direct_ms": 1000 * (pct(walls, 0.5) - pct(d, 0.5)),
         "runs_per_s": {"jobs1": rate1, "jobs2": rate2, "ratio": rate2 / rate1},
     }

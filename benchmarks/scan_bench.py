@@ -56,20 +56,31 @@ def child(path: str) -> int:
     report = scan(path, max_seconds=600)
     seconds = time.perf_counter() - t0
     rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({
-        "seconds": seconds, "bytes_read": report.extra.get("bytes", 0),
-        "rss_mb": rss_kb / 1024, "files": len(report.files),
-        "tables": len(report.tables),
-        "decoded_tables": sum(1 for t in report.tables if t.encoding != ("plain",)),
-        "lookalikes": len(report.lookalikes), "reads": len(report.reads),
-        "notes": list(report.notes)[:5],
-    }))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "bytes_read": report.extra.get("bytes", 0),
+                "rss_mb": rss_kb / 1024,
+                "files": len(report.files),
+                "tables": len(report.tables),
+                "decoded_tables": sum(1 for t in report.tables if t.encoding != ("plain",)),
+                "lookalikes": len(report.lookalikes),
+                "reads": len(report.reads),
+                "notes": list(report.notes)[:5],
+            }
+        )
+    )
     return 0
 
 
 def measure(path: Path) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, __file__, "--child", str(path)],
-                          capture_output=True, text=True, timeout=1200)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     if proc.returncode != 0:
         raise SystemExit(f"scan of {path} failed:\n{proc.stderr[-2000:]}")
     out: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -119,8 +130,11 @@ def synthetic(root: Path, size: int, into: Path) -> Path:
             for p in parts:
                 taken = 0
                 with p.open("rb") as f:
-                    while written < size and taken < share and (
-                            chunk := f.read(min(16 << 20, size - written, share - taken))):
+                    while (
+                        written < size
+                        and taken < share
+                        and (chunk := f.read(min(16 << 20, size - written, share - taken)))
+                    ):
                         out.write(chunk)
                         written += len(chunk)
                         taken += len(chunk)
@@ -133,61 +147,106 @@ def row(name: str, m: dict[str, Any], target_s: float, target_mb: float) -> dict
     mb = m["size"] / MB
     scaled = target_s * mb / target_mb
     return {
-        "target": name, "file": m["path"], "size_mb": round(mb, 1),
-        "seconds": round(m["seconds"], 2), "mb_per_s": round(mb / m["seconds"], 1),
+        "target": name,
+        "file": m["path"],
+        "size_mb": round(mb, 1),
+        "seconds": round(m["seconds"], 2),
+        "mb_per_s": round(mb / m["seconds"], 1),
         "peak_rss_mb": round(m["rss_mb"], 1),
-        "target_s_scaled": round(scaled, 1), "ratio_to_scaled_target": round(
-            m["seconds"] / scaled, 2),
-        "target_s_plain": target_s, "ratio_to_plain_target": round(m["seconds"] / target_s, 2),
-        "files": m["files"], "tables": m["tables"], "decoded_tables": m["decoded_tables"],
-        "lookalikes": m["lookalikes"], "reads": m["reads"], "notes": m["notes"],
+        "target_s_scaled": round(scaled, 1),
+        "ratio_to_scaled_target": round(m["seconds"] / scaled, 2),
+        "target_s_plain": target_s,
+        "ratio_to_plain_target": round(m["seconds"] / target_s, 2),
+        "files": m["files"],
+        "tables": m["tables"],
+        "decoded_tables": m["decoded_tables"],
+        "lookalikes": m["lookalikes"],
+        "reads": m["reads"],
+        "notes": m["notes"],
     }
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--child", help=argparse.SUPPRESS)
-    ap.add_argument("--synthetic", action="store_true",
-                    help="also measure a 230 MB file made of real binaries")
-    ap.add_argument("--also", nargs="*", default=[], metavar="PATH",
-                    help="more targets (measured against the executable target)")
+    ap.add_argument(
+        "--synthetic", action="store_true", help="also measure a 230 MB file made of real binaries"
+    )
+    ap.add_argument(
+        "--also",
+        nargs="*",
+        default=[],
+        metavar="PATH",
+        help="more targets (measured against the executable target)",
+    )
     args = ap.parse_args()
     if args.child:
         return child(args.child)
     root = cache_root()
     rows: list[dict[str, Any]] = []
-    bundle = root / "claude-code" / "2.1.91" / "node_modules" / "@anthropic-ai" / \
-        "claude-code" / "cli.js"
+    bundle = (
+        root
+        / "claude-code"
+        / "2.1.91"
+        / "node_modules"
+        / "@anthropic-ai"
+        / "claude-code"
+        / "cli.js"
+    )
     if bundle.exists():
-        rows.append(row("bundle (claude-code 2.1.91 cli.js)", measure(bundle),
-                        BUNDLE_TARGET_S, BUNDLE_TARGET_MB))
+        rows.append(
+            row(
+                "bundle (claude-code 2.1.91 cli.js)",
+                measure(bundle),
+                BUNDLE_TARGET_S,
+                BUNDLE_TARGET_MB,
+            )
+        )
     else:
         print(f"not cached: {bundle} (promptwitness agents; audit claude-code@2.1.91)")
     exes = largest_executables(root)
     for exe in exes:
-        rows.append(row(f"executable ({exe.name}, {exe.relative_to(root).parts[0]})",
-                        measure(exe), EXE_TARGET_S, EXE_TARGET_MB))
+        rows.append(
+            row(
+                f"executable ({exe.name}, {exe.relative_to(root).parts[0]})",
+                measure(exe),
+                EXE_TARGET_S,
+                EXE_TARGET_MB,
+            )
+        )
     for extra in args.also:
-        rows.append(row(f"extra ({Path(extra).name})", measure(Path(extra)),
-                        EXE_TARGET_S, EXE_TARGET_MB))
+        rows.append(
+            row(f"extra ({Path(extra).name})", measure(Path(extra)), EXE_TARGET_S, EXE_TARGET_MB)
+        )
     if args.synthetic or not any(e.stat().st_size >= 200 * MB for e in exes):
         with tempfile.TemporaryDirectory(prefix="pw-scan-bench-") as tmp:
             syn = synthetic(root, int(EXE_TARGET_MB * MB), Path(tmp) / "synthetic-230mb")
-            rows.append(row("synthetic 230 MB (real binaries concatenated)", measure(syn),
-                            EXE_TARGET_S, EXE_TARGET_MB))
-    lines = [f"scan benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-             f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}",
-             f"{'target':<46} {'MB':>7} {'s':>7} {'MB/s':>6} {'RSS MB':>7} "
-             f"{'target s':>9} {'ratio':>6}  findings"]
+            rows.append(
+                row(
+                    "synthetic 230 MB (real binaries concatenated)",
+                    measure(syn),
+                    EXE_TARGET_S,
+                    EXE_TARGET_MB,
+                )
+            )
+    lines = [
+        f"scan benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}",
+        f"{'target':<46} {'MB':>7} {'s':>7} {'MB/s':>6} {'RSS MB':>7} "
+        f"{'target s':>9} {'ratio':>6}  findings",
+    ]
     for r in rows:
         lines.append(
             f"{r['target'][:46]:<46} {r['size_mb']:>7.1f} {r['seconds']:>7.2f} "
             f"{r['mb_per_s']:>6.1f} {r['peak_rss_mb']:>7.1f} {r['target_s_scaled']:>9.1f} "
             f"{r['ratio_to_scaled_target']:>6.2f}  {r['files']} files, {r['tables']} tables "
             f"({r['decoded_tables']} decoded), {r['lookalikes']} look-alikes, "
-            f"{r['reads']} reads")
-    lines.append("ratio = seconds / (target seconds scaled to the file's size); <= 1 meets it. "
-                 "Targets: 10 MB bundle <= 5 s; 230 MB single-file executable <= 20 s.")
+            f"{r['reads']} reads"
+        )
+    lines.append(
+        "ratio = seconds / (target seconds scaled to the file's size); <= 1 meets it. "
+        "Targets: 10 MB bundle <= 5 s; 230 MB single-file executable <= 20 s."
+    )
     text = "\n".join(lines)
     print(text)
     RESULTS.mkdir(parents=True, exist_ok=True)

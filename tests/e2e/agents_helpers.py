@@ -19,8 +19,19 @@ from promptwitness.agents.registry import Installed, install
 from promptwitness.capture.env import capture_env
 
 PORT = 8080  # record --isolate runs in its own network namespace: any port is free
-KINDS = {"value", "date-format", "confusable", "invisible", "whitespace", "punctuation",
-         "casing", "ordering", "param", "header", "content"}
+KINDS = {
+    "value",
+    "date-format",
+    "confusable",
+    "invisible",
+    "whitespace",
+    "punctuation",
+    "casing",
+    "ordering",
+    "param",
+    "header",
+    "content",
+}
 AUDIT_FACTORS = ("--factor", "tz=UTC,Asia/Shanghai", "--factor", "locale=C.UTF-8,zh_CN.UTF-8")
 
 
@@ -44,8 +55,9 @@ class Recorded:
 
     @property
     def message_text(self) -> str:
-        return "\n".join(c["text"] or "" for m in self.doc["prompt"]["messages"]
-                         for c in m["content"])
+        return "\n".join(
+            c["text"] or "" for m in self.doc["prompt"]["messages"] for c in m["content"]
+        )
 
     @property
     def tools(self) -> set[str]:
@@ -67,8 +79,15 @@ def _pw_env(tmp: Path, store: Path) -> dict[str, str]:
     }
 
 
-def record(name: str, inst: Installed, ws: dict[str, Path], prompt: str, *,
-           hermetic: bool = False, model_path: str | None = None) -> Recorded:
+def record(
+    name: str,
+    inst: Installed,
+    ws: dict[str, Path],
+    prompt: str,
+    *,
+    hermetic: bool = False,
+    model_path: str | None = None,
+) -> Recorded:
     """One headless run of the agent under ``record --isolate``, its configuration files
     written into a fresh HOME from the environment ``record`` will give it; with
     ``hermetic``, under ``record --hermetic --agent NAME`` instead (the agent as
@@ -86,23 +105,40 @@ def record(name: str, inst: Installed, ws: dict[str, Path], prompt: str, *,
         "PROMPTWITNESS_STORE": str(ws["store"]),
     }
     if not hermetic:  # the profile's own base-URL variables (record sets the common ones)
-        env.update({var: f"http://127.0.0.1:{PORT}{suffix}"
-                    for var, suffix in profile.base_url_vars if var not in env})
+        env.update(
+            {
+                var: f"http://127.0.0.1:{PORT}{suffix}"
+                for var, suffix in profile.base_url_vars
+                if var not in env
+            }
+        )
     for rel, data in profile.home_files(capture_env(env, "127.0.0.1", PORT)):
         target = ws["home"] / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
     t0 = time.monotonic()
-    how = (("--hermetic", "--agent", name, *(a for p in inst.roots for a in ("--expose", p)))
-           if hermetic else ("--isolate", "--port", str(PORT)))
-    run = promptwitness("record", *how, "--",
-                        *profile.argv(profile.bin_name, prompt),
-                        env=env, cwd=ws["repo"], timeout=600)
+    how = (
+        ("--hermetic", "--agent", name, *(a for p in inst.roots for a in ("--expose", p)))
+        if hermetic
+        else ("--isolate", "--port", str(PORT))
+    )
+    run = promptwitness(
+        "record",
+        *how,
+        "--",
+        *profile.argv(profile.bin_name, prompt),
+        env=env,
+        cwd=ws["repo"],
+        timeout=600,
+    )
     seconds = time.monotonic() - t0
     log = promptwitness("log", "--json", env=env)
     assert log.returncode == 0, log.stderr.decode()
-    calls = [x for x in json.loads(log.stdout) if x["protocol"] == profile.protocol
-             or (model_path is not None and x["path"] == model_path)]
+    calls = [
+        x
+        for x in json.loads(log.stdout)
+        if x["protocol"] == profile.protocol or (model_path is not None and x["path"] == model_path)
+    ]
     assert calls, (run.stderr.decode()[-3000:], json.loads(log.stdout))
     main = max(calls, key=lambda x: x["request_size"])
     shown = promptwitness("show", str(main["id"]), "--json", env=env)
@@ -112,9 +148,15 @@ def record(name: str, inst: Installed, ws: dict[str, Path], prompt: str, *,
         out = promptwitness("show", str(main["id"]), "--raw", env=env)
         assert out.returncode == 0, out.stderr.decode()
         raw = out.stdout
-    return Recorded(run.returncode, run.stdout.decode("utf-8", "replace"),
-                    run.stderr.decode("utf-8", "replace"), seconds, main,
-                    json.loads(shown.stdout), raw)
+    return Recorded(
+        run.returncode,
+        run.stdout.decode("utf-8", "replace"),
+        run.stderr.decode("utf-8", "replace"),
+        seconds,
+        main,
+        json.loads(shown.stdout),
+        raw,
+    )
 
 
 def audit(name: str, version: str, tmp: Path, *extra: str) -> tuple[int, dict[str, Any]]:
@@ -122,9 +164,19 @@ def audit(name: str, version: str, tmp: Path, *extra: str) -> tuple[int, dict[st
     exit code and the JSON report, checked for consistency. ``extra``: more options
     (``--hermetic`` for an account-bound agent in its default configuration)."""
     report = tmp / "report.json"
-    run = promptwitness("audit", f"{name}@{version}", *AUDIT_FACTORS, "--no-pairwise", *extra,
-                        "--timeout", "180", "--json", str(report),
-                        env=_pw_env(tmp, tmp / "store"), timeout=1800)
+    run = promptwitness(
+        "audit",
+        f"{name}@{version}",
+        *AUDIT_FACTORS,
+        "--no-pairwise",
+        *extra,
+        "--timeout",
+        "180",
+        "--json",
+        str(report),
+        env=_pw_env(tmp, tmp / "store"),
+        timeout=1800,
+    )
     err = run.stderr.decode("utf-8", "replace")
     assert run.returncode in (0, 1), err
     doc: dict[str, Any] = json.loads(report.read_text(encoding="utf-8"))

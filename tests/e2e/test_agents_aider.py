@@ -29,5 +29,6 @@ def test_aider_audit(tmp_path: Path) -> None:
     code, doc = audit("aider", VERSION, tmp_path)
     # aider asks for replies in the language of the locale: an overt content finding
     zh = [f for f in doc["findings"] if f["factors"] == {"locale": "zh_CN.UTF-8"}]
-    assert code == 1 and any(f["kind"] == "content" and "Chinese" in (f["observed"] or "")
-                             for f in zh), doc["findings"]
+    assert code == 1 and any(
+        f["kind"] == "content" and "Chinese" in (f["observed"] or "") for f in zh
+    ), doc["findings"]

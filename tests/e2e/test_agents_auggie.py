@@ -18,8 +18,9 @@ VERSION = "0.36.0"
 
 def test_auggie_record(workspace: dict[str, Path]) -> None:
     inst = installed("auggie", VERSION)
-    rec = record("auggie", inst, workspace, "Say hi to the witness", hermetic=True,
-                 model_path="/chat-stream")
+    rec = record(
+        "auggie", inst, workspace, "Say hi to the witness", hermetic=True, model_path="/chat-stream"
+    )
     assert rec.returncode == 0, rec.stderr[-3000:]
     assert "Hello from promptwitness." in rec.stdout
     assert rec.main["method"] == "POST" and rec.main["host"] == "d1.api.augmentcode.com"
@@ -41,4 +42,7 @@ def test_auggie_audit(tmp_path: Path) -> None:
     assert hermetic["ca_trust"] == "variable NODE_EXTRA_CA_CERTS"  # Node: its own roots
     assert hermetic["undeclared_hosts"] == []
     assert {a["path"]: a["runs"] for a in hermetic["canned_answers"]} == {
-        "/get-models": 7, "/agents/list-remote-tools": 7, "/chat-stream": 7}
+        "/get-models": 7,
+        "/agents/list-remote-tools": 7,
+        "/chat-stream": 7,
+    }

@@ -68,11 +68,16 @@ def install_app(version: str = VERSION) -> Path:
                 manifest = json.loads((APP / "package.json").read_text())
                 manifest["dependencies"][PACKAGE] = version
                 (tmp / "package.json").write_text(json.dumps(manifest, indent=2) + "\n")
-                subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix",
-                                str(tmp)], check=True, capture_output=True, timeout=900,
-                               stdin=subprocess.DEVNULL)
-                (tmp / MARKER).write_text(json.dumps(
-                    {"registry": "npm", "package": PACKAGE, "version": version}) + "\n")
+                subprocess.run(
+                    ["npm", "install", "--no-audit", "--no-fund", "--prefix", str(tmp)],
+                    check=True,
+                    capture_output=True,
+                    timeout=900,
+                    stdin=subprocess.DEVNULL,
+                )
+                (tmp / MARKER).write_text(
+                    json.dumps({"registry": "npm", "package": PACKAGE, "version": version}) + "\n"
+                )
                 if target.exists():
                     shutil.rmtree(target)
                 tmp.rename(target)
@@ -98,11 +103,23 @@ def _env(tmp: Path, home: Path, store: Path) -> dict[str, str]:
 
 def test_claude_agent_sdk_record(workspace: dict[str, Path], tmp_path: Path) -> None:
     app = install_app()
-    env = {**_env(tmp_path, workspace["home"], workspace["store"]),
-           **dict(v.split("=", 1) for v in QUIET)}
-    run = promptwitness("record", "--isolate", "--port", str(PORT), "--",
-                        "node", str(app / "index.mjs"), "Say hi to the witness",
-                        env=env, cwd=workspace["repo"], timeout=600)
+    env = {
+        **_env(tmp_path, workspace["home"], workspace["store"]),
+        **dict(v.split("=", 1) for v in QUIET),
+    }
+    run = promptwitness(
+        "record",
+        "--isolate",
+        "--port",
+        str(PORT),
+        "--",
+        "node",
+        str(app / "index.mjs"),
+        "Say hi to the witness",
+        env=env,
+        cwd=workspace["repo"],
+        timeout=600,
+    )
     assert run.returncode == 0, run.stderr.decode()[-3000:]
     assert "Hello from promptwitness." in run.stdout.decode()
     log = promptwitness("log", "--json", env=env)
@@ -120,7 +137,8 @@ def test_claude_agent_sdk_record(workspace: dict[str, Path], tmp_path: Path) -> 
     assert "cc_version=2.1.91" in system and "cc_entrypoint=sdk-ts" in system
     assert "Today's date is " in messages
     assert {"Bash", "Read", "Edit", "Write", "Grep", "Glob", "Agent"} <= {
-        t["name"] for t in prompt["tools"]}
+        t["name"] for t in prompt["tools"]
+    }
 
 
 def probe(version: str, tmp: Path) -> tuple[int, dict[str, Any]]:
@@ -129,11 +147,26 @@ def probe(version: str, tmp: Path) -> tuple[int, dict[str, Any]]:
     home = tmp / "home"
     home.mkdir()
     run = promptwitness(
-        "probe", "--factor", f"endpoint-host={HOSTS}", "--factor", "tz=UTC,Asia/Shanghai",
-        "--no-pairwise", "--expose", str(app), *(a for v in QUIET for a in ("--env", v)),
-        "--timeout", "180", "--json", str(report), "--",
-        "node", str(app / "index.mjs"), "Say hi",
-        env=_env(tmp, home, tmp / "store"), timeout=1800)
+        "probe",
+        "--factor",
+        f"endpoint-host={HOSTS}",
+        "--factor",
+        "tz=UTC,Asia/Shanghai",
+        "--no-pairwise",
+        "--expose",
+        str(app),
+        *(a for v in QUIET for a in ("--env", v)),
+        "--timeout",
+        "180",
+        "--json",
+        str(report),
+        "--",
+        "node",
+        str(app / "index.mjs"),
+        "Say hi",
+        env=_env(tmp, home, tmp / "store"),
+        timeout=1800,
+    )
     err = run.stderr.decode("utf-8", "replace")
     assert run.returncode in (0, 1), err
     doc: dict[str, Any] = json.loads(report.read_text(encoding="utf-8"))
@@ -150,8 +183,14 @@ def test_claude_agent_sdk_audit(version: str, tmp_path: Path) -> None:
     found = {(f["kind"], *next(iter(f["factors"].items()))) for f in doc["findings"]}
     assert found == FOUND[version], doc["findings"]
     assert code == (1 if FOUND[version] else 0)
-    assert all(f["severity"] == "covert" and f["support"]["replicates"] == 2
-               and f["control_support"]["replicates"] == 0 for f in doc["findings"])
+    assert all(
+        f["severity"] == "covert"
+        and f["support"]["replicates"] == 2
+        and f["control_support"]["replicates"] == 0
+        for f in doc["findings"]
+    )
     # only ids differ between identical runs
     assert {n["path"] for n in doc["noise"]} == {
-        "metadata.user_id", "headers.x-claude-code-session-id"}, doc["noise"]
+        "metadata.user_id",
+        "headers.x-claude-code-session-id",
+    }, doc["noise"]

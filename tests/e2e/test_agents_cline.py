@@ -20,8 +20,13 @@ def test_cline_record(workspace: dict[str, Path]) -> None:
     assert "Hello from promptwitness." in rec.stdout
     assert rec.main["method"] == "POST" and rec.main["path"] == "/v1/chat/completions"
     assert "Say hi to the witness" in rec.message_text
-    assert {"read_files", "search_codebase", "run_commands", "editor",
-            "ask_question"} <= rec.tools, rec.tools
+    assert {
+        "read_files",
+        "search_codebase",
+        "run_commands",
+        "editor",
+        "ask_question",
+    } <= rec.tools, rec.tools
     assert "You are Cline" in rec.message_text
 
 

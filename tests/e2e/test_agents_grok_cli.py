@@ -22,8 +22,15 @@ def test_grok_cli_record(workspace: dict[str, Path]) -> None:
     assert rec.main["method"] == "POST" and rec.main["path"] == "/v1/chat/completions"
     assert "Say hi to the witness" in rec.message_text
     assert "You are Grok CLI" in rec.message_text + rec.system_text
-    assert {"view_file", "create_file", "str_replace_editor", "bash", "search",
-            "create_todo_list", "update_todo_list"} <= rec.tools, rec.tools
+    assert {
+        "view_file",
+        "create_file",
+        "str_replace_editor",
+        "bash",
+        "search",
+        "create_todo_list",
+        "update_todo_list",
+    } <= rec.tools, rec.tools
 
 
 def test_grok_cli_audit(tmp_path: Path) -> None:

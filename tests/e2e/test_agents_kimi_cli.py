@@ -37,8 +37,17 @@ def test_kimi_cli_record(workspace: dict[str, Path]) -> None:
     text = rec.system_text + rec.message_text
     assert "You are Kimi Code CLI" in text
     assert re.search(r"The current date and time in ISO format is `\d{4}-\d\d-\d\dT", text)
-    assert {"Shell", "ReadFile", "WriteFile", "StrReplaceFile", "Glob", "Grep", "FetchURL",
-            "SetTodoList", "Agent"} <= rec.tools, rec.tools
+    assert {
+        "Shell",
+        "ReadFile",
+        "WriteFile",
+        "StrReplaceFile",
+        "Glob",
+        "Grep",
+        "FetchURL",
+        "SetTodoList",
+        "Agent",
+    } <= rec.tools, rec.tools
     headers = {k.lower(): v for k, v in rec.doc["request_headers"]}
     assert headers["user-agent"] == f"KimiCLI/{VERSION}"
     assert headers["x-stainless-runtime-version"].startswith("3.13.")
@@ -51,4 +60,7 @@ def test_kimi_cli_audit(tmp_path: Path) -> None:
     # session id (prompt_cache_key) and the device id header (random per HOME)
     assert code == 0 and doc["findings"] == [], doc["findings"]
     assert {n["path"] for n in doc["noise"]} == {
-        "params.prompt_cache_key", "messages[0].content[0].text", "headers.x-msh-device-id"}
+        "params.prompt_cache_key",
+        "messages[0].content[0].text",
+        "headers.x-msh-device-id",
+    }

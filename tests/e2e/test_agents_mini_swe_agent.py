@@ -25,7 +25,8 @@ def test_mini_swe_agent_record(workspace: dict[str, Path]) -> None:
     assert "Please solve this issue: Say hi to the witness" in rec.message_text
     assert "COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT" in rec.message_text
     assert "You are a helpful assistant that can interact with a computer." in (
-        rec.system_text + rec.message_text)
+        rec.system_text + rec.message_text
+    )
     assert rec.tools == {"bash"}, rec.tools
 
 

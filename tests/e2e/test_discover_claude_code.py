@@ -41,10 +41,18 @@ def _xor_tables(doc: dict) -> list[dict]:  # type: ignore[type-arg]
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_scan_decodes_the_hidden_tables_only_where_they_are(
-        installed: Path, tmp_path: Path, version: str) -> None:
+    installed: Path, tmp_path: Path, version: str
+) -> None:
     report = tmp_path / "scan.json"
-    run = promptwitness("scan", f"claude-code@{version}", "--json", str(report), "--quiet",
-                        env=_env(installed, tmp_path), timeout=300)
+    run = promptwitness(
+        "scan",
+        f"claude-code@{version}",
+        "--json",
+        str(report),
+        "--quiet",
+        env=_env(installed, tmp_path),
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr.decode()
     doc = json.loads(report.read_text(encoding="utf-8"))
     tables = _xor_tables(doc)
@@ -57,16 +65,24 @@ def test_scan_decodes_the_hidden_tables_only_where_they_are(
         assert t["encoding"] == ["base64", "xor:5b"]
         assert t["location"]["file"].endswith("claude-code/cli.js")
     assert {"sankuai.com", "baidu.com", "alibaba-inc.com", "moonshot.ai"} <= set(
-        suffixes["strings"])
+        suffixes["strings"]
+    )
     assert len(suffixes["strings"]) > 100
     assert {"moonshot", "minimax", "zhipu", "dashscope"} <= set(labs["strings"])
 
 
-def test_discover_finds_what_2_1_91_conditions_on_unguided(
-        installed: Path, tmp_path: Path) -> None:
+def test_discover_finds_what_2_1_91_conditions_on_unguided(installed: Path, tmp_path: Path) -> None:
     report = tmp_path / "discover.json"
-    run = promptwitness("discover", "claude-code@2.1.91", "--jobs", "4", "--json",
-                        str(report), env=_env(installed, tmp_path), timeout=1200)
+    run = promptwitness(
+        "discover",
+        "claude-code@2.1.91",
+        "--jobs",
+        "4",
+        "--json",
+        str(report),
+        env=_env(installed, tmp_path),
+        timeout=1200,
+    )
     err = run.stderr.decode()
     assert run.returncode == 1, err[-3000:]  # conditioned
     doc = json.loads(report.read_text(encoding="utf-8"))
@@ -76,14 +92,21 @@ def test_discover_finds_what_2_1_91_conditions_on_unguided(
     leads = {x["factor"]: x for x in d["leads"]}
     assert all("given with --factor" not in x["sources"] for x in d["leads"])
     assert any("xor:5b" in src for src in leads["endpoint-host"]["sources"])
-    covert = {(k, v, f["kind"]) for f in doc["findings"] for k, v in f["factors"].items()
-              if f["severity"] == "covert"}
+    covert = {
+        (k, v, f["kind"])
+        for f in doc["findings"]
+        for k, v in f["factors"].items()
+        if f["severity"] == "covert"
+    }
     hosts = {v for k, v, kind in covert if k == "endpoint-host" and kind == "confusable"}
     assert len(hosts) >= 5 and all(h not in ("127.0.0.1", "localhost") for h in hosts)
     assert ("tz", "Asia/Shanghai", "date-format") in covert
     assert ("system-tz", "Asia/Shanghai", "date-format") in covert
     # no look-alike and no date form follows a factor that is not a host or a zone
     assert {k for k, _, kind in covert if kind in ("confusable", "date-format")} <= {
-        "endpoint-host", "tz", "system-tz"}, covert
+        "endpoint-host",
+        "tz",
+        "system-tz",
+    }, covert
     assert d["runs_per_level"] <= 1.3, (d["runs"], d["derived_levels"])
     assert "inputs read" in d["coverage"]["summary"]

@@ -29,9 +29,22 @@ def _env(tmp_path: Path) -> dict[str, str]:
 def test_record_hermetic_claude_code(claude_bin: Path, tmp_path: Path) -> None:
     summary = tmp_path / "egress.json"
     run = promptwitness(
-        "record", "--hermetic", "--runtime", "node", "--json", str(summary), "--timeout", "240",
-        "--", str(claude_bin), "-p", "Say hi", "--output-format", "json",
-        env=_env(tmp_path), timeout=900,
+        "record",
+        "--hermetic",
+        "--runtime",
+        "node",
+        "--json",
+        str(summary),
+        "--timeout",
+        "240",
+        "--",
+        str(claude_bin),
+        "-p",
+        "Say hi",
+        "--output-format",
+        "json",
+        env=_env(tmp_path),
+        timeout=900,
     )
     err = run.stderr.decode()
     assert run.returncode == 0, err
@@ -69,11 +82,28 @@ def test_probe_hermetic_default_endpoint(claude_bin: Path, tmp_path: Path) -> No
     report = tmp_path / "report.json"
     cache = claude_bin.parents[2]
     run = promptwitness(
-        "probe", "--hermetic", "--runtime", "node",
-        "--factor", "endpoint-host=default,127.0.0.1,api.deepseek.com",
-        "--jobs", "2", "--timeout", "180", "--expose", str(cache), "--json", str(report),
-        "--", str(claude_bin), "-p", "Say hi", "--output-format", "json",
-        env=_env(tmp_path), timeout=1500,
+        "probe",
+        "--hermetic",
+        "--runtime",
+        "node",
+        "--factor",
+        "endpoint-host=default,127.0.0.1,api.deepseek.com",
+        "--jobs",
+        "2",
+        "--timeout",
+        "180",
+        "--expose",
+        str(cache),
+        "--json",
+        str(report),
+        "--",
+        str(claude_bin),
+        "-p",
+        "Say hi",
+        "--output-format",
+        "json",
+        env=_env(tmp_path),
+        timeout=1500,
     )
     assert run.returncode in (0, 1), run.stderr.decode()
     doc = json.loads(report.read_text(encoding="utf-8"))
@@ -84,6 +114,7 @@ def test_probe_hermetic_default_endpoint(claude_bin: Path, tmp_path: Path) -> No
     assert any(p.startswith("POST /v1/messages") for p in control["api.anthropic.com"]["paths"])
     # under a base-URL level the model call goes to that endpoint, telemetry does not
     deepseek = doc["egress"]["endpoint-host=api.deepseek.com"]["hosts"]
-    assert any(p.startswith("POST /v1/messages")
-               for p in deepseek["api.deepseek.com:8080"]["paths"])
+    assert any(
+        p.startswith("POST /v1/messages") for p in deepseek["api.deepseek.com:8080"]["paths"]
+    )
     assert "api.anthropic.com" in deepseek

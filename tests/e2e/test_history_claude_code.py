@@ -34,8 +34,16 @@ def test_history_claude_code(installed: Path, tmp_path: Path) -> None:
         "PROMPTWITNESS_AGENT_CACHE": str(installed),
         "HOME": str(tmp_path),
     }
-    run = promptwitness("history", "claude-code", ",".join(VERSIONS), "--audit",
-                        "--json", str(report), env=env, timeout=900)
+    run = promptwitness(
+        "history",
+        "claude-code",
+        ",".join(VERSIONS),
+        "--audit",
+        "--json",
+        str(report),
+        env=env,
+        timeout=900,
+    )
     out, err = run.stdout.decode(), run.stderr.decode()
     assert run.returncode == 0, err
     doc = json.loads(report.read_text(encoding="utf-8"))
@@ -49,8 +57,9 @@ def test_history_claude_code(installed: Path, tmp_path: Path) -> None:
         # the session id differs between identical runs: measured as noise
         assert any(n["path"] == "metadata.user_id" for n in v["noise"]), v["noise"]
     # noise never reads as a change: no noisy value appears in any change
-    noisy = {ex for v in versions.values() for n in v["noise"] for ex in n["examples"]
-             if len(ex) >= 8}
+    noisy = {
+        ex for v in versions.values() for n in v["noise"] for ex in n["examples"] if len(ex) >= 8
+    }
     for step in doc["steps"]:
         for c in step["changes"]:
             for side in (c["before"] or "", c["after"] or ""):

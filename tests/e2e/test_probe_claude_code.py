@@ -14,8 +14,19 @@ from tests.e2e.helpers import promptwitness
 
 pytestmark = pytest.mark.e2e
 
-KINDS = {"value", "date-format", "confusable", "invisible", "whitespace", "punctuation",
-         "casing", "ordering", "param", "header", "content"}
+KINDS = {
+    "value",
+    "date-format",
+    "confusable",
+    "invisible",
+    "whitespace",
+    "punctuation",
+    "casing",
+    "ordering",
+    "param",
+    "header",
+    "content",
+}
 
 
 def test_probe_claude_code(claude_bin: Path, tmp_path: Path) -> None:
@@ -29,17 +40,32 @@ def test_probe_claude_code(claude_bin: Path, tmp_path: Path) -> None:
     }
     run = promptwitness(
         "probe",
-        "--factor", "tz=UTC,Etc/GMT+12,Etc/GMT-14,Asia/Shanghai",
-        "--factor", "locale=C.UTF-8,zh_CN.UTF-8,ja_JP.UTF-8",
-        "--factor", "proxy",
-        "--factor", "endpoint-host=127.0.0.1,api.deepseek.com,api.moonshot.cn",
-        "--jobs", "2",
-        "--env", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
-        "--env", "DISABLE_AUTOUPDATER=1",
-        "--expose", str(cache),
-        "--json", str(report),
-        "--", str(claude_bin), "-p", "Say hi", "--output-format", "json",
-        env=env, timeout=1500,
+        "--factor",
+        "tz=UTC,Etc/GMT+12,Etc/GMT-14,Asia/Shanghai",
+        "--factor",
+        "locale=C.UTF-8,zh_CN.UTF-8,ja_JP.UTF-8",
+        "--factor",
+        "proxy",
+        "--factor",
+        "endpoint-host=127.0.0.1,api.deepseek.com,api.moonshot.cn",
+        "--jobs",
+        "2",
+        "--env",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
+        "--env",
+        "DISABLE_AUTOUPDATER=1",
+        "--expose",
+        str(cache),
+        "--json",
+        str(report),
+        "--",
+        str(claude_bin),
+        "-p",
+        "Say hi",
+        "--output-format",
+        "json",
+        env=env,
+        timeout=1500,
     )
     err = run.stderr.decode()
     assert run.returncode in (0, 1), err
@@ -63,6 +89,6 @@ def test_probe_claude_code(claude_bin: Path, tmp_path: Path) -> None:
         assert f["control_support"]["replicates"] == 0, f
     # the date in the prompt follows the zone: UTC-12 and UTC+14 are never the same day
     tz_findings = [f for f in doc["findings"] if "tz" in f["factors"]]
-    assert any(f["factors"]["tz"] in ("Etc/GMT+12", "Etc/GMT-14") for f in tz_findings), (
-        doc["findings"]
-    )
+    assert any(f["factors"]["tz"] in ("Etc/GMT+12", "Etc/GMT-14") for f in tz_findings), doc[
+        "findings"
+    ]

@@ -104,9 +104,7 @@ def test_claude_code_user_key_never_at_rest(claude_bin: Path, workspace: dict[st
     assert any(x["protocol"] == "anthropic" for x in items)
 
 
-def test_claude_code_through_the_pass_through(
-    claude_bin: Path, workspace: dict[str, Path]
-) -> None:
+def test_claude_code_through_the_pass_through(claude_bin: Path, workspace: dict[str, Path]) -> None:
     """Claude Code -> ``record --upstream`` (pass-through, ``capture.upstream``) -> a
     second promptwitness in sink mode standing in for the provider, both inside the
     loopback-only namespace. What the agent sent reaches the provider byte for byte,
@@ -148,14 +146,16 @@ def test_claude_code_through_the_pass_through(
         return [x for x in json.loads(out.stdout) if x["protocol"] == "anthropic"]
 
     def shown(store: Path, ex_id: object) -> dict[str, object]:
-        doc = promptwitness("show", str(ex_id), "--json",
-                            env={**env, "PROMPTWITNESS_STORE": str(store)})
+        doc = promptwitness(
+            "show", str(ex_id), "--json", env={**env, "PROMPTWITNESS_STORE": str(store)}
+        )
         assert doc.returncode == 0, doc.stderr.decode()
         return dict(json.loads(doc.stdout))
 
     def raw(store: Path, ex_id: object, what: str) -> bytes:
-        out = promptwitness("show", str(ex_id), what,
-                            env={**env, "PROMPTWITNESS_STORE": str(store)})
+        out = promptwitness(
+            "show", str(ex_id), what, env={**env, "PROMPTWITNESS_STORE": str(store)}
+        )
         assert out.returncode == 0, out.stderr.decode()
         return out.stdout
 
@@ -186,7 +186,8 @@ def test_claude_code_through_the_pass_through(
         assert pa == pb  # system, tools, messages, parameters, metadata: all the same
         # the selected headers too, but the key's redaction marker (each store's salt)
         assert {k: v for k, v in ha.items() if "redacted" not in v} == {
-            k: v for k, v in hb.items() if "redacted" not in v}
+            k: v for k, v in hb.items() if "redacted" not in v
+        }
         # bodies byte for byte (the heads differ only where they must: Host, and each
         # store's own redaction fingerprint of the key)
         body_a = raw(workspace["store"], mine["id"], "--raw").split(b"\r\n\r\n", 1)[1]

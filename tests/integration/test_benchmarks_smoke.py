@@ -15,10 +15,29 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_capture_bench_runs_every_phase_against_serve(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     r = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "capture_bench.py"), "--no-mitmproxy",
-         "--no-pw-thread", "--requests", "30", "--warmup", "5", "--duration", "1",
-         "--concurrency", "4", "--repeats", "20", "--out", str(out)],
-        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL, cwd=ROOT,
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "capture_bench.py"),
+            "--no-mitmproxy",
+            "--no-pw-thread",
+            "--requests",
+            "30",
+            "--warmup",
+            "5",
+            "--duration",
+            "1",
+            "--concurrency",
+            "4",
+            "--repeats",
+            "20",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+        cwd=ROOT,
     )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     res = json.loads(out.read_text())
@@ -35,9 +54,23 @@ def test_capture_bench_runs_every_phase_against_serve(tmp_path: Path) -> None:
 def test_capture_bench_runs_one_phase(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     r = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "capture_bench.py"), "--no-mitmproxy",
-         "--no-pw-thread", "--phases", "storage", "--repeats", "10", "--out", str(out)],
-        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL, cwd=ROOT,
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "capture_bench.py"),
+            "--no-mitmproxy",
+            "--no-pw-thread",
+            "--phases",
+            "storage",
+            "--repeats",
+            "10",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+        cwd=ROOT,
     )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     res = json.loads(out.read_text())
@@ -45,7 +78,11 @@ def test_capture_bench_runs_one_phase(tmp_path: Path) -> None:
     assert res["storage"]["repeats"] == 10
     bad = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "capture_bench.py"), "--phases", "speed"],
-        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        cwd=ROOT,
     )
     assert bad.returncode == 2 and "--phases takes" in bad.stderr
 
@@ -53,7 +90,11 @@ def test_capture_bench_runs_one_phase(tmp_path: Path) -> None:
 def test_writer_cost_runs() -> None:
     r = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "writer_cost.py"), "50"],
-        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+        cwd=ROOT,
     )
     assert r.returncode == 0, r.stderr[-3000:]
     assert "50 exchanges: redact" in r.stdout

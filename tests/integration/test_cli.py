@@ -174,16 +174,29 @@ def test_serve_captures_until_terminated(tmp_path: Path) -> None:
         port = s.getsockname()[1]
     store = tmp_path / "store"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "promptwitness", "serve", "--store", str(store),
-         "--listen", f"127.0.0.1:{port}"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "promptwitness",
+            "serve",
+            "--store",
+            str(store),
+            "--listen",
+            f"127.0.0.1:{port}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
     )
     try:
         body = b'{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}'
         for _ in range(100):
             try:
-                req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/messages", data=body,
-                                             headers={"content-type": "application/json"})
+                req = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/v1/messages",
+                    data=body,
+                    headers={"content-type": "application/json"},
+                )
                 with urllib.request.urlopen(req, timeout=5) as resp:
                     assert resp.status == 200
                     assert b"Hello from promptwitness." in resp.read()
@@ -209,16 +222,31 @@ def test_diff_reports_a_serialisation_difference_as_covert(tmp_path: Path) -> No
     from promptwitness.model import CapturedExchange
     from promptwitness.store import Store
 
-    prompt = {"model": "claude-sonnet-4-5", "max_tokens": 16,
-              "messages": [{"role": "user", "content": "it\u2019s\u200b fine"}]}
-    bodies = [json.dumps(prompt, ensure_ascii=False, separators=(",", ":")).encode(),
-              json.dumps(prompt, ensure_ascii=True, separators=(",", ":")).encode()]
+    prompt = {
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 16,
+        "messages": [{"role": "user", "content": "it\u2019s\u200b fine"}],
+    }
+    bodies = [
+        json.dumps(prompt, ensure_ascii=False, separators=(",", ":")).encode(),
+        json.dumps(prompt, ensure_ascii=True, separators=(",", ":")).encode(),
+    ]
     store = tmp_path / "store"
     with Store.open(store) as st:
-        a, b = (st.add(CapturedExchange(
-            method="POST", target="/v1/messages", host="api.anthropic.com",
-            request_headers=[("content-type", "application/json")], request_body=body,
-            status=200, started=1.0 + i)) for i, body in enumerate(bodies))
+        a, b = (
+            st.add(
+                CapturedExchange(
+                    method="POST",
+                    target="/v1/messages",
+                    host="api.anthropic.com",
+                    request_headers=[("content-type", "application/json")],
+                    request_body=body,
+                    status=200,
+                    started=1.0 + i,
+                )
+            )
+            for i, body in enumerate(bodies)
+        )
     out = pw(store, "diff", str(a), str(b), env={"COLUMNS": "200"})
     text = out.stdout.decode()
     assert out.returncode == 1, out.stderr.decode()
@@ -229,11 +257,14 @@ def test_diff_reports_a_serialisation_difference_as_covert(tmp_path: Path) -> No
     assert "U+200B ZERO WIDTH SPACE" in text and "U+2019" in text
     doc = json.loads(pw(store, "diff", str(a), str(b), "--json").stdout)
     assert {(d["kind"], d["severity"], d["channel"]) for d in doc} == {
-        ("serialisation", "covert", "serialisation")}
+        ("serialisation", "covert", "serialisation")
+    }
     assert {(d["a"], d["b"]) for d in doc} == {("\u2019", "\\u2019"), ("\u200b", "\\u200b")}
     html, sarif = tmp_path / "d.html", tmp_path / "d.sarif"
-    assert pw(store, "diff", str(a), str(b), "--html", str(html), "--sarif",
-              str(sarif)).returncode == 1
+    assert (
+        pw(store, "diff", str(a), str(b), "--html", str(html), "--sarif", str(sarif)).returncode
+        == 1
+    )
     log = json.loads(sarif.read_text())
     assert {r["ruleId"] for r in log["runs"][0]["results"]} == {"promptwitness/serialisation"}
     assert {r["level"] for r in log["runs"][0]["results"]} == {"error"}
@@ -268,8 +299,10 @@ def test_a_corrupt_blob_costs_only_its_exchange(
         xs = s.exchanges()
         victim, path = xs[0], s.path
     with sqlite3.connect(path) as conn:  # damage the first exchange's request body
-        conn.execute("UPDATE blobs SET data = X'28b52ffd00deadbeef' WHERE sha256 = ?",
-                     (victim.request_sha256,))
+        conn.execute(
+            "UPDATE blobs SET data = X'28b52ffd00deadbeef' WHERE sha256 = ?",
+            (victim.request_sha256,),
+        )
     shown = pw(store, "show", str(victim.id))
     assert shown.returncode == 2 and b"export --har" in shown.stderr, shown.stderr.decode()
     har = tmp_path / "rescued.har"

@@ -125,8 +125,12 @@ async def server(request: pytest.FixtureRequest, store: Store) -> AsyncIterator[
 
 
 async def post(url: str, data: object, coding: str | None) -> Answer:
-    headers = {"Content-Type": "application/json", "anthropic-version": "2023-06-01",
-               "X-Auth": "Bearer tok-abcdef123456", "X-Access-Key": "AKx-ghijkl789012"}
+    headers = {
+        "Content-Type": "application/json",
+        "anthropic-version": "2023-06-01",
+        "X-Auth": "Bearer tok-abcdef123456",
+        "X-Access-Key": "AKx-ghijkl789012",
+    }
     if coding is not None:
         headers["Content-Encoding"] = coding
     async with aiohttp.ClientSession(auto_decompress=False) as client:
@@ -143,7 +147,9 @@ def cli(capsys: pytest.CaptureFixture[str], root: Path, *args: str) -> tuple[int
 
 @pytest.mark.parametrize("coding", sorted(CODINGS))
 async def test_a_coded_model_call_is_answered_stored_redacted_and_readable(
-    server: Served, store: Store, coding: str,
+    server: Served,
+    store: Store,
+    coding: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     url, srv = server
@@ -171,8 +177,11 @@ async def test_a_coded_model_call_is_answered_stored_redacted_and_readable(
     assert not report.problems, report.problems
     har = json.dumps(export_har(store, store.exchanges()))
     post_data = json.loads(har)["log"]["entries"][0]["request"]["postData"]
-    exported = (base64.b64decode(post_data["text"]) if post_data.get("_encoding") == "base64"
-                else post_data["text"].encode())
+    exported = (
+        base64.b64decode(post_data["text"])
+        if post_data.get("_encoding") == "base64"
+        else post_data["text"].encode()
+    )
     for view in [har.encode(), *every_decoding(exported)]:
         for secret in SECRETS:
             assert secret.encode() not in view, secret
@@ -206,7 +215,9 @@ def gzip_bomb(total: int = 10 * 10**9, block: int = 16 << 20) -> Iterator[bytes]
 
 
 async def test_a_decompression_bomb_is_an_error_and_the_server_keeps_serving(
-    server: Served, store: Store, capsys: pytest.CaptureFixture[str],
+    server: Served,
+    store: Store,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     url, srv = server
 
@@ -236,7 +247,9 @@ async def test_a_decompression_bomb_is_an_error_and_the_server_keeps_serving(
 
 
 async def test_a_corrupt_coded_body_is_a_400_and_shown_as_a_hex_summary(
-    sink: Any, store: Store, capsys: pytest.CaptureFixture[str],
+    sink: Any,
+    store: Store,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     url = sink.url
     garbage = bytes(range(256)) * 40

@@ -52,18 +52,25 @@ def ca() -> CertificateAuthority:
     return CertificateAuthority.generate()
 
 
-def hermetic_run(sandbox: Sandbox, store: Store, ca: CertificateAuthority, script: str,
-                 options: HermeticOptions | None = None,
-                 ) -> tuple[RunResult, HermeticServer, str]:
+def hermetic_run(
+    sandbox: Sandbox,
+    store: Store,
+    ca: CertificateAuthority,
+    script: str,
+    options: HermeticOptions | None = None,
+) -> tuple[RunResult, HermeticServer, str]:
     run = store.begin_run("test", ["client"], {})
     opts = options or HermeticOptions(
-        answers={("GET", "/api/settings"): json_reply(200, {"ok": True})},
-        fallback=json_reply(204))
+        answers={("GET", "/api/settings"): json_reply(200, {"ok": True})}, fallback=json_reply(204)
+    )
     server = CaptureServer(store, run=run, answers=opts.answers, fallback=opts.fallback)
     hermetic = HermeticServer(server, ca, opts, capture_port=CAPTURE)
     spec = RunSpec(
-        argv=(*PY, "-c", textwrap.dedent(script)), expose=EXPOSE, timeout=60,
-        ports=(CAPTURE, DNS_PORT, HTTP_PORT, HTTPS_PORT), udp_ports=(DNS_PORT,),
+        argv=(*PY, "-c", textwrap.dedent(script)),
+        expose=EXPOSE,
+        timeout=60,
+        ports=(CAPTURE, DNS_PORT, HTTP_PORT, HTTPS_PORT),
+        udp_ports=(DNS_PORT,),
         etc_files=tuple(Trust().etc_files(ca.pem()).items()),
     )
     result = sandbox.run(spec, serve=HermeticThread(hermetic).serving)
@@ -87,8 +94,9 @@ with urllib.request.urlopen("http://telemetry.example.net/v1/rgstr?x=1", data=b"
 """
 
 
-def test_https_via_dns_and_system_bundle(sandbox: Sandbox, store: Store,
-                                         ca: CertificateAuthority) -> None:
+def test_https_via_dns_and_system_bundle(
+    sandbox: Sandbox, store: Store, ca: CertificateAuthority
+) -> None:
     result, hermetic, run = hermetic_run(sandbox, store, ca, MODEL_CALL)
     assert result.exit_code == 0, result.stderr.decode()
     out = result.stdout.decode().split("\n")
@@ -114,8 +122,9 @@ def test_https_via_dns_and_system_bundle(sandbox: Sandbox, store: Store,
     assert doc["telemetry.example.net"]["paths"]["POST /v1/rgstr"]["bytes_sent"] == 2
 
 
-def test_client_rejecting_the_certificate_is_recorded(sandbox: Sandbox, store: Store,
-                                                      ca: CertificateAuthority) -> None:
+def test_client_rejecting_the_certificate_is_recorded(
+    sandbox: Sandbox, store: Store, ca: CertificateAuthority
+) -> None:
     script = """
     import socket, ssl, urllib.request
     strict = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # trusts no CA at all
@@ -146,8 +155,9 @@ def test_client_rejecting_the_certificate_is_recorded(sandbox: Sandbox, store: S
     assert "/after" in targets and "/" not in targets  # the rejected request never arrived
 
 
-def test_connect_proxy_is_captured(sandbox: Sandbox, store: Store,
-                                   ca: CertificateAuthority) -> None:
+def test_connect_proxy_is_captured(
+    sandbox: Sandbox, store: Store, ca: CertificateAuthority
+) -> None:
     script = """
     import urllib.request
     opener = urllib.request.build_opener(urllib.request.ProxyHandler(
@@ -166,7 +176,8 @@ def test_connect_proxy_is_captured(sandbox: Sandbox, store: Store,
         ("http", "plain.example.com", "http://plain.example.com/ping"),
     ]
     assert [(t.request.authority if t.request else None, t.ok) for t in hermetic.tunnels] == [
-        ("vendor.example.com:443", True)]
+        ("vendor.example.com:443", True)
+    ]
     assert "proxy.corp.internal" in hermetic.dns_log.names()
 
 
@@ -189,12 +200,20 @@ def test_probe_with_the_default_endpoint(tmp_path: Path, sandbox: Sandbox, clock
     store = Store.open(tmp_path / "store")
     try:
         config = ProbeConfig(
-            argv=(*PY, "-c", AGENT), expose=EXPOSE, replicates=1, control_replicates=2,
+            argv=(*PY, "-c", AGENT),
+            expose=EXPOSE,
+            replicates=1,
+            control_replicates=2,
             selections=(parse_factor_arg("endpoint-host=default,127.0.0.1"),),
-            hermetic=HermeticOptions(runtimes=("python",), answers={
-                ("POST", "/v1/event"): json_reply(200, {"ok": True}),
-                ("GET", "/v1/entitlements"): json_reply(200, {})}),
-            timeout=60, clock=clock,
+            hermetic=HermeticOptions(
+                runtimes=("python",),
+                answers={
+                    ("POST", "/v1/event"): json_reply(200, {"ok": True}),
+                    ("GET", "/v1/entitlements"): json_reply(200, {}),
+                },
+            ),
+            timeout=60,
+            clock=clock,
         )
         result = run_probe(config, store, sandbox=sandbox)
     finally:
@@ -204,17 +223,19 @@ def test_probe_with_the_default_endpoint(tmp_path: Path, sandbox: Sandbox, clock
     # the profile's canned answers, and which the runs needed: part of the evidence
     assert result.hermetic["canned_answers"] == [
         {"method": "GET", "path": "/v1/entitlements", "status": 200, "runs": 0},
-        {"method": "POST", "path": "/v1/event", "status": 200, "runs": len(result.runs)}]
+        {"method": "POST", "path": "/v1/event", "status": 200, "runs": len(result.runs)},
+    ]
     assert {"api.vendor.test", "telemetry.vendor.test"} <= set(result.hermetic["dns_names"])
     assert all(r.error is None for r in result.runs), result.runs
     from promptwitness.report.probe_json import to_json
 
     doc = json.loads(json.dumps(to_json(result)))
     egress_doc = doc["egress"]
-    assert set(egress_doc["control"]["hosts"]) == {"api.vendor.test",
-                                                                 "telemetry.vendor.test"}
-    assert set(egress_doc["endpoint-host=127.0.0.1"]["hosts"]) == {"127.0.0.1:8080",
-                                                                   "telemetry.vendor.test"}
+    assert set(egress_doc["control"]["hosts"]) == {"api.vendor.test", "telemetry.vendor.test"}
+    assert set(egress_doc["endpoint-host=127.0.0.1"]["hosts"]) == {
+        "127.0.0.1:8080",
+        "telemetry.vendor.test",
+    }
     # the model call is the same logical request under both levels; the telemetry
     # payload carries its host in the key and its difference is attributed too
     found = {(f["request"], f["path"]) for f in doc["findings"]}
@@ -230,37 +251,64 @@ def test_default_level_needs_hermetic() -> None:
 
 
 def _cli(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[bytes]:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-           "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
-           "PROMPTWITNESS_STORE": str(tmp_path / "store"), "HOME": str(tmp_path)}
-    return subprocess.run([sys.executable, "-m", "promptwitness", *args], env=env,
-                          capture_output=True, timeout=300, stdin=subprocess.DEVNULL)
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
+        "PROMPTWITNESS_STORE": str(tmp_path / "store"),
+        "HOME": str(tmp_path),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "promptwitness", *args],
+        env=env,
+        capture_output=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def test_record_hermetic_cli(tmp_path: Path) -> None:
     summary = tmp_path / "egress.json"
-    run = _cli("record", "--hermetic", "--runtime", "python", "--json", str(summary),
-               "--timeout", "60", "--", sys.executable, "-I", "-S", "-c",
-               textwrap.dedent(MODEL_CALL), tmp_path=tmp_path)
+    run = _cli(
+        "record",
+        "--hermetic",
+        "--runtime",
+        "python",
+        "--json",
+        str(summary),
+        "--timeout",
+        "60",
+        "--",
+        sys.executable,
+        "-I",
+        "-S",
+        "-c",
+        textwrap.dedent(MODEL_CALL),
+        tmp_path=tmp_path,
+    )
     err = run.stderr.decode()
     assert run.returncode == 0, err
     assert run.stdout.decode().startswith("127.0.0.1\n200 message\n")
     doc = json.loads(summary.read_text())
     assert doc["ca_trust"] == "system-bundle"
     assert "system_bundle_attempt" not in doc
-    assert set(doc["egress"]) == {"api.example.com", "settings.example.org",
-                                  "telemetry.example.net"}
+    assert set(doc["egress"]) == {
+        "api.example.com",
+        "settings.example.org",
+        "telemetry.example.net",
+    }
     assert doc["non_loopback_clients"] == []
     assert "3 hosts contacted:" in err and "DNS names looked up: " in err
     assert "nothing left the namespace" in err
 
 
 def test_record_hermetic_rejects_upstream_and_default_needs_hermetic(tmp_path: Path) -> None:
-    run = _cli("record", "--hermetic", "--upstream", "http://127.0.0.1:1", "--", "true",
-               tmp_path=tmp_path)
+    run = _cli(
+        "record", "--hermetic", "--upstream", "http://127.0.0.1:1", "--", "true", tmp_path=tmp_path
+    )
     assert run.returncode == 2 and b"--hermetic" in run.stderr
-    run = _cli("probe", "--factor", "endpoint-host=default,127.0.0.1", "--", "true",
-               tmp_path=tmp_path)
+    run = _cli(
+        "probe", "--factor", "endpoint-host=default,127.0.0.1", "--", "true", tmp_path=tmp_path
+    )
     assert run.returncode == 2 and b"needs --hermetic" in run.stderr, run.stderr
 
 
@@ -277,9 +325,25 @@ def test_record_hermetic_with_an_agent_profiles_canned_answers(tmp_path: Path) -
             except urllib.error.HTTPError as e:
                 print(e.code, e.read().decode())
     """)
-    run = _cli("record", "--hermetic", "--agent", "claude-code", "--runtime", "python",
-               "--hermetic-answer", "404", "--timeout", "60", "--", sys.executable, "-I",
-               "-S", "-c", code, tmp_path=tmp_path)
+    run = _cli(
+        "record",
+        "--hermetic",
+        "--agent",
+        "claude-code",
+        "--runtime",
+        "python",
+        "--hermetic-answer",
+        "404",
+        "--timeout",
+        "60",
+        "--",
+        sys.executable,
+        "-I",
+        "-S",
+        "-c",
+        code,
+        tmp_path=tmp_path,
+    )
     assert run.returncode == 0, run.stderr.decode()
     assert run.stdout.decode().split("\n")[:2] == ["200 {}", "404 {}"]
     run = _cli("record", "--agent", "claude-code", "--", "true", tmp_path=tmp_path)

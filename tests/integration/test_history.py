@@ -38,8 +38,10 @@ CONFUSABLE = ("--plant", "confusable:endpoint-host=api.deepseek.com")
 VERSIONS: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
     "1.0.0": ((), {}),
     "1.1.0": ((*FLAVOR, *CONFUSABLE), {"PW_FLAVOR": "new"}),
-    "1.2.0": ((*FLAVOR, *CONFUSABLE, "--plant", "ordering:env:PW_FLAVOR=new"),
-              {"PW_FLAVOR": "new"}),
+    "1.2.0": (
+        (*FLAVOR, *CONFUSABLE, "--plant", "ordering:env:PW_FLAVOR=new"),
+        {"PW_FLAVOR": "new"},
+    ),
     "1.3.0": ((*CONFUSABLE,), {}),
     "1.4.0": (("--plant", "date-format:tz=Asia/Shanghai"), {}),
 }
@@ -60,8 +62,9 @@ class FakeSource:
             raise Error(f"no such version {version}")
         self.installs.append(version)
         args, env = VERSIONS[version]
-        return Installed(argv=(sys.executable, "-I", "-S", str(AGENT), *args), expose=EXPOSE,
-                         env=env)
+        return Installed(
+            argv=(sys.executable, "-I", "-S", str(AGENT), *args), expose=EXPOSE, env=env
+        )
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +82,14 @@ def test_history_lists_what_changed_between_versions(tmp_path: Path, sandbox: Sa
     assert [e.error for e in entries] == [None, None, None]
     assert all(e.runs == 2 and e.audit is None for e in entries)
     assert all(e.noise == () for e in entries)  # the agent is deterministic
-    assert [e.tools for e in entries][0] == ("Bash", "Read", "Edit", "Grep", "TodoWrite",
-                                             "WebFetch")
+    assert [e.tools for e in entries][0] == (
+        "Bash",
+        "Read",
+        "Edit",
+        "Grep",
+        "TodoWrite",
+        "WebFetch",
+    )
     s1, s2 = h.timeline.steps
     assert {c.path for c in s1.changes} == {"system[1].text", "headers.x-client-flavor"}
     header = next(c for c in s1.changes if c.path == "headers.x-client-flavor")
@@ -103,13 +112,14 @@ def test_audit_and_bisect_find_where_the_plant_ships(tmp_path: Path, sandbox: Sa
     src = FakeSource()
     rels = src.releases()
     sig = parse_signature("endpoint-host:confusable")
-    screening = (parse_factor_arg("tz=UTC,Asia/Shanghai"),
-                 parse_factor_arg("endpoint-host=127.0.0.1,api.deepseek.com"))
+    screening = (
+        parse_factor_arg("tz=UTC,Asia/Shanghai"),
+        parse_factor_arg("endpoint-host=127.0.0.1,api.deepseek.com"),
+    )
     sels = bisect_selections(sig, screening, given=False)
     assert [s.name for s in sels] == ["endpoint-host"]
     with Store.open(tmp_path / "store") as store:
-        b = run_bisect(src, rels, sig, store, HistoryOptions(timeout=60), sels,
-                       sandbox=sandbox)
+        b = run_bisect(src, rels, sig, store, HistoryOptions(timeout=60), sels, sandbox=sandbox)
     assert (b.first, b.last, b.search.contiguous) == ("1.1.0", "1.3.0", True)
     assert b.search.tests == len(src.installs) == len(set(src.installs))
     first = b.captures["1.1.0"]
@@ -128,17 +138,30 @@ def test_cli_history_with_audit_writes_the_json(
 
     monkeypatch.setattr(cli_history, "make_source", lambda name, args: FakeSource())
     out = tmp_path / "h.json"
-    code = main(["history", "planted", "1.3.0,1.4.0", "--audit", "--timeout", "60",
-                 "--store", str(tmp_path / "store"), "--json", str(out)])
+    code = main(
+        [
+            "history",
+            "planted",
+            "1.3.0,1.4.0",
+            "--audit",
+            "--timeout",
+            "60",
+            "--store",
+            str(tmp_path / "store"),
+            "--json",
+            str(out),
+        ]
+    )
     assert code == 0
     doc = json.loads(out.read_text(encoding="utf-8"))
     assert doc["schema"] == SCHEMA and doc["bisect"] is None
     verdicts = {v["version"]: v["audit"]["verdict"] for v in doc["versions"]}
     assert verdicts == {"1.3.0": "conditioned", "1.4.0": "conditioned"}
-    kinds = {v["version"]: sorted((next(iter(f["factors"])), f["kind"])
-                                  for f in v["audit"]["findings"]) for v in doc["versions"]}
-    assert kinds == {"1.3.0": [("endpoint-host", "confusable")],
-                     "1.4.0": [("tz", "date-format")]}
+    kinds = {
+        v["version"]: sorted((next(iter(f["factors"])), f["kind"]) for f in v["audit"]["findings"])
+        for v in doc["versions"]
+    }
+    assert kinds == {"1.3.0": [("endpoint-host", "confusable")], "1.4.0": [("tz", "date-format")]}
     printed = capsys.readouterr().out
     assert "audit findings" in printed and "2026/11/24" in printed
 

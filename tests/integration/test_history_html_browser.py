@@ -66,8 +66,9 @@ def _measure(html: str, tmp_path: Path) -> dict[str, object]:
 
 
 def _shown(b: dict[str, object]) -> bool:
-    return (b["display"] != "none" and b["visibility"] == "visible"
-            and float(str(b["opacity"])) == 1.0)
+    return (
+        b["display"] != "none" and b["visibility"] == "visible" and float(str(b["opacity"])) == 1.0
+    )
 
 
 def test_chart_and_markers_are_displayed(page: tuple[Path, str], tmp_path: Path) -> None:
@@ -103,7 +104,13 @@ def test_chart_and_markers_are_displayed(page: tuple[Path, str], tmp_path: Path)
 def test_screenshot(page: tuple[Path, str], tmp_path: Path) -> None:
     path, _ = page
     shot = tmp_path / "history.png"
-    proc = _chromium("--window-size=1200,1600", "--hide-scrollbars", f"--screenshot={shot}",
-                     "--virtual-time-budget=2000", path.as_uri(), home=tmp_path)
+    proc = _chromium(
+        "--window-size=1200,1600",
+        "--hide-scrollbars",
+        f"--screenshot={shot}",
+        "--virtual-time-budget=2000",
+        path.as_uri(),
+        home=tmp_path,
+    )
     assert shot.exists() and shot.stat().st_size > 10_000, proc.stderr[-2000:]
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

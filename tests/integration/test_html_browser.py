@@ -30,8 +30,10 @@ from tests.unit.report.test_html import probe_evidence_for, probe_result
 
 from promptwitness.report.html import render_probe_html
 
-CHROMIUM = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser",
-                                                        "google-chrome")) if p), None)
+CHROMIUM = next(
+    (p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p),
+    None,
+)
 
 MEASURE = """
 <script>
@@ -67,8 +69,13 @@ def measure(html: str, script: str, tmp_path: Path, window: str) -> Any:
     probe = probe.replace("</body>", script + "</body>")
     path = tmp_path / "measure.html"
     path.write_text(probe, encoding="utf-8")
-    proc = _chromium(f"--window-size={window}", "--virtual-time-budget=2000", "--dump-dom",
-                     path.as_uri(), home=tmp_path)
+    proc = _chromium(
+        f"--window-size={window}",
+        "--virtual-time-budget=2000",
+        "--dump-dom",
+        path.as_uri(),
+        home=tmp_path,
+    )
     m = re.search(r'<pre id="pw-measure">(.*?)</pre>', proc.stdout, re.S)
     assert m is not None, proc.stderr[-2000:]
     return json.loads(std_html.unescape(m.group(1)))
@@ -76,15 +83,30 @@ def measure(html: str, script: str, tmp_path: Path, window: str) -> Any:
 
 def _chromium(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
     assert CHROMIUM is not None, (
-        "chromium is not installed: scripts/setup.sh installs Debian's chromium (as root)")
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home),
-           "LANG": "C.UTF-8"}
+        "chromium is not installed: scripts/setup.sh installs Debian's chromium (as root)"
+    )
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "LANG": "C.UTF-8"}
     return subprocess.run(
-        [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         "--disable-extensions", "--disable-background-networking", "--disable-sync",
-         "--no-default-browser-check", f"--user-data-dir={home / 'profile'}",
-         "--enable-logging=stderr", "--v=0", *args],
-        capture_output=True, text=True, timeout=120, env=env, stdin=subprocess.DEVNULL,
+        [
+            CHROMIUM,
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-extensions",
+            "--disable-background-networking",
+            "--disable-sync",
+            "--no-default-browser-check",
+            f"--user-data-dir={home / 'profile'}",
+            "--enable-logging=stderr",
+            "--v=0",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        stdin=subprocess.DEVNULL,
         check=False,
     )
 
@@ -101,9 +123,14 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 def test_screenshot(page: tuple[Path, str], tmp_path: Path) -> None:
     path, _ = page
     shot = tmp_path / "report.png"
-    proc = _chromium("--window-size=1000,2000", "--hide-scrollbars",
-                     f"--screenshot={shot}", "--virtual-time-budget=2000",
-                     path.as_uri(), home=tmp_path)
+    proc = _chromium(
+        "--window-size=1000,2000",
+        "--hide-scrollbars",
+        f"--screenshot={shot}",
+        "--virtual-time-budget=2000",
+        path.as_uri(),
+        home=tmp_path,
+    )
     assert shot.exists() and shot.stat().st_size > 10_000, proc.stderr[-2000:]
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -131,8 +158,12 @@ def test_anchor_opens_raw_request(page: tuple[Path, str], tmp_path: Path) -> Non
     path, html = page
     anchor = re.search(r'<details class="raw" id="(raw-[0-9a-f]+)">', html)
     assert anchor is not None
-    proc = _chromium("--virtual-time-budget=2000", "--dump-dom",
-                     f"{path.as_uri()}#{anchor.group(1)}", home=tmp_path)
+    proc = _chromium(
+        "--virtual-time-budget=2000",
+        "--dump-dom",
+        f"{path.as_uri()}#{anchor.group(1)}",
+        home=tmp_path,
+    )
     opened = re.search(rf'<details class="raw" id="{anchor.group(1)}"( open="")?>', proc.stdout)
     assert opened is not None, proc.stderr[-2000:]
     assert opened.group(1) == ' open=""'

@@ -47,8 +47,12 @@ def _free_port() -> int:
 
 def _body(client: int, n: int) -> bytes:
     return json.dumps(
-        {"model": "m", "max_tokens": 5, "stream": n % 2 == 0,  # streamed and JSON answers
-         "messages": [{"role": "user", "content": f"kill9-id-{client}-{n}."}]}
+        {
+            "model": "m",
+            "max_tokens": 5,
+            "stream": n % 2 == 0,  # streamed and JSON answers
+            "messages": [{"role": "user", "content": f"kill9-id-{client}-{n}."}],
+        }
     ).encode()
 
 
@@ -75,8 +79,9 @@ class _Upstream(BaseHTTPRequestHandler):
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(ev), ev))
             self.wfile.write(b"0\r\n\r\n")
         else:
-            answer = json.dumps({"type": "message", "content": [{"type": "text",
-                                                                 "text": "hi"}]}).encode()
+            answer = json.dumps(
+                {"type": "message", "content": [{"type": "text", "text": "hi"}]}
+            ).encode()
             self.send_response(200)
             self.send_header("content-type", "application/json")
             self.send_header("content-length", str(len(answer)))
@@ -127,8 +132,12 @@ def _client(port: int, client: int, stop: threading.Event, answered: list[str]) 
         for n in range(MAX_PER_CLIENT):
             if stop.is_set():
                 return
-            conn.request("POST", "/v1/messages", body=_body(client, n),
-                         headers={"content-type": "application/json"})
+            conn.request(
+                "POST",
+                "/v1/messages",
+                body=_body(client, n),
+                headers={"content-type": "application/json"},
+            )
             resp = conn.getresponse()
             data = resp.read()  # raises IncompleteRead unless the answer is complete
             assert resp.status == 200, data
@@ -140,7 +149,11 @@ def _client(port: int, client: int, stop: threading.Event, answered: list[str]) 
 
 
 def run_and_kill(
-    tmp_path: Path, *, writer: str, kill: str, upstream: str | None = None,
+    tmp_path: Path,
+    *,
+    writer: str,
+    kill: str,
+    upstream: str | None = None,
     src: str | None = None,
 ) -> tuple[set[str], set[str]]:
     """Serve, load, SIGKILL; returns (ids answered in full, ids stored)."""
@@ -149,13 +162,24 @@ def run_and_kill(
     env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
     if src is not None:  # another source tree (to see the test fail on an old one)
         env["PYTHONPATH"] = src
-    cmd = [sys.executable, "-m", "promptwitness", "serve", "--store", str(store),
-           "--listen", f"127.0.0.1:{port}", "--writer", writer]
+    cmd = [
+        sys.executable,
+        "-m",
+        "promptwitness",
+        "serve",
+        "--store",
+        str(store),
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--writer",
+        writer,
+    ]
     if upstream is not None:
         cmd += ["--upstream", upstream]
     log = (tmp_path / "serve.log").open("wb")
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
-                            start_new_session=True)  # its own process group
+    proc = subprocess.Popen(
+        cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, start_new_session=True
+    )  # its own process group
     writer_pids: list[int] = []
     try:
         deadline = time.monotonic() + 60

@@ -26,10 +26,12 @@ from tests.unit.discover.test_sources import (
 )
 
 HIDDEN = base64.b64encode(b"api.deepseek.com,api.moonshot.cn,open.bigmodel.cn").decode()
-XORED = base64.b64encode(bytes(b ^ 0x5A for b in b"Asia/Shanghai,Asia/Urumqi,Asia/Hong_Kong")
-                         ).decode()
+XORED = base64.b64encode(
+    bytes(b ^ 0x5A for b in b"Asia/Shanghai,Asia/Urumqi,Asia/Hong_Kong")
+).decode()
 MINIFIED = (
-    "(()=>{" + "var a=1,b=2;function c(d){return d+a*b}" * 300
+    "(()=>{"
+    + "var a=1,b=2;function c(d){return d+a*b}" * 300
     + f'var T="{HIDDEN}",k=90,Z="{XORED}";Z.split("").map(c=>c.charCodeAt(0)^k);'
     'const H=["api.example.cn",".corp.example.cn","gw.example.com.cn"];'
     'if(Intl.DateTimeFormat().resolvedOptions().timeZone==="Asia/Shanghai")p="p\u0430ypal\\u200b";'
@@ -37,16 +39,24 @@ MINIFIED = (
 )
 
 
-def pw(*args: str, cwd: Path | None = None, timeout: float = 180
-       ) -> subprocess.CompletedProcess[str]:
+def pw(
+    *args: str, cwd: Path | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "promptwitness", "scan", *args],
-                          capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd,
-                          stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "promptwitness", "scan", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+    )
 
 
-def scan_json(target: Path | str, *extra: str
-              ) -> tuple[dict[str, Any], subprocess.CompletedProcess[str]]:
+def scan_json(
+    target: Path | str, *extra: str
+) -> tuple[dict[str, Any], subprocess.CompletedProcess[str]]:
     tmp = Path(os.environ.get("TMPDIR", "/tmp"))
     out = tmp / f"scan-{os.getpid()}-{abs(hash(str(target)))}.json"
     run = pw(str(target), "--json", str(out), *extra)
@@ -93,27 +103,38 @@ def test_directory_and_python_package(tmp_path: Path) -> None:
     pkg.mkdir(parents=True)
     (pkg / "__init__.py").write_text("import os\nREGION = os.getenv('PY_REGION')\n")
     hidden = tmp_path / "hidden.py"
-    hidden.write_text("import os, socket\n"
-                      "def f():\n    return os.environ.get('PYC_ONLY_VAR'), socket.gethostname()\n"
-                      f"T = '{HIDDEN}'\n")
+    hidden.write_text(
+        "import os, socket\n"
+        "def f():\n    return os.environ.get('PYC_ONLY_VAR'), socket.gethostname()\n"
+        f"T = '{HIDDEN}'\n"
+    )
     py_compile.compile(str(hidden), cfile=str(pkg / "hidden.pyc"))
     (tmp_path / "agent" / "config.json").write_text(
-        '{"hosts": ["api.example.cn", "api.example.com.cn", "open.example.cn"]}')
+        '{"hosts": ["api.example.cn", "api.example.com.cn", "open.example.cn"]}'
+    )
     (tmp_path / "agent" / "icon.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     doc, run = scan_json(tmp_path / "agent")
     formats = {f["path"]: f["format"] for f in doc["files"]}
-    assert formats == {"pkg/__init__.py": "python", "pkg/hidden.pyc": "python-bytecode",
-                       "config.json": "json"}
+    assert formats == {
+        "pkg/__init__.py": "python",
+        "pkg/hidden.pyc": "python-bytecode",
+        "config.json": "json",
+    }
     reads = {(r["kind"], r["name"]) for r in doc["reads"]}
-    assert {("env", "PY_REGION"), ("env", "PYC_ONLY_VAR"),
-            ("hostname", "socket.gethostname()")} <= reads
+    assert {
+        ("env", "PY_REGION"),
+        ("env", "PYC_ONLY_VAR"),
+        ("hostname", "socket.gethostname()"),
+    } <= reads
     assert any(t["encoding"] == ["base64"] for t in doc["tables"])
     assert any("1 image" in n for n in doc["notes"])
 
 
 def test_bun_executable(tmp_path: Path) -> None:
-    modules = [("/$bunfs/root/src/index.js", MINIFIED.encode()),
-               ("/$bunfs/root/font.woff2", b"wOF2" + b"\0" * 40)]
+    modules = [
+        ("/$bunfs/root/src/index.js", MINIFIED.encode()),
+        ("/$bunfs/root/font.woff2", b"wOF2" + b"\0" * 40),
+    ]
     exe = tmp_path / "opencode"
     exe.write_bytes(bun_elf(bun_graph(modules, argv=b"--use-system-ca")))
     doc, run = scan_json(exe)

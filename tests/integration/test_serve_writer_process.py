@@ -63,8 +63,11 @@ def post(port: int, body: bytes, headers: dict[str, str] | None = None) -> bytes
 
 def body(i: int) -> bytes:
     return json.dumps(
-        {"model": "m", "max_tokens": 5,
-         "messages": [{"role": "user", "content": f"turn {i}: my key is {SECRET}"}]}
+        {
+            "model": "m",
+            "max_tokens": 5,
+            "messages": [{"role": "user", "content": f"turn {i}: my key is {SECRET}"}],
+        }
     ).encode()
 
 
@@ -75,9 +78,20 @@ def serve(tmp_path: Path) -> Iterator[Serve]:
     env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
     env["GATEWAY_TEST_API_KEY"] = SECRET
     proc = subprocess.Popen(
-        [sys.executable, "-m", "promptwitness", "serve", "--store", str(store),
-         "--listen", f"127.0.0.1:{port}"],  # --writer process is the default
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env,
+        [
+            sys.executable,
+            "-m",
+            "promptwitness",
+            "serve",
+            "--store",
+            str(store),
+            "--listen",
+            f"127.0.0.1:{port}",
+        ],  # --writer process is the default
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env=env,
     )
     srv = Serve(proc, port, store)
     try:
@@ -104,8 +118,10 @@ def stored(store: Path) -> tuple[list[str], bytes]:
     with Store.open(store) as st:
         rows = st.exchanges()
         text = b"".join(
-            repr(x.request_headers).encode() + x.target.encode()
-            + st.request_body(x) + st.response_body(x)
+            repr(x.request_headers).encode()
+            + x.target.encode()
+            + st.request_body(x)
+            + st.response_body(x)
             for x in rows
         )
         return [f"{x.target} {x.error or ''}".strip() for x in rows], text

@@ -35,9 +35,20 @@ def _free_port() -> int:
 def serve(tmp_path: Path) -> Iterator[tuple[int, Path, subprocess.Popen[bytes]]]:
     port, store = _free_port(), tmp_path / "store"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "promptwitness", "serve", "--listen", f"127.0.0.1:{port}",
-         "--store", str(store), "--quiet"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "promptwitness",
+            "serve",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--store",
+            str(store),
+            "--quiet",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     deadline = time.monotonic() + 30
@@ -85,10 +96,14 @@ MALFORMED = [
     pytest.param(b"GET / HTTP/1.1\r\nBad Header Name: x\r\n\r\n", id="header-name"),
     pytest.param(b"GET /\x00x HTTP/1.1\r\nHost: a\r\n\r\n", id="nul-in-target"),
     pytest.param(b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03", id="tls-to-http"),
-    pytest.param(b"POST /v1/messages HTTP/1.1\r\nHost: a\r\nContent-Length: abc\r\n\r\n",
-                 id="content-length"),
-    pytest.param(b"POST /v1/messages HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n"
-                 b"Transfer-Encoding: chunked\r\n\r\n", id="cl-and-te"),
+    pytest.param(
+        b"POST /v1/messages HTTP/1.1\r\nHost: a\r\nContent-Length: abc\r\n\r\n", id="content-length"
+    ),
+    pytest.param(
+        b"POST /v1/messages HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n",
+        id="cl-and-te",
+    ),
 ]
 
 
@@ -113,11 +128,14 @@ def test_a_rejected_request_is_stored_raw_and_answered(
 
 
 def test_a_credential_in_a_rejected_request_is_redacted_everywhere(
-    serve: tuple[int, Path, subprocess.Popen[bytes]]
+    serve: tuple[int, Path, subprocess.Popen[bytes]],
 ) -> None:
     port, store, proc = serve
-    raw = (b"POST /v1/messages HTTP/1.1\r\nHost: a\nX-Api-Key: " + SECRET.encode()
-           + b"\r\nContent-Length: 2\r\n\r\n{}")
+    raw = (
+        b"POST /v1/messages HTTP/1.1\r\nHost: a\nX-Api-Key: "
+        + SECRET.encode()
+        + b"\r\nContent-Length: 2\r\n\r\n{}"
+    )
     answer, _ = _send(port, raw)
     assert b" 400 " in answer.split(b"\r\n")[0]
     err = _stop(proc)
@@ -133,7 +151,7 @@ def test_a_credential_in_a_rejected_request_is_redacted_everywhere(
 
 
 def test_a_bad_chunk_in_a_later_packet_is_answered_at_once(
-    serve: tuple[int, Path, subprocess.Popen[bytes]]
+    serve: tuple[int, Path, subprocess.Popen[bytes]],
 ) -> None:
     port, store, proc = serve
     head = b"POST /v1/messages HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -162,5 +180,9 @@ def test_lenient_head_never_raises(raw: bytes) -> None:
 
 def test_lenient_head_reads_what_it_can() -> None:
     assert lenient_head(b"POST /v1/x HTTP/1.1\r\nHost: a\nX-Key:  v \r\n\r\nbody") == (
-        "POST", "/v1/x", "1.1", [("Host", "a"), ("X-Key", "v")])
+        "POST",
+        "/v1/x",
+        "1.1",
+        [("Host", "a"), ("X-Key", "v")],
+    )
     assert lenient_head(b"\x16\x03\x01") == ("", "", "", [])

@@ -436,8 +436,10 @@ async def test_profile_answers_and_fallback_replace_the_sink(tmp_path: Path) -> 
     store = Store.open(tmp_path / "s")
     server = CaptureServer(
         store,
-        answers={("GET", "/api/claude_code/settings"): CannedReply(200, json_h, (b"{}",)),
-                 ("*", "/v1/models"): CannedReply(418, json_h, (b'{"t":1}',))},
+        answers={
+            ("GET", "/api/claude_code/settings"): CannedReply(200, json_h, (b"{}",)),
+            ("*", "/v1/models"): CannedReply(418, json_h, (b'{"t":1}',)),
+        },
         fallback=CannedReply(204, (), ()),
     )
     host, port = await server.start("127.0.0.1", 0)
@@ -454,7 +456,11 @@ async def test_profile_answers_and_fallback_replace_the_sink(tmp_path: Path) -> 
                 assert r.status == 400  # a protocol's own error is not replaced
         await server.flush()
         assert [x.target for x in store.exchanges()] == [
-            "/api/claude_code/settings?x=1", "/v1/models", "/telemetry/unknown", "/v1/messages"]
+            "/api/claude_code/settings?x=1",
+            "/v1/models",
+            "/telemetry/unknown",
+            "/v1/messages",
+        ]
     finally:
         await server.stop()
         store.close()

@@ -118,9 +118,7 @@ class Upstream:
                     self.ended += 1
                     return
                 lines = head[:-4].split(b"\r\n")
-                headers = [
-                    (k, v) for k, v in (line.split(b": ", 1) for line in lines[1:])
-                ]
+                headers = [(k, v) for k, v in (line.split(b": ", 1) for line in lines[1:])]
                 req = Req(head, lines[0], headers, b"", conn, nth)
                 length = req.header(b"content-length")
                 if length is not None and self.read_bodies:
@@ -194,11 +192,21 @@ class Harness:
         return up
 
     def pool(
-        self, url: str, *, timeout: float = 0.5, ssl_context: ssl.SSLContext | None = None,
-        idle_timeout: float = 15.0, max_idle: int = 64,
+        self,
+        url: str,
+        *,
+        timeout: float = 0.5,
+        ssl_context: ssl.SSLContext | None = None,
+        idle_timeout: float = 15.0,
+        max_idle: int = 64,
     ) -> UpstreamPool:
-        p = UpstreamPool(url, timeout=timeout, ssl_context=ssl_context,
-                         idle_timeout=idle_timeout, max_idle=max_idle)
+        p = UpstreamPool(
+            url,
+            timeout=timeout,
+            ssl_context=ssl_context,
+            idle_timeout=idle_timeout,
+            max_idle=max_idle,
+        )
         self.pools.append(p)
         return p
 
@@ -326,8 +334,7 @@ async def test_callers_content_length_is_corrected_and_not_repeated(h: Harness) 
         resp.release()
     first, second, third = up.requests
     assert first.head == (
-        b"PUT /len HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
-        b"content-length: 3\r\nX-A: 1\r\n\r\n" % up.port
+        b"PUT /len HTTP/1.1\r\nHost: 127.0.0.1:%d\r\ncontent-length: 3\r\nX-A: 1\r\n\r\n" % up.port
     )
     assert first.body == b"abc"
     assert second.head.endswith(b"\r\nContent-Length: 4\r\n\r\n") and second.body == b"xyz!"
@@ -421,8 +428,9 @@ def test_url_must_be_http(url: str) -> None:
 def test_url_with_credentials_or_a_query_is_refused(url: str, why: str) -> None:
     with pytest.raises(ValueError, match=why):
         UpstreamPool(url)
-    UpstreamPool(url.split("?")[0].split("#")[0].replace("user:secret@", "").replace(
-        "user@", ""))  # the same URL without them is fine
+    UpstreamPool(
+        url.split("?")[0].split("#")[0].replace("user:secret@", "").replace("user@", "")
+    )  # the same URL without them is fine
 
 
 def closed_port() -> int:
@@ -441,8 +449,13 @@ async def test_content_length_answer(h: Harness) -> None:
         fixed(
             response(
                 "201 Created Here",
-                [("Content-Type", "application/json"), ("X-Dup", "a"), ("x-dup", "b"),
-                 ("Set-Cookie", "s=1; Path=/"), ("X-Empty", "")],
+                [
+                    ("Content-Type", "application/json"),
+                    ("X-Dup", "a"),
+                    ("x-dup", "b"),
+                    ("Set-Cookie", "s=1; Path=/"),
+                    ("X-Empty", ""),
+                ],
                 body,
             )
         )
@@ -472,9 +485,7 @@ async def test_chunked_answer_streams_without_buffering(h: Harness) -> None:
     first, second = b"event: a\ndata: 1\n\n", b"event: b\ndata: 2\n\n"
 
     async def answer(req: Req, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        w.write(
-            response("200 OK", [("Transfer-Encoding", "chunked")], length=False) + chunk(first)
-        )
+        w.write(response("200 OK", [("Transfer-Encoding", "chunked")], length=False) + chunk(first))
         await w.drain()
         # The second chunk only once the test has read the first: a client that
         # buffered the body would never return the first.
@@ -505,8 +516,7 @@ async def test_chunked_answer_streams_without_buffering(h: Harness) -> None:
 @pytest.mark.parametrize("version", ["HTTP/1.1", "HTTP/1.0"])
 async def test_answer_framed_by_the_end_of_the_connection(h: Harness, version: str) -> None:
     async def answer(req: Req, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        w.write(response("200 OK", [("Content-Type", "text/plain")], version=version,
-                         length=False))
+        w.write(response("200 OK", [("Content-Type", "text/plain")], version=version, length=False))
         for piece in (b"no ", b"length, ", b"no chunks"):
             await asyncio.sleep(0.005)
             w.write(piece)
@@ -526,8 +536,11 @@ async def test_answer_framed_by_the_end_of_the_connection(h: Harness, version: s
 async def test_answer_to_head_has_no_body(h: Harness) -> None:
     async def answer(req: Req, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         # The length of the body a GET would have; the connection stays open.
-        w.write(response("200 OK", [("Content-Type", "text/html"), ("Content-Length", "1234")],
-                         length=False))
+        w.write(
+            response(
+                "200 OK", [("Content-Type", "text/html"), ("Content-Length", "1234")], length=False
+            )
+        )
         await w.drain()
 
     up = await h.upstream(answer)
@@ -549,8 +562,7 @@ async def test_answer_to_head_has_no_body(h: Harness) -> None:
     "answer",
     [
         response("204 No Content", [("X-A", "1")], length=False),
-        response("304 Not Modified", [("ETag", '"v1"'), ("Content-Length", "42")],
-                 length=False),
+        response("304 Not Modified", [("ETag", '"v1"'), ("Content-Length", "42")], length=False),
     ],
     ids=["204", "304"],
 )
@@ -596,8 +608,10 @@ async def test_interim_answers_are_skipped(h: Harness, apart: bool) -> None:
 async def test_101_switching_protocols_is_invalid(h: Harness) -> None:
     async def answer(req: Req, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         if req.path == b"/switch":
-            w.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                    b"Connection: Upgrade\r\n\r\n\x81\x05hello")
+            w.write(
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                b"Connection: Upgrade\r\n\r\n\x81\x05hello"
+            )
         else:
             w.write(OK)
         await w.drain()
@@ -784,7 +798,10 @@ async def test_get_on_a_stale_connection_is_retried_once(h: Harness, how: str) -
     resp.release()
     assert pool.opened == 2
     assert [(r.conn, r.nth, r.path) for r in up.requests] == [
-        (0, 0, b"/"), (0, 1, b"/again"), (1, 0, b"/again")]
+        (0, 0, b"/"),
+        (0, 1, b"/again"),
+        (1, 0, b"/again"),
+    ]
     assert up.requests[1].head == up.requests[2].head
 
 
@@ -802,8 +819,7 @@ async def test_stale_retry_is_only_once(h: Harness) -> None:
     with pytest.raises(UpstreamBroken, match="before answering") as err:
         await pool.request("GET", "/again", [], None)
     assert err.value.kind == "truncated"
-    assert [(r.conn, r.path) for r in up.requests] == [(0, b"/"), (0, b"/again"),
-                                                       (1, b"/again")]
+    assert [(r.conn, r.path) for r in up.requests] == [(0, b"/"), (0, b"/again"), (1, b"/again")]
     assert pool.opened == 2
 
 
@@ -966,8 +982,9 @@ async def test_clean_close_mid_body_is_truncation(h: Harness, framing: str) -> N
     async def answer(req: Req, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         if req.conn == 0:
             # (chunked: the last chunk announced, 0x100 bytes, and cut short)
-            w.write(head + frame(b"a" * 250) + (b"100\r\npart" if framing == "chunked" else
-                                                 b"part"))
+            w.write(
+                head + frame(b"a" * 250) + (b"100\r\npart" if framing == "chunked" else b"part")
+            )
             await w.drain()
             w.close()  # FIN
         else:
@@ -1178,8 +1195,12 @@ async def test_tls_upstream(h: Harness) -> None:
     server, client = tls()
 
     async def answer(req: Req, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        w.write(response("200 OK", [("Transfer-Encoding", "chunked")], length=False)
-                + chunk(req.body) + chunk(b"!") + b"0\r\n\r\n")
+        w.write(
+            response("200 OK", [("Transfer-Encoding", "chunked")], length=False)
+            + chunk(req.body)
+            + chunk(b"!")
+            + b"0\r\n\r\n"
+        )
         await w.drain()
 
     up = await h.upstream(answer, tls=server)
@@ -1207,8 +1228,7 @@ async def test_tls_answer_framed_by_the_end_of_the_connection(h: Harness) -> Non
     server, client = tls()
 
     async def answer(req: Req, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        w.write(response("200 OK", [("Content-Type", "text/plain")], b"z" * 100,
-                         length=False))
+        w.write(response("200 OK", [("Content-Type", "text/plain")], b"z" * 100, length=False))
         await w.drain()
         w.close()  # close_notify, then FIN
 
@@ -1293,8 +1313,7 @@ def deliveries(draw: st.DrawFn) -> tuple[bytes, list[bytes], list[int], list[str
     cuts = sorted(draw(st.lists(st.integers(0, len(body)), max_size=10)))
     chunks = [body[a:b] for a, b in zip([0, *cuts], [*cuts, len(body)], strict=True)]
     wire_cuts = draw(st.lists(st.integers(0, 30_000), max_size=12))
-    pauses = draw(st.lists(st.sampled_from(["write", "drain", "sleep"]), min_size=13,
-                           max_size=13))
+    pauses = draw(st.lists(st.sampled_from(["write", "drain", "sleep"]), min_size=13, max_size=13))
     return body, [c for c in chunks if c], wire_cuts, pauses
 
 
@@ -1302,9 +1321,11 @@ async def deliver(framing: str, case: tuple[bytes, list[bytes], list[int], list[
     body, chunks, wire_cuts, pauses = case
     if framing == "chunked":
         ext = iter([b"", b";name=value", b";x"] * 10)
-        wire = (response("200 OK", [("Transfer-Encoding", "chunked")], length=False)
-                + b"".join(b"%x%s\r\n%s\r\n" % (len(c), next(ext), c) for c in chunks)
-                + b"0\r\nX-Trailer: t\r\n\r\n")
+        wire = (
+            response("200 OK", [("Transfer-Encoding", "chunked")], length=False)
+            + b"".join(b"%x%s\r\n%s\r\n" % (len(c), next(ext), c) for c in chunks)
+            + b"0\r\nX-Trailer: t\r\n\r\n"
+        )
     else:
         wire = response("200 OK", [], body)
     cuts = sorted({c % (len(wire) + 1) for c in wire_cuts})
@@ -1322,7 +1343,7 @@ async def deliver(framing: str, case: tuple[bytes, list[bytes], list[int], list[
             elif pause == "sleep":
                 await w.drain()
                 await asyncio.sleep(0.001)
-        w.write(b"".join(pieces[len(pauses):]))
+        w.write(b"".join(pieces[len(pauses) :]))
         await w.drain()
 
     h = Harness()
@@ -1351,8 +1372,11 @@ LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
 
 @pytest.mark.parametrize("loop", list(LOOPS))
 @pytest.mark.parametrize("framing", ["chunked", "length"])
-@settings(max_examples=30, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(case=deliveries())
 def test_body_arrives_whole_whatever_the_pieces(
     loop: str, framing: str, case: tuple[bytes, list[bytes], list[int], list[str]]
@@ -1375,7 +1399,8 @@ on_uvloop_with(test_close_the_pool_while_awaiting_the_answer, reused=False)
 on_uvloop_with(test_interim_answers_are_skipped, apart=True)
 ON_UVLOOP["test_no_answer_times_out"] = test_no_answer_times_out
 ON_UVLOOP["test_idle_connection_closed_by_the_upstream"] = (
-    test_idle_connection_closed_by_the_upstream)
+    test_idle_connection_closed_by_the_upstream
+)
 
 
 @pytest.mark.parametrize("name", sorted(ON_UVLOOP))
@@ -1389,4 +1414,3 @@ def test_on_uvloop(name: str) -> None:
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(run())
-

@@ -20,19 +20,35 @@ from promptwitness.probe.runner import ProbeError
 from promptwitness.protocols.encoding import CodingError
 
 
-@pytest.mark.parametrize("cls", [
-    InstallError, ConnectError, DnsFormatError, UpstreamBroken, UpstreamTimeout,
-    WriterProcessError, EnvelopeError, ProofError, NoteError, StatementError, SandboxError,
-    ProbeError, CodingError])
+@pytest.mark.parametrize(
+    "cls",
+    [
+        InstallError,
+        ConnectError,
+        DnsFormatError,
+        UpstreamBroken,
+        UpstreamTimeout,
+        WriterProcessError,
+        EnvelopeError,
+        ProofError,
+        NoteError,
+        StatementError,
+        SandboxError,
+        ProbeError,
+        CodingError,
+    ],
+)
 def test_every_error_is_in_the_tree(cls: type) -> None:
     assert issubclass(cls, errors.Error)
-    assert cls.__module__ in ("promptwitness.errors", "promptwitness.capture.connect",
-                              "promptwitness.capture.dns")
+    assert cls.__module__ in (
+        "promptwitness.errors",
+        "promptwitness.capture.connect",
+        "promptwitness.capture.dns",
+    )
 
 
 def test_library_bases_are_kept() -> None:
-    for cls in (ConnectError, DnsFormatError, ProofError, NoteError, EnvelopeError,
-                StatementError):
+    for cls in (ConnectError, DnsFormatError, ProofError, NoteError, EnvelopeError, StatementError):
         assert issubclass(cls, ValueError)
     assert issubclass(WriterProcessError, RuntimeError)
     assert ConnectError("x", 405).status == 405

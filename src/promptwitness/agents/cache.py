@@ -80,8 +80,9 @@ def cached_versions(name: str) -> list[str]:
     base = cache_root() / name
     if not base.is_dir():
         return []
-    found = [p.name for p in base.iterdir()
-             if not p.name.startswith(".") and (p / MARKER).is_file()]
+    found = [
+        p.name for p in base.iterdir() if not p.name.startswith(".") and (p / MARKER).is_file()
+    ]
     return sorted(found, key=version_key)
 
 
@@ -92,7 +93,9 @@ def version_key(version: str) -> tuple[tuple[int, str], ...]:
 
 _NOT_FOUND = re.compile(
     r"E404|ETARGET|No matching version|No matching distribution|"
-    r"Could not find a version that satisfies|is not in this registry", re.I)
+    r"Could not find a version that satisfies|is not in this registry",
+    re.I,
+)
 
 
 def install_hint(output: str, what: str, listing: str) -> str:
@@ -101,8 +104,10 @@ def install_hint(output: str, what: str, listing: str) -> str:
     tail = "\n".join(output.strip().splitlines()[-8:])
     message = f"installing {what} failed:\n{tail}" if tail else f"installing {what} failed"
     if _NOT_FOUND.search(output):
-        message += (f"\nno such package or version: `promptwitness agents versions {listing}` "
-                    "lists the published versions")
+        message += (
+            f"\nno such package or version: `promptwitness agents versions {listing}` "
+            "lists the published versions"
+        )
     return message
 
 
@@ -144,11 +149,18 @@ def _install(
     return target
 
 
-def _run(argv: Sequence[str], what: str, listing: str, timeout: float,
-         env: dict[str, str] | None = None) -> None:
+def _run(
+    argv: Sequence[str], what: str, listing: str, timeout: float, env: dict[str, str] | None = None
+) -> None:
     try:
-        proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL, env=env)
+        proc = subprocess.run(
+            list(argv),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
     except subprocess.TimeoutExpired:
         raise InstallError(f"installing {what} took over {timeout:.0f} s") from None
     except FileNotFoundError:
@@ -172,13 +184,30 @@ def ensure_npm(
     what = f"{package}@{version} from npm"
 
     def build(tmp: Path) -> None:
-        _run(["npm", "install", "--no-audit", "--no-fund", "--prefix", str(tmp),
-              f"{package}@{version}"], what, name, timeout)
+        _run(
+            [
+                "npm",
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+                str(tmp),
+                f"{package}@{version}",
+            ],
+            what,
+            name,
+            timeout,
+        )
         if not (tmp / rel).exists():
             raise InstallError(f"{package}@{version} installed but has no {bin_name} binary")
 
-    _install(name, version, done=lambda d: (d / rel).exists(), build=build,
-             info={"registry": "npm", "package": package, "version": version})
+    _install(
+        name,
+        version,
+        done=lambda d: (d / rel).exists(),
+        build=build,
+        info={"registry": "npm", "package": package, "version": version},
+    )
     return target / rel
 
 
@@ -215,17 +244,40 @@ def ensure_pypi(
     interpreter = python or sys.executable
 
     def build(tmp: Path) -> None:
-        _run([interpreter, "-m", "venv", str(tmp / VENV)], f"a virtual environment for {what}",
-             name, 300)
+        _run(
+            [interpreter, "-m", "venv", str(tmp / VENV)],
+            f"a virtual environment for {what}",
+            name,
+            300,
+        )
         env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"}
         env.pop("PYTHONPATH", None)
-        _run([str(tmp / VENV / "bin" / "python"), "-m", "pip", "install", "--no-cache-dir",
-              *pip_args, f"{package}=={version}"], what, name, timeout, env)
+        _run(
+            [
+                str(tmp / VENV / "bin" / "python"),
+                "-m",
+                "pip",
+                "install",
+                "--no-cache-dir",
+                *pip_args,
+                f"{package}=={version}",
+            ],
+            what,
+            name,
+            timeout,
+            env,
+        )
         if not (tmp / rel).exists():
             raise InstallError(f"{package}=={version} installed but has no {bin_name} script")
 
-    _install(name, version, done=lambda d: (d / rel).exists(), build=build, finish=_relocate,
-             info={"registry": "pypi", "package": package, "version": version})
+    _install(
+        name,
+        version,
+        done=lambda d: (d / rel).exists(),
+        build=build,
+        finish=_relocate,
+        info={"registry": "pypi", "package": package, "version": version},
+    )
     return target / rel
 
 
@@ -235,8 +287,9 @@ def node_major(node: str = "node") -> int | None:
     if exe is None:
         return None
     try:
-        out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=30,
-                             stdin=subprocess.DEVNULL).stdout
+        out = subprocess.run(
+            [exe, "--version"], capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL
+        ).stdout
     except (OSError, subprocess.TimeoutExpired):
         return None
     m = re.match(r"v?(\d+)\.", out.strip())

@@ -75,8 +75,9 @@ class Installed:
 def _npm(*args: str, timeout: float = 120) -> str:
     if shutil.which("npm") is None:
         raise InstallError("npm is not installed; install Node.js and npm (apt-get install npm)")
-    proc = subprocess.run(["npm", *args], capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        ["npm", *args], capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+    )
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
         hint = ""
@@ -112,8 +113,11 @@ def parse_npm_times(doc: object) -> list[Release]:
     """``npm view PKG time --json`` -> releases, oldest first (pure)."""
     if not isinstance(doc, dict):
         return []
-    out = [Release(v, t if isinstance(t, str) else None) for v, t in doc.items()
-           if v not in ("created", "modified")]
+    out = [
+        Release(v, t if isinstance(t, str) else None)
+        for v, t in doc.items()
+        if v not in ("created", "modified")
+    ]
     return _order(out)
 
 
@@ -129,9 +133,11 @@ def parse_pypi(doc: object) -> tuple[list[Release], str | None]:
     if isinstance(releases, dict):
         for version, files in releases.items():
             files = [f for f in files if isinstance(f, dict)] if isinstance(files, list) else []
-            times = [t for f in files
-                     if isinstance(t := f.get("upload_time_iso_8601") or f.get("upload_time"),
-                                   str)]
+            times = [
+                t
+                for f in files
+                if isinstance(t := f.get("upload_time_iso_8601") or f.get("upload_time"), str)
+            ]
             yanked = bool(files) and all(f.get("yanked") is True for f in files)
             out.append(Release(str(version), min(times) if times else None, yanked))
     return _order(out), latest if isinstance(latest, str) else None
@@ -199,8 +205,11 @@ def python_for(profile: Profile) -> str | None:
     if want == f"{sys.version_info[0]}.{sys.version_info[1]}":
         return sys.executable
     name = f"python{want}"
-    roots = [os.environ.get("PYENV_ROOT"), str(Path.home() / ".pyenv"),
-             str(Path(pwd.getpwuid(os.getuid()).pw_dir) / ".pyenv")]  # HOME may be a test's
+    roots = [
+        os.environ.get("PYENV_ROOT"),
+        str(Path.home() / ".pyenv"),
+        str(Path(pwd.getpwuid(os.getuid()).pw_dir) / ".pyenv"),
+    ]  # HOME may be a test's
     for root in dict.fromkeys(r for r in roots if r):
         for exe in sorted(Path(root, "versions").glob(f"{want}.*/bin/{name}"), reverse=True):
             if os.access(exe, os.X_OK):
@@ -209,7 +218,8 @@ def python_for(profile: Profile) -> str | None:
     if found is None:
         raise InstallError(
             f"{profile.title} needs Python {want} and this machine has no {name} (looked in "
-            f"pyenv and PATH); install it (pyenv install {want}) or put {name} on PATH")
+            f"pyenv and PATH); install it (pyenv install {want}) or put {name} on PATH"
+        )
     return found
 
 
@@ -219,14 +229,14 @@ LOCAL_VERSION = "installed"  # the version of an agent installed by its vendor's
 def find_local(profile: Profile) -> Installed:
     """An agent its vendor installs with a script (not from a registry): the copy on
     PATH (``$HOME/.local/bin`` included), its installation directory exposed."""
-    search = os.pathsep.join([os.environ.get("PATH", ""),
-                              str(Path.home() / ".local" / "bin")])
+    search = os.pathsep.join([os.environ.get("PATH", ""), str(Path.home() / ".local" / "bin")])
     found = shutil.which(profile.bin_name, path=search)
     if found is None:
         raise InstallError(
             f"{profile.title} is not installed here ({profile.bin_name} is not on PATH): "
             f"install it with its vendor's installer ({profile.package}), or give its path: "
-            f"promptwitness audit --path /path/to/{profile.bin_name} -- ARGS")
+            f"promptwitness audit --path /path/to/{profile.bin_name} -- ARGS"
+        )
     real = Path(os.path.realpath(found))
     top = real.parent.parent if real.parent.name == "bin" else real.parent
     return Installed(Path(found), tuple(dict.fromkeys((str(top), str(Path(found).parent)))))
@@ -245,8 +255,9 @@ def install(profile: Profile, version: str) -> Installed:
         return Installed(binary, tuple(roots), prefix)
     if profile.registry == "pypi":
         python = None if is_cached(profile.name, version) else python_for(profile)
-        binary = ensure_pypi(profile.name, profile.package, version,
-                             bin_name=profile.bin_name, python=python)
+        binary = ensure_pypi(
+            profile.name, profile.package, version, bin_name=profile.bin_name, python=python
+        )
         top = binary.parents[2]  # NAME/VERSION (venv/bin/BIN)
         roots = [str(top)]
         home = _python_home(top / VENV)

@@ -422,7 +422,11 @@ def analyse(
 
     done = [
         Finding(
-            f.factors, f.request, f.change, f.support, f.control_support,
+            f.factors,
+            f.request,
+            f.change,
+            f.support,
+            f.control_support,
             f.cells + tuple(sorted(extra_cells.get(i, set()) - set(f.cells))),
         )
         for i, f in enumerate(findings)
@@ -436,18 +440,30 @@ def analyse(
     unresolved.sort(key=suspect_order)
     noise_out = [
         Noise(
-            request, path, noise.channel[(request, path)], _merge(spans),
-            tuple(noise.examples[(request, path)]), len(noise.runs[(request, path)]),
+            request,
+            path,
+            noise.channel[(request, path)],
+            _merge(spans),
+            tuple(noise.examples[(request, path)]),
+            len(noise.runs[(request, path)]),
         )
         for (request, path), spans in noise.spans.items()
     ]
     noise_out.sort(
         key=lambda n: (
-            req_order.get(n.request, len(req_order)), n.request,
-            path_order.get((n.request, n.path), len(path_order)), n.path,
+            req_order.get(n.request, len(req_order)),
+            n.request,
+            path_order.get((n.request, n.path), len(path_order)),
+            n.path,
         )
     )
     return Analysis(
-        tuple(done), tuple(noise_out), tuple(suspects), failed, tuple(unresolved),
-        (ref.cell, ref.replicate), len(obs), cell_ids,
+        tuple(done),
+        tuple(noise_out),
+        tuple(suspects),
+        failed,
+        tuple(unresolved),
+        (ref.cell, ref.replicate),
+        len(obs),
+        cell_ids,
     )

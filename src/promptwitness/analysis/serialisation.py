@@ -90,8 +90,7 @@ _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _LITERAL = re.compile(r"true|false|null")
 _ESCAPE = re.compile(r"\\(?:u([0-9A-Fa-f]{4})|(.))", re.DOTALL)
-_SHORT = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r",
-          "t": "\t"}
+_SHORT = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 _SHORT_OF = {v: "\\" + k for k, v in _SHORT.items()}
 
 # Escape styles (a code point's spelling class).
@@ -247,14 +246,21 @@ class Scan:
         self.order[(path, aspect)] = None
         return True
 
-    def _escaped(self, path: str, styles: dict[str, set[str]], ch: str, style: str,
-                 spelled: str) -> None:
+    def _escaped(
+        self, path: str, styles: dict[str, set[str]], ch: str, style: str, spelled: str
+    ) -> None:
         styles.setdefault(ch, set()).add(style)
         self.escaped[ch] += 1
         self.escaped_at.setdefault(ch, (path or _UNADDRESSED, spelled))
 
-    def _lone(self, path: str, styles: dict[str, set[str]], hi: tuple[int, str, int],
-              out: list[str], want_text: bool) -> None:
+    def _lone(
+        self,
+        path: str,
+        styles: dict[str, set[str]],
+        hi: tuple[int, str, int],
+        out: list[str],
+        want_text: bool,
+    ) -> None:
         unit, hexdigits, _ = hi
         case = _case(hexdigits)
         self.hex_cases.add(case)
@@ -438,10 +444,14 @@ def _dumps(value: Any) -> str:
 
 def _segments(s: Scan) -> tuple[Segment, ...]:
     out = [
-        Segment(f"{ROOT}:document", _dumps({"bom": s.bom, "utf8": s.utf8,
-                                            "hex": sorted(s.hex_cases - {""})}), CHANNEL),
-        Segment(f"{ROOT}:whitespace",
-                _dumps({k: sorted(v) for k, v in s.whitespace.items()}), CHANNEL),
+        Segment(
+            f"{ROOT}:document",
+            _dumps({"bom": s.bom, "utf8": s.utf8, "hex": sorted(s.hex_cases - {""})}),
+            CHANNEL,
+        ),
+        Segment(
+            f"{ROOT}:whitespace", _dumps({k: sorted(v) for k, v in s.whitespace.items()}), CHANNEL
+        ),
     ]
     for path, aspect in s.order:
         if aspect == "escapes":
@@ -467,10 +477,18 @@ def form_segments(body: bytes) -> tuple[Segment, ...]:
 # ----------------------------------------------------------------------- comparing
 
 
-def _change(path: str, control: str, observed: str, detail: str,
-            code_points: Iterable[str] = ()) -> Change:
-    return Change(path=path, channel=CHANNEL, kind="serialisation", control=control,
-                  observed=observed, code_points=tuple(code_points), detail=detail)
+def _change(
+    path: str, control: str, observed: str, detail: str, code_points: Iterable[str] = ()
+) -> Change:
+    return Change(
+        path=path,
+        channel=CHANNEL,
+        kind="serialisation",
+        control=control,
+        observed=observed,
+        code_points=tuple(code_points),
+        detail=detail,
+    )
 
 
 def _where(path: str) -> str:
@@ -526,15 +544,21 @@ def _compare_keys(path: str, a: Any, b: Any) -> list[Change]:
     ob = [k for k in dict.fromkeys(kb) if k in common]
     out = []
     if oa != ob:
-        out.append(_change(path, ", ".join(oa), ", ".join(ob),
-                           f"keys of {_where(path)} in another order"))
+        out.append(
+            _change(path, ", ".join(oa), ", ".join(ob), f"keys of {_where(path)} in another order")
+        )
     ra = {str(k) for k in a.get("repeated", [])} & common
     rb = {str(k) for k in b.get("repeated", [])} & common
     if ra != rb:
-        out.append(_change(
-            path, ", ".join(sorted(ra)) or "(none)", ", ".join(sorted(rb)) or "(none)",
-            f"repeated keys of {_where(path)} differ: "
-            f"{', '.join(sorted(ra)) or 'none'} \u2192 {', '.join(sorted(rb)) or 'none'}"))
+        out.append(
+            _change(
+                path,
+                ", ".join(sorted(ra)) or "(none)",
+                ", ".join(sorted(rb)) or "(none)",
+                f"repeated keys of {_where(path)} differ: "
+                f"{', '.join(sorted(ra)) or 'none'} \u2192 {', '.join(sorted(rb)) or 'none'}",
+            )
+        )
     return out
 
 
@@ -565,8 +589,15 @@ def _compare_number(path: str, a: str, b: str) -> list[Change]:
     differs = [k for k in pa if k in pb and pa[k] != pb[k]]
     if not differs:
         return []
-    return [_change(path, a, b, f"number format of {_where(path)}: "
-                    + "; ".join(f"{k} {pa[k]} \u2192 {pb[k]}" for k in differs))]
+    return [
+        _change(
+            path,
+            a,
+            b,
+            f"number format of {_where(path)}: "
+            + "; ".join(f"{k} {pa[k]} \u2192 {pb[k]}" for k in differs),
+        )
+    ]
 
 
 def _compare_whitespace(path: str, a: Any, b: Any) -> list[Change]:
@@ -588,17 +619,34 @@ def _compare_document(path: str, a: Any, b: Any) -> list[Change]:
     out = []
     if a.get("bom") != b.get("bom"):
         words = {True: "byte order mark", False: "no byte order mark"}
-        out.append(_change(path, words[bool(a.get("bom"))], words[bool(b.get("bom"))],
-                           "a UTF-8 byte order mark before the body in one only"))
+        out.append(
+            _change(
+                path,
+                words[bool(a.get("bom"))],
+                words[bool(b.get("bom"))],
+                "a UTF-8 byte order mark before the body in one only",
+            )
+        )
     if a.get("utf8") != b.get("utf8"):
         words = {True: "valid UTF-8", False: "not valid UTF-8"}
-        out.append(_change(path, words[bool(a.get("utf8"))], words[bool(b.get("utf8"))],
-                           "the body is valid UTF-8 in one only"))
+        out.append(
+            _change(
+                path,
+                words[bool(a.get("utf8"))],
+                words[bool(b.get("utf8"))],
+                "the body is valid UTF-8 in one only",
+            )
+        )
     ha, hb = a.get("hex") or [], b.get("hex") or []
     if ha and hb and ha != hb:
-        out.append(_change(path, " and ".join(ha), " and ".join(hb),
-                           f"hex digits of \\u escapes: {' and '.join(ha)} \u2192 "
-                           f"{' and '.join(hb)} case"))
+        out.append(
+            _change(
+                path,
+                " and ".join(ha),
+                " and ".join(hb),
+                f"hex digits of \\u escapes: {' and '.join(ha)} \u2192 {' and '.join(hb)} case",
+            )
+        )
     return out
 
 
@@ -622,8 +670,9 @@ def compare_segment(diff: SegmentDiff) -> list[Change]:
     return []
 
 
-def compare_forms(a: Sequence[Segment], b: Sequence[Segment]
-                  ) -> list[tuple[SegmentDiff, tuple[Change, ...]]]:
+def compare_forms(
+    a: Sequence[Segment], b: Sequence[Segment]
+) -> list[tuple[SegmentDiff, tuple[Change, ...]]]:
     """Every form segment (aligned by path) whose comparison gives changes, with them."""
     out = []
     for d in diff_segments(a, b):

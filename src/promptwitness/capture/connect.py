@@ -62,9 +62,9 @@ class ConnectRequest:
 def _split_authority(target: str) -> tuple[str, int]:
     if target.startswith("["):
         end = target.find("]")
-        if end < 0 or target[end + 1:end + 2] != ":":
+        if end < 0 or target[end + 1 : end + 2] != ":":
             raise ConnectError(f"bad CONNECT target {target!r}")
-        host, port_s = target[1:end], target[end + 2:]
+        host, port_s = target[1:end], target[end + 2 :]
         try:
             ipaddress.IPv6Address(host)
         except ValueError as e:
@@ -80,8 +80,9 @@ def _split_authority(target: str) -> tuple[str, int]:
     return host, int(port_s)
 
 
-def parse_connect_head(head: bytes, *,
-                       fingerprint: Callable[[str], str] | None = None) -> ConnectRequest:
+def parse_connect_head(
+    head: bytes, *, fingerprint: Callable[[str], str] | None = None
+) -> ConnectRequest:
     """Parse a CONNECT request head (up to and including the blank line, or without it).
 
     Raises :class:`ConnectError` (status 400, 405 for another method, 431 for a head over
@@ -129,17 +130,26 @@ def parse_connect_head(head: bytes, *,
     return ConnectRequest(host, port, version.decode("ascii"), tuple(headers), auth)
 
 
-_REASONS = {400: "Bad Request", 405: "Method Not Allowed", 408: "Request Timeout",
-            431: "Request Header Fields Too Large", 502: "Bad Gateway",
-            505: "HTTP Version Not Supported"}
+_REASONS = {
+    400: "Bad Request",
+    405: "Method Not Allowed",
+    408: "Request Timeout",
+    431: "Request Header Fields Too Large",
+    502: "Bad Gateway",
+    505: "HTTP Version Not Supported",
+}
 
 
 def error_response(status: int, message: str = "") -> bytes:
     body = (message or _REASONS.get(status, "Error")).encode("utf-8", "replace") + b"\n"
     extra = b"Allow: CONNECT\r\n" if status == 405 else b""
-    return (f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n".encode()
-            + b"Content-Type: text/plain; charset=utf-8\r\n" + extra
-            + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
+    return (
+        f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n".encode()
+        + b"Content-Type: text/plain; charset=utf-8\r\n"
+        + extra
+        + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+        + body
+    )
 
 
 def _peer(writer: asyncio.StreamWriter) -> str | None:
@@ -154,9 +164,14 @@ def _buffered(reader: asyncio.StreamReader) -> int:
     return len(getattr(reader, "_buffer", b""))
 
 
-async def accept_tls(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                     terminator: TlsTerminator, *, timeout: float = HANDSHAKE_TIMEOUT,
-                     peer: str | None = None) -> TlsHandshake:
+async def accept_tls(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    terminator: TlsTerminator,
+    *,
+    timeout: float = HANDSHAKE_TIMEOUT,
+    peer: str | None = None,
+) -> TlsHandshake:
     """Run the server side of a TLS handshake on an accepted stream, in place.
 
     On success ``reader``/``writer`` carry the decrypted stream. The returned record
@@ -171,8 +186,10 @@ async def accept_tls(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
     except Exception as e:  # every failure is an outcome to record
         reason, text = classify_failure(e)
         if reason == "closed" and hs.served is not None:
-            text += " (after our certificate was sent: a client rejecting it without an" \
-                    " alert looks like this)"
+            text += (
+                " (after our certificate was sent: a client rejecting it without an"
+                " alert looks like this)"
+            )
         hs.ok, hs.reason, hs.error = False, reason, text
         writer.transport.abort()
     else:
@@ -202,12 +219,17 @@ class Tunnel:
 OnTunnel = Callable[[Tunnel, asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
-async def serve_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                        on_tunnel: OnTunnel, *, terminator: TlsTerminator,
-                        fingerprint: Callable[[str], str] | None = None,
-                        head_timeout: float = HEAD_TIMEOUT,
-                        handshake_timeout: float = HANDSHAKE_TIMEOUT,
-                        on_done: Callable[[Tunnel], None] | None = None) -> Tunnel:
+async def serve_connect(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    on_tunnel: OnTunnel,
+    *,
+    terminator: TlsTerminator,
+    fingerprint: Callable[[str], str] | None = None,
+    head_timeout: float = HEAD_TIMEOUT,
+    handshake_timeout: float = HANDSHAKE_TIMEOUT,
+    on_done: Callable[[Tunnel], None] | None = None,
+) -> Tunnel:
     """One proxy connection: CONNECT head → 200 → TLS → ``on_tunnel``.
 
     Returns (and gives ``on_done``) the :class:`Tunnel` record; a malformed head gets
@@ -222,16 +244,18 @@ async def serve_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWrit
         except asyncio.LimitOverrunError:
             raise ConnectError(f"request head over {MAX_HEAD} bytes", 431) from None
         except asyncio.IncompleteReadError as e:
-            raise ConnectError(f"connection closed inside the head ({len(e.partial)} "
-                               "bytes)") from None
+            raise ConnectError(
+                f"connection closed inside the head ({len(e.partial)} bytes)"
+            ) from None
         except TimeoutError:
             raise ConnectError("no complete request head in time", 408) from None
         tunnel.request = parse_connect_head(head, fingerprint=fingerprint)
         writer.write(ESTABLISHED)
         await writer.drain()
         tunnel.status = 200
-        tunnel.handshake = await accept_tls(reader, writer, terminator,
-                                            timeout=handshake_timeout, peer=peer)
+        tunnel.handshake = await accept_tls(
+            reader, writer, terminator, timeout=handshake_timeout, peer=peer
+        )
         if tunnel.handshake.ok:
             try:
                 await on_tunnel(tunnel, reader, writer)

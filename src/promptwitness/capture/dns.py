@@ -55,8 +55,19 @@ EDNS_UDP_SIZE = 1232  # the DNS flag day 2020 recommendation
 
 # RR types and classes (IANA DNS parameters).
 TYPE_NAMES: dict[int, str] = {
-    1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 15: "MX", 16: "TXT", 28: "AAAA",
-    33: "SRV", 41: "OPT", 64: "SVCB", 65: "HTTPS", 255: "ANY",
+    1: "A",
+    2: "NS",
+    5: "CNAME",
+    6: "SOA",
+    12: "PTR",
+    15: "MX",
+    16: "TXT",
+    28: "AAAA",
+    33: "SRV",
+    41: "OPT",
+    64: "SVCB",
+    65: "HTTPS",
+    255: "ANY",
 }
 TYPE_A, TYPE_AAAA, TYPE_OPT, TYPE_ANY = 1, 28, 41, 255
 CLASS_IN, CLASS_ANY = 1, 255
@@ -64,8 +75,13 @@ CLASS_IN, CLASS_ANY = 1, 255
 # Response codes (RFC 1035 §4.1.1; BADVERS from RFC 6891, carried partly in the OPT TTL).
 NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED, BADVERS = 0, 1, 2, 3, 4, 5, 16
 RCODE_NAMES: dict[int, str] = {
-    NOERROR: "NOERROR", FORMERR: "FORMERR", SERVFAIL: "SERVFAIL", NXDOMAIN: "NXDOMAIN",
-    NOTIMP: "NOTIMP", REFUSED: "REFUSED", BADVERS: "BADVERS",
+    NOERROR: "NOERROR",
+    FORMERR: "FORMERR",
+    SERVFAIL: "SERVFAIL",
+    NXDOMAIN: "NXDOMAIN",
+    NOTIMP: "NOTIMP",
+    REFUSED: "REFUSED",
+    BADVERS: "BADVERS",
 }
 
 _QR, _AA, _TC, _RD, _RA, _CD = 0x8000, 0x0400, 0x0200, 0x0100, 0x0080, 0x0010
@@ -118,8 +134,7 @@ class DnsFormatError(WireError):
     can be sent), else None; ``rcode`` is what to answer (FORMERR, NOTIMP or BADVERS).
     """
 
-    def __init__(self, message: str, header: Header | None = None,
-                 rcode: int = FORMERR) -> None:
+    def __init__(self, message: str, header: Header | None = None, rcode: int = FORMERR) -> None:
         super().__init__(message)
         self.header = header
         self.rcode = rcode
@@ -199,8 +214,8 @@ def _read_name(data: bytes, offset: int, header: Header) -> tuple[tuple[bytes, .
             target = ((n & 0x3F) << 8) | data[pos + 1]
             if target >= floor:
                 raise DnsFormatError(
-                    f"compression pointer at {pos} to {target} does not point backwards",
-                    header)
+                    f"compression pointer at {pos} to {target} does not point backwards", header
+                )
             jumps += 1
             if jumps > _MAX_JUMPS:
                 raise DnsFormatError("too many compression pointers", header)
@@ -217,14 +232,14 @@ def _read_name(data: bytes, offset: int, header: Header) -> tuple[tuple[bytes, .
         total += n + 1
         if total > _MAX_NAME:
             raise DnsFormatError("name longer than 255 octets", header)
-        labels.append(data[pos + 1:pos + 1 + n])
+        labels.append(data[pos + 1 : pos + 1 + n])
         pos += 1 + n
 
 
 def _u16(data: bytes, pos: int, header: Header, what: str) -> int:
     if pos + 2 > len(data):
         raise DnsFormatError(f"truncated {what}", header)
-    return int.from_bytes(data[pos:pos + 2], "big")
+    return int.from_bytes(data[pos : pos + 2], "big")
 
 
 def parse_header(data: bytes) -> Header | None:
@@ -261,7 +276,7 @@ def parse_query(data: bytes) -> Query:
             owner, pos = _read_name(data, pos, header)
             if pos + 10 > len(data):
                 raise DnsFormatError("truncated resource record", header)
-            rtype, rclass, ttl, rdlength = struct.unpack("!HHIH", data[pos:pos + 10])
+            rtype, rclass, ttl, rdlength = struct.unpack("!HHIH", data[pos : pos + 10])
             pos += 10
             if pos + rdlength > len(data):
                 raise DnsFormatError("resource record data runs past the end", header)
@@ -290,11 +305,19 @@ def _flags(query_flags: int, rcode: int) -> int:
     return _QR | _AA | _RA | (query_flags & (_RD | _CD)) | (rcode & 0xF)
 
 
-def _message(header: Header, rcode: int, question: bytes, answers: list[bytes],
-             edns: bool) -> bytes:
+def _message(
+    header: Header, rcode: int, question: bytes, answers: list[bytes], edns: bool
+) -> bytes:
     additional = [_opt_record(rcode >> 4)] if edns else []
-    head = struct.pack("!6H", header.id, _flags(header.flags, rcode),
-                       1 if question else 0, len(answers), 0, len(additional))
+    head = struct.pack(
+        "!6H",
+        header.id,
+        _flags(header.flags, rcode),
+        1 if question else 0,
+        len(answers),
+        0,
+        len(additional),
+    )
     return head + question + b"".join(answers) + b"".join(additional)
 
 
@@ -330,8 +353,9 @@ class Answered:
     address: str | None  # the address put in the answer, if any
 
 
-def answer_query(query: Query, resolve: Resolve, *, ttl: int = DEFAULT_TTL,
-                 ipv6: str | None = None) -> tuple[bytes, Answered]:
+def answer_query(
+    query: Query, resolve: Resolve, *, ttl: int = DEFAULT_TTL, ipv6: str | None = None
+) -> tuple[bytes, Answered]:
     """The response to ``query`` and what it said. Raises ValueError when ``resolve``
     returns something that is not an IPv4 address (a bug in the caller's map)."""
     if not 0 <= ttl <= 0x7FFFFFFF:
@@ -362,8 +386,9 @@ def _rr(rtype: int, ttl: int, rdata: bytes) -> bytes:
     return b"\xc0\x0c" + struct.pack("!HHIH", rtype, CLASS_IN, ttl, len(rdata)) + rdata
 
 
-def answer(query: Query, resolve: Resolve, *, ttl: int = DEFAULT_TTL,
-           ipv6: str | None = None) -> bytes:
+def answer(
+    query: Query, resolve: Resolve, *, ttl: int = DEFAULT_TTL, ipv6: str | None = None
+) -> bytes:
     """The response bytes to ``query`` (see the module docstring for what it says)."""
     return answer_query(query, resolve, ttl=ttl, ipv6=ipv6)[0]
 
@@ -391,15 +416,26 @@ class DnsQueryRecord:
 
     def as_dict(self) -> dict[str, object]:
         return {
-            "client": self.client, "transport": self.transport, "name": self.name,
-            "type": self.type_name, "rcode": self.rcode_name, "address": self.address,
-            "error": self.error, "time": self.time,
+            "client": self.client,
+            "transport": self.transport,
+            "name": self.name,
+            "type": self.type_name,
+            "rcode": self.rcode_name,
+            "address": self.address,
+            "error": self.error,
+            "time": self.time,
         }
 
 
-def respond(data: bytes, resolve: Resolve, *, client: str = "", transport: str = "udp",
-            ttl: int = DEFAULT_TTL, ipv6: str | None = None,
-            ) -> tuple[bytes | None, DnsQueryRecord]:
+def respond(
+    data: bytes,
+    resolve: Resolve,
+    *,
+    client: str = "",
+    transport: str = "udp",
+    ttl: int = DEFAULT_TTL,
+    ipv6: str | None = None,
+) -> tuple[bytes | None, DnsQueryRecord]:
     """Parse, answer and record one message; never raises.
 
     A resolver that raises or returns a non-IPv4 value gives SERVFAIL (recorded).
@@ -409,19 +445,31 @@ def respond(data: bytes, resolve: Resolve, *, client: str = "", transport: str =
     except DnsFormatError as e:
         reply = error_response(data, e)
         name, qtype = _best_effort_question(data, e.header)
-        rec = DnsQueryRecord(client, transport, name, qtype,
-                             None if reply is None else e.rcode, error=str(e))
+        rec = DnsQueryRecord(
+            client, transport, name, qtype, None if reply is None else e.rcode, error=str(e)
+        )
         return reply, rec
     try:
         reply, said = answer_query(query, resolve, ttl=ttl, ipv6=ipv6)
     except Exception as e:  # a broken resolver must not take the server down
-        reply = _message(query.header, SERVFAIL,
-                         query.qname_wire() + struct.pack("!HH", query.qtype, query.qclass),
-                         [], edns=query.edns is not None)
-        return reply, DnsQueryRecord(client, transport, query.name, query.qtype, SERVFAIL,
-                                     error=f"resolver failed: {type(e).__name__}: {e}")
-    return reply, DnsQueryRecord(client, transport, query.name, query.qtype, said.rcode,
-                                 said.address)
+        reply = _message(
+            query.header,
+            SERVFAIL,
+            query.qname_wire() + struct.pack("!HH", query.qtype, query.qclass),
+            [],
+            edns=query.edns is not None,
+        )
+        return reply, DnsQueryRecord(
+            client,
+            transport,
+            query.name,
+            query.qtype,
+            SERVFAIL,
+            error=f"resolver failed: {type(e).__name__}: {e}",
+        )
+    return reply, DnsQueryRecord(
+        client, transport, query.name, query.qtype, said.rcode, said.address
+    )
 
 
 def _best_effort_question(data: bytes, header: Header | None) -> tuple[str | None, int | None]:
@@ -491,10 +539,15 @@ class _Udp(asyncio.DatagramProtocol):
 class DnsServer:
     """Serves :func:`respond` over UDP and TCP (RFC 7766 framing) on given sockets."""
 
-    def __init__(self, resolve: Resolve | None = None,
-                 on_query: Callable[[DnsQueryRecord], None] | None = None, *,
-                 ttl: int = DEFAULT_TTL, ipv6: str | None = None,
-                 tcp_idle: float = 10.0) -> None:
+    def __init__(
+        self,
+        resolve: Resolve | None = None,
+        on_query: Callable[[DnsQueryRecord], None] | None = None,
+        *,
+        ttl: int = DEFAULT_TTL,
+        ipv6: str | None = None,
+        tcp_idle: float = 10.0,
+    ) -> None:
         self.resolve = resolve if resolve is not None else resolve_all()
         self.on_query = on_query
         self.ttl = ttl
@@ -505,8 +558,9 @@ class DnsServer:
         self._clients: set[asyncio.Task[None]] = set()
 
     def _handle(self, data: bytes, client: str, transport: str) -> bytes | None:
-        reply, rec = respond(data, self.resolve, client=client, transport=transport,
-                             ttl=self.ttl, ipv6=self.ipv6)
+        reply, rec = respond(
+            data, self.resolve, client=client, transport=transport, ttl=self.ttl, ipv6=self.ipv6
+        )
         if self.on_query is not None:
             try:
                 self.on_query(rec)
@@ -514,23 +568,22 @@ class DnsServer:
                 log.exception("dns on_query callback failed")
         return reply
 
-    async def start(self, *, udp_sock: socket.socket | None = None,
-                    tcp_sock: socket.socket | None = None) -> None:
+    async def start(
+        self, *, udp_sock: socket.socket | None = None, tcp_sock: socket.socket | None = None
+    ) -> None:
         """Serve the given bound sockets (a UDP one, a listening TCP one, or both)."""
         if udp_sock is None and tcp_sock is None:
             raise ValueError("DnsServer.start needs a udp_sock or a tcp_sock")
         loop = asyncio.get_running_loop()
         if udp_sock is not None:
             udp_sock.setblocking(False)
-            transport, _ = await loop.create_datagram_endpoint(lambda: _Udp(self),
-                                                               sock=udp_sock)
+            transport, _ = await loop.create_datagram_endpoint(lambda: _Udp(self), sock=udp_sock)
             self._udp = transport
         if tcp_sock is not None:
             tcp_sock.setblocking(False)
             self._tcp = await asyncio.start_server(self._tcp_client, sock=tcp_sock)
 
-    async def _tcp_client(self, reader: asyncio.StreamReader,
-                          writer: asyncio.StreamWriter) -> None:
+    async def _tcp_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         if task is not None:
             self._clients.add(task)
@@ -540,7 +593,8 @@ class DnsServer:
                 try:
                     size = await asyncio.wait_for(reader.readexactly(2), self.tcp_idle)
                     data = await asyncio.wait_for(
-                        reader.readexactly(int.from_bytes(size, "big")), self.tcp_idle)
+                        reader.readexactly(int.from_bytes(size, "big")), self.tcp_idle
+                    )
                 except (asyncio.IncompleteReadError, TimeoutError, ConnectionError):
                     return
                 reply = self._handle(data, client, "tcp")

@@ -81,7 +81,10 @@ def dummy_keys(base: Mapping[str, str]) -> dict[str, str]:
 
 
 def capture_env(
-    base: Mapping[str, str], host: str, port: int, keys: Mapping[str, str] | None = None,
+    base: Mapping[str, str],
+    host: str,
+    port: int,
+    keys: Mapping[str, str] | None = None,
     extra_vars: Sequence[tuple[str, str]] = (),
 ) -> dict[str, str]:
     """The environment for the agent: ``base`` plus every base-URL variable (and the

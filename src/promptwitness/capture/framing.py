@@ -119,8 +119,9 @@ class _Connection(RequestHandler):
     def _pw_peer(self) -> object:
         return None if self.transport is None else self.transport.get_extra_info("peername")
 
-    def _make_error_handler(self, err_info: Any) -> Callable[[web.BaseRequest],
-                                                            Awaitable[web.StreamResponse]]:
+    def _make_error_handler(
+        self, err_info: Any
+    ) -> Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]:
         exc = getattr(err_info, "exc", None)
         raw, total = self._pw_rejected.pop(id(err_info), (b"", 0))
 
@@ -145,21 +146,36 @@ class FramingServer(web.Server):
         return _Connection(self._pw_capture, self, loop=self._loop, **self._kwargs)
 
 
-def rejected_exchange(capture: CaptureServer, raw: bytes, total: int,
-                      exc: HttpProcessingError, resp: web.StreamResponse,
-                      peer: str | None, local: str | None) -> CapturedExchange:
+def rejected_exchange(
+    capture: CaptureServer,
+    raw: bytes,
+    total: int,
+    exc: HttpProcessingError,
+    resp: web.StreamResponse,
+    peer: str | None,
+    local: str | None,
+) -> CapturedExchange:
     """The exchange stored for a request the parser rejected."""
     method, target, version, headers = lenient_head(raw)
     host = next((v for k, v in headers if k.lower() == "host"), None) or local or ""
-    body = resp.body if isinstance(resp, web.Response) and isinstance(resp.body, bytes) \
-        else b""
+    body = resp.body if isinstance(resp, web.Response) and isinstance(resp.body, bytes) else b""
     kept = "" if total <= len(raw) else f"; the first {len(raw)} of {total} bytes are kept"
     return CapturedExchange(
-        method=method, target=target, host=host, http_version=version or "1.1",
-        request_headers=headers, request_body=raw, status=resp.status,
-        response_headers=list(resp.headers.items()), response_body=body,
-        started=time.time(), duration=0.0, mode=capture.mode, upstream=capture.upstream,
-        run=capture.run, client=peer,
+        method=method,
+        target=target,
+        host=host,
+        http_version=version or "1.1",
+        request_headers=headers,
+        request_body=raw,
+        status=resp.status,
+        response_headers=list(resp.headers.items()),
+        response_body=body,
+        started=time.time(),
+        duration=0.0,
+        mode=capture.mode,
+        upstream=capture.upstream,
+        run=capture.run,
+        client=peer,
         error=f"request framing: {exc.message or exc}; the request is stored as the raw "
-              f"bytes received since the last request head the parser accepted{kept}",
+        f"bytes received since the last request head the parser accepted{kept}",
     )

@@ -151,8 +151,9 @@ def export_entry(x: StoredExchange, request_body: bytes, response_body: bytes) -
     }
 
 
-def export_har(store: Store, exchanges: Iterable[StoredExchange],
-               unreadable: list[str] | None = None) -> dict[str, Any]:
+def export_har(
+    store: Store, exchanges: Iterable[StoredExchange], unreadable: list[str] | None = None
+) -> dict[str, Any]:
     """A HAR 1.2 document (a JSON value) for ``exchanges``, bodies read from ``store``.
 
     With ``unreadable`` (a list to fill), an exchange one of whose bodies cannot be read
@@ -192,8 +193,9 @@ class _Entry:
         where = f"HAR entry {self.index}" + (f" field {field}" if field else "")
         return UsageError(f"{where} {problem}; is this a HAR 1.2 file?")
 
-    def obj(self, parent: Mapping[str, Any], key: str, field: str, required: bool = True
-            ) -> Mapping[str, Any] | None:
+    def obj(
+        self, parent: Mapping[str, Any], key: str, field: str, required: bool = True
+    ) -> Mapping[str, Any] | None:
         v = parent.get(key)
         if v is None and not required:
             return None
@@ -201,8 +203,9 @@ class _Entry:
             raise self.error(field, "is missing or not an object")
         return v
 
-    def string(self, parent: Mapping[str, Any], key: str, field: str, required: bool = True
-               ) -> str | None:
+    def string(
+        self, parent: Mapping[str, Any], key: str, field: str, required: bool = True
+    ) -> str | None:
         v = parent.get(key)
         if v is None and not required:
             return None
@@ -355,12 +358,14 @@ def import_entry(index: int, data: object) -> CapturedExchange:
         scheme=scheme,
         http_version=http_version,
         request_headers=e.headers(req, "request.headers"),
-        request_body=e.body(e.obj(req, "postData", "request.postData", False),
-                            "request.postData", response=False),
+        request_body=e.body(
+            e.obj(req, "postData", "request.postData", False), "request.postData", response=False
+        ),
         status=status,
         response_headers=e.headers(resp, "response.headers"),
-        response_body=e.body(e.obj(resp, "content", "response.content", False),
-                             "response.content", response=True),
+        response_body=e.body(
+            e.obj(resp, "content", "response.content", False), "response.content", response=True
+        ),
         started=started,
         duration=duration,
         mode="import",
@@ -372,7 +377,7 @@ def import_entry(index: int, data: object) -> CapturedExchange:
 def import_har(data: object) -> list[CapturedExchange]:
     """The exchanges of a HAR 1.2 document (as parsed JSON), not yet redacted."""
     if not isinstance(data, Mapping) or not isinstance(data.get("log"), Mapping):
-        raise UsageError("not a HAR file: the top level has no \"log\" object")
+        raise UsageError('not a HAR file: the top level has no "log" object')
     entries = data["log"].get("entries")
     if not isinstance(entries, list):
         raise UsageError("not a HAR file: log.entries is missing or not a list")

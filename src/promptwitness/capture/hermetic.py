@@ -173,8 +173,11 @@ class Trust:
     def env(self) -> dict[str, str]:
         return dict(self.variables)
 
-    def etc_files(self, ca_pem: bytes, system_bundle: str = DEFAULT_SYSTEM_BUNDLE,
-                  ) -> dict[str, bytes]:
+    def etc_files(
+        self,
+        ca_pem: bytes,
+        system_bundle: str = DEFAULT_SYSTEM_BUNDLE,
+    ) -> dict[str, bytes]:
         """Files for the run's ``/etc`` overlay (paths relative to ``/etc``): every system
         bundle file that exists here (and always the Debian one) replaced by the system
         bundle plus our CA; with variables, also ``CA_FILE`` and ``BUNDLE_FILE``."""
@@ -190,8 +193,9 @@ class Trust:
 
 
 @contextlib.contextmanager
-def cancel_on_rejection(server: HermeticServer, interval: float = 0.05
-                        ) -> Iterator[threading.Event]:
+def cancel_on_rejection(
+    server: HermeticServer, interval: float = 0.05
+) -> Iterator[threading.Event]:
     """An event set as soon as a client has refused our certificate, for
     ``Sandbox.run(..., cancel=event)``: a run whose client rejects the bundle is stopped
     at once instead of waiting out its retries."""
@@ -216,9 +220,15 @@ def cancel_on_rejection(server: HermeticServer, interval: float = 0.05
 def rejected(handshakes: Iterable[TlsHandshake]) -> list[TlsHandshake]:
     """Handshakes in which the client refused our certificate (an alert, or a hang-up
     right after it was sent: Node closes without an alert)."""
-    return [h for h in handshakes if h.ok is False and (
-        h.reason == "client-rejected-certificate"
-        or (h.reason == "closed" and h.served is not None))]
+    return [
+        h
+        for h in handshakes
+        if h.ok is False
+        and (
+            h.reason == "client-rejected-certificate"
+            or (h.reason == "closed" and h.served is not None)
+        )
+    ]
 
 
 class _Relay(asyncio.Protocol):
@@ -251,8 +261,12 @@ class _Relay(asyncio.Protocol):
                 self.done.set_result(None)
 
 
-async def hand_over(server: CaptureServer, reader: asyncio.StreamReader,
-                    writer: asyncio.StreamWriter, pending: bytes = b"") -> None:
+async def hand_over(
+    server: CaptureServer,
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    pending: bytes = b"",
+) -> None:
     """Give an accepted (maybe TLS-upgraded) stream to the capture server's aiohttp
     protocol, with whatever the stream reader already holds, and wait until it closes."""
     transport = writer.transport
@@ -317,20 +331,21 @@ async def _peek(sock: socket.socket, n: int, timeout: float) -> bytes:
             loop.remove_reader(sock.fileno())
 
 
-async def _server_streams(conn: socket.socket,
-                          ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+async def _server_streams(
+    conn: socket.socket,
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """Streams for an accepted socket that know they are the server side (so that
     ``StreamWriter.start_tls`` runs a server handshake, as for ``start_server``)."""
     loop = asyncio.get_running_loop()
-    made: asyncio.Future[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = \
-        loop.create_future()
+    made: asyncio.Future[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = loop.create_future()
 
     def connected(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         made.set_result((r, w))
 
-    reader = asyncio.StreamReader(limit=2 ** 16, loop=loop)
+    reader = asyncio.StreamReader(limit=2**16, loop=loop)
     await loop.connect_accepted_socket(
-        lambda: asyncio.StreamReaderProtocol(reader, connected, loop=loop), sock=conn)
+        lambda: asyncio.StreamReaderProtocol(reader, connected, loop=loop), sock=conn
+    )
     return await made
 
 
@@ -338,9 +353,14 @@ class HermeticServer:
     """One run's hermetic endpoints (DNS, TLS, plain, CONNECT) in front of a capture
     server; serve the sockets a sandbox hands over with :meth:`start`."""
 
-    def __init__(self, server: CaptureServer, ca: CertificateAuthority,
-                 options: HermeticOptions | None = None, *,
-                 capture_port: int | None = None) -> None:
+    def __init__(
+        self,
+        server: CaptureServer,
+        ca: CertificateAuthority,
+        options: HermeticOptions | None = None,
+        *,
+        capture_port: int | None = None,
+    ) -> None:
         self.server = server
         self.options = options or HermeticOptions()
         self.dns_log = DnsLog()
@@ -377,8 +397,7 @@ class HermeticServer:
             self._clients.add(task)
             task.add_done_callback(self._clients.discard)
 
-    async def _tls_client(self, reader: asyncio.StreamReader,
-                          writer: asyncio.StreamWriter) -> None:
+    async def _tls_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._track()
         try:
             hs = await accept_tls(reader, writer, self.terminator)
@@ -413,9 +432,14 @@ class HermeticServer:
             return
         try:
             if head == b"CONNECT ":
-                await serve_connect(reader, writer, self._tunnel, terminator=self.terminator,
-                                    fingerprint=self.server.redactor.fingerprint,
-                                    on_done=self._tunnel_done)
+                await serve_connect(
+                    reader,
+                    writer,
+                    self._tunnel,
+                    terminator=self.terminator,
+                    fingerprint=self.server.redactor.fingerprint,
+                    on_done=self._tunnel_done,
+                )
             else:
                 await hand_over(self.server, reader, writer)
         except Exception:
@@ -426,8 +450,9 @@ class HermeticServer:
         if not any(t is tunnel for t in self.tunnels):
             self.tunnels.append(tunnel)
 
-    async def _tunnel(self, tunnel: Tunnel, reader: asyncio.StreamReader,
-                      writer: asyncio.StreamWriter) -> None:
+    async def _tunnel(
+        self, tunnel: Tunnel, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         self._tunnel_done(tunnel)  # open: listed now (it may outlive the run)
         await hand_over(self.server, reader, writer)
 
@@ -456,9 +481,15 @@ class HermeticServer:
             "dns_names": self.dns_log.names(),
             "dns_queries": len(self.dns_log),
             "tls": [h.as_dict() for h in self.tls_log.entries()],
-            "tunnels": [{"authority": t.request.authority if t.request else None,
-                         "status": t.status, "ok": t.ok, "error": t.error}
-                        for t in self.tunnels],
+            "tunnels": [
+                {
+                    "authority": t.request.authority if t.request else None,
+                    "status": t.status,
+                    "ok": t.ok,
+                    "error": t.error,
+                }
+                for t in self.tunnels
+            ],
         }
 
 
@@ -518,8 +549,10 @@ def egress(exchanges: Sequence[_Exchange]) -> dict[str, dict[str, Any]]:
     same counts (JSON values, hosts and paths sorted)."""
     hosts: dict[str, dict[str, Any]] = {}
     for x in exchanges:
-        h = hosts.setdefault(host_name(x.host), {
-            "schemes": [], "requests": 0, "bytes_sent": 0, "bytes_received": 0, "paths": {}})
+        h = hosts.setdefault(
+            host_name(x.host),
+            {"schemes": [], "requests": 0, "bytes_sent": 0, "bytes_received": 0, "paths": {}},
+        )
         if x.scheme not in h["schemes"]:
             h["schemes"].append(x.scheme)
         h["requests"] += 1
@@ -530,9 +563,10 @@ def egress(exchanges: Sequence[_Exchange]) -> dict[str, dict[str, Any]]:
         p["count"] += 1
         p["bytes_sent"] += x.request_size
         p["bytes_received"] += x.response_size
-    return {k: {**v, "schemes": sorted(v["schemes"]),
-                "paths": dict(sorted(v["paths"].items()))}
-            for k, v in sorted(hosts.items())}
+    return {
+        k: {**v, "schemes": sorted(v["schemes"]), "paths": dict(sorted(v["paths"].items()))}
+        for k, v in sorted(hosts.items())
+    }
 
 
 def default_hosts_seen(egress_doc: Mapping[str, Any], declared: Iterable[str]) -> list[str]:

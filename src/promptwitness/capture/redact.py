@@ -83,7 +83,15 @@ CREDENTIAL_HEADERS = frozenset(
     }
 )
 _NAME_MARKS = (
-    "auth", "key", "token", "secret", "password", "passwd", "credential", "session", "cookie"
+    "auth",
+    "key",
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "credential",
+    "session",
+    "cookie",
 )
 # Rate-limit headers count tokens (``anthropic-ratelimit-tokens-remaining: 40000``);
 # they carry numbers and dates, not credentials, and are worth keeping. ``authority``
@@ -196,8 +204,11 @@ def is_credential_header(name: str) -> bool:
         return False
     if not any(m in low for m in _NAME_MARKS):
         return False
-    return not ("session" in low and _SESSION_ID.search(low)
-                and not any(m in low for m in _NAME_MARKS if m != "session"))
+    return not (
+        "session" in low
+        and _SESSION_ID.search(low)
+        and not any(m in low for m in _NAME_MARKS if m != "session")
+    )
 
 
 def _lower_percent(s: str) -> str:
@@ -383,9 +394,7 @@ class Redactor:
                 self._learn(value[0], FIELD, value[1])
             for key, form in scan.escaped_keys:
                 self._learn(key, KEY_SHAPED, form)
-        for keys in (
-            *(scan.keys for scan in scans), resp_scan.keys, _key_shaped(_utf8(target))
-        ):
+        for keys in (*(scan.keys for scan in scans), resp_scan.keys, _key_shaped(_utf8(target))):
             for key in keys:
                 self._learn(key, KEY_SHAPED)
         for scan in scans:
@@ -472,8 +481,9 @@ class Redactor:
             "decoded_digest": self._digest(plain, keyed),
             "decoded_complete": decoded.error is None,
             "stored": form,
-            "error": None if decoded.error is None else self._text(
-                str(decoded.error), "request body coding error", counts),
+            "error": None
+            if decoded.error is None
+            else self._text(str(decoded.error), "request body coding error", counts),
             "error_kind": None if decoded.error is None else decoded.error.kind,
         }
         note = (
@@ -602,9 +612,7 @@ class Redactor:
             for text, raw in literals:
                 for key in _key_shaped(_utf8(text)):
                     escaped += [(key, form) for form in _escaped_forms(raw, key)]
-        return _BodyScan(
-            fields, tuple(_key_shaped(body)), len(body), literals, tuple(escaped)
-        )
+        return _BodyScan(fields, tuple(_key_shaped(body)), len(body), literals, tuple(escaped))
 
     def _trim(self) -> None:
         while self._scans and (
@@ -745,10 +753,19 @@ def _escaped_forms(raw: bytes, secret: str) -> list[bytes]:
         else:
             hi = 0xD800 + ((code - 0x10000) >> 10)
             lo = 0xDC00 + ((code - 0x10000) & 0x3FF)
-            alts.append(rb"\\u(?i:" + f"{hi:04x}".encode() + rb")\\u(?i:"
-                        + f"{lo:04x}".encode() + rb")")
-        short = {'"': rb'\\"', "\\": rb"\\\\", "/": rb"\\/", "\b": rb"\\b",
-                 "\f": rb"\\f", "\n": rb"\\n", "\r": rb"\\r", "\t": rb"\\t"}.get(ch)
+            alts.append(
+                rb"\\u(?i:" + f"{hi:04x}".encode() + rb")\\u(?i:" + f"{lo:04x}".encode() + rb")"
+            )
+        short = {
+            '"': rb'\\"',
+            "\\": rb"\\\\",
+            "/": rb"\\/",
+            "\b": rb"\\b",
+            "\f": rb"\\f",
+            "\n": rb"\\n",
+            "\r": rb"\\r",
+            "\t": rb"\\t",
+        }.get(ch)
         if short is not None:
             alts.append(short)
         pieces.append(b"(?:" + b"|".join(alts) + b")")

@@ -340,9 +340,14 @@ class CaptureServer:
             raise CaptureError("the capture server is not started")
         return self._runner.server
 
-    async def record_rejected(self, raw: bytes, total: int, exc: Exception,
-                              resp: web.StreamResponse,
-                              transport: asyncio.BaseTransport | None) -> None:
+    async def record_rejected(
+        self,
+        raw: bytes,
+        total: int,
+        exc: Exception,
+        resp: web.StreamResponse,
+        transport: asyncio.BaseTransport | None,
+    ) -> None:
         """Store a request aiohttp's parser rejected (``capture.framing``), before its
         400 goes out (committed first, like every answer, unless the server answers
         before committing)."""
@@ -578,7 +583,9 @@ class CaptureServer:
         has_body = bool(body) or any(k.lower() == "content-length" for k, _ in ex.request_headers)
         try:
             up = await self._pool.request(
-                ex.method, self._pool.prefix + _origin_form(ex.target), headers,
+                ex.method,
+                self._pool.prefix + _origin_form(ex.target),
+                headers,
                 body if has_body else None,
             )
         except UpstreamTimeout as exc:
@@ -599,9 +606,7 @@ class CaptureServer:
         finally:
             up.release()
 
-    async def _relay(
-        self, request: web.BaseRequest, flight: _Flight, up: UpstreamResponse
-    ) -> None:
+    async def _relay(self, request: web.BaseRequest, flight: _Flight, up: UpstreamResponse) -> None:
         resp = web.StreamResponse(status=up.status, reason=up.reason)
         length: str | None = None
         chunked = False
@@ -678,9 +683,7 @@ class CaptureServer:
             return False
         return True
 
-    async def _finish(
-        self, request: web.BaseRequest, flight: _Flight, last: bytes = b""
-    ) -> None:
+    async def _finish(self, request: web.BaseRequest, flight: _Flight, last: bytes = b"") -> None:
         """End the response, with ``last`` as its last bytes (one write for both); with
         ``commit_before_answer``, once the exchange is committed to the store."""
         assert flight.resp is not None
@@ -717,8 +720,9 @@ class LoopThread:
     result; ``stop(last)`` runs ``last()`` (if the loop runs), then stops the loop, joins
     the thread and closes the loop. Safe to call ``stop`` more than once."""
 
-    def __init__(self, name: str,
-                 loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None) -> None:
+    def __init__(
+        self, name: str, loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
+    ) -> None:
         self.name = name
         self._loop_factory = loop_factory or asyncio.new_event_loop
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -769,8 +773,11 @@ class ServerThread:
         thread.stop()   # every exchange is stored when this returns
     """
 
-    def __init__(self, server: CaptureServer,
-                 loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None) -> None:
+    def __init__(
+        self,
+        server: CaptureServer,
+        loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
+    ) -> None:
         self.server = server
         self._loop = LoopThread("promptwitness-capture", loop_factory)
 
@@ -785,7 +792,8 @@ class ServerThread:
         """Start the loop thread (first call) and listen; returns the bound address."""
         try:
             return self._loop.call(
-                self.server.start(host, port, sock=sock, ssl_context=ssl_context))
+                self.server.start(host, port, sock=sock, ssl_context=ssl_context)
+            )
         except BaseException:
             self.stop()
             raise

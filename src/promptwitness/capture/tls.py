@@ -83,8 +83,9 @@ def normalise_host(host: str) -> str:
 
 
 def _pem_key(key: PrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 class CertificateAuthority:
@@ -99,33 +100,54 @@ class CertificateAuthority:
         self._leaves: dict[str, tuple[bytes, bytes]] = {}
 
     @classmethod
-    def generate(cls, name: str | None = None, key: KeyKind = "ec-p256", *,
-                 validity: dt.timedelta = DEFAULT_VALIDITY,
-                 now: dt.datetime | None = None) -> CertificateAuthority:
+    def generate(
+        cls,
+        name: str | None = None,
+        key: KeyKind = "ec-p256",
+        *,
+        validity: dt.timedelta = DEFAULT_VALIDITY,
+        now: dt.datetime | None = None,
+    ) -> CertificateAuthority:
         if name is None:
             name = f"promptwitness probe CA {secrets.token_hex(4)}"
         if not 0 < len(name) <= 64:
             raise ValueError("CA name must be 1..64 characters (X.520 CN upper bound)")
         now = now or dt.datetime.now(dt.UTC)
         k = _new_key(key)
-        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name),
-                             x509.NameAttribute(NameOID.ORGANIZATION_NAME, "promptwitness")])
+        subject = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COMMON_NAME, name),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "promptwitness"),
+            ]
+        )
         ski = x509.SubjectKeyIdentifier.from_public_key(k.public_key())
         cert = (
             x509.CertificateBuilder()
-            .subject_name(subject).issuer_name(subject)
+            .subject_name(subject)
+            .issuer_name(subject)
             .public_key(k.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - BACKDATE)
             .not_valid_after(now + validity)
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(x509.KeyUsage(
-                digital_signature=False, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=False,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
             .add_extension(ski, critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski),
-                           critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
+            )
             .sign(k, hashes.SHA256())
         )
         return cls(cert, k, key)
@@ -172,30 +194,43 @@ class CertificateAuthority:
             san: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(host))
         except ValueError:
             san = x509.DNSName(host)
-        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]
-                            if len(host) <= 64 else [])
+        subject = x509.Name(
+            [x509.NameAttribute(NameOID.COMMON_NAME, host)] if len(host) <= 64 else []
+        )
         ca_ski = self.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
         is_rsa = isinstance(key, rsa.RSAPrivateKey)
         return (
             x509.CertificateBuilder()
-            .subject_name(subject).issuer_name(self.cert.subject)
+            .subject_name(subject)
+            .issuer_name(self.cert.subject)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(self.cert.not_valid_before_utc)
             .not_valid_after(self.cert.not_valid_after_utc)
             .add_extension(x509.SubjectAlternativeName([san]), critical=not subject)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=is_rsa,
-                data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]),
-                           critical=False)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
-                           critical=False)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    content_commitment=False,
+                    key_encipherment=is_rsa,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=False,
+                    crl_sign=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+            )
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski.value),
-                critical=False)
+                critical=False,
+            )
             .sign(self.__key, hashes.SHA256())
         )
 
@@ -212,7 +247,7 @@ def _memory_file(data: bytes) -> Iterator[str]:
         try:
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             yield f"/proc/self/fd/{fd}"
         finally:
             os.close(fd)
@@ -245,9 +280,15 @@ class TlsHandshake:
 
     def as_dict(self) -> dict[str, object]:
         return {
-            "peer": self.peer, "sni": self.sni, "served": self.served, "ok": self.ok,
-            "reason": self.reason, "error": self.error, "alpn": self.alpn,
-            "version": self.version, "time": self.time,
+            "peer": self.peer,
+            "sni": self.sni,
+            "served": self.served,
+            "ok": self.ok,
+            "reason": self.reason,
+            "error": self.error,
+            "alpn": self.alpn,
+            "version": self.version,
+            "time": self.time,
         }
 
 
@@ -277,16 +318,40 @@ class TlsLog:
 
 
 # OpenSSL reasons (lower-case, as in ssl.SSLError.reason or its text) by what they mean.
-_REJECT_ALERTS = ("unknown_ca", "unknown ca", "bad_certificate", "bad certificate",
-                  "certificate_unknown", "certificate unknown", "certificate_expired",
-                  "certificate expired", "unsupported_certificate",
-                  "unsupported certificate", "certificate_revoked", "certificate revoked",
-                  "decrypt_error", "decrypt error", "access_denied", "access denied")
-_NOT_TLS = ("http_request", "http request", "https_proxy_request", "https proxy request",
-            "wrong_version_number", "wrong version number", "unknown_protocol",
-            "unknown protocol", "packet_length_too_long", "packet length too long",
-            "record_layer_failure", "record layer failure", "unexpected_record",
-            "unexpected record")
+_REJECT_ALERTS = (
+    "unknown_ca",
+    "unknown ca",
+    "bad_certificate",
+    "bad certificate",
+    "certificate_unknown",
+    "certificate unknown",
+    "certificate_expired",
+    "certificate expired",
+    "unsupported_certificate",
+    "unsupported certificate",
+    "certificate_revoked",
+    "certificate revoked",
+    "decrypt_error",
+    "decrypt error",
+    "access_denied",
+    "access denied",
+)
+_NOT_TLS = (
+    "http_request",
+    "http request",
+    "https_proxy_request",
+    "https proxy request",
+    "wrong_version_number",
+    "wrong version number",
+    "unknown_protocol",
+    "unknown protocol",
+    "packet_length_too_long",
+    "packet length too long",
+    "record_layer_failure",
+    "record layer failure",
+    "unexpected_record",
+    "unexpected record",
+)
 
 
 def classify_failure(exc: BaseException) -> tuple[str, str]:
@@ -300,13 +365,16 @@ def classify_failure(exc: BaseException) -> tuple[str, str]:
     text = str(exc) or type(exc).__name__
     low = text.lower() + " " + str(getattr(exc, "reason", "") or "").lower()
     if isinstance(exc, TimeoutError) or (
-            isinstance(exc, ConnectionAbortedError) and "taking longer" in low):
+        isinstance(exc, ConnectionAbortedError) and "taking longer" in low
+    ):
         return "timeout", "handshake timed out"  # asyncio's ssl_handshake_timeout
     if isinstance(exc, ssl.SSLError):
         if "alert" in low and any(a in low for a in _REJECT_ALERTS):
             alert = next(a for a in _REJECT_ALERTS if a in low).replace("_", " ")
-            return ("client-rejected-certificate",
-                    f"client rejected the certificate: tlsv1 alert {alert}")
+            return (
+                "client-rejected-certificate",
+                f"client rejected the certificate: tlsv1 alert {alert}",
+            )
         if any(a in low for a in _NOT_TLS):
             return "not-tls", f"not a TLS ClientHello: {text}"
         if "no shared cipher" in low or "no_shared_cipher" in low:
@@ -322,8 +390,14 @@ def classify_failure(exc: BaseException) -> tuple[str, str]:
 class TlsTerminator:
     """Server-side TLS with certificates minted per SNI name."""
 
-    def __init__(self, ca: CertificateAuthority, default_host: str = "localhost", *,
-                 log: TlsLog | None = None, alpn: Iterable[str] = DEFAULT_ALPN) -> None:
+    def __init__(
+        self,
+        ca: CertificateAuthority,
+        default_host: str = "localhost",
+        *,
+        log: TlsLog | None = None,
+        alpn: Iterable[str] = DEFAULT_ALPN,
+    ) -> None:
         self.ca = ca
         self.default_host = normalise_host(default_host)
         self.log = log if log is not None else TlsLog()
@@ -383,8 +457,9 @@ class TlsTerminator:
         context and logs the ClientHello in the record ``record()`` gives."""
         front = self._base()
 
-        def on_sni(sslobj: ssl.SSLObject | ssl.SSLSocket, server_name: str | None,
-                   _ctx: ssl.SSLContext) -> int | None:
+        def on_sni(
+            sslobj: ssl.SSLObject | ssl.SSLSocket, server_name: str | None, _ctx: ssl.SSLContext
+        ) -> int | None:
             hello = record()
             try:
                 sslobj.context = self._pick(server_name, hello)
@@ -399,9 +474,13 @@ class TlsTerminator:
         return front
 
 
-def server_context(ca: CertificateAuthority, default_host: str = "localhost", *,
-                   log: TlsLog | None = None,
-                   alpn: Iterable[str] = DEFAULT_ALPN) -> ssl.SSLContext:
+def server_context(
+    ca: CertificateAuthority,
+    default_host: str = "localhost",
+    *,
+    log: TlsLog | None = None,
+    alpn: Iterable[str] = DEFAULT_ALPN,
+) -> ssl.SSLContext:
     """A server context minting per SNI name; no SNI → ``default_host``'s certificate."""
     return TlsTerminator(ca, default_host, log=log, alpn=alpn).shared_context()
 
@@ -422,8 +501,10 @@ SYSTEM_BUNDLE_FILES: tuple[str, ...] = (
 DEFAULT_SYSTEM_BUNDLE = SYSTEM_BUNDLE_FILES[0]
 
 
-def bundle_with(ca_pem: bytes, system_bundle_path: str | Path = DEFAULT_SYSTEM_BUNDLE,
-                ) -> bytes:
+def bundle_with(
+    ca_pem: bytes,
+    system_bundle_path: str | Path = DEFAULT_SYSTEM_BUNDLE,
+) -> bytes:
     """The system bundle followed by our CA certificate (PEM).
 
     A missing system bundle gives our CA alone. Raises ValueError when ``ca_pem`` holds
@@ -455,70 +536,131 @@ class RuntimeTrust:
 
 # For "replaces" variables point them at bundle_with(...) (system + our CA), not at our CA
 # alone, or every other host stops verifying. "extends" variables can take the CA alone.
-CA_TRUST: dict[str, RuntimeTrust] = {t.runtime: t for t in (
-    RuntimeTrust(
-        "openssl", True, ("SSL_CERT_FILE", "SSL_CERT_DIR"), "replaces",
-        "OpenSSL's default verify paths (OPENSSLDIR/cert.pem, certs/); curl, git, "
-        "Python's ssl.create_default_context (urllib, aiohttp), Ruby",
-        ("https://peps.python.org/pep-0476/#trust-database",
-         "https://docs.openssl.org/master/man3/SSL_CTX_load_verify_locations/")),
-    RuntimeTrust(
-        "node", False, ("NODE_EXTRA_CA_CERTS",), "extends",
-        "bundled Mozilla roots, system bundle ignored unless NODE_USE_SYSTEM_CA=1 / "
-        "--use-system-ca (recent Node) or --use-openssl-ca; NODE_EXTRA_CA_CERTS is read "
-        "once at start-up and ignored for setuid binaries or files with capabilities",
-        ("https://nodejs.org/api/cli.html#node_extra_ca_certsfile",
-         "https://github.com/nodejs/node/commit/471fe712b3 (NODE_USE_SYSTEM_CA)")),
-    RuntimeTrust(
-        "bun", False, ("NODE_EXTRA_CA_CERTS",), "extends",
-        "bundled Mozilla roots by default; honours NODE_EXTRA_CA_CERTS (a regression in "
-        "1.3.2, oven-sh/bun#24581) and NODE_USE_SYSTEM_CA; reported to also read "
-        "SSL_CERT_FILE/SSL_CERT_DIR through OpenSSL default paths (unmerged docs PR)",
-        ("https://github.com/oven-sh/bun/issues/13867",
-         "https://github.com/oven-sh/bun/issues/24581",
-         "https://github.com/oven-sh/bun/pull/22441",
-         "https://github.com/oven-sh/bun/pull/42970",
-         "https://github.com/monasticacademy/httptap/pull/9")),
-    RuntimeTrust(
-        "deno", False, ("DENO_CERT",), "extends",
-        "bundled roots (DENO_TLS_CA_STORE=system switches to the system store); does not "
-        "read SSL_CERT_FILE; newer versions also honour NODE_EXTRA_CA_CERTS",
-        ("https://github.com/monasticacademy/httptap/pull/9",
-         "denoland/deno feat(ext/node): support NODE_EXTRA_CA_CERTS (#33148)")),
-    RuntimeTrust(
-        "python-requests", False, ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"), "replaces",
-        "certifi's bundle by default, not the system's",
-        ("https://requests.readthedocs.io/en/latest/user/advanced/#ssl-cert-verification",
-         "https://github.com/psf/requests/commit/7104ad4b135daab0ed19d8e41bd469874702342b")),
-    RuntimeTrust(
-        "python-httpx", False, ("SSL_CERT_FILE", "SSL_CERT_DIR"), "replaces",
-        "certifi's bundle by default (openai and anthropic Python SDKs, litellm); the "
-        "variables apply when trust_env is on (documented on the environment page of the "
-        "versions we checked; verify per version)",
-        ("https://www.python-httpx.org/advanced/ssl/",
-         "https://www.python-httpx.org/environment_variables/")),
-    RuntimeTrust(
-        "rust-native-certs", True, ("SSL_CERT_FILE", "SSL_CERT_DIR"), "replaces",
-        "rustls-native-certs: the system bundle found by openssl-probe; if either "
-        "variable is set, only those locations are loaded",
-        ("https://docs.rs/rustls-native-certs/0.7.3/rustls_native_certs/fn.load_native_certs.html",)),
-    RuntimeTrust(
-        "rust-webpki-roots", False, (), "none",
-        "compiled-in Mozilla roots: nothing outside the binary can add a CA, so TLS to "
-        "the capture endpoint cannot succeed (record it as such)",
-        ("https://docs.rs/webpki-roots",)),
-    RuntimeTrust(
-        "codex", True, ("CODEX_CA_CERTIFICATE", "SSL_CERT_FILE"), "replaces",
-        "Codex CLI (Rust, reqwest): CODEX_CA_CERTIFICATE, else SSL_CERT_FILE, for its "
-        "HTTPS and websocket clients",
-        ("https://github.com/openai/codex/pull/6864",
-         "https://github.com/openai/codex/pull/14239")),
-    RuntimeTrust(
-        "go", True, ("SSL_CERT_FILE", "SSL_CERT_DIR"), "replaces",
-        "crypto/x509 reads the system bundle files above; the variables override them",
-        ("https://pkg.go.dev/crypto/x509#SystemCertPool",
-         "https://go.dev/src/crypto/x509/root_unix.go")),
-)}
+CA_TRUST: dict[str, RuntimeTrust] = {
+    t.runtime: t
+    for t in (
+        RuntimeTrust(
+            "openssl",
+            True,
+            ("SSL_CERT_FILE", "SSL_CERT_DIR"),
+            "replaces",
+            "OpenSSL's default verify paths (OPENSSLDIR/cert.pem, certs/); curl, git, "
+            "Python's ssl.create_default_context (urllib, aiohttp), Ruby",
+            (
+                "https://peps.python.org/pep-0476/#trust-database",
+                "https://docs.openssl.org/master/man3/SSL_CTX_load_verify_locations/",
+            ),
+        ),
+        RuntimeTrust(
+            "node",
+            False,
+            ("NODE_EXTRA_CA_CERTS",),
+            "extends",
+            "bundled Mozilla roots, system bundle ignored unless NODE_USE_SYSTEM_CA=1 / "
+            "--use-system-ca (recent Node) or --use-openssl-ca; NODE_EXTRA_CA_CERTS is read "
+            "once at start-up and ignored for setuid binaries or files with capabilities",
+            (
+                "https://nodejs.org/api/cli.html#node_extra_ca_certsfile",
+                "https://github.com/nodejs/node/commit/471fe712b3 (NODE_USE_SYSTEM_CA)",
+            ),
+        ),
+        RuntimeTrust(
+            "bun",
+            False,
+            ("NODE_EXTRA_CA_CERTS",),
+            "extends",
+            "bundled Mozilla roots by default; honours NODE_EXTRA_CA_CERTS (a regression in "
+            "1.3.2, oven-sh/bun#24581) and NODE_USE_SYSTEM_CA; reported to also read "
+            "SSL_CERT_FILE/SSL_CERT_DIR through OpenSSL default paths (unmerged docs PR)",
+            (
+                "https://github.com/oven-sh/bun/issues/13867",
+                "https://github.com/oven-sh/bun/issues/24581",
+                "https://github.com/oven-sh/bun/pull/22441",
+                "https://github.com/oven-sh/bun/pull/42970",
+                "https://github.com/monasticacademy/httptap/pull/9",
+            ),
+        ),
+        RuntimeTrust(
+            "deno",
+            False,
+            ("DENO_CERT",),
+            "extends",
+            "bundled roots (DENO_TLS_CA_STORE=system switches to the system store); does not "
+            "read SSL_CERT_FILE; newer versions also honour NODE_EXTRA_CA_CERTS",
+            (
+                "https://github.com/monasticacademy/httptap/pull/9",
+                "denoland/deno feat(ext/node): support NODE_EXTRA_CA_CERTS (#33148)",
+            ),
+        ),
+        RuntimeTrust(
+            "python-requests",
+            False,
+            ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"),
+            "replaces",
+            "certifi's bundle by default, not the system's",
+            (
+                "https://requests.readthedocs.io/en/latest/user/advanced/#ssl-cert-verification",
+                "https://github.com/psf/requests/commit/7104ad4b135daab0ed19d8e41bd469874702342b",
+            ),
+        ),
+        RuntimeTrust(
+            "python-httpx",
+            False,
+            ("SSL_CERT_FILE", "SSL_CERT_DIR"),
+            "replaces",
+            "certifi's bundle by default (openai and anthropic Python SDKs, litellm); the "
+            "variables apply when trust_env is on (documented on the environment page of the "
+            "versions we checked; verify per version)",
+            (
+                "https://www.python-httpx.org/advanced/ssl/",
+                "https://www.python-httpx.org/environment_variables/",
+            ),
+        ),
+        RuntimeTrust(
+            "rust-native-certs",
+            True,
+            ("SSL_CERT_FILE", "SSL_CERT_DIR"),
+            "replaces",
+            "rustls-native-certs: the system bundle found by openssl-probe; if either "
+            "variable is set, only those locations are loaded",
+            (
+                "https://docs.rs/rustls-native-certs/0.7.3/rustls_native_certs/fn.load_native_certs.html",
+            ),
+        ),
+        RuntimeTrust(
+            "rust-webpki-roots",
+            False,
+            (),
+            "none",
+            "compiled-in Mozilla roots: nothing outside the binary can add a CA, so TLS to "
+            "the capture endpoint cannot succeed (record it as such)",
+            ("https://docs.rs/webpki-roots",),
+        ),
+        RuntimeTrust(
+            "codex",
+            True,
+            ("CODEX_CA_CERTIFICATE", "SSL_CERT_FILE"),
+            "replaces",
+            "Codex CLI (Rust, reqwest): CODEX_CA_CERTIFICATE, else SSL_CERT_FILE, for its "
+            "HTTPS and websocket clients",
+            (
+                "https://github.com/openai/codex/pull/6864",
+                "https://github.com/openai/codex/pull/14239",
+            ),
+        ),
+        RuntimeTrust(
+            "go",
+            True,
+            ("SSL_CERT_FILE", "SSL_CERT_DIR"),
+            "replaces",
+            "crypto/x509 reads the system bundle files above; the variables override them",
+            (
+                "https://pkg.go.dev/crypto/x509#SystemCertPool",
+                "https://go.dev/src/crypto/x509/root_unix.go",
+            ),
+        ),
+    )
+}
 
 
 def ca_variables(runtimes: Iterable[str], ca_file: str, bundle_file: str) -> dict[str, str]:

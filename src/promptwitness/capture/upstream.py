@@ -174,8 +174,9 @@ class _Connection(asyncio.Protocol):
             )
         else:
             what = "reset the connection" if exc is not None else "closed the connection"
-            when = "before the response head was complete" if self.got_bytes else (
-                "before answering")
+            when = (
+                "before the response head was complete" if self.got_bytes else ("before answering")
+            )
             msg = f"upstream {what} {when}{how}"
         self._fail(UpstreamBroken(kind, msg, self.received))
 
@@ -209,9 +210,12 @@ class _Connection(asyncio.Protocol):
         status = self.parser.get_status_code()
         if 100 <= status < 200:
             if status == 101:  # we never ask to switch protocols
-                self._fail(UpstreamBroken(
-                    "invalid", "upstream answered 101 Switching Protocols, which was not "
-                    "asked for"))
+                self._fail(
+                    UpstreamBroken(
+                        "invalid",
+                        "upstream answered 101 Switching Protocols, which was not asked for",
+                    )
+                )
                 raise httptools.HttpParserError("101 Switching Protocols")
             self.interim = True  # 100 Continue, 103 Early Hints: not the answer
             return
@@ -323,8 +327,10 @@ class _Connection(asyncio.Protocol):
         elif self.loop.time() - self.last_data >= self.pool.timeout:
             t = self.pool.timeout
             if self.head_done:
-                msg = (f"upstream timed out after {self.received} bytes of the response "
-                       f"(no data for {t} s)")
+                msg = (
+                    f"upstream timed out after {self.received} bytes of the response "
+                    f"(no data for {t} s)"
+                )
             else:
                 msg = f"upstream {self.pool.url} did not answer within {t} s"
             self._fail(UpstreamTimeout(msg, self.received))
@@ -457,11 +463,15 @@ def parse_upstream(url: str) -> URL:
         raise ValueError(f"the upstream must be an http:// or https:// URL, not {url!r}")
     if u.raw_user is not None or u.raw_password is not None:
         # it would be stored with every exchange, and nothing here sends it
-        raise ValueError("the upstream URL must not hold credentials (user:password@); "
-                         "the agent's own key is forwarded as it sends it")
+        raise ValueError(
+            "the upstream URL must not hold credentials (user:password@); "
+            "the agent's own key is forwarded as it sends it"
+        )
     if u.raw_query_string or u.raw_fragment:
-        raise ValueError(f"the upstream URL is an origin and an optional path prefix, "
-                         f"without ?query or #fragment: {url!r}")
+        raise ValueError(
+            f"the upstream URL is an origin and an optional path prefix, "
+            f"without ?query or #fragment: {url!r}"
+        )
     return u
 
 
@@ -484,9 +494,9 @@ class UpstreamPool:
         self.host: str = u.raw_host or ""  # (parse_upstream made sure there is one)
         self.port = u.port or (443 if u.scheme == "https" else 80)
         name = f"[{self.host}]" if ":" in self.host else self.host
-        self.host_header = (
-            name if u.is_default_port() else f"{name}:{self.port}"
-        ).encode("idna" if not self.host.isascii() else "ascii")
+        self.host_header = (name if u.is_default_port() else f"{name}:{self.port}").encode(
+            "idna" if not self.host.isascii() else "ascii"
+        )
         self.timeout = timeout
         self.idle_timeout = idle_timeout
         self.max_idle = max_idle
@@ -556,11 +566,14 @@ class UpstreamPool:
         if conn in self._idle_conns:
             self._idle_conns.remove(conn)
 
-    def head(self, method: str, target: str, headers: Sequence[tuple[str, str]],
-             body: bytes | None) -> bytes:
+    def head(
+        self, method: str, target: str, headers: Sequence[tuple[str, str]], body: bytes | None
+    ) -> bytes:
         """The request's head as it goes on the wire (see the module's rules)."""
-        parts = [f"{method} {target} HTTP/1.1\r\n".encode("latin-1"),
-                 b"Host: " + self.host_header + b"\r\n"]
+        parts = [
+            f"{method} {target} HTTP/1.1\r\n".encode("latin-1"),
+            b"Host: " + self.host_header + b"\r\n",
+        ]
         has_length = False
         for name, value in headers:
             if "\r" in name or "\n" in name or "\r" in value or "\n" in value:
@@ -577,7 +590,10 @@ class UpstreamPool:
         return b"".join(parts)
 
     async def request(
-        self, method: str, target: str, headers: Sequence[tuple[str, str]],
+        self,
+        method: str,
+        target: str,
+        headers: Sequence[tuple[str, str]],
         body: bytes | None,
     ) -> UpstreamResponse:
         """Send the request; return once the answer's head has arrived.
@@ -611,10 +627,14 @@ class UpstreamPool:
         for conn in list(self._all):
             if conn.in_use and not conn.complete:
                 conn.got_bytes = True  # not "stale": no retry
-                conn._fail(UpstreamBroken(
-                    "reset", f"the upstream connection was closed by the capture server "
-                    f"(stopping) after {conn.received} bytes of the response",
-                    conn.received))
+                conn._fail(
+                    UpstreamBroken(
+                        "reset",
+                        f"the upstream connection was closed by the capture server "
+                        f"(stopping) after {conn.received} bytes of the response",
+                        conn.received,
+                    )
+                )
             conn._close()
         self._all.clear()
         self._idle_conns.clear()

@@ -331,9 +331,7 @@ class StoreWriter:
         with self._cond:
             self._append(ex, _size(ex))
 
-    def _append(
-        self, ex: CapturedExchange, size: int, committed: Committed | None = None
-    ) -> None:
+    def _append(self, ex: CapturedExchange, size: int, committed: Committed | None = None) -> None:
         # caller holds the lock
         self._items.append((ex, size, committed))
         if committed is not None:
@@ -420,7 +418,6 @@ class StoreWriter:
                 self.on_lines(lines)
             except Exception:
                 log.exception("on_lines callback failed")
-
 
     def _redact(self, ex: CapturedExchange) -> CapturedExchange:
         """``redactor.redact(ex)``; if that fails, the exchange without headers and bodies

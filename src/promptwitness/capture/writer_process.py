@@ -178,17 +178,18 @@ class Bodies:
             self.fd = -1
 
 
-def encode_batch(
-    batch: Sequence[CapturedExchange], shared: Bodies | None = None
-) -> list[bytes]:
+def encode_batch(batch: Sequence[CapturedExchange], shared: Bodies | None = None) -> list[bytes]:
     total = sum(len(ex.request_body) + len(ex.response_body) for ex in batch)
     in_shared = shared is not None and 0 < total <= shared.size
     meta = pickle.dumps(
         (
             in_shared,
             [
-                (tuple(getattr(ex, name) for name in _FIELDS), len(ex.request_body),
-                 len(ex.response_body))
+                (
+                    tuple(getattr(ex, name) for name in _FIELDS),
+                    len(ex.request_body),
+                    len(ex.response_body),
+                )
                 for ex in batch
             ],
         ),
@@ -264,7 +265,9 @@ def _same(a: object, b: object) -> bool:
 
 
 def _result(
-    ex_id: int | None, received: tuple[Any, ...], bodies: tuple[bytes, bytes],
+    ex_id: int | None,
+    received: tuple[Any, ...],
+    bodies: tuple[bytes, bytes],
     red: CapturedExchange,
 ) -> Result:
     """What goes back for one exchange: the fields and bodies redaction changed.
@@ -323,8 +326,10 @@ def child_main(fd: int) -> int:
             del frame
             want = config["exchanges"]  # the server has an on_stored callback
             received = [
-                (tuple(getattr(ex, n) for n in _FIELDS) if want else (),
-                 (ex.request_body, ex.response_body))
+                (
+                    tuple(getattr(ex, n) for n in _FIELDS) if want else (),
+                    (ex.request_body, ex.response_body),
+                )
                 for ex in batch
             ]
             done = [writer._redact(ex) for ex in batch]
@@ -415,8 +420,13 @@ class ProcessWriter(StoreWriter):
                 log.debug("no shared region for bodies: %s", exc)
         try:
             self._proc = subprocess.Popen(
-                [self.python, "-m", "promptwitness.capture.writer_process", "--fd",
-                 str(child.fileno())],
+                [
+                    self.python,
+                    "-m",
+                    "promptwitness.capture.writer_process",
+                    "--fd",
+                    str(child.fileno()),
+                ],
                 pass_fds=(child.fileno(),) + ((shared.fd,) if shared is not None else ()),
                 stdin=subprocess.DEVNULL,
                 close_fds=True,
@@ -582,9 +592,11 @@ class ProcessWriter(StoreWriter):
         except Exception:
             log.exception("cannot check which exchanges the writer process stored")
             return list(batch)
-        return [item for item in batch
-                if (item[0].run, float(item[0].started), item[0].client, item[0].method)
-                not in seen]
+        return [
+            item
+            for item in batch
+            if (item[0].run, float(item[0].started), item[0].client, item[0].method) not in seen
+        ]
 
 
 def _main(argv: Iterable[str] | None = None) -> int:

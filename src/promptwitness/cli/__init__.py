@@ -39,8 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"promptwitness {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (capture, inspect, transfer, probe, discover, discovery, agents, history,
-                   ledger):
+    for module in (capture, inspect, transfer, probe, discover, discovery, agents, history, ledger):
         module.add_parsers(sub)
     return parser
 
@@ -64,8 +63,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except Exception:  # a bug: never let it pass for a verdict (Python's own exit is 1)
         traceback.print_exc()
-        print("promptwitness: internal error (a bug in promptwitness, not in your input; the "
-              "traceback above helps us fix it); exit code 2", file=sys.stderr)
+        print(
+            "promptwitness: internal error (a bug in promptwitness, not in your input; the "
+            "traceback above helps us fix it); exit code 2",
+            file=sys.stderr,
+        )
         return EXIT_ERROR
 
 

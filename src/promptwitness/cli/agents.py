@@ -33,9 +33,9 @@ AUDIT_LEVELS: dict[str, str] = {
     "system-tz": "UTC,Asia/Shanghai,Asia/Hong_Kong,Asia/Tokyo,Europe/Berlin,America/New_York",
     "locale": "C.UTF-8,zh_CN.UTF-8,zh_TW.UTF-8,ja_JP.UTF-8,ru_RU.UTF-8,en_US.UTF-8",
     "proxy": "none,proxy.corp.internal,proxy.tencent.com,proxy.alibaba-inc.com,"
-             "proxy.corp.google.com,proxy.anthropic.com",
+    "proxy.corp.google.com,proxy.anthropic.com",
     "endpoint-host": "127.0.0.1,localhost,llm-gateway.corp.internal,api.deepseek.com,"
-                     "api.moonshot.cn,open.bigmodel.cn,dashscope.aliyuncs.com,api.openai.com",
+    "api.moonshot.cn,open.bigmodel.cn,dashscope.aliyuncs.com,api.openai.com",
 }
 
 
@@ -53,9 +53,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     g.add_argument("--json", action="store_true", help="print JSON")
     g.set_defaults(func=cmd_agents)
     gsub = g.add_subparsers(dest="agents_command", metavar="SUBCOMMAND")
-    v = gsub.add_parser("versions", help="published versions of one agent, oldest first",
-                        description="Published versions of one agent with their dates, "
-                                    "oldest first; the registry's latest is marked.")
+    v = gsub.add_parser(
+        "versions",
+        help="published versions of one agent, oldest first",
+        description="Published versions of one agent with their dates, "
+        "oldest first; the registry's latest is marked.",
+    )
     v.add_argument("name", metavar="NAME")
     v.add_argument("--json", action="store_true", help="print JSON")
     v.set_defaults(func=cmd_agent_versions)
@@ -74,16 +77,23 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         ),
     )
     a.add_argument("--prompt", help="the task given to the agent (default: the profile's)")
-    a.add_argument("--path", metavar="BIN",
-                   help="audit an installed agent that has no profile (an in-house or unknown "
-                        "one): BIN and the arguments after `--` are its headless command; its "
-                        "code is scanned for the endpoint variables it reads, which point at "
-                        "the capture server beside the common ones; the protocol is read "
-                        "from what it sends (--hermetic: the agent as configured)")
+    a.add_argument(
+        "--path",
+        metavar="BIN",
+        help="audit an installed agent that has no profile (an in-house or unknown "
+        "one): BIN and the arguments after `--` are its headless command; its "
+        "code is scanned for the endpoint variables it reads, which point at "
+        "the capture server beside the common ones; the protocol is read "
+        "from what it sends (--hermetic: the agent as configured)",
+    )
     add_probe_options(a)
-    a.add_argument("cmd", nargs=argparse.REMAINDER, metavar="AGENT[@VERSION] | -- ARGS",
-                   help="a known agent (`promptwitness agents`); with --path, the "
-                        "arguments of BIN after `--` (e.g. -- -p 'Say hi')")
+    a.add_argument(
+        "cmd",
+        nargs=argparse.REMAINDER,
+        metavar="AGENT[@VERSION] | -- ARGS",
+        help="a known agent (`promptwitness agents`); with --path, the "
+        "arguments of BIN after `--` (e.g. -- -p 'Say hi')",
+    )
     a.set_defaults(func=cmd_audit, audit_parser=a, agent=None)
 
 
@@ -101,34 +111,66 @@ def cmd_agents(args: argparse.Namespace) -> int:
     from promptwitness.agents.profiles.unavailable import UNAVAILABLE
 
     rows: list[dict[str, Any]] = [
-        {"name": p.name, "title": p.title, "registry": p.registry, "package": p.package,
-         "protocol": p.protocol, "tested": p.tested, "min_node": p.min_node,
-         "how": p.how(), "account": p.account, "canned_answers": len(p.answers),
-         "cached": cached_versions(p.name)}
+        {
+            "name": p.name,
+            "title": p.title,
+            "registry": p.registry,
+            "package": p.package,
+            "protocol": p.protocol,
+            "tested": p.tested,
+            "min_node": p.min_node,
+            "how": p.how(),
+            "account": p.account,
+            "canned_answers": len(p.answers),
+            "cached": cached_versions(p.name),
+        }
         for p in PROFILES.values()
     ]
-    missing = [{"name": u.name, "title": u.title, "package": u.package, "why": u.why,
-                "needs": u.needs} for u in UNAVAILABLE]
+    missing = [
+        {"name": u.name, "title": u.title, "package": u.package, "why": u.why, "needs": u.needs}
+        for u in UNAVAILABLE
+    ]
     if args.json:
-        sys.stdout.write(json.dumps({"cache": str(cache_root()), "agents": rows,
-                                     "unavailable": missing}, indent=2) + "\n")
+        sys.stdout.write(
+            json.dumps(
+                {"cache": str(cache_root()), "agents": rows, "unavailable": missing}, indent=2
+            )
+            + "\n"
+        )
         return 0
     out = stdout_console()
-    out.print(f"{len(rows)} agents (cache: {cache_root()})", markup=False, highlight=False,
-              soft_wrap=True)
+    out.print(
+        f"{len(rows)} agents (cache: {cache_root()})", markup=False, highlight=False, soft_wrap=True
+    )
     for r in rows:
-        where = (f"installed by its vendor: {r['package']}" if r["registry"] == "local"
-                 else f"{r['registry']} {r['package']}")
-        out.print(f"  {r['name']:<16} {r['title']} {r['tested'] or '(no pinned version)'}  "
-                  f"{r['protocol']}  ({where})", markup=False, highlight=False, soft_wrap=True)
+        where = (
+            f"installed by its vendor: {r['package']}"
+            if r["registry"] == "local"
+            else f"{r['registry']} {r['package']}"
+        )
+        out.print(
+            f"  {r['name']:<16} {r['title']} {r['tested'] or '(no pinned version)'}  "
+            f"{r['protocol']}  ({where})",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
         cached = ", ".join(r["cached"]) or "none"
-        out.print(f"  {'':<16} runs with {r['how']}; cached: {cached}",
-                  markup=False, highlight=False, soft_wrap=True)
+        out.print(
+            f"  {'':<16} runs with {r['how']}; cached: {cached}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     if missing:
         out.print(f"{len(missing)} cannot run here:", markup=False, highlight=False, soft_wrap=True)
         for m in missing:
-            out.print(f"  {m['name']:<16} {m['title']} ({m['package']}): {m['why']}; "
-                      f"needs {m['needs']}", markup=False, highlight=False, soft_wrap=True)
+            out.print(
+                f"  {m['name']:<16} {m['title']} ({m['package']}): {m['why']}; needs {m['needs']}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
     return 0
 
 
@@ -143,20 +185,40 @@ def cmd_agent_versions(args: argparse.Namespace) -> int:
     cached = set(cached_versions(profile.name))
     if args.json:
         doc = {
-            "name": profile.name, "registry": profile.registry, "package": profile.package,
+            "name": profile.name,
+            "registry": profile.registry,
+            "package": profile.package,
             "latest": newest,
-            "versions": [{"version": r.version, "published": r.published, "yanked": r.yanked,
-                          "cached": r.version in cached} for r in releases],
+            "versions": [
+                {
+                    "version": r.version,
+                    "published": r.published,
+                    "yanked": r.yanked,
+                    "cached": r.version in cached,
+                }
+                for r in releases
+            ],
         }
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return 0
     out = stdout_console()
     for r in releases:
-        marks = [m for m, on in (("latest", r.version == newest), ("cached", r.version in cached),
-                                 ("tested", r.version == profile.tested),
-                                 ("yanked", r.yanked)) if on]
-        out.print(f"{r.version:<24} {r.published or '-':<28} {' '.join(marks)}".rstrip(),
-                  markup=False, highlight=False, soft_wrap=True)
+        marks = [
+            m
+            for m, on in (
+                ("latest", r.version == newest),
+                ("cached", r.version in cached),
+                ("tested", r.version == profile.tested),
+                ("yanked", r.yanked),
+            )
+            if on
+        ]
+        out.print(
+            f"{r.version:<24} {r.published or '-':<28} {' '.join(marks)}".rstrip(),
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     return 0
 
 
@@ -175,18 +237,24 @@ def cmd_audit(args: argparse.Namespace) -> int:
             raise UsageError("give AGENT[@VERSION] or --path BIN, not both")
         return _audit_path(args)
     if args.agent is None:
-        raise UsageError("give AGENT[@VERSION] (`promptwitness agents` lists them) or "
-                         "--path BIN -- ARGS for an agent with no profile")
+        raise UsageError(
+            "give AGENT[@VERSION] (`promptwitness agents` lists them) or "
+            "--path BIN -- ARGS for an agent with no profile"
+        )
     if args.cmd:
-        raise UsageError(f"unexpected arguments {' '.join(args.cmd)!r}: a profile gives the "
-                         "agent's command (--prompt sets its task)")
+        raise UsageError(
+            f"unexpected arguments {' '.join(args.cmd)!r}: a profile gives the "
+            "agent's command (--prompt sets its task)"
+        )
     name, version = split_spec(args.agent)
     profile = get_profile(name)
     console = stderr_console()
     if profile.registry == "local":  # installed by its vendor's script: the copy here
         if version is not None:
-            raise UsageError(f"{profile.title} is installed by its vendor, not from a "
-                             f"registry: audit the installed copy ({name}, no version)")
+            raise UsageError(
+                f"{profile.title} is installed by its vendor, not from a "
+                f"registry: audit the installed copy ({name}, no version)"
+            )
         inst = install(profile, LOCAL_VERSION)
         version = LOCAL_VERSION
         console.print(f"{profile.title}: the installed copy, {inst.binary}", markup=False)
@@ -194,28 +262,40 @@ def cmd_audit(args: argparse.Namespace) -> int:
         if version is None:
             version = latest(profile)
             console.print(f"{profile.title}: latest is {version}", markup=False)
-        with status(console, f"installing {profile.package}@{version} "
-                             "(cached after the first time)"):
+        with status(
+            console, f"installing {profile.package}@{version} (cached after the first time)"
+        ):
             inst = install(profile, version)
     if profile.account and not args.hermetic:
         args.hermetic = True
-        console.print(f"{profile.title} is account-bound: running it hermetic (its vendor's "
-                      f"hosts answered in the sandbox, {len(profile.answers)} canned answers)",
-                      markup=False)
+        console.print(
+            f"{profile.title} is account-bound: running it hermetic (its vendor's "
+            f"hosts answered in the sandbox, {len(profile.answers)} canned answers)",
+            markup=False,
+        )
     if not args.factor and not args.vary_env:
         # an account-bound agent honours no base-URL variable: no endpoint-host levels
-        args.factor = [f"{name}={AUDIT_LEVELS[name]}" for name in DEFAULT_AUDIT_FACTORS
-                       if not (profile.account and not profile.base_url_vars
-                               and name == "endpoint-host")]
+        args.factor = [
+            f"{name}={AUDIT_LEVELS[name]}"
+            for name in DEFAULT_AUDIT_FACTORS
+            if not (profile.account and not profile.base_url_vars and name == "endpoint-host")
+        ]
     env = inst.env(profile, _env(args.env))
     config = ProbeConfig(
-        argv=profile.argv(str(inst.binary), args.prompt), selections=_selections(args),
-        replicates=args.replicates, control_replicates=max(3, args.replicates + 1),
+        argv=profile.argv(str(inst.binary), args.prompt),
+        selections=_selections(args),
+        replicates=args.replicates,
+        control_replicates=max(3, args.replicates + 1),
         covering_replicates=args.covering_replicates,
-        jobs=args.jobs, workdir=args.workdir, pairwise=not args.no_pairwise,
-        timeout=args.timeout, env=env, expose=(*inst.roots, *args.expose),
+        jobs=args.jobs,
+        workdir=args.workdir,
+        pairwise=not args.no_pairwise,
+        timeout=args.timeout,
+        env=env,
+        expose=(*inst.roots, *args.expose),
         base_url_vars=profile.base_url_vars or ProbeConfig.base_url_vars,
-        home_files=profile.home_files, hermetic=hermetic_options(args, profile),
+        home_files=profile.home_files,
+        hermetic=hermetic_options(args, profile),
         clock=args.clock,
     )
     return execute(args, config, f"{profile.title} {version}")
@@ -249,22 +329,36 @@ def _audit_path(args: argparse.Namespace) -> int:
     top = os.path.dirname(real)
     if os.path.basename(top) in ("bin", ".bin"):
         top = os.path.dirname(top)
-    target = top if os.path.isdir(os.path.join(top, "node_modules")) or \
-        os.path.isfile(os.path.join(top, "package.json")) else real
+    target = (
+        top
+        if os.path.isdir(os.path.join(top, "node_modules"))
+        or os.path.isfile(os.path.join(top, "package.json"))
+        else real
+    )
     with status(console, f"scanning {target} for the endpoint variables it reads"):
         report = scan(target, max_seconds=120.0)
     found = endpoint_vars(r.name for r in report.reads if r.kind == "env")
-    console.print("endpoint variables read by its code, pointed at the capture server: "
-                  + (", ".join(found) or "none beyond the common ones"), markup=False)
+    console.print(
+        "endpoint variables read by its code, pointed at the capture server: "
+        + (", ".join(found) or "none beyond the common ones"),
+        markup=False,
+    )
     if not args.factor and not args.vary_env:
         args.factor = [f"{n}={AUDIT_LEVELS[n]}" for n in DEFAULT_AUDIT_FACTORS]
     config = ProbeConfig(
-        argv=tuple(argv), selections=_selections(args),
-        replicates=args.replicates, control_replicates=max(3, args.replicates + 1),
+        argv=tuple(argv),
+        selections=_selections(args),
+        replicates=args.replicates,
+        control_replicates=max(3, args.replicates + 1),
         covering_replicates=args.covering_replicates,
-        jobs=args.jobs, workdir=args.workdir, pairwise=not args.no_pairwise,
-        timeout=args.timeout, env=_env(args.env), expose=expose,
+        jobs=args.jobs,
+        workdir=args.workdir,
+        pairwise=not args.no_pairwise,
+        timeout=args.timeout,
+        env=_env(args.env),
+        expose=expose,
         base_url_vars=(*ProbeConfig.base_url_vars, *((v, "") for v in found)),
-        hermetic=hermetic_options(args), clock=args.clock,
+        hermetic=hermetic_options(args),
+        clock=args.clock,
     )
     return execute(args, config, f"{os.path.basename(argv[0])} (no profile: {real})")

@@ -56,23 +56,47 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--answer", default=DEFAULT_ANSWER, help="the text the sink answers with")
     p.add_argument("--quiet", "-q", action="store_true", help="no summary")
     add_hermetic_options(p)
-    p.add_argument("--env", action="append", default=[], metavar="VAR=VALUE",
-                   help="hermetic: set this variable for CMD (the sandbox starts from a "
-                        "fixed allow-list, not this environment); repeatable")
-    p.add_argument("--expose", action="append", default=[], metavar="PATH",
-                   help="hermetic: a host path under /tmp, /home or /root CMD needs "
-                        "(bound read-only); repeatable")
-    p.add_argument("--workdir", metavar="DIR",
-                   help="hermetic: copy this directory as CMD's working directory "
-                        "(default: a fresh git repository)")
-    p.add_argument("--timeout", type=float, default=600.0, metavar="S",
-                   help="hermetic: seconds CMD may run (default 600)")
-    p.add_argument("--agent", metavar="NAME",
-                   help="hermetic: answer as this agent profile declares (its canned vendor "
-                        "answers: login, entitlements, flags, models; its runtime and hosts)")
-    p.add_argument("--json", metavar="FILE",
-                   help="hermetic: write the egress summary (hosts, paths, sizes, DNS "
-                        "names, TLS handshakes, CA trust) here as JSON")
+    p.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="VAR=VALUE",
+        help="hermetic: set this variable for CMD (the sandbox starts from a "
+        "fixed allow-list, not this environment); repeatable",
+    )
+    p.add_argument(
+        "--expose",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="hermetic: a host path under /tmp, /home or /root CMD needs "
+        "(bound read-only); repeatable",
+    )
+    p.add_argument(
+        "--workdir",
+        metavar="DIR",
+        help="hermetic: copy this directory as CMD's working directory "
+        "(default: a fresh git repository)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        metavar="S",
+        help="hermetic: seconds CMD may run (default 600)",
+    )
+    p.add_argument(
+        "--agent",
+        metavar="NAME",
+        help="hermetic: answer as this agent profile declares (its canned vendor "
+        "answers: login, entitlements, flags, models; its runtime and hosts)",
+    )
+    p.add_argument(
+        "--json",
+        metavar="FILE",
+        help="hermetic: write the egress summary (hosts, paths, sizes, DNS "
+        "names, TLS handshakes, CA trust) here as JSON",
+    )
     p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]")
     p.set_defaults(func=cmd_record)
 
@@ -103,9 +127,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "survives a kill -9). Faster (see README, Performance), but a kill or crash can "
         "lose the exchanges answered in the last moments.",
     )
-    s.add_argument("--quiet", action="store_true",
-                   help="no line per stored exchange (start, errors and the stop summary "
-                        "are still printed)")
+    s.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no line per stored exchange (start, errors and the stop summary are still printed)",
+    )
     s.set_defaults(func=cmd_serve)
 
 
@@ -116,11 +142,15 @@ def _command(raw: Sequence[str]) -> list[str]:
     if not cmd:
         raise UsageError("no command given: promptwitness record [OPTIONS] -- CMD [ARGS...]")
     exe = cmd[0]
-    found = (os.path.isfile(exe) and os.access(exe, os.X_OK)) if "/" in exe \
+    found = (
+        (os.path.isfile(exe) and os.access(exe, os.X_OK))
+        if "/" in exe
         else shutil.which(exe) is not None
+    )
     if not found:  # before a server, a namespace or a run in the store
-        raise UsageError(f"command not found: {exe}" + (
-            "" if "/" in exe else " (not on PATH; give its path)"))
+        raise UsageError(
+            f"command not found: {exe}" + ("" if "/" in exe else " (not on PATH; give its path)")
+        )
     return cmd
 
 
@@ -162,9 +192,11 @@ def summarize(store: Store, run: str) -> list[str]:
         )
     # pasteable in another shell: the store is named
     where = shlex.quote(str(store.root))
-    lines.append(f"run {run} in {store.root}  (promptwitness log --store {where} --run {run}"
-                 + (f"; promptwitness show --store {where} {biggest.id}"
-                    if biggest is not None else "") + ")")
+    lines.append(
+        f"run {run} in {store.root}  (promptwitness log --store {where} --run {run}"
+        + (f"; promptwitness show --store {where} {biggest.id}" if biggest is not None else "")
+        + ")"
+    )
     return lines
 
 
@@ -173,8 +205,10 @@ def cmd_record(args: argparse.Namespace) -> int:
     _check_upstream(args.upstream)
     if args.hermetic:
         if args.upstream or args.isolate:
-            raise UsageError("--hermetic runs CMD in its own sandbox with a sink: it takes "
-                             "neither --upstream nor --isolate")
+            raise UsageError(
+                "--hermetic runs CMD in its own sandbox with a sink: it takes "
+                "neither --upstream nor --isolate"
+            )
         return record_hermetic(args, cmd)
     if args.agent:
         raise UsageError("--agent (a profile's canned vendor answers) needs --hermetic")
@@ -327,8 +361,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 write_lines()
                 if not reported and server.writer_crashed is not None:
                     reported = True
-                    console.print(f"promptwitness: error: {server.writer_crashed}",
-                                  markup=False)
+                    console.print(f"promptwitness: error: {server.writer_crashed}", markup=False)
         except KeyboardInterrupt:
             pass
     finally:
@@ -360,8 +393,9 @@ def hermetic_summary(store: Store, run: str, report: dict[str, object]) -> dict[
         "run": run,
         "egress": egress(xs),
         "exchanges": len(xs),
-        "non_loopback_clients": sorted({x.client or "" for x in xs
-                                        if not _loopback_client(x.client)}),
+        "non_loopback_clients": sorted(
+            {x.client or "" for x in xs if not _loopback_client(x.client)}
+        ),
         **report,
     }
 
@@ -372,9 +406,11 @@ def _hermetic_lines(doc: dict[str, object]) -> list[str]:
     assert isinstance(hosts, dict)
     lines.append(f"{len(hosts)} host{'s' if len(hosts) != 1 else ''} contacted:")
     for host, h in hosts.items():
-        lines.append(f"  {host} ({'/'.join(h['schemes'])}): {h['requests']} requests, "
-                     f"{human_size(h['bytes_sent'])} sent, "
-                     f"{human_size(h['bytes_received'])} received")
+        lines.append(
+            f"  {host} ({'/'.join(h['schemes'])}): {h['requests']} requests, "
+            f"{human_size(h['bytes_sent'])} sent, "
+            f"{human_size(h['bytes_received'])} received"
+        )
         for path, p in h["paths"].items():
             lines.append(f"    {path} ×{p['count']} ({human_size(p['bytes_sent'])})")
     names = doc["dns_names"]
@@ -383,12 +419,17 @@ def _hermetic_lines(doc: dict[str, object]) -> list[str]:
     tls = doc["tls"]
     assert isinstance(tls, list)
     bad = [t for t in tls if t.get("ok") is False]
-    lines.append(f"TLS handshakes: {len(tls)}, {len(bad)} failed"
-                 + (f" (e.g. {bad[0]['sni']}: {bad[0]['reason']})" if bad else ""))
+    lines.append(
+        f"TLS handshakes: {len(tls)}, {len(bad)} failed"
+        + (f" (e.g. {bad[0]['sni']}: {bad[0]['reason']})" if bad else "")
+    )
     lines.append(f"CA trust: {doc['ca_trust']}")
     outside = doc["non_loopback_clients"]
-    lines.append("nothing left the namespace: every exchange came from loopback"
-                 if not outside else f"exchanges from outside loopback: {outside}")
+    lines.append(
+        "nothing left the namespace: every exchange came from loopback"
+        if not outside
+        else f"exchanges from outside loopback: {outside}"
+    )
     return lines
 
 
@@ -427,8 +468,7 @@ def record_hermetic(args: argparse.Namespace, cmd: list[str]) -> int:
     console = stderr_console()
     store = open_store(args)
     keys = dummy_keys(user_env)
-    redactor = Redactor(store.salt(),
-                        known_secrets=secrets_in_env(user_env) + list(keys.values()))
+    redactor = Redactor(store.salt(), known_secrets=secrets_in_env(user_env) + list(keys.values()))
     ca = CertificateAuthority.generate()
     trust = Trust()
     code = 2
@@ -438,17 +478,26 @@ def record_hermetic(args: argparse.Namespace, cmd: list[str]) -> int:
             # the first attempt uses the system bundle alone; a client that rejects it is
             # stopped at its first rejection and run again with the runtime's CA variable
             for attempt in (1, 2):
-                run = store.begin_run("record", cmd, {"hermetic": True, "attempt": attempt,
-                                                      "ca_trust": trust.label})
-                server = CaptureServer(store, run=run, redactor=redactor,
-                                       answer_text=args.answer, answers=opts.answers,
-                                       fallback=opts.fallback)
+                run = store.begin_run(
+                    "record", cmd, {"hermetic": True, "attempt": attempt, "ca_trust": trust.label}
+                )
+                server = CaptureServer(
+                    store,
+                    run=run,
+                    redactor=redactor,
+                    answer_text=args.answer,
+                    answers=opts.answers,
+                    fallback=opts.fallback,
+                )
                 hermetic = HermeticServer(server, ca, opts, capture_port=HERMETIC_PORT)
                 spec = RunSpec(
-                    argv=tuple(argv), env=tuple({**user_env, **keys, **trust.env()}.items()),
+                    argv=tuple(argv),
+                    env=tuple({**user_env, **keys, **trust.env()}.items()),
                     ports=(HERMETIC_PORT, DNS_PORT, HTTP_PORT, HTTPS_PORT),
-                    udp_ports=(DNS_PORT,), etc_files=tuple(trust.etc_files(ca.pem()).items()),
-                    expose=expose, workdir=args.workdir,
+                    udp_ports=(DNS_PORT,),
+                    etc_files=tuple(trust.etc_files(ca.pem()).items()),
+                    expose=expose,
+                    workdir=args.workdir,
                     timeout=args.timeout,
                 )
                 if profile is not None:  # its configuration files, from the run's env
@@ -456,23 +505,35 @@ def record_hermetic(args: argparse.Namespace, cmd: list[str]) -> int:
                     for path, data in profile.home_files(spec.environ()):
                         spec = spec.set_home_file(path, data)
                 if not args.quiet:
-                    console.print(f"promptwitness: hermetic capture (CA trust: {trust.label});"
-                                  f" running {shlex.join(cmd)}", markup=False)
+                    console.print(
+                        f"promptwitness: hermetic capture (CA trust: {trust.label});"
+                        f" running {shlex.join(cmd)}",
+                        markup=False,
+                    )
                 result = None
                 try:
                     with cancel_on_rejection(hermetic) as cancel:
-                        result = box.run(spec, serve=HermeticThread(hermetic).serving,
-                                         cancel=cancel if attempt == 1 else None)
+                        result = box.run(
+                            spec,
+                            serve=HermeticThread(hermetic).serving,
+                            cancel=cancel if attempt == 1 else None,
+                        )
                 except SandboxError as exc:
                     console.print(f"promptwitness: error: {exc}", markup=False)
                 code = 2 if result is None or result.exit_code is None else result.exit_code
                 store.end_run(run, code)
                 refused = rejected(hermetic.tls_log.entries())
-                doc = hermetic_summary(store, run, {
-                    **hermetic.report(), "ca_trust": trust.label, "attempt": attempt,
-                    "exit_code": None if result is None else result.exit_code,
-                    "timed_out": bool(result and result.timed_out),
-                })
+                doc = hermetic_summary(
+                    store,
+                    run,
+                    {
+                        **hermetic.report(),
+                        "ca_trust": trust.label,
+                        "attempt": attempt,
+                        "exit_code": None if result is None else result.exit_code,
+                        "timed_out": bool(result and result.timed_out),
+                    },
+                )
                 if refused and attempt == 1 and not trust.variables:
                     names = sorted({h.sni or h.served or "?" for h in refused})
                     doc_first = doc
@@ -481,12 +542,15 @@ def record_hermetic(args: argparse.Namespace, cmd: list[str]) -> int:
                         console.print(
                             f"promptwitness: the client rejected our certificate through the "
                             f"system bundle ({', '.join(names)}); again with {trust.label}",
-                            markup=False)
+                            markup=False,
+                        )
                     continue
                 if attempt == 2 and doc_first["ca_trust"] != doc["ca_trust"]:
                     doc["system_bundle_attempt"] = {
-                        "run": doc_first["run"], "rejected_by": names,
-                        "exit_code": doc_first["exit_code"]}
+                        "run": doc_first["run"],
+                        "rejected_by": names,
+                        "exit_code": doc_first["exit_code"],
+                    }
                 if result is not None:
                     sys.stdout.buffer.write(result.stdout)
                     sys.stdout.flush()
@@ -494,8 +558,9 @@ def record_hermetic(args: argparse.Namespace, cmd: list[str]) -> int:
                     sys.stderr.flush()
                 break
         if args.json:
-            Path(args.json).write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n",
-                                       encoding="utf-8")
+            Path(args.json).write_text(
+                json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+            )
         if not args.quiet and doc:
             run_id = str(doc["run"])
             for line in summarize(store, run_id) + _hermetic_lines(doc):

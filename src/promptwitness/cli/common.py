@@ -27,9 +27,7 @@ def add_store_option(p: argparse.ArgumentParser) -> None:
     )
 
 
-def open_store(
-    args: argparse.Namespace, *, create: bool = True, readonly: bool = False
-) -> Store:
+def open_store(args: argparse.Namespace, *, create: bool = True, readonly: bool = False) -> Store:
     """The store of ``--store``. Commands that only read pass ``create=False`` (a typo'd
     path is "no store at ...", exit 2, never a new empty store); ``readonly=True`` also
     writes nothing (read-only media)."""
@@ -68,5 +66,6 @@ def write_report(path: str, text: str, what: str, *, quiet: bool = False) -> Non
     except OSError as exc:
         raise UsageError(f"cannot write the {what} to {path}: {exc.strerror or exc}") from None
     if not quiet:
-        stderr_console().print(f"wrote {path} ({what})", markup=False, highlight=False,
-                               soft_wrap=True)
+        stderr_console().print(
+            f"wrote {path} ({what})", markup=False, highlight=False, soft_wrap=True
+        )

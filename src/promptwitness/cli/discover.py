@@ -34,7 +34,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p = sub.add_parser(
         "scan",
         help="static discovery: what an agent's code reads (environment, zone, locale, "
-             "files) and hides (encoded string tables, look-alike characters)",
+        "files) and hides (encoded string tables, look-alike characters)",
         description=(
             "Scan TARGET statically: a file, a directory, or AGENT@VERSION (the agent "
             "cache; installed first when missing). JS/TS bundles, Python sources and "
@@ -49,20 +49,37 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
             "loads. Exit codes: 0 done (findings or not), 2 error."
         ),
     )
-    p.add_argument("--json", metavar="FILE",
-                   help="write the promptwitness/scan-report/v1 JSON here ('-': stdout)")
+    p.add_argument(
+        "--json",
+        metavar="FILE",
+        help="write the promptwitness/scan-report/v1 JSON here ('-': stdout)",
+    )
     p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report here")
-    p.add_argument("--max-seconds", type=float, default=300.0, metavar="N",
-                   help="stop reading and decoding after N seconds; what is left is named "
-                        "in a note (default 300)")
-    p.add_argument("--max-mb", type=int, default=None, metavar="N",
-                   help="read at most N MiB over the whole target (default 4096)")
-    p.add_argument("--all-strings", action="store_true",
-                   help="also read the printable strings of images, fonts, source maps and "
-                        "other skipped files, and of a single-file executable's runtime")
+    p.add_argument(
+        "--max-seconds",
+        type=float,
+        default=300.0,
+        metavar="N",
+        help="stop reading and decoding after N seconds; what is left is named "
+        "in a note (default 300)",
+    )
+    p.add_argument(
+        "--max-mb",
+        type=int,
+        default=None,
+        metavar="N",
+        help="read at most N MiB over the whole target (default 4096)",
+    )
+    p.add_argument(
+        "--all-strings",
+        action="store_true",
+        help="also read the printable strings of images, fonts, source maps and "
+        "other skipped files, and of a single-file executable's runtime",
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress, no summary")
-    p.add_argument("rest", nargs=argparse.REMAINDER, metavar="TARGET | -- CMD ...",
-                   help="what to scan")
+    p.add_argument(
+        "rest", nargs=argparse.REMAINDER, metavar="TARGET | -- CMD ...", help="what to scan"
+    )
     p.set_defaults(func=cmd_scan, scan_parser=p)
 
 
@@ -114,8 +131,10 @@ class _Progress:
             self.current = f"{info.get('path', '')} ({done * 100 // max(1, size)} %)"
         self.bytes = int(info.get("bytes", self.bytes) or self.bytes)
         now = time.monotonic()
-        line = (f"scan: {self.files} files, {self.bytes / (1 << 20):.1f} MiB, "
-                f"{now - self.started:.0f} s: {self.current[-100:]}")
+        line = (
+            f"scan: {self.files} files, {self.bytes / (1 << 20):.1f} MiB, "
+            f"{now - self.started:.0f} s: {self.current[-100:]}"
+        )
         if self.status is not None:
             self.status.update(line)
         elif now - self.last >= PROGRESS_EVERY:
@@ -150,22 +169,26 @@ def cmd_scan(args: argparse.Namespace) -> int:
     console = stderr_console()
     show = console.is_terminal and not args.quiet
     if command:
-        with _status(console, "tracing one run of the command to list the files it loads",
-                     show):
+        with _status(console, "tracing one run of the command to list the files it loads", show):
             files = loaded_files(command)
         if not files:
             raise UsageError(f"the traced run of {shlex.join(command)} loaded no code file")
         target = Target.of_files("-- " + shlex.join(command), files)
     elif "@" in spec[1:] and not Path(spec).exists():
-        with _status(console, f"resolving {spec} in the agent cache (installed the first "
-                     "time)", show):
+        with _status(
+            console, f"resolving {spec} in the agent cache (installed the first time)", show
+        ):
             target = resolve_target(spec, install=True)
     else:
         target = resolve_target(spec)
     with _Progress(args.quiet) as progress:
-        report = scan(target, max_seconds=args.max_seconds,
-                      max_bytes=args.max_mb << 20 if args.max_mb else None,
-                      all_strings=args.all_strings, progress=progress)
+        report = scan(
+            target,
+            max_seconds=args.max_seconds,
+            max_bytes=args.max_mb << 20 if args.max_mb else None,
+            all_strings=args.all_strings,
+            progress=progress,
+        )
     if args.json:
         text = json.dumps(report.to_json(), ensure_ascii=False, indent=2) + "\n"
         if args.json == "-":

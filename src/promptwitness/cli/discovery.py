@@ -58,15 +58,26 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         ),
     )
     add_probe_options(p)
-    p.add_argument("--prompt", help="AGENT@VERSION: the task given to the agent "
-                                    "(default: the profile's)")
-    p.add_argument("--group-size", type=int, default=32, metavar="N",
-                   help="levels or binary inputs (a variable set, a path present) screened "
-                        "at once (default 32; a group that changes is split)")
+    p.add_argument(
+        "--prompt", help="AGENT@VERSION: the task given to the agent (default: the profile's)"
+    )
+    p.add_argument(
+        "--group-size",
+        type=int,
+        default=32,
+        metavar="N",
+        help="levels or binary inputs (a variable set, a path present) screened "
+        "at once (default 32; a group that changes is split)",
+    )
     p.add_argument("--no-scan", action="store_true", help="skip the static scan")
     p.add_argument("--no-trace", action="store_true", help="skip the traced run")
-    p.add_argument("--scan-max-seconds", type=float, default=120.0, metavar="S",
-                   help="time bound of the static scan (default 120)")
+    p.add_argument(
+        "--scan-max-seconds",
+        type=float,
+        default=120.0,
+        metavar="S",
+        help="time bound of the static scan (default 120)",
+    )
     p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="TARGET | -- CMD [ARGS...]")
     p.set_defaults(func=cmd_discover, discover_parser=p)
 
@@ -77,14 +88,20 @@ def _merge_scans(target: str, reports: Sequence[ScanReport]) -> ScanReport:
     out = ScanReport(target)
     for r in reports:
         out = ScanReport(
-            target, out.files + r.files, out.tables + r.tables, out.lookalikes + r.lookalikes,
-            out.reads + r.reads, out.notes + r.notes, out.seconds + r.seconds,
+            target,
+            out.files + r.files,
+            out.tables + r.tables,
+            out.lookalikes + r.lookalikes,
+            out.reads + r.reads,
+            out.notes + r.notes,
+            out.seconds + r.seconds,
         )
     return out
 
 
-def _scan(targets: Sequence[str], max_seconds: float, say: Callable[[str], None]
-          ) -> ScanReport | None:
+def _scan(
+    targets: Sequence[str], max_seconds: float, say: Callable[[str], None]
+) -> ScanReport | None:
     from promptwitness.discover.scan import scan
 
     reports = []
@@ -96,8 +113,9 @@ def _scan(targets: Sequence[str], max_seconds: float, say: Callable[[str], None]
     return _merge_scans(", ".join(targets), reports)
 
 
-def _trace(config: ProbeConfig, store: Store, say: Callable[[str], None]
-           ) -> tuple[list[Observed], list[str], dict[str, Any]]:
+def _trace(
+    config: ProbeConfig, store: Store, say: Callable[[str], None]
+) -> tuple[list[Observed], list[str], dict[str, Any]]:
     """One traced control run: observed inputs, code files loaded, a summary."""
     from promptwitness.discover import trace as tr
     from promptwitness.probe.runner import traced_run
@@ -125,8 +143,7 @@ def _trace(config: ProbeConfig, store: Store, say: Callable[[str], None]
 
 
 def _selections(derivation: Derivation, args: argparse.Namespace) -> tuple[Selection, ...]:
-    given = [parse_factor_arg(a) for a in args.factor] + [parse_vary_env(a)
-                                                           for a in args.vary_env]
+    given = [parse_factor_arg(a) for a in args.factor] + [parse_vary_env(a) for a in args.vary_env]
     names = {s.name for s in given}
     derived = [d.selection for d in derivation.derived if d.name not in names]
     for s in given:
@@ -152,26 +169,36 @@ def _after(res: DiscoverResult, scan: ScanReport | None, trace: dict[str, Any] |
     lines = ["", "discovery:"]
     if scan is not None:
         enc = sum(1 for t in scan.tables if t.encoding != ("plain",))
-        lines.append(f"  scan: {len(scan.files)} files, {len(scan.tables)} string tables "
-                     f"({enc} decoded), {len(scan.lookalikes)} look-alike literals, "
-                     f"{len(scan.reads)} reads in the code, {scan.seconds:.1f} s")
+        lines.append(
+            f"  scan: {len(scan.files)} files, {len(scan.tables)} string tables "
+            f"({enc} decoded), {len(scan.lookalikes)} look-alike literals, "
+            f"{len(scan.reads)} reads in the code, {scan.seconds:.1f} s"
+        )
         for t in scan.tables[:10]:
             if t.encoding == ("plain",):
                 continue
             shown = ", ".join(t.strings[:4]) + (" …" if len(t.strings) > 4 else "")
             lines.append(f"    {'>'.join(t.encoding)}: {shown}  ({t.location})")
     if trace is not None:
-        lines.append(f"  trace: {trace['observed']} inputs observed, "
-                     f"{trace['files_loaded']} code files loaded, {trace['seconds']:.1f} s"
-                     + (f"; variables not traceable: {trace['untraceable_env']}"
-                        if trace.get("untraceable_env") else ""))
+        lines.append(
+            f"  trace: {trace['observed']} inputs observed, "
+            f"{trace['files_loaded']} code files loaded, {trace['seconds']:.1f} s"
+            + (
+                f"; variables not traceable: {trace['untraceable_env']}"
+                if trace.get("untraceable_env")
+                else ""
+            )
+        )
     counts: dict[str, int] = {}
     for lead in res.leads:
         counts[lead.outcome] = counts.get(lead.outcome, 0) + 1
-    lines.append(f"  leads: {len(res.leads)} factors derived ("
-                 + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) + f"), "
-                 f"{res.levels} levels, {res.runs} runs besides the control "
-                 f"({res.runs_per_level:.2f} per level)")
+    lines.append(
+        f"  leads: {len(res.leads)} factors derived ("
+        + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+        + f"), "
+        f"{res.levels} levels, {res.runs} runs besides the control "
+        f"({res.runs_per_level:.2f} per level)"
+    )
     for lead in res.leads:
         if lead.outcome != "no-change":
             src = lead.sources[0] if lead.sources else ""
@@ -181,8 +208,10 @@ def _after(res: DiscoverResult, scan: ScanReport | None, trace: dict[str, Any] |
     for item in unvaried[:20]:
         lines.append(f"    not varied: {item.kind} {item.name}: {item.why_not}")
     if len(unvaried) > 20:
-        lines.append(f"    … {len(unvaried) - 20} more not varied (the JSON and HTML reports "
-                     "list every input)")
+        lines.append(
+            f"    … {len(unvaried) - 20} more not varied (the JSON and HTML reports "
+            "list every input)"
+        )
     for note in res.derivation.notes:
         lines.append(f"  note: {note}")
     return "\n".join(lines[:400])
@@ -214,10 +243,17 @@ def cmd_discover(args: argparse.Namespace) -> int:
         if not cmd:
             raise UsageError("no command given: promptwitness discover [OPTIONS] -- CMD")
         config = ProbeConfig(
-            argv=tuple(cmd), selections=(), replicates=args.replicates,
-            control_replicates=max(3, args.replicates + 1), jobs=args.jobs,
-            workdir=args.workdir, pairwise=False, timeout=args.timeout, env=_env(args.env),
-            expose=_expose(args.expose, cmd), hermetic=hermetic_options(args),
+            argv=tuple(cmd),
+            selections=(),
+            replicates=args.replicates,
+            control_replicates=max(3, args.replicates + 1),
+            jobs=args.jobs,
+            workdir=args.workdir,
+            pairwise=False,
+            timeout=args.timeout,
+            env=_env(args.env),
+            expose=_expose(args.expose, cmd),
+            hermetic=hermetic_options(args),
             clock=args.clock,
         )
         what = " ".join(cmd)
@@ -233,12 +269,19 @@ def cmd_discover(args: argparse.Namespace) -> int:
         say(f"installing {profile.package}@{version} (cached after the first time)")
         inst = install(profile, version)
         config = ProbeConfig(
-            argv=profile.argv(str(inst.binary), args.prompt), selections=(),
-            replicates=args.replicates, control_replicates=max(3, args.replicates + 1),
-            jobs=args.jobs, workdir=args.workdir, pairwise=False, timeout=args.timeout,
-            env=inst.env(profile, _env(args.env)), expose=(*inst.roots, *args.expose),
+            argv=profile.argv(str(inst.binary), args.prompt),
+            selections=(),
+            replicates=args.replicates,
+            control_replicates=max(3, args.replicates + 1),
+            jobs=args.jobs,
+            workdir=args.workdir,
+            pairwise=False,
+            timeout=args.timeout,
+            env=inst.env(profile, _env(args.env)),
+            expose=(*inst.roots, *args.expose),
             base_url_vars=profile.base_url_vars or ProbeConfig.base_url_vars,
-            home_files=profile.home_files, hermetic=hermetic_options(args, profile),
+            home_files=profile.home_files,
+            hermetic=hermetic_options(args, profile),
             clock=args.clock,
         )
         agent_target = f"{profile.name}@{version}"
@@ -261,15 +304,22 @@ def cmd_discover(args: argparse.Namespace) -> int:
             targets = [agent_target]
         else:
             own = [p for p in loaded if not p.startswith(_SYSTEM_CODE)]
-            targets = list(dict.fromkeys(
-                own or [p for p in cmd if os.path.isfile(p) and not p.startswith(_SYSTEM_CODE)]
-            ))
+            targets = list(
+                dict.fromkeys(
+                    own or [p for p in cmd if os.path.isfile(p) and not p.startswith(_SYSTEM_CODE)]
+                )
+            )
         report = _scan(targets, args.scan_max_seconds, say)
     from promptwitness.capture.env import dummy_keys
 
     set_vars = [*config.env, *dummy_keys(config.env)]
-    derivation = derive(report, observed, base_url_vars=[v for v, _ in config.base_url_vars],
-                        expose=config.expose, set_vars=set_vars)
+    derivation = derive(
+        report,
+        observed,
+        base_url_vars=[v for v, _ in config.base_url_vars],
+        expose=config.expose,
+        set_vars=set_vars,
+    )
     selections = _selections(derivation, args)
     if not selections:
         say(f"nothing to vary: {derivation.coverage_line()}")
@@ -279,8 +329,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
     holder: dict[str, DiscoverResult] = {}
 
     def runner(cfg: ProbeConfig, store: Store, progress: Progress | None) -> ProbeResult:
-        res = run_discover(cfg, derivation, store, group_size=args.group_size,
-                           progress=progress)
+        res = run_discover(cfg, derivation, store, group_size=args.group_size, progress=progress)
         holder["res"] = res
         return res.probe
 

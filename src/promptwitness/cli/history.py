@@ -50,56 +50,111 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     p.add_argument("agent", metavar="AGENT", help="a known agent, e.g. claude-code")
     p.add_argument("range", metavar="RANGE", help="A..B, or V1,V2,... (see above)")
-    p.add_argument("--every", type=int, metavar="N",
-                   help="keep every N-th release of the range (both ends always kept)")
-    p.add_argument("--max", type=int, dest="most", metavar="N",
-                   help="keep at most N releases, evenly spread (both ends always kept)")
-    p.add_argument("--order", choices=("version", "published"), default="version",
-                   help="order of an A..B range: by version number (default) or by the "
-                        "registry's publication time")
-    p.add_argument("--audit", action="store_true",
-                   help="also probe every release with a screening set (default: --factor "
-                        + " --factor ".join(SCREENING) + ", one factor at a time) and show "
-                        "each release's verdict and findings")
-    p.add_argument("--factor", action="append", default=[], metavar="NAME[=L1,L2,...]",
-                   help="the screening factors of --audit and --bisect (repeatable; "
-                        "replaces the default set)")
-    p.add_argument("--pairwise", action="store_true",
-                   help="screen pairs of factor levels too (slower)")
-    p.add_argument("--bisect", metavar="SIGNATURE",
-                   help="FACTOR[=LEVEL]:KIND (e.g. endpoint-host:confusable, "
-                        "tz=Asia/Shanghai:date-format) or verdict:conditioned: find the first "
-                        "and last release of RANGE for which it holds (every release of RANGE "
-                        "is a candidate; --every/--max thin out the timeline only)")
-    p.add_argument("--bisect-known", metavar="VERSION",
-                   help="a release known to show the signature (saves the search for one)")
-    p.add_argument("--bisect-probes", type=int, default=7, metavar="N",
-                   help="at most N points sampled to find a positive release when neither "
-                        "end is one and none is known (default 7)")
-    p.add_argument("--runs", type=int, default=2, metavar="N",
-                   help="identical runs per release to measure noise (default 2)")
-    p.add_argument("--replicates", type=int, default=2, metavar="N",
-                   help="runs per screening cell (default 2)")
-    p.add_argument("--timeout", type=float, default=300.0, metavar="S",
-                   help="seconds per run (default 300)")
-    p.add_argument("--clock", default="pinned", metavar="WHEN",
-                   help="the runs' wall clock: 'pinned' (default: every run of every "
-                        "version starts at the same instant, the history's start time moved "
-                        "back to 7.5 minutes past a quarter hour, so no run sees a date "
-                        "change), 'real', or an ISO "
-                        "8601 instant such as 2026-12-05T23:59:00Z")
+    p.add_argument(
+        "--every",
+        type=int,
+        metavar="N",
+        help="keep every N-th release of the range (both ends always kept)",
+    )
+    p.add_argument(
+        "--max",
+        type=int,
+        dest="most",
+        metavar="N",
+        help="keep at most N releases, evenly spread (both ends always kept)",
+    )
+    p.add_argument(
+        "--order",
+        choices=("version", "published"),
+        default="version",
+        help="order of an A..B range: by version number (default) or by the "
+        "registry's publication time",
+    )
+    p.add_argument(
+        "--audit",
+        action="store_true",
+        help="also probe every release with a screening set (default: --factor "
+        + " --factor ".join(SCREENING)
+        + ", one factor at a time) and show "
+        "each release's verdict and findings",
+    )
+    p.add_argument(
+        "--factor",
+        action="append",
+        default=[],
+        metavar="NAME[=L1,L2,...]",
+        help="the screening factors of --audit and --bisect (repeatable; replaces the default set)",
+    )
+    p.add_argument(
+        "--pairwise", action="store_true", help="screen pairs of factor levels too (slower)"
+    )
+    p.add_argument(
+        "--bisect",
+        metavar="SIGNATURE",
+        help="FACTOR[=LEVEL]:KIND (e.g. endpoint-host:confusable, "
+        "tz=Asia/Shanghai:date-format) or verdict:conditioned: find the first "
+        "and last release of RANGE for which it holds (every release of RANGE "
+        "is a candidate; --every/--max thin out the timeline only)",
+    )
+    p.add_argument(
+        "--bisect-known",
+        metavar="VERSION",
+        help="a release known to show the signature (saves the search for one)",
+    )
+    p.add_argument(
+        "--bisect-probes",
+        type=int,
+        default=7,
+        metavar="N",
+        help="at most N points sampled to find a positive release when neither "
+        "end is one and none is known (default 7)",
+    )
+    p.add_argument(
+        "--runs",
+        type=int,
+        default=2,
+        metavar="N",
+        help="identical runs per release to measure noise (default 2)",
+    )
+    p.add_argument(
+        "--replicates", type=int, default=2, metavar="N", help="runs per screening cell (default 2)"
+    )
+    p.add_argument(
+        "--timeout", type=float, default=300.0, metavar="S", help="seconds per run (default 300)"
+    )
+    p.add_argument(
+        "--clock",
+        default="pinned",
+        metavar="WHEN",
+        help="the runs' wall clock: 'pinned' (default: every run of every "
+        "version starts at the same instant, the history's start time moved "
+        "back to 7.5 minutes past a quarter hour, so no run sees a date "
+        "change), 'real', or an ISO "
+        "8601 instant such as 2026-12-05T23:59:00Z",
+    )
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="runs at once (default 1)")
     p.add_argument("--prompt", help="the task given to the agent (default: the profile's)")
-    p.add_argument("--env", action="append", default=[], metavar="VAR=VALUE",
-                   help="set this variable in every run; repeatable")
+    p.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="VAR=VALUE",
+        help="set this variable in every run; repeatable",
+    )
     add_store_option(p)
-    p.add_argument("--json", metavar="FILE", help="write promptwitness/history/v1 JSON here "
-                                                  "('-': stdout)")
-    p.add_argument("--html", metavar="FILE",
-                   help="write a self-contained HTML report here (timeline chart, changes, "
-                        "audits, bisect)")
-    p.add_argument("--sarif", metavar="FILE",
-                   help="write SARIF 2.1.0 here (one result per audit finding per release)")
+    p.add_argument(
+        "--json", metavar="FILE", help="write promptwitness/history/v1 JSON here ('-': stdout)"
+    )
+    p.add_argument(
+        "--html",
+        metavar="FILE",
+        help="write a self-contained HTML report here (timeline chart, changes, audits, bisect)",
+    )
+    p.add_argument(
+        "--sarif",
+        metavar="FILE",
+        help="write SARIF 2.1.0 here (one result per audit finding per release)",
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress, no summary")
     p.set_defaults(func=cmd_history)
 
@@ -142,7 +197,8 @@ class _Reporter:
         if event == "version":
             total = info.get("total")
             self.version = f"{info['version']}" + (
-                f" ({info['index']}/{total})" if total else f" (audit {info['index']})")
+                f" ({info['index']}/{total})" if total else f" (audit {info['index']})"
+            )
         elif event == "install":
             self._show("installing (cached after the first time)")
         elif event == "installed":
@@ -163,8 +219,9 @@ class _Reporter:
                     line += f", audit {cap.audit.verdict} ({len(cap.audit.findings)} findings)"
                 if event == "audited":
                     line += f", signature {'holds' if info['holds'] else 'does not hold'}"
-            self.bar.console.print(line + f"  [{cap.seconds:.1f} s]", markup=False,
-                                   style="yellow" if cap.error else "")
+            self.bar.console.print(
+                line + f"  [{cap.seconds:.1f} s]", markup=False, style="yellow" if cap.error else ""
+            )
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -191,8 +248,12 @@ def cmd_history(args: argparse.Namespace) -> int:
     chosen = sample(in_range, every=args.every, most=args.most)
     screening = _screening(args)
     options = HistoryOptions(
-        runs=args.runs, audit=screening if args.audit else None, replicates=args.replicates,
-        pairwise=args.pairwise, timeout=args.timeout, jobs=args.jobs,
+        runs=args.runs,
+        audit=screening if args.audit else None,
+        replicates=args.replicates,
+        pairwise=args.pairwise,
+        timeout=args.timeout,
+        jobs=args.jobs,
         clock=_clock(args.clock),
     )
     history: History | None = None
@@ -200,32 +261,60 @@ def cmd_history(args: argparse.Namespace) -> int:
     store = open_store(args)
     if not args.quiet:
         what = f"{len(chosen)} of {len(in_range)} release(s) in {args.range}"
-        console.print(f"{source.title}: " + (
-            f"bisect {signature.text} over {len(in_range)} release(s)" if signature and
-            not args.audit else what), markup=False)
+        console.print(
+            f"{source.title}: "
+            + (
+                f"bisect {signature.text} over {len(in_range)} release(s)"
+                if signature and not args.audit
+                else what
+            ),
+            markup=False,
+        )
     try:
-        with Sandbox() as box, Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-            console=console, transient=True, disable=args.quiet,
-        ) as bar:
+        with (
+            Sandbox() as box,
+            Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+                disable=args.quiet,
+            ) as bar,
+        ):
             report = _Reporter(None if args.quiet else bar)
             if signature is None or args.audit:
                 history = run_history(source, chosen, store, options, report, sandbox=box)
             if signature is not None:
-                sels = screening if args.audit else bisect_selections(
-                    signature, screening, given=bool(args.factor))
+                sels = (
+                    screening
+                    if args.audit
+                    else bisect_selections(signature, screening, given=bool(args.factor))
+                )
                 bisect = run_bisect(
-                    source, in_range, signature, store, options, sels,
-                    known=args.bisect_known, progress=report, sandbox=box,
+                    source,
+                    in_range,
+                    signature,
+                    store,
+                    options,
+                    sels,
+                    known=args.bisect_known,
+                    progress=report,
+                    sandbox=box,
                     probes=args.bisect_probes,
-                    cache=None if history is None else
-                    {c.version: c for c in history.captures if c.audit is not None},
+                    cache=None
+                    if history is None
+                    else {c.version: c for c in history.captures if c.audit is not None},
                 )
     finally:
         store.close()
     range_info = {
-        "spec": args.range, "order": args.order, "every": args.every, "max": args.most,
-        "in_range": len(in_range), "selected": [r.version for r in chosen],
+        "spec": args.range,
+        "order": args.order,
+        "every": args.every,
+        "max": args.most,
+        "in_range": len(in_range),
+        "selected": [r.version for r in chosen],
     }
     doc = to_json(source.name, source.title, range_info, str(store.root), history, bisect)
     text = json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
@@ -247,9 +336,14 @@ def cmd_history(args: argparse.Namespace) -> int:
     if args.sarif:
         from promptwitness.report.sarif import dumps, history_sarif
 
-        write_report(args.sarif, dumps(history_sarif(
-            doc, exit_code=code, command_line=["promptwitness", *sys.argv[1:]])),
-            "SARIF log", quiet=args.quiet)
+        write_report(
+            args.sarif,
+            dumps(
+                history_sarif(doc, exit_code=code, command_line=["promptwitness", *sys.argv[1:]])
+            ),
+            "SARIF log",
+            quiet=args.quiet,
+        )
     return code
 
 

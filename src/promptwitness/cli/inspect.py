@@ -34,9 +34,13 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p = sub.add_parser("log", help="list captured exchanges")
     add_store_option(p)
     p.add_argument("--run", help="only this run")
-    p.add_argument("--limit", type=int, metavar="N",
-                   help=f"only the last N exchanges (default {LOG_DEFAULT_LIMIT} in the "
-                        "terminal view, all with --json)")
+    p.add_argument(
+        "--limit",
+        type=int,
+        metavar="N",
+        help=f"only the last N exchanges (default {LOG_DEFAULT_LIMIT} in the "
+        "terminal view, all with --json)",
+    )
     p.add_argument("--all", action="store_true", help="every exchange")
     p.add_argument("--json", action="store_true", help="a JSON array on standard output")
     p.set_defaults(func=cmd_log)
@@ -58,14 +62,17 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "diff",
         help="segment-aligned, code-point-exact differences between two captured requests",
         description="Exit status: 0 when the two prompts are identical in their values and in "
-                    "their JSON serialisation, 1 when they differ.",
+        "their JSON serialisation, 1 when they differ.",
     )
     add_store_option(d)
     d.add_argument("a", type=int, metavar="ID_A")
     d.add_argument("b", type=int, metavar="ID_B")
     d.add_argument("--json", action="store_true", help="the differences as JSON")
-    d.add_argument("--html", metavar="FILE",
-                   help="also write a self-contained HTML report of the differences here")
+    d.add_argument(
+        "--html",
+        metavar="FILE",
+        help="also write a self-contained HTML report of the differences here",
+    )
     d.add_argument("--sarif", metavar="FILE", help="also write a SARIF 2.1.0 report here")
     d.set_defaults(func=cmd_diff)
 
@@ -101,13 +108,24 @@ def cmd_log(args: argparse.Namespace) -> int:
         console.print("no exchanges captured yet (promptwitness record -- CMD)", markup=False)
         return 0
     if hidden:
-        console.print(f"… {hidden} earlier exchange{'s' if hidden != 1 else ''} not shown "
-                      f"(--all, or --limit N)", markup=False, highlight=False)
+        console.print(
+            f"… {hidden} earlier exchange{'s' if hidden != 1 else ''} not shown "
+            f"(--all, or --limit N)",
+            markup=False,
+            highlight=False,
+        )
     # one line per exchange, never wrapped: fixed columns, then the host and path (and
     # a note) cut to the width left
-    console.print(Text(f"{'id':>5} {'time':<8} {'run':<8} {'meth':<4} {'st':>3} "
-                       f"{'protocol':<11} {'sent':>7} {'got':>7}  path @host", style="bold"),
-                  no_wrap=True, overflow="ellipsis", crop=True)
+    console.print(
+        Text(
+            f"{'id':>5} {'time':<8} {'run':<8} {'meth':<4} {'st':>3} "
+            f"{'protocol':<11} {'sent':>7} {'got':>7}  path @host",
+            style="bold",
+        ),
+        no_wrap=True,
+        overflow="ellipsis",
+        crop=True,
+    )
     day = None
     for x in xs:
         j = x.to_json()
@@ -118,10 +136,12 @@ def cmd_log(args: argparse.Namespace) -> int:
         note = x.error or x.parse_error or ""
         where = f"{x.target} @{x.host}" + (f"  [{note}]" if note else "")
         proto = x.protocol or "-"
-        line = Text(f"{x.id:>5} {stamp[11:19]:<8} {(x.run or '-')[:8]:<8} {x.method[:4]:<4} "
-                    f"{x.status if x.status is not None else '-':>3} "
-                    f"{proto if len(proto) <= 11 else proto[:10] + '…':<11} "
-                    f"{human_size(x.request_size):>7} {human_size(x.response_size):>7}  ")
+        line = Text(
+            f"{x.id:>5} {stamp[11:19]:<8} {(x.run or '-')[:8]:<8} {x.method[:4]:<4} "
+            f"{x.status if x.status is not None else '-':>3} "
+            f"{proto if len(proto) <= 11 else proto[:10] + '…':<11} "
+            f"{human_size(x.request_size):>7} {human_size(x.response_size):>7}  "
+        )
         line.append(Text(where, style="yellow" if note else ""))
         console.print(line, no_wrap=True, overflow="ellipsis", crop=True)
     return 0
@@ -403,8 +423,9 @@ def cmd_diff(args: argparse.Namespace) -> int:
         from promptwitness.analysis.serialisation import compare_forms
         from promptwitness.probe.observe import request_forms
 
-        forms = compare_forms(request_forms(_raw_request(store, xa)),
-                              request_forms(_raw_request(store, xb)))
+        forms = compare_forms(
+            request_forms(_raw_request(store, xa)), request_forms(_raw_request(store, xb))
+        )
         if args.html or args.sarif:
             from promptwitness.report.evidence import diff_report
 
@@ -422,8 +443,11 @@ def cmd_diff(args: argparse.Namespace) -> int:
                 }
                 for d in diffs
             ]
-            + [{"status": "changed", "a": c.control, "b": c.observed, "ops": [], **c.to_json()}
-               for _, cs in forms for c in cs],
+            + [
+                {"status": "changed", "a": c.control, "b": c.observed, "ops": [], **c.to_json()}
+                for _, cs in forms
+                for c in cs
+            ],
             sys.stdout,
             ensure_ascii=False,
             indent=2,
@@ -435,15 +459,21 @@ def cmd_diff(args: argparse.Namespace) -> int:
         if not diffs and not forms:
             console.print(f"#{xa.id} and #{xb.id}: identical prompts", markup=False)
         elif not diffs:
-            console.print(f"#{xa.id} and #{xb.id}: the prompts' values are identical, but "
-                          f"their JSON serialisation differs ({n_forms} covert "
-                          f"serialisation difference(s))", markup=False)
+            console.print(
+                f"#{xa.id} and #{xb.id}: the prompts' values are identical, but "
+                f"their JSON serialisation differs ({n_forms} covert "
+                f"serialisation difference(s))",
+                markup=False,
+            )
         else:
             console.print(f"#{xa.id} → #{xb.id}: {len(diffs)} segment(s) differ", markup=False)
             console.print(terminal.render_diff(diffs))
         if forms:
             if diffs:
-                console.print(f"and the JSON serialisation differs ({n_forms} covert "
-                              f"serialisation difference(s)):", markup=False)
+                console.print(
+                    f"and the JSON serialisation differs ({n_forms} covert "
+                    f"serialisation difference(s)):",
+                    markup=False,
+                )
             console.print(terminal.render_form_changes(c for _, cs in forms for c in cs))
     return 1 if diffs or forms else 0

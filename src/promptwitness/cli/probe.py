@@ -45,7 +45,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
             "replicates, every level of every factor one at a time, then a pairwise "
             "covering design. Every difference in what CMD sends to the capture server is "
             "classified and attributed to the factor levels that cause it. Factors: "
-            + ", ".join(FACTORS) + ", env:NAME. "
+            + ", ".join(FACTORS)
+            + ", env:NAME. "
             "Exit codes: 0 clean, 1 conditioned, 2 error, 3 inconclusive."
         ),
     )
@@ -57,68 +58,130 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 def add_probe_options(p: argparse.ArgumentParser) -> None:
     """The options ``probe`` shares with ``audit`` (and ``history --audit``)."""
     add_store_option(p)
-    p.add_argument("--factor", action="append", default=[], metavar="NAME[=L1,L2,...]",
-                   help="vary this factor (default levels, or these; L1 is the control); "
-                        "repeatable; none given: every factor of the catalog")
-    p.add_argument("--vary-env", action="append", default=[], metavar="VAR=V1,V2,...",
-                   help="vary an environment variable (the factor env:VAR); repeatable")
-    p.add_argument("--replicates", type=int, default=2, metavar="N",
-                   help="runs per cell (default 2); the control gets N+1, at least 3")
-    p.add_argument("--covering-replicates", type=int, default=1, metavar="N",
-                   help="runs per covering (pairwise screening) row that varies 3+ "
-                        "factors (default 1: a change seen there is confirmed by pair cells "
-                        "with --replicates runs; a row of two factors is a pair cell and "
-                        "gets --replicates)")
+    p.add_argument(
+        "--factor",
+        action="append",
+        default=[],
+        metavar="NAME[=L1,L2,...]",
+        help="vary this factor (default levels, or these; L1 is the control); "
+        "repeatable; none given: every factor of the catalog",
+    )
+    p.add_argument(
+        "--vary-env",
+        action="append",
+        default=[],
+        metavar="VAR=V1,V2,...",
+        help="vary an environment variable (the factor env:VAR); repeatable",
+    )
+    p.add_argument(
+        "--replicates",
+        type=int,
+        default=2,
+        metavar="N",
+        help="runs per cell (default 2); the control gets N+1, at least 3",
+    )
+    p.add_argument(
+        "--covering-replicates",
+        type=int,
+        default=1,
+        metavar="N",
+        help="runs per covering (pairwise screening) row that varies 3+ "
+        "factors (default 1: a change seen there is confirmed by pair cells "
+        "with --replicates runs; a row of two factors is a pair cell and "
+        "gets --replicates)",
+    )
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="runs at once (default 1)")
-    p.add_argument("--workdir", metavar="DIR",
-                   help="copy this directory as the working directory of every run "
-                        "(default: a fresh git repository with fixed dates)")
-    p.add_argument("--no-pairwise", action="store_true",
-                   help="skip the pairwise covering cells (one factor at a time only)")
-    p.add_argument("--timeout", type=float, default=300.0, metavar="S",
-                   help="seconds per run (default 300)")
-    p.add_argument("--clock", default="pinned", metavar="WHEN",
-                   help="the runs' wall clock: 'pinned' (default: every run starts at the "
-                        "same instant, the start time moved back to 7.5 minutes past a "
-                        "quarter hour, so no run sees a date change), 'real', or an ISO "
-                        "8601 instant such as 2026-12-05T23:59:00Z")
-    p.add_argument("--expose", action="append", default=[], metavar="PATH",
-                   help="a host path under /tmp, /home or /root the command needs "
-                        "(bound read-only at the same path); repeatable")
-    p.add_argument("--env", action="append", default=[], metavar="VAR=VALUE",
-                   help="set this variable in every run; repeatable")
+    p.add_argument(
+        "--workdir",
+        metavar="DIR",
+        help="copy this directory as the working directory of every run "
+        "(default: a fresh git repository with fixed dates)",
+    )
+    p.add_argument(
+        "--no-pairwise",
+        action="store_true",
+        help="skip the pairwise covering cells (one factor at a time only)",
+    )
+    p.add_argument(
+        "--timeout", type=float, default=300.0, metavar="S", help="seconds per run (default 300)"
+    )
+    p.add_argument(
+        "--clock",
+        default="pinned",
+        metavar="WHEN",
+        help="the runs' wall clock: 'pinned' (default: every run starts at the "
+        "same instant, the start time moved back to 7.5 minutes past a "
+        "quarter hour, so no run sees a date change), 'real', or an ISO "
+        "8601 instant such as 2026-12-05T23:59:00Z",
+    )
+    p.add_argument(
+        "--expose",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a host path under /tmp, /home or /root the command needs "
+        "(bound read-only at the same path); repeatable",
+    )
+    p.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="VAR=VALUE",
+        help="set this variable in every run; repeatable",
+    )
     p.add_argument("--json", metavar="FILE", help="write the JSON report here ('-': stdout)")
-    p.add_argument("--html", metavar="FILE",
-                   help="write a self-contained HTML report here (readable offline, printable)")
+    p.add_argument(
+        "--html",
+        metavar="FILE",
+        help="write a self-contained HTML report here (readable offline, printable)",
+    )
     p.add_argument("--sarif", metavar="FILE", help="write a SARIF 2.1.0 report here (for CI)")
-    p.add_argument("--fail-on", choices=sorted(FAIL_ON), default=None,
-                   help="exit 1 for findings of this severity only (any: covert, overt or "
-                        "expected); default: any covert or overt finding")
+    p.add_argument(
+        "--fail-on",
+        choices=sorted(FAIL_ON),
+        default=None,
+        help="exit 1 for findings of this severity only (any: covert, overt or "
+        "expected); default: any covert or overt finding",
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress, no summary")
     add_hermetic_options(p)
 
 
 def add_hermetic_options(p: argparse.ArgumentParser) -> None:
     """``--hermetic`` and its options (``record``, ``probe``, ``audit``)."""
-    p.add_argument("--hermetic", action="store_true",
-                   help="run the command as installed (no base-URL variable) and capture "
-                        "every host it talks to: DNS answers every name with the capture "
-                        "endpoint, TLS is terminated with a CA made for this run (trusted "
-                        "through the system bundle files, or the runtime's CA variable "
-                        "when that is needed), CONNECT is served on the capture port; "
-                        "endpoint-host gains the level 'default'")
-    p.add_argument("--hermetic-answer", type=int, default=200, metavar="STATUS",
-                   help="hermetic: the status (JSON body {}) for paths of unknown hosts "
-                        "that no protocol or profile answers (default 200)")
-    p.add_argument("--runtime", action="append", default=[], metavar="NAME",
-                   help="hermetic: the command's runtime, for the CA variable used when "
-                        "the system bundle is not trusted (node, bun, deno, rust, python, "
-                        "go); repeatable; default: the profile's, else every runtime that "
-                        "ignores the system bundle")
+    p.add_argument(
+        "--hermetic",
+        action="store_true",
+        help="run the command as installed (no base-URL variable) and capture "
+        "every host it talks to: DNS answers every name with the capture "
+        "endpoint, TLS is terminated with a CA made for this run (trusted "
+        "through the system bundle files, or the runtime's CA variable "
+        "when that is needed), CONNECT is served on the capture port; "
+        "endpoint-host gains the level 'default'",
+    )
+    p.add_argument(
+        "--hermetic-answer",
+        type=int,
+        default=200,
+        metavar="STATUS",
+        help="hermetic: the status (JSON body {}) for paths of unknown hosts "
+        "that no protocol or profile answers (default 200)",
+    )
+    p.add_argument(
+        "--runtime",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="hermetic: the command's runtime, for the CA variable used when "
+        "the system bundle is not trusted (node, bun, deno, rust, python, "
+        "go); repeatable; default: the profile's, else every runtime that "
+        "ignores the system bundle",
+    )
 
 
-def hermetic_options(args: argparse.Namespace,
-                     profile: Profile | None = None) -> HermeticOptions | None:
+def hermetic_options(
+    args: argparse.Namespace, profile: Profile | None = None
+) -> HermeticOptions | None:
     """The hermetic options of the command line (and the agent profile), or None."""
     if not getattr(args, "hermetic", False):
         return None
@@ -130,8 +193,10 @@ def hermetic_options(args: argparse.Namespace,
     runtimes = tuple(args.runtime)
     for r in runtimes:
         if r not in RUNTIMES and r not in CA_TRUST:
-            raise UsageError(f"unknown --runtime {r!r}; known: "
-                             + ", ".join(dict.fromkeys([*RUNTIMES, *CA_TRUST])))
+            raise UsageError(
+                f"unknown --runtime {r!r}; known: "
+                + ", ".join(dict.fromkeys([*RUNTIMES, *CA_TRUST]))
+            )
     answers = {}
     if profile is not None:
         if not runtimes and profile.runtime is not None:
@@ -139,9 +204,12 @@ def hermetic_options(args: argparse.Namespace,
         for method, path, status, body in profile.answers:
             json.loads(body)  # JSON, sent as written (a trailing newline ends an NDJSON line)
             answers[(method, path)] = CannedReply(
-                status, (("Content-Type", "application/json"),), (body.encode(),))
+                status, (("Content-Type", "application/json"),), (body.encode(),)
+            )
     return HermeticOptions(
-        answers=answers, fallback=json_reply(args.hermetic_answer), runtimes=runtimes,
+        answers=answers,
+        fallback=json_reply(args.hermetic_answer),
+        runtimes=runtimes,
         default_hosts=() if profile is None else profile.default_hosts,
     )
 
@@ -152,9 +220,12 @@ def _selections(args: argparse.Namespace) -> tuple[Selection, ...]:
         # the agent's default configuration is the control of endpoint-host
         from promptwitness.probe.factors.endpoint_host import DEFAULT
 
-        chosen = [Selection(s.factor, (DEFAULT, *s.levels))
-                  if s.name == "endpoint-host" and "=" not in a else s
-                  for s, a in zip(chosen, args.factor, strict=True)]
+        chosen = [
+            Selection(s.factor, (DEFAULT, *s.levels))
+            if s.name == "endpoint-host" and "=" not in a
+            else s
+            for s, a in zip(chosen, args.factor, strict=True)
+        ]
     chosen += [parse_vary_env(a) for a in args.vary_env]
     if not args.factor:
         given = {s.name for s in chosen}
@@ -162,8 +233,10 @@ def _selections(args: argparse.Namespace) -> tuple[Selection, ...]:
         if getattr(args, "hermetic", False):
             from promptwitness.probe.factors.endpoint_host import DEFAULT
 
-            chosen = [Selection(s.factor, (DEFAULT, *s.levels)) if s.name == "endpoint-host"
-                      else s for s in chosen]
+            chosen = [
+                Selection(s.factor, (DEFAULT, *s.levels)) if s.name == "endpoint-host" else s
+                for s in chosen
+            ]
     for s in chosen:
         if len(s.levels) < 2:
             raise UsageError(f"factor {s.name} needs at least two levels (a control and one more)")
@@ -242,23 +315,37 @@ def cmd_probe(args: argparse.Namespace) -> int:
         raise UsageError("no command given: promptwitness probe [OPTIONS] -- CMD [ARGS...]")
     cmd = _resolve(cmd, args.workdir)
     config = ProbeConfig(
-        argv=tuple(cmd), selections=_selections(args), replicates=args.replicates,
+        argv=tuple(cmd),
+        selections=_selections(args),
+        replicates=args.replicates,
         covering_replicates=args.covering_replicates,
-        control_replicates=max(3, args.replicates + 1), jobs=args.jobs, workdir=args.workdir,
-        pairwise=not args.no_pairwise, timeout=args.timeout, env=_env(args.env),
-        expose=_expose(args.expose, cmd), hermetic=hermetic_options(args), clock=args.clock,
+        control_replicates=max(3, args.replicates + 1),
+        jobs=args.jobs,
+        workdir=args.workdir,
+        pairwise=not args.no_pairwise,
+        timeout=args.timeout,
+        env=_env(args.env),
+        expose=_expose(args.expose, cmd),
+        hermetic=hermetic_options(args),
+        clock=args.clock,
     )
     return execute(args, config, " ".join(cmd))
 
 
-Runner = Callable[["ProbeConfig", "Store", "Callable[[str, Mapping[str, Any]], None] | None"],
-                  "ProbeResult"]
+Runner = Callable[
+    ["ProbeConfig", "Store", "Callable[[str, Mapping[str, Any]], None] | None"], "ProbeResult"
+]
 
 
-def execute(args: argparse.Namespace, config: ProbeConfig, what: str, *,
-            runner: Runner | None = None,
-            extra: Callable[[], dict[str, Any]] | None = None,
-            after: Callable[[], str] | None = None) -> int:
+def execute(
+    args: argparse.Namespace,
+    config: ProbeConfig,
+    what: str,
+    *,
+    runner: Runner | None = None,
+    extra: Callable[[], dict[str, Any]] | None = None,
+    after: Callable[[], str] | None = None,
+) -> int:
     """Run a configured probe with progress, write the reports, print the summary, and
     return the exit code (0 clean, 1 conditioned, 2 error, 3 inconclusive).
 
@@ -270,9 +357,9 @@ def execute(args: argparse.Namespace, config: ProbeConfig, what: str, *,
     from promptwitness.report.probe_json import exit_code, to_json
     from promptwitness.report.probe_terminal import render_probe
 
-    def default_runner(config: ProbeConfig, store: Store,
-                       progress: Callable[[str, Mapping[str, Any]], None] | None
-                       ) -> ProbeResult:
+    def default_runner(
+        config: ProbeConfig, store: Store, progress: Callable[[str, Mapping[str, Any]], None] | None
+    ) -> ProbeResult:
         return run_probe(config, store, progress=progress)
 
     run = runner or default_runner
@@ -286,11 +373,18 @@ def execute(args: argparse.Namespace, config: ProbeConfig, what: str, *,
             console.print(
                 f"probing {what}: {len(selections)} factors ("
                 + ", ".join(f"{s.name}×{len(s.levels)}" for s in selections[:12])
-                + (f", … {len(selections) - 12} more" if len(selections) > 12 else "") + ")",
+                + (f", … {len(selections) - 12} more" if len(selections) > 12 else "")
+                + ")",
                 markup=False,
             )
-            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                          TimeElapsedColumn(), console=console, transient=True) as bar:
+            with Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+            ) as bar:
                 task = bar.add_task("runs", total=None)
                 plain = not console.is_terminal  # a log, not a terminal: a line now and then
                 last = [time.monotonic()]
@@ -298,25 +392,35 @@ def execute(args: argparse.Namespace, config: ProbeConfig, what: str, *,
                 def progress(event: str, info: Mapping[str, Any]) -> None:
                     if event == "clock":
                         bar.console.print(
-                            "clock: " + (f"every run starts at {info['clock']}"
-                                         if info["clock"] != "real" else "the real time")
-                            + (f" ({info['note']})" if info["note"] else ""), markup=False)
+                            "clock: "
+                            + (
+                                f"every run starts at {info['clock']}"
+                                if info["clock"] != "real"
+                                else "the real time"
+                            )
+                            + (f" ({info['note']})" if info["note"] else ""),
+                            markup=False,
+                        )
                     elif event == "phase":
-                        bar.update(task, total=info["total"],
-                                   description=f"{info['phase']} runs")
+                        bar.update(task, total=info["total"], description=f"{info['phase']} runs")
                         if plain:
-                            console.print(f"{info['phase']}: {info['runs']} runs "
-                                          f"({info['total']} in all so far)", markup=False)
+                            console.print(
+                                f"{info['phase']}: {info['runs']} runs "
+                                f"({info['total']} in all so far)",
+                                markup=False,
+                            )
                     elif event == "run":
                         bar.update(task, completed=info["done"])
                         if plain and time.monotonic() - last[0] >= 5:
                             last[0] = time.monotonic()
-                            console.print(f"{info['done']}/{info['total']} runs done",
-                                          markup=False)
+                            console.print(f"{info['done']}/{info['total']} runs done", markup=False)
                         rec = info["record"]
                         if rec.error:
-                            bar.console.print(f"run {rec.cell} #{rec.replicate}: {rec.error}",
-                                              style="yellow", markup=False)
+                            bar.console.print(
+                                f"run {rec.cell} #{rec.replicate}: {rec.error}",
+                                style="yellow",
+                                markup=False,
+                            )
 
                 result = run(config, store, progress)
     except (ProbeError, SandboxError) as exc:
@@ -330,8 +434,12 @@ def execute(args: argparse.Namespace, config: ProbeConfig, what: str, *,
     if args.json == "-":
         sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
     elif args.json:
-        write_report(args.json, json.dumps(doc, ensure_ascii=False, indent=2) + "\n",
-                     "JSON report", quiet=args.quiet)
+        write_report(
+            args.json,
+            json.dumps(doc, ensure_ascii=False, indent=2) + "\n",
+            "JSON report",
+            quiet=args.quiet,
+        )
     if not args.quiet:
         out = console if args.json == "-" else stdout_console()
         out.print(render_probe(result))
@@ -346,8 +454,9 @@ def execute(args: argparse.Namespace, config: ProbeConfig, what: str, *,
         from promptwitness.report.evidence import probe_evidence
         from promptwitness.report.html import render_probe_html
 
-        page = render_probe_html(result, probe_evidence(result), exit_code=code,
-                                 discover=doc.get("discover"))
+        page = render_probe_html(
+            result, probe_evidence(result), exit_code=code, discover=doc.get("discover")
+        )
         write_report(args.html, page, "HTML report", quiet=args.quiet)
     if getattr(args, "sarif", None):
         from promptwitness.report.sarif import dumps, probe_sarif

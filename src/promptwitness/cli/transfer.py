@@ -63,8 +63,11 @@ def cmd_export(args: argparse.Namespace) -> int:
             raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
         print(f"promptwitness: wrote {written} exchange(s) to {out}", file=sys.stderr)
     if unreadable:
-        print(f"promptwitness: {len(unreadable)} exchange(s) could not be read and are not "
-              "in the export:", file=sys.stderr)
+        print(
+            f"promptwitness: {len(unreadable)} exchange(s) could not be read and are not "
+            "in the export:",
+            file=sys.stderr,
+        )
         for line in unreadable:
             print(f"  {line}", file=sys.stderr)
         return 1

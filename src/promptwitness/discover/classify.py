@@ -75,44 +75,162 @@ __all__ = [
 MAX_LEN = 2048
 """Longer strings get no kind (a table entry is short; this bounds the work)."""
 
-DISTROS = frozenset({
-    # os-release ID values (lower case), the Chinese and cloud vendors' ones included
-    "almalinux", "alinux", "alpine", "amzn", "anolis", "arch", "archlinux", "asianux",
-    "azurelinux", "bclinux", "centos", "clear-linux-os", "ctyunos", "debian", "deepin",
-    "endeavouros", "euleros", "fedora", "freebsd", "gentoo", "hce", "kali", "kylin",
-    "linuxmint", "mageia", "manjaro", "mariner", "neokylin", "nixos", "ol", "openanolis",
-    "opencloudos", "openeuler", "openkylin", "opensuse", "opensuse-leap",
-    "opensuse-tumbleweed", "photon", "raspbian", "redhat", "rhel", "rocky", "slackware",
-    "sled", "sles", "tencentos", "tlinux", "ubuntu", "uos", "uniontech", "zorin",
-})
+DISTROS = frozenset(
+    {
+        # os-release ID values (lower case), the Chinese and cloud vendors' ones included
+        "almalinux",
+        "alinux",
+        "alpine",
+        "amzn",
+        "anolis",
+        "arch",
+        "archlinux",
+        "asianux",
+        "azurelinux",
+        "bclinux",
+        "centos",
+        "clear-linux-os",
+        "ctyunos",
+        "debian",
+        "deepin",
+        "endeavouros",
+        "euleros",
+        "fedora",
+        "freebsd",
+        "gentoo",
+        "hce",
+        "kali",
+        "kylin",
+        "linuxmint",
+        "mageia",
+        "manjaro",
+        "mariner",
+        "neokylin",
+        "nixos",
+        "ol",
+        "openanolis",
+        "opencloudos",
+        "openeuler",
+        "openkylin",
+        "opensuse",
+        "opensuse-leap",
+        "opensuse-tumbleweed",
+        "photon",
+        "raspbian",
+        "redhat",
+        "rhel",
+        "rocky",
+        "slackware",
+        "sled",
+        "sles",
+        "tencentos",
+        "tlinux",
+        "ubuntu",
+        "uos",
+        "uniontech",
+        "zorin",
+    }
+)
 """Distribution ids (os-release ``ID``/``ID_LIKE`` values) classified as ``distro``.
 Ids that are everyday words (``circle``, ``pop``, ``void``, ``elementary``) are left
 out: they would make any word list a distro table."""
 
-_ENV_NAMES = frozenset({
-    "APPDATA", "CI", "COMPUTERNAME", "DISPLAY", "EDITOR", "HOME", "HOMEDRIVE", "HOMEPATH",
-    "HOSTNAME", "LANG", "LANGUAGE", "LOGNAME", "PATH", "PWD", "SHELL", "TEMP", "TERM",
-    "TMP", "TMPDIR", "TZ", "USER", "USERDOMAIN", "USERNAME", "USERPROFILE", "VISUAL",
-    "all_proxy", "ftp_proxy", "http_proxy", "https_proxy", "no_proxy",
-})
+_ENV_NAMES = frozenset(
+    {
+        "APPDATA",
+        "CI",
+        "COMPUTERNAME",
+        "DISPLAY",
+        "EDITOR",
+        "HOME",
+        "HOMEDRIVE",
+        "HOMEPATH",
+        "HOSTNAME",
+        "LANG",
+        "LANGUAGE",
+        "LOGNAME",
+        "PATH",
+        "PWD",
+        "SHELL",
+        "TEMP",
+        "TERM",
+        "TMP",
+        "TMPDIR",
+        "TZ",
+        "USER",
+        "USERDOMAIN",
+        "USERNAME",
+        "USERPROFILE",
+        "VISUAL",
+        "all_proxy",
+        "ftp_proxy",
+        "http_proxy",
+        "https_proxy",
+        "no_proxy",
+    }
+)
 """Environment variable names without an underscore (or in lower case) that are
 well known enough to be ``env-var``."""
 
-_FILE_TLDS = frozenset({
-    "java", "map", "md", "ml", "mm", "mov", "pm", "ps", "py", "rs", "tf", "zip",
-})
+_FILE_TLDS = frozenset(
+    {
+        "java",
+        "map",
+        "md",
+        "ml",
+        "mm",
+        "mov",
+        "pm",
+        "ps",
+        "py",
+        "rs",
+        "tf",
+        "zip",
+    }
+)
 """TLDs that, as the last label of a two-label name, are a file extension far more
 often than a domain (``setup.py``, ``main.rs``); such a name is no host."""
 
 _FALLBACK_ZONES = (
-    "UTC", "GMT", "Etc/UTC", "Etc/GMT", "PRC", "Asia/Shanghai", "Asia/Chongqing",
-    "Asia/Harbin", "Asia/Urumqi", "Asia/Hong_Kong", "Asia/Macau", "Asia/Taipei",
-    "Asia/Tokyo", "Asia/Seoul", "Asia/Singapore", "Asia/Kolkata", "Asia/Calcutta",
-    "Asia/Dubai", "Asia/Tehran", "Asia/Jerusalem", "Europe/London", "Europe/Paris",
-    "Europe/Berlin", "Europe/Moscow", "Europe/Kyiv", "Europe/Kiev", "America/New_York",
-    "America/Chicago", "America/Denver", "America/Los_Angeles", "America/Sao_Paulo",
-    "America/Toronto", "America/Mexico_City", "Australia/Sydney", "Pacific/Auckland",
-    "Africa/Cairo", "Africa/Johannesburg", "US/Eastern", "US/Pacific",
+    "UTC",
+    "GMT",
+    "Etc/UTC",
+    "Etc/GMT",
+    "PRC",
+    "Asia/Shanghai",
+    "Asia/Chongqing",
+    "Asia/Harbin",
+    "Asia/Urumqi",
+    "Asia/Hong_Kong",
+    "Asia/Macau",
+    "Asia/Taipei",
+    "Asia/Tokyo",
+    "Asia/Seoul",
+    "Asia/Singapore",
+    "Asia/Kolkata",
+    "Asia/Calcutta",
+    "Asia/Dubai",
+    "Asia/Tehran",
+    "Asia/Jerusalem",
+    "Europe/London",
+    "Europe/Paris",
+    "Europe/Berlin",
+    "Europe/Moscow",
+    "Europe/Kyiv",
+    "Europe/Kiev",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "America/Sao_Paulo",
+    "America/Toronto",
+    "America/Mexico_City",
+    "Australia/Sydney",
+    "Pacific/Auckland",
+    "Africa/Cairo",
+    "Africa/Johannesburg",
+    "US/Eastern",
+    "US/Pacific",
 )
 """Zones known without a tz database (Windows without the ``tzdata`` package)."""
 
@@ -122,9 +240,18 @@ _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _HOST = re.compile(rf"(?P<lead>\*\.|\.)?(?P<name>{_LABEL}(?:\.{_LABEL})*)\.?(?::\d{{1,5}})?")
 _URL = re.compile(r"(?i)(?:https?|wss?|s?ftp|ssh|git|file)://\S+")
 _IPISH = re.compile(r"[0-9A-Fa-f:.]+(?:%[0-9A-Za-z]+)?(?:/\d{1,3})?")
-_IPV6_USED = tuple(ipaddress.IPv6Network(n) for n in (
-    "2000::/3", "fc00::/7", "fe80::/10", "ff00::/8", "::1/128", "::ffff:0:0/96",
-    "64:ff9b::/96"))
+_IPV6_USED = tuple(
+    ipaddress.IPv6Network(n)
+    for n in (
+        "2000::/3",
+        "fc00::/7",
+        "fe80::/10",
+        "ff00::/8",
+        "::1/128",
+        "::ffff:0:0/96",
+        "64:ff9b::/96",
+    )
+)
 """IPv6 space in use (global unicast, unique local, link-local, multicast, loopback,
 IPv4-mapped, NAT64): other valid spellings (``8888::``, ``::77``) are reserved space
 that code writes only by accident."""
@@ -135,11 +262,13 @@ _LOCALE = re.compile(
     r"(?:[_-](?P<script>[A-Z][a-z]{3}))?"
     r"(?:[_-](?P<region>[A-Za-z]{2}|\d{3}))?"
     r"(?:\.(?P<enc>[A-Za-z0-9-]{1,20}))?"
-    r"(?:@(?P<mod>[A-Za-z0-9]{1,20}))?")
+    r"(?:@(?P<mod>[A-Za-z0-9]{1,20}))?"
+)
 _C_LOCALE = re.compile(r"POSIX(?:\.(?:UTF-?8|utf-?8))?|C\.(?:UTF-?8|utf-?8)")
 _ENCODING = re.compile(
     r"(?i)utf-?8|utf-?16|iso-?8859-?\d{1,2}|gb18030|gbk|gb2312|big5(?:-hkscs)?|euc-?[a-z]{2}"
-    r"|koi8-?[ru]|cp\d{3,4}|ascii|ansi_x3\.4-1968|tis-?620|sjis|shift_jis")
+    r"|koi8-?[ru]|cp\d{3,4}|ascii|ansi_x3\.4-1968|tis-?620|sjis|shift_jis"
+)
 _ENV = re.compile(r"(?:\$\{?|%)?(?P<name>[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[A-Za-z_]+)\}?%?")
 _PATH = re.compile(
     r"(?:/[^/\x00-\x1f][^\x00-\x1f]*"
@@ -147,7 +276,8 @@ _PATH = re.compile(
     r"|\$(?:HOME|\{HOME\}|XDG_[A-Z_]+|\{XDG_[A-Z_]+\})(?:/[^\x00-\x1f]*)?"
     r"|%[A-Za-z_]+%(?:\\[^\x00-\x1f]*)?"
     r"|[A-Za-z]:\\[^\x00-\x1f]*"
-    r"|\\\\[^\\\x00-\x1f]+(?:\\[^\x00-\x1f]*)?)")
+    r"|\\\\[^\\\x00-\x1f]+(?:\\[^\x00-\x1f]*)?)"
+)
 _UPPER_SNAKE = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
 _KEYWORD = re.compile(r"[a-z][a-z0-9-]{1,23}")
 
@@ -159,8 +289,11 @@ def _data(name: str) -> str:
 @cache
 def tlds() -> frozenset[str]:
     """The IANA root zone's top-level domains, lower case (punycode for IDN TLDs)."""
-    return frozenset(line.strip().lower() for line in _data("tlds-alpha-by-domain.txt")
-                     .splitlines() if line.strip() and not line.startswith("#"))
+    return frozenset(
+        line.strip().lower()
+        for line in _data("tlds-alpha-by-domain.txt").splitlines()
+        if line.strip() and not line.startswith("#")
+    )
 
 
 @cache
@@ -171,8 +304,11 @@ def locale_codes() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
         parts = line.split()
         if len(parts) == 2 and parts[0] in sections:
             sections[parts[0]].add(parts[1])
-    return (frozenset(sections["language"]), frozenset(sections["region"]),
-            frozenset(sections["script"]))
+    return (
+        frozenset(sections["language"]),
+        frozenset(sections["region"]),
+        frozenset(sections["script"]),
+    )
 
 
 @cache
@@ -235,8 +371,9 @@ def _is_ip(s: str) -> bool:
         return False
     if ":" not in s and _IPV4.fullmatch(s) is None:
         return False
-    if ":" in s and (s.count(":") < 2 or not any(c in "0123456789abcdefABCDEF"
-                                                 for c in s.split("%", 1)[0])):
+    if ":" in s and (
+        s.count(":") < 2 or not any(c in "0123456789abcdefABCDEF" for c in s.split("%", 1)[0])
+    ):
         return False
     try:
         if "/" in s:
@@ -343,4 +480,3 @@ def interesting(strings: Sequence[str]) -> bool:
         if kinds:
             keywords += 1
     return keywords >= 3
-

@@ -291,8 +291,10 @@ _Hit = tuple[tuple[str, ...], str]
 # -- text helpers ----------------------------------------------------------------------
 
 _PRINTABLE_ASCII = bytes(range(0x20, 0x7F)) + b"\t\n\r\0"
-_NONPRINT = re.compile(r"[^\t\n\r\0 -~\u00a0-\u200a\u2010-\u2027\u202f-\ud7ff\ue000-\ufffd"
-                       r"\U00010000-\U0010ffff]")
+_NONPRINT = re.compile(
+    r"[^\t\n\r\0 -~\u00a0-\u200a\u2010-\u2027\u202f-\ud7ff\ue000-\ufffd"
+    r"\U00010000-\U0010ffff]"
+)
 _ALNUM = re.compile(r"[^\W_]")
 _SEPARATORS = re.compile(r"[,;|\n\r\0]+")
 _WORD_RUN = re.compile(r"[A-Za-z]{3,}")
@@ -326,8 +328,11 @@ def _table(text: str) -> tuple[str, ...]:
             value = json.loads(t)
         except (ValueError, RecursionError):
             value = None
-        if isinstance(value, list) and value and all(
-                isinstance(x, str | int | float) and not isinstance(x, bool) for x in value):
+        if (
+            isinstance(value, list)
+            and value
+            and all(isinstance(x, str | int | float) and not isinstance(x, bool) for x in value)
+        ):
             items = tuple(str(x).strip() for x in value)
             return tuple(x for x in items if x)
     return tuple(p.strip() for p in _SEPARATORS.split(t) if p.strip())
@@ -357,11 +362,9 @@ def _believable(strings: tuple[str, ...], text: str) -> bool:
     if _verified(strings):
         return True
     sample = strings[:64]
-    if len(sample) < 3 or _score(text) < KEYWORD_FLOOR or \
-            _bigram_score(text) < KEYWORD_BIGRAMS:
+    if len(sample) < 3 or _score(text) < KEYWORD_FLOOR or _bigram_score(text) < KEYWORD_BIGRAMS:
         return False
-    words = sum(1 for s in sample
-                if len(s) >= 3 and classify(s) & ({"keyword"} | _DICT_KINDS))
+    words = sum(1 for s in sample if len(s) >= 3 and classify(s) & ({"keyword"} | _DICT_KINDS))
     return words >= 3 and 5 * words >= 4 * len(sample)
 
 
@@ -409,10 +412,32 @@ def _notable(strings: tuple[str, ...]) -> bool:
 
 
 _LETTER_FREQ = {
-    "e": 12.7, "t": 9.1, "a": 8.2, "o": 7.5, "i": 7.0, "n": 6.7, "s": 6.3, "h": 6.1,
-    "r": 6.0, "d": 4.3, "l": 4.0, "c": 2.8, "u": 2.8, "m": 2.4, "w": 2.4, "f": 2.2,
-    "g": 2.0, "y": 2.0, "p": 1.9, "b": 1.5, "v": 1.0, "k": 0.8, "j": 0.15, "x": 0.15,
-    "q": 0.1, "z": 0.07,
+    "e": 12.7,
+    "t": 9.1,
+    "a": 8.2,
+    "o": 7.5,
+    "i": 7.0,
+    "n": 6.7,
+    "s": 6.3,
+    "h": 6.1,
+    "r": 6.0,
+    "d": 4.3,
+    "l": 4.0,
+    "c": 2.8,
+    "u": 2.8,
+    "m": 2.4,
+    "w": 2.4,
+    "f": 2.2,
+    "g": 2.0,
+    "y": 2.0,
+    "p": 1.9,
+    "b": 1.5,
+    "v": 1.0,
+    "k": 0.8,
+    "j": 0.15,
+    "x": 0.15,
+    "q": 0.1,
+    "z": 0.07,
 }
 
 
@@ -427,7 +452,7 @@ def _weights() -> list[float]:
     for c, f in _LETTER_FREQ.items():
         w[ord(c)] = math.log10(f / 100)
         w[ord(c.upper())] = w[ord(c)] - 0.5  # names are lower case: of two keys that
-    return w                                 # differ by 0x20, the lower-case one wins
+    return w  # differ by 0x20, the lower-case one wins
 
 
 _WEIGHT = _weights()
@@ -467,8 +492,7 @@ def _pair_gains() -> list[list[float]]:
                 if "a" <= c <= "z":
                     totals[ord(c) - 97] += 1
     n = sum(totals) + 26
-    return [[table[a][b] - math.log((totals[b] + 1) / n) for b in range(26)]
-            for a in range(26)]
+    return [[table[a][b] - math.log((totals[b] + 1) / n) for b in range(26)] for a in range(26)]
 
 
 def _pair_gain(text: str) -> float:
@@ -562,13 +586,26 @@ _ESC_PLAIN = "A-Za-z0-9._:/@,;|*~%#&!=<> -"
 """Characters that may stand between escapes in one run (not regex syntax, not quotes)."""
 _ESC_RUN = re.compile(
     r"\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|u\{[0-9a-fA-F]{1,6}\}|[0-3][0-7]{2})"
-    rf"(?:\\(?:u\{{[0-9a-fA-F]{{1,6}}\}}|[^\r\n])|[{_ESC_PLAIN}])*+")
-_ESC_PLAIN_SET = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-                           "._:/@,;|*~%#&!=<> -")
-_ESC = re.compile(r"\\(?:x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|u\{([0-9a-fA-F]{1,6})\}"
-                  r"|([0-7]{1,3})|(\r\n|[\s\S]))")
-_SIMPLE_ESC = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", "v": "\v", "0": "\0",
-               "\n": "", "\r\n": ""}
+    rf"(?:\\(?:u\{{[0-9a-fA-F]{{1,6}}\}}|[^\r\n])|[{_ESC_PLAIN}])*+"
+)
+_ESC_PLAIN_SET = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:/@,;|*~%#&!=<> -"
+)
+_ESC = re.compile(
+    r"\\(?:x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|u\{([0-9a-fA-F]{1,6})\}"
+    r"|([0-7]{1,3})|(\r\n|[\s\S]))"
+)
+_SIMPLE_ESC = {
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "b": "\b",
+    "f": "\f",
+    "v": "\v",
+    "0": "\0",
+    "\n": "",
+    "\r\n": "",
+}
 _INT = r"(?:0[xX][0-9a-fA-F]{1,6}|\d{1,7})"
 # possessive repetitions (``{3,}+``): a group repeated a million times keeps no
 # backtracking state (665 MB for a 2M-integer array without, 32 MB with)
@@ -576,14 +613,18 @@ _INT_LIST = re.compile(rf"\[\s*({_INT}(?:\s*,\s*{_INT}){{3,}}+)\s*,?\s*\]")
 _FROM_CHAR_CODE = re.compile(rf"fromCharCode\s*\(\s*({_INT}(?:\s*,\s*{_INT}){{3,}}+)\s*\)")
 _CHR_CONCAT = (
     re.compile(rf"chr\(\s*{_INT}\s*\)(?:\s*\+\s*chr\(\s*{_INT}\s*\)){{3,}}+"),
-    re.compile(rf"String\.fromCharCode\(\s*{_INT}\s*\)"
-               rf"(?:\s*\+\s*String\.fromCharCode\(\s*{_INT}\s*\)){{3,}}+"))
+    re.compile(
+        rf"String\.fromCharCode\(\s*{_INT}\s*\)"
+        rf"(?:\s*\+\s*String\.fromCharCode\(\s*{_INT}\s*\)){{3,}}+"
+    ),
+)
 """``chr(104)+chr(101)+...`` and ``String.fromCharCode(104)+...`` (one literal prefix
 each: a regex that starts with an alternation is scanned position by position)."""
 _CHR_ONE = re.compile(rf"\(\s*({_INT})\s*\)")
 _DECODER_BEFORE = re.compile(r"(?:fromCharCode|fromCodePoint|\bchr\b)[^;]{0,24}$")
 _DECODER_AFTER = re.compile(
-    r"^[^;]{0,24}(?:fromCharCode|fromCodePoint|\.decode\(|\.toString\(|map\(\s*chr\b)")
+    r"^[^;]{0,24}(?:fromCharCode|fromCodePoint|\.decode\(|\.toString\(|map\(\s*chr\b)"
+)
 """An integer array turned into a string right there (not a byte constant)."""
 _SHAPED = re.compile(r"""(["'])([A-Za-z0-9*._/:+|,;-]{4,512}+)\1""")
 """Literals searched for rotations: in double or single quotes (backticks quote code
@@ -596,15 +637,21 @@ _SPLIT_EMPTY_BEFORE = re.compile(r"""\.split\(\s*(?:""|''|``)\s*\)\s*$""")
 _PY_REVERSE = re.compile(r"\[\s*::\s*-1\s*\]")
 _PY_REVERSED = re.compile(r"""reversed\(\s*(?=["'])""")
 _LITERAL_AT = re.compile(r""""((?:[^"\\\r\n]|\\.)*+)"\s*\)|'((?:[^'\\\r\n]|\\.)*+)'\s*\)""")
-_JOIN = re.compile(r"""\]\s*\.join\(\s*(?:"([^"\\\r\n]{0,4})"|'([^'\\\r\n]{0,4})'"""
-                   r"""|`([^`\\\r\n]{0,4})`)\s*\)""")
-_SPLIT = re.compile(r"""\.split\(\s*(?:"([^"\\\r\n]{1,4})"|'([^'\\\r\n]{1,4})'"""
-                    r"""|`([^`\\$\r\n]{1,4})`)\s*\)""")
+_JOIN = re.compile(
+    r"""\]\s*\.join\(\s*(?:"([^"\\\r\n]{0,4})"|'([^'\\\r\n]{0,4})'"""
+    r"""|`([^`\\\r\n]{0,4})`)\s*\)"""
+)
+_SPLIT = re.compile(
+    r"""\.split\(\s*(?:"([^"\\\r\n]{1,4})"|'([^'\\\r\n]{1,4})'"""
+    r"""|`([^`\\$\r\n]{1,4})`)\s*\)"""
+)
 _XOR_CONST = re.compile(r"\^=?\s*(?:0[xX]([0-9a-fA-F]{1,2})|(\d{1,3}))(?![0-9a-zA-Z_.])")
 _MB_EVIDENCE = (re.compile(r"charCodeAt"), re.compile(r"codePointAt"), re.compile(r"ord\("))
 _KEY_LITERAL = re.compile(r"""(["'])([ -!#-&(-\[\]-~]{2,16})\1""")
-_KEY_ARRAY = re.compile(r"\[\s*((?:0[xX][0-9a-fA-F]{1,2}|\d{1,3})"
-                        r"(?:\s*,\s*(?:0[xX][0-9a-fA-F]{1,2}|\d{1,3})){1,15})\s*\]")
+_KEY_ARRAY = re.compile(
+    r"\[\s*((?:0[xX][0-9a-fA-F]{1,2}|\d{1,3})"
+    r"(?:\s*,\s*(?:0[xX][0-9a-fA-F]{1,2}|\d{1,3})){1,15})\s*\]"
+)
 _ROT_NAMED = re.compile(r"(?:rot|ROT|Rot)[-_]?(\d{1,2})(?![0-9A-Za-z_])")
 _ROT_MOD = re.compile(r"%\s*26(?!\d)")
 _ROT_SHIFT_BEFORE = re.compile(r"\+\s*(\d{1,2})\s*\)\s*$")
@@ -614,35 +661,134 @@ _DOT_LITERAL = re.compile(r"""(["'`])\.\1""")
 _BIG_INT = r"(?:0[xX][0-9a-fA-F]{7,8}|[1-9]\d{7,9})(?![0-9a-zA-Z_.])"
 _IP_INTS = re.compile(rf"(?<![0-9a-zA-Z_.$]){_BIG_INT}(?:\s*,\s*{_BIG_INT})*+")
 _PATHISH = re.compile(r"/?[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)+/?")
-_PATH_ROOTS = frozenset({
-    "Applications", "Library", "System", "Users", "Volumes", "bin", "boot", "dev", "etc",
-    "home", "lib", "mnt", "opt", "private", "proc", "root", "run", "sbin", "srv", "sys",
-    "tmp", "usr", "var",
-})
+_PATH_ROOTS = frozenset(
+    {
+        "Applications",
+        "Library",
+        "System",
+        "Users",
+        "Volumes",
+        "bin",
+        "boot",
+        "dev",
+        "etc",
+        "home",
+        "lib",
+        "mnt",
+        "opt",
+        "private",
+        "proc",
+        "root",
+        "run",
+        "sbin",
+        "srv",
+        "sys",
+        "tmp",
+        "usr",
+        "var",
+    }
+)
 """Top directories that make a rotated path believable."""
-_REVERSED_ROOTS = frozenset({
-    "Applications", "Library", "Users", "bin", "boot", "etc", "home", "lib", "mnt", "opt",
-    "root", "sbin", "srv", "tmp", "usr", "var",
-})
+_REVERSED_ROOTS = frozenset(
+    {
+        "Applications",
+        "Library",
+        "Users",
+        "bin",
+        "boot",
+        "etc",
+        "home",
+        "lib",
+        "mnt",
+        "opt",
+        "root",
+        "sbin",
+        "srv",
+        "tmp",
+        "usr",
+        "var",
+    }
+)
 """Top directories that make a reversed path believable (not ``proc``: ``.../corp/``
 is common; not ``sys``, the same backwards)."""
 _URL_SCHEMES = frozenset({"http", "https", "ws", "wss", "ftp"})
 _PLAUSIBLE_PATH = re.compile(
     r"(?:(?:~|\$HOME|\$\{HOME\}|%[A-Za-z_]+%|[A-Za-z]:)(?:[/\\][\w.@+-][\w .@+-]*)+"
-    r"|(?:/[\w.@+-][\w .@+-]*){2,})[/\\]?")
+    r"|(?:/[\w.@+-][\w .@+-]*){2,})[/\\]?"
+)
 """Paths that count as notable: home/variable/drive-relative, or two components or
 more of word characters (``/etc/os-release``, ``~/.npmrc``, ``C:\\Users\\me``)."""
-_FILE_EXTENSIONS = frozenset({
-    "bin", "c", "cc", "cfg", "cjs", "conf", "cpp", "crt", "css", "csv", "db", "env", "gif",
-    "go", "gz", "h", "hpp", "htm", "html", "ico", "ini", "java", "jpeg", "jpg", "js",
-    "json", "jsx", "kt", "less", "lock", "log", "map", "md", "mjs", "node", "npy", "npz",
-    "pdf", "pem", "php", "pkl", "png", "py", "rb", "rs", "sass", "scss", "sh", "sql",
-    "sqlite", "svelte", "svg", "tgz", "toml", "ts", "tsx", "txt", "vue", "wasm", "xml",
-    "yaml", "yml", "zip",
-})
+_FILE_EXTENSIONS = frozenset(
+    {
+        "bin",
+        "c",
+        "cc",
+        "cfg",
+        "cjs",
+        "conf",
+        "cpp",
+        "crt",
+        "css",
+        "csv",
+        "db",
+        "env",
+        "gif",
+        "go",
+        "gz",
+        "h",
+        "hpp",
+        "htm",
+        "html",
+        "ico",
+        "ini",
+        "java",
+        "jpeg",
+        "jpg",
+        "js",
+        "json",
+        "jsx",
+        "kt",
+        "less",
+        "lock",
+        "log",
+        "map",
+        "md",
+        "mjs",
+        "node",
+        "npy",
+        "npz",
+        "pdf",
+        "pem",
+        "php",
+        "pkl",
+        "png",
+        "py",
+        "rb",
+        "rs",
+        "sass",
+        "scss",
+        "sh",
+        "sql",
+        "sqlite",
+        "svelte",
+        "svg",
+        "tgz",
+        "toml",
+        "ts",
+        "tsx",
+        "txt",
+        "vue",
+        "wasm",
+        "xml",
+        "yaml",
+        "yml",
+        "zip",
+    }
+)
 """Last labels of a dotted literal that make it a file name, not a rotated host."""
-_NOT_IPS = frozenset({0xFFFFFFFF, 0x7FFFFFFF, 0x80000000, 0xFF000000, 0xFFFF0000,
-                      0xFFFFFF00, 0xFFFFFFFE})
+_NOT_IPS = frozenset(
+    {0xFFFFFFFF, 0x7FFFFFFF, 0x80000000, 0xFF000000, 0xFFFF0000, 0xFFFFFF00, 0xFFFFFFFE}
+)
 
 
 def _int(s: str) -> int:
@@ -744,7 +890,7 @@ def _literal_before(text: str, end: int) -> tuple[int, str] | None:
             n += 1
             m -= 1
         if n % 2 == 0:
-            body = text[k + 1:j]
+            body = text[k + 1 : j]
             if q != "`" and "\n" in body:
                 return None
             if q == "`" and "${" in body:
@@ -829,8 +975,15 @@ class _Decoder:
 
     # values -------------------------------------------------------------------------
 
-    def explore(self, data: bytes, chain: tuple[str, ...], depth: int, keys: _Keys,
-                mode: int, latin1: bool = False) -> list[_Hit]:
+    def explore(
+        self,
+        data: bytes,
+        chain: tuple[str, ...],
+        depth: int,
+        keys: _Keys,
+        mode: int,
+        latin1: bool = False,
+    ) -> list[_Hit]:
         """Every accepted chain from ``data`` (already decoded by ``chain``)."""
         if self.b.exhausted:
             return []
@@ -844,8 +997,16 @@ class _Decoder:
             return []
         return self.on_binary(data, chain, depth, keys, mode)
 
-    def inflations(self, data: bytes, chain: tuple[str, ...], depth: int, keys: _Keys,
-                   mode: int, headers: bool = True, raw: bool = True) -> list[_Hit]:
+    def inflations(
+        self,
+        data: bytes,
+        chain: tuple[str, ...],
+        depth: int,
+        keys: _Keys,
+        mode: int,
+        headers: bool = True,
+        raw: bool = True,
+    ) -> list[_Hit]:
         """``data`` inflated as zlib or gzip (by their headers) or, after a step that
         gives bytes, as raw deflate."""
         hits: list[_Hit] = []
@@ -861,21 +1022,22 @@ class _Decoder:
                 hits = self.explore(out, (*chain, "gzip"), depth + 1, keys, mode)
         if hits or self.b.exhausted or not raw:
             return hits
-        if (not chain or chain[-1] in _BYTE_STEPS or chain[-1].startswith("xor:")) \
-                and len(data) >= 4:
+        if (not chain or chain[-1] in _BYTE_STEPS or chain[-1].startswith("xor:")) and len(
+            data
+        ) >= 4:
             out = self.inflate(data, -15)
             if out is not None:
                 hits = self.explore(out, (*chain, "deflate"), depth + 1, keys, mode)
         return hits
 
-    def blob(self, body: str, chain: tuple[str, ...], depth: int, keys: _Keys,
-             mode: int) -> list[_Hit]:
+    def blob(
+        self, body: str, chain: tuple[str, ...], depth: int, keys: _Keys, mode: int
+    ) -> list[_Hit]:
         """A base64 or hex body decoded, then explored."""
         hits: list[_Hit] = []
         if len(body) % 2 == 0 and _HEX.fullmatch(body):
             if self.b._produce(len(body) // 2):
-                hits = self.explore(bytes.fromhex(body), (*chain, "hex"), depth + 1,
-                                    keys, mode)
+                hits = self.explore(bytes.fromhex(body), (*chain, "hex"), depth + 1, keys, mode)
             if hits and self.strict:
                 return hits
         if len(body) * 3 // 4 > self.b.max_piece:
@@ -886,15 +1048,23 @@ class _Decoder:
             hits += self.explore(found[1], (*chain, found[0]), depth + 1, keys, mode)
         return hits
 
-    def on_text(self, text: str, chain: tuple[str, ...], depth: int, keys: _Keys,
-                mode: int) -> list[_Hit]:
+    def on_text(
+        self, text: str, chain: tuple[str, ...], depth: int, keys: _Keys, mode: int
+    ) -> list[_Hit]:
         """Printable text: decoded further when it is a blob, rotated or XORed when a
         search finds something better, else itself when accepted (module rules)."""
         found: list[_Hit] = []
         body = text.strip()
-        if depth < self.b.max_depth and _BLOB.fullmatch(body) and (
-                len(body) >= MIN_BLOB and _WORDY.fullmatch(body) is None
-                or not self.strict and len(body) >= 4):
+        if (
+            depth < self.b.max_depth
+            and _BLOB.fullmatch(body)
+            and (
+                len(body) >= MIN_BLOB
+                and _WORDY.fullmatch(body) is None
+                or not self.strict
+                and len(body) >= 4
+            )
+        ):
             found += self.blob(body, chain, depth, keys, mode)
             if found and self.strict:
                 return found
@@ -909,10 +1079,15 @@ class _Decoder:
             if hits and self.strict:
                 return hits
             found += hits
-            if not verified and chain and chain[-1] in _BYTE_STEPS | _INFLATE_STEPS \
-                    and text.isascii() and len(text) <= SEARCH_MAX \
-                    and not any(step.startswith("xor:") for step in chain) \
-                    and (not self.strict or _garbled(text)):
+            if (
+                not verified
+                and chain
+                and chain[-1] in _BYTE_STEPS | _INFLATE_STEPS
+                and text.isascii()
+                and len(text) <= SEARCH_MAX
+                and not any(step.startswith("xor:") for step in chain)
+                and (not self.strict or _garbled(text))
+            ):
                 # printable bytes may still be XORed printable bytes (a key < 0x20 or
                 # one that maps letters to punctuation keeps them printable): the keys
                 # given nearby, then searched ones
@@ -920,8 +1095,9 @@ class _Decoder:
                 hits = []
                 for key in keys.xor:
                     if self.b._produce(len(data)):
-                        hits += self.explore(_xor(data, key), (*chain, f"xor:{key.hex()}"),
-                                             depth + 1, keys, _KEYED)
+                        hits += self.explore(
+                            _xor(data, key), (*chain, f"xor:{key.hex()}"), depth + 1, keys, _KEYED
+                        )
                 if not hits:
                     hits = self.search_xor(data, chain, depth, keys, printable=True)
                 if hits and self.strict:
@@ -933,14 +1109,18 @@ class _Decoder:
             ok = True
         elif mode == _KEYED:
             # a key seen near the literal is weak evidence: short results must classify
-            ok = _believable(strings, text) or _notable(strings) or \
-                (len(text) >= 16 and _texty(text))
+            ok = (
+                _believable(strings, text)
+                or _notable(strings)
+                or (len(text) >= 16 and _texty(text))
+            )
         else:
             ok = _notable(strings) or _texty(text)
         return found + [(chain, text)] if ok else found
 
-    def on_binary(self, data: bytes, chain: tuple[str, ...], depth: int, keys: _Keys,
-                  mode: int) -> list[_Hit]:
+    def on_binary(
+        self, data: bytes, chain: tuple[str, ...], depth: int, keys: _Keys, mode: int
+    ) -> list[_Hit]:
         """Bytes that are no text: inflated by header, XORed with the keys given near
         the literal, with searched keys, or inflated as raw deflate, in that order."""
         hits = self.inflations(data, chain, depth, keys, mode, raw=False)
@@ -949,8 +1129,13 @@ class _Decoder:
         if not any(step.startswith("xor:") for step in chain):
             for key in keys.xor:
                 if self.b._produce(len(data)):
-                    hits += self.explore(_xor(data, key), (*chain, f"xor:{key.hex()}"),
-                                         depth + 1, keys, max(mode, _KEYED))
+                    hits += self.explore(
+                        _xor(data, key),
+                        (*chain, f"xor:{key.hex()}"),
+                        depth + 1,
+                        keys,
+                        max(mode, _KEYED),
+                    )
             if hits:
                 return hits
             if mode == _PLAIN and len(data) <= SEARCH_MAX:
@@ -963,8 +1148,9 @@ class _Decoder:
 
     # searches -----------------------------------------------------------------------
 
-    def search_xor(self, data: bytes, chain: tuple[str, ...], depth: int,
-                   keys: _Keys, printable: bool = False) -> list[_Hit]:
+    def search_xor(
+        self, data: bytes, chain: tuple[str, ...], depth: int, keys: _Keys, printable: bool = False
+    ) -> list[_Hit]:
         """XOR keys searched: a stream that inflates, or the best believable result of
         the ``KEY_TRIES`` best-scoring keys of one byte, else of 2-4 bytes
         (``printable``: ``data`` is text already; in ``decode_text`` a key must make it
@@ -978,14 +1164,16 @@ class _Decoder:
                 if not k:
                     continue
                 head = _xor(data[:3], bytes([k]))
-                if (wbits == 15 and (head[0] << 8 | head[1]) % 31 == 0) or \
-                        (wbits == 31 and head == b"\x1f\x8b\x08"):
+                if (wbits == 15 and (head[0] << 8 | head[1]) % 31 == 0) or (
+                    wbits == 31 and head == b"\x1f\x8b\x08"
+                ):
                     if not self.b._produce(len(data)):
                         return []
                     out = self.inflate(_xor(data, bytes([k])), wbits)
                     if out is not None:
-                        hits = self.explore(out, (*chain, f"xor:{k:02x}", name), depth + 2,
-                                            keys, _PLAIN)
+                        hits = self.explore(
+                            out, (*chain, f"xor:{k:02x}", name), depth + 2, keys, _PLAIN
+                        )
                         if hits:
                             return hits
         # candidate keys, scored by the English letter frequencies of what they give
@@ -1027,15 +1215,21 @@ class _Decoder:
                 # "example" from "aytlalm"
                 text = _xor(sample, key).decode("latin-1")
                 multis.append((_score(text) + _pair_gain(text) / math.log(10), key))
-            best = self._try_keys(sorted(multis, reverse=True)[:KEY_TRIES], data, chain,
-                                  depth, keys)
+            best = self._try_keys(
+                sorted(multis, reverse=True)[:KEY_TRIES], data, chain, depth, keys
+            )
             if best is not None:
                 return best[1]
         return []
 
-    def _try_keys(self, candidates: list[tuple[float, bytes]], data: bytes,
-                  chain: tuple[str, ...], depth: int,
-                  keys: _Keys) -> tuple[tuple[bool, float], list[_Hit]] | None:
+    def _try_keys(
+        self,
+        candidates: list[tuple[float, bytes]],
+        data: bytes,
+        chain: tuple[str, ...],
+        depth: int,
+        keys: _Keys,
+    ) -> tuple[tuple[bool, float], list[_Hit]] | None:
         """The best believable result of XORing ``data`` with the keys: a verified
         table before a word list, then the best ``_score``."""
         best: tuple[tuple[bool, float], list[_Hit]] | None = None
@@ -1052,8 +1246,9 @@ class _Decoder:
                     best = (rank, hits)
         return best
 
-    def search_text(self, text: str, strings: tuple[str, ...], chain: tuple[str, ...],
-                    keys: _Keys) -> list[_Hit]:
+    def search_text(
+        self, text: str, strings: tuple[str, ...], chain: tuple[str, ...], keys: _Keys
+    ) -> list[_Hit]:
         """Rotations: named nearby (accepted when the result is interesting), or
         searched for host/zone/URL/path shapes (accepted when the table is verified, or
         the path is under a well-known top directory, and reads more like names than
@@ -1068,7 +1263,8 @@ class _Decoder:
             for n in keys.rot:
                 rotated = text.translate(_ROT[n])
                 if interesting(_table(rotated)) and (
-                        not before or _bigram_score(rotated) >= base + ROT_MARGIN):
+                    not before or _bigram_score(rotated) >= base + ROT_MARGIN
+                ):
                     hits.append(((*chain, f"rot:{n}"), rotated))
             if hits:
                 return hits[:1]
@@ -1076,8 +1272,9 @@ class _Decoder:
         shape = _shape(first)
         if shape is None or sum(c.isalpha() for c in text) < ROT_MIN_LETTERS:
             return hits
-        if shape == "dotted" and (first.rsplit(".", 1)[-1] in _FILE_EXTENSIONS
-                                  or _verified(strings)):
+        if shape == "dotted" and (
+            first.rsplit(".", 1)[-1] in _FILE_EXTENSIONS or _verified(strings)
+        ):
             return hits
         if shape == "path" and _real_path(first):
             return hits
@@ -1089,8 +1286,11 @@ class _Decoder:
             return [((*chain, "reverse"), flipped)] if ok else []
         base = _bigram_score(text) + ROT_MARGIN
         best: tuple[float, _Hit] | None = None
-        candidates = [(f"rot:{n}", text.translate(_ROT[n])) for n in range(1, 26)
-                      if _quick(shape, first.translate(_ROT[n]))]
+        candidates = [
+            (f"rot:{n}", text.translate(_ROT[n]))
+            for n in range(1, 26)
+            if _quick(shape, first.translate(_ROT[n]))
+        ]
         for step, decoded in candidates:
             table = _table(decoded)
             if not (_real_path(table[0]) if shape == "path" else _verified(table)):
@@ -1170,8 +1370,10 @@ class _Scan:
 
     @staticmethod
     def _near(positions: list[int], start: int, end: int) -> tuple[int, int]:
-        return (bisect.bisect_left(positions, start - CONTEXT),
-                bisect.bisect_right(positions, end + CONTEXT))
+        return (
+            bisect.bisect_left(positions, start - CONTEXT),
+            bisect.bisect_right(positions, end + CONTEXT),
+        )
 
     def keys(self, start: int, end: int) -> _Keys:
         lo, hi = self._near(self.xor_at, start, end)
@@ -1197,7 +1399,7 @@ class _Scan:
     def _key_literals(self, start: int, end: int) -> list[bytes]:
         """Short string/byte-array literals either side of a candidate, when a ``^`` is
         there too (a ``charCodeAt``/``ord`` XOR loop with a key of several bytes)."""
-        around = (self.text[max(0, start - CONTEXT):start], self.text[end:end + CONTEXT])
+        around = (self.text[max(0, start - CONTEXT) : start], self.text[end : end + CONTEXT])
         if not any("^" in w for w in around):
             return []
         keys: list[bytes] = []
@@ -1212,16 +1414,20 @@ class _Scan:
 
     # results ------------------------------------------------------------------------
 
-    def add(self, hits: list[_Hit], start: int, end: int,
-            weak: str | None = None, strict: bool = False) -> None:
+    def add(
+        self, hits: list[_Hit], start: int, end: int, weak: str | None = None, strict: bool = False
+    ) -> None:
         """Record hits; a hit of a weak source alone (chain ``(weak,)``) must be
         notable, or with ``strict`` have a string of a dictionary-backed kind."""
         for chain, text in hits:
             strings = _table(text)
             if not strings:
                 continue
-            if weak is not None and chain == (weak,) and \
-                    not (_strong(strings) if strict else _notable(strings)):
+            if (
+                weak is not None
+                and chain == (weak,)
+                and not (_strong(strings) if strict else _notable(strings))
+            ):
                 continue
             key = (start, end, chain)
             if key not in self.found:
@@ -1267,7 +1473,7 @@ class _Scan:
             lo = max(0, start - 256)
             while start > lo and text[start - 1] in _ESC_PLAIN_SET:
                 start -= 1
-            body = text[start:m.end()]
+            body = text[start : m.end()]
             if len(body) > 4 * self.b.max_piece:
                 self.b.oversized += 1
                 continue
@@ -1283,9 +1489,12 @@ class _Scan:
             # a few (regex ranges such as \x41-\x5a) must classify to count
             strong = plain >= 2 * MIN_ESCAPES and 4 * plain >= 3 * len(value)
             keys = self.keys(start, m.end())
-            self.add(self.d.explore(data, ("escape",), 1, keys, _PLAIN, latin1=small),
-                     max(0, start - 1), min(len(text), m.end() + 1),
-                     weak=None if strong else "escape")
+            self.add(
+                self.d.explore(data, ("escape",), 1, keys, _PLAIN, latin1=small),
+                max(0, start - 1),
+                min(len(text), m.end() + 1),
+                weak=None if strong else "escape",
+            )
 
     def charcodes(self) -> None:
         text = self.text
@@ -1296,23 +1505,27 @@ class _Scan:
         for m in itertools.chain(*(r.finditer(text) for r in _CHR_CONCAT)):
             if not self.b._candidate():
                 return
-            codes = [_int(c[1]) for c in itertools.islice(_CHR_ONE.finditer(m[0]),
-                                                          self.b.max_piece + 1)]
-            self._codes(codes if len(codes) <= self.b.max_piece else None,
-                        m.start(), m.end(), strong=True)
+            codes = [
+                _int(c[1]) for c in itertools.islice(_CHR_ONE.finditer(m[0]), self.b.max_piece + 1)
+            ]
+            self._codes(
+                codes if len(codes) <= self.b.max_piece else None, m.start(), m.end(), strong=True
+            )
         for m in _INT_LIST.finditer(text):
             if not self.b._candidate():
                 return
-            before = text[max(0, m.start() - 40):m.start()]
-            after = text[m.end():m.end() + 40]
+            before = text[max(0, m.start() - 40) : m.start()]
+            after = text[m.end() : m.end() + 40]
             keys = self.keys(m.start(), m.end())
-            strong = _DECODER_BEFORE.search(before) is not None or \
-                _DECODER_AFTER.search(after) is not None
-            self._codes(_ints(m[1], self.b.max_piece), m.start(), m.end(),
-                        strong=strong, keys=keys)
+            strong = (
+                _DECODER_BEFORE.search(before) is not None
+                or _DECODER_AFTER.search(after) is not None
+            )
+            self._codes(_ints(m[1], self.b.max_piece), m.start(), m.end(), strong=strong, keys=keys)
 
-    def _codes(self, codes: list[int] | None, start: int, end: int, strong: bool,
-               keys: _Keys | None = None) -> None:
+    def _codes(
+        self, codes: list[int] | None, start: int, end: int, strong: bool, keys: _Keys | None = None
+    ) -> None:
         if codes is None:
             self.b.oversized += 1
             return
@@ -1330,7 +1543,7 @@ class _Scan:
             if not self.b._candidate():
                 return
             start = m.start()
-            before = text[max(0, start - 32):start]
+            before = text[max(0, start - 32) : start]
             value: str | None = None  # the reversed text
             split = _SPLIT_EMPTY_BEFORE.search(before)
             if split is not None:
@@ -1346,11 +1559,11 @@ class _Scan:
                     else:
                         lit = _literal_before(text, j)
                         k = _skip_back(text, lit[0]) if lit is not None else -1
-                        if lit is not None and text[max(0, k - 3):k + 1] == "[...":
+                        if lit is not None and text[max(0, k - 3) : k + 1] == "[...":
                             start, value = k - 3, _unescape(lit[1])[0][::-1]
                 elif j >= 0 and text[j] == ")":
                     lit = _literal_before(text, j)
-                    if lit is not None and text[max(0, lit[0] - 11):lit[0]] == "Array.from(":
+                    if lit is not None and text[max(0, lit[0] - 11) : lit[0]] == "Array.from(":
                         start, value = lit[0] - 11, _unescape(lit[1])[0][::-1]
             if value is not None:
                 self._reversed(value, start, m.end())
@@ -1372,8 +1585,7 @@ class _Scan:
         data = flipped.encode("utf-8", "replace")
         if not self.b._produce(len(data)):
             return
-        self.add(self.d.explore(data, ("reverse",), 1, self.keys(start, end), _PLAIN),
-                 start, end)
+        self.add(self.d.explore(data, ("reverse",), 1, self.keys(start, end), _PLAIN), start, end)
 
     def joins(self) -> None:
         text = self.text
@@ -1456,8 +1668,11 @@ class _Scan:
                 if not self.b._candidate():
                     return
                 values = _ints(m[0], _MAX_ITEMS) or []
-                ips = tuple(".".join(str(v >> s & 255) for s in (24, 16, 8, 0))
-                            for v in values if 1 << 24 <= v < 1 << 32 and v not in _NOT_IPS)
+                ips = tuple(
+                    ".".join(str(v >> s & 255) for s in (24, 16, 8, 0))
+                    for v in values
+                    if 1 << 24 <= v < 1 << 32 and v not in _NOT_IPS
+                )
                 if ips:
                     key = (m.start(), m.end(), ("int-ipv4",))
                     self.found.setdefault(key, Decoded(("int-ipv4",), ips, m.start(), m.end()))
@@ -1465,8 +1680,14 @@ class _Scan:
 
     def run(self) -> list[Decoded]:
         finders: list[Callable[[], None]] = [
-            self.blobs, self.escapes, self.charcodes, self.reversals, self.joins,
-            self.rotations, self.ints]
+            self.blobs,
+            self.escapes,
+            self.charcodes,
+            self.reversals,
+            self.joins,
+            self.rotations,
+            self.ints,
+        ]
         for finder in finders:
             if self.b.exhausted:
                 break

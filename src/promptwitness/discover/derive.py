@@ -50,27 +50,87 @@ MAX_BINARY = 1024
 """Binary inputs (variables, paths) screened, at most. Group tests make each one that
 changes nothing cost a fraction of a run: Claude Code 2.1.91 reads or names 486."""
 
-_RUNTIME_VARS = frozenset({
-    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "TMPDIR", "PWD", "OLDPWD", "SHLVL",
-    "NODE_OPTIONS", "NODE_PATH", "NODE_ENV", "NODE_EXTRA_CA_CERTS", "NODE_DEBUG",
-    "NODE_V8_COVERAGE", "NODE_UNIQUE_ID", "NODE_CHANNEL_FD", "NODE_CHANNEL_SERIALIZATION_MODE",
-    "NODE_PENDING_DEPRECATION", "NODE_NO_WARNINGS", "NODE_TLS_REJECT_UNAUTHORIZED",
-    "NODE_ICU_DATA", "NODE_REPL_HISTORY", "UV_THREADPOOL_SIZE", "UV_USE_IO_URING",
-    "LD_PRELOAD", "LD_LIBRARY_PATH", "LD_BIND_NOW", "MALLOC_ARENA_MAX",
-    "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONDONTWRITEBYTECODE",
-    "PYTHONUNBUFFERED", "PYTHONIOENCODING", "PYTHONWARNINGS", "PYTHONSAFEPATH",
-    "PYTHONNOUSERSITE", "PYTHONUTF8", "PYTHONHASHSEED", "PYTHONPYCACHEPREFIX",
-    "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
-    "BUN_INSTALL", "DENO_DIR", "GODEBUG", "GOMAXPROCS", "RUST_BACKTRACE", "RUST_LOG",
-})
+_RUNTIME_VARS = frozenset(
+    {
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "SHELL",
+        "TERM",
+        "TMPDIR",
+        "PWD",
+        "OLDPWD",
+        "SHLVL",
+        "NODE_OPTIONS",
+        "NODE_PATH",
+        "NODE_ENV",
+        "NODE_EXTRA_CA_CERTS",
+        "NODE_DEBUG",
+        "NODE_V8_COVERAGE",
+        "NODE_UNIQUE_ID",
+        "NODE_CHANNEL_FD",
+        "NODE_CHANNEL_SERIALIZATION_MODE",
+        "NODE_PENDING_DEPRECATION",
+        "NODE_NO_WARNINGS",
+        "NODE_TLS_REJECT_UNAUTHORIZED",
+        "NODE_ICU_DATA",
+        "NODE_REPL_HISTORY",
+        "UV_THREADPOOL_SIZE",
+        "UV_USE_IO_URING",
+        "LD_PRELOAD",
+        "LD_LIBRARY_PATH",
+        "LD_BIND_NOW",
+        "MALLOC_ARENA_MAX",
+        "PYTHONPATH",
+        "PYTHONHOME",
+        "PYTHONSTARTUP",
+        "PYTHONDONTWRITEBYTECODE",
+        "PYTHONUNBUFFERED",
+        "PYTHONIOENCODING",
+        "PYTHONWARNINGS",
+        "PYTHONSAFEPATH",
+        "PYTHONNOUSERSITE",
+        "PYTHONUTF8",
+        "PYTHONHASHSEED",
+        "PYTHONPYCACHEPREFIX",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+        "BUN_INSTALL",
+        "DENO_DIR",
+        "GODEBUG",
+        "GOMAXPROCS",
+        "RUST_BACKTRACE",
+        "RUST_LOG",
+    }
+)
 """Variables that steer the runtime itself: set to anything they break the run or the
 sandbox's trust setup; read, never varied (the coverage says so)."""
 
-_RUNTIME_PREFIXES = ("LC_", "npm_", "PW_", "PYTHON", "__PYVENV", "NODE_", "UV_", "OPENSSL_",
-                     "LD_", "MALLOC_", "GLIBC_", "GCONV", "BUN_", "DENO_", "V8_", "GODEBUG")
+_RUNTIME_PREFIXES = (
+    "LC_",
+    "npm_",
+    "PW_",
+    "PYTHON",
+    "__PYVENV",
+    "NODE_",
+    "UV_",
+    "OPENSSL_",
+    "LD_",
+    "MALLOC_",
+    "GLIBC_",
+    "GCONV",
+    "BUN_",
+    "DENO_",
+    "V8_",
+    "GODEBUG",
+)
 
-_SCRATCH = frozenset({"/tmp", "/var/tmp", "/run", "/var", "/home", "/root", WORKDIR,
-                      posixpath.dirname(WORKDIR)})
+_SCRATCH = frozenset(
+    {"/tmp", "/var/tmp", "/run", "/var", "/home", "/root", WORKDIR, posixpath.dirname(WORKDIR)}
+)
 _PROBE_SPEC = RunSpec(argv=("true",))  # where a derived path factor is tried out
 
 # Credentials and provider switches: set to a dummy, the agent signs in, or talks to
@@ -79,49 +139,104 @@ _PROBE_SPEC = RunSpec(argv=("true",))  # where a derived path factor is tried ou
 _CREDENTIAL = re.compile(
     r"(API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|_AUTH$|FILE_DESCRIPTOR"
     r"|_USE_(BEDROCK|VERTEX|FOUNDRY|AZURE|OPENAI|GEMINI|ANTHROPIC)$|^CLAUDE_CODE_USE_)",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 
 # Variables the probe's catalog factors set: reading one is covered by that factor.
 _CATALOG_VARS: dict[str, str] = {
     "TZ": "tz",
-    "LANG": "locale", "LC_ALL": "locale", "LANGUAGE": "locale", "LC_MESSAGES": "locale",
-    "LC_CTYPE": "locale", "LC_TIME": "locale",
-    "HTTPS_PROXY": "proxy", "HTTP_PROXY": "proxy", "ALL_PROXY": "proxy", "NO_PROXY": "proxy",
-    "https_proxy": "proxy", "http_proxy": "proxy", "all_proxy": "proxy", "no_proxy": "proxy",
-    "USER": "user", "LOGNAME": "user", "HOME": "user",
+    "LANG": "locale",
+    "LC_ALL": "locale",
+    "LANGUAGE": "locale",
+    "LC_MESSAGES": "locale",
+    "LC_CTYPE": "locale",
+    "LC_TIME": "locale",
+    "HTTPS_PROXY": "proxy",
+    "HTTP_PROXY": "proxy",
+    "ALL_PROXY": "proxy",
+    "NO_PROXY": "proxy",
+    "https_proxy": "proxy",
+    "http_proxy": "proxy",
+    "all_proxy": "proxy",
+    "no_proxy": "proxy",
+    "USER": "user",
+    "LOGNAME": "user",
+    "HOME": "user",
     "HOSTNAME": "hostname",
-    "npm_config_registry": "registry-mirror", "NPM_CONFIG_REGISTRY": "registry-mirror",
+    "npm_config_registry": "registry-mirror",
+    "NPM_CONFIG_REGISTRY": "registry-mirror",
     "PIP_INDEX_URL": "registry-mirror",
 }
 
 # Files whose content a catalog factor writes: reading one is covered by that factor.
 _CATALOG_FILES: dict[str, str] = {
-    "/etc/timezone": "system-tz", "/etc/localtime": "system-tz",
-    "/etc/hostname": "hostname", "/proc/sys/kernel/hostname": "hostname",
+    "/etc/timezone": "system-tz",
+    "/etc/localtime": "system-tz",
+    "/etc/hostname": "hostname",
+    "/proc/sys/kernel/hostname": "hostname",
     "/etc/passwd": "user",
     "/etc/resolv.conf": "resolver",
-    "/etc/os-release": "os-release", "/usr/lib/os-release": "os-release",
+    "/etc/os-release": "os-release",
+    "/usr/lib/os-release": "os-release",
     "/etc/hosts": "endpoint-host",
-    "~/.gitconfig": "git-email", "~/.config/git/config": "git-email",
+    "~/.gitconfig": "git-email",
+    "~/.config/git/config": "git-email",
     WORKDIR + "/.git/config": "git-remote",
-    "~/.npmrc": "registry-mirror", "~/.pip/pip.conf": "registry-mirror",
-    "~/.config/pip/pip.conf": "registry-mirror", "/etc/pip.conf": "registry-mirror",
+    "~/.npmrc": "registry-mirror",
+    "~/.pip/pip.conf": "registry-mirror",
+    "~/.config/pip/pip.conf": "registry-mirror",
+    "/etc/pip.conf": "registry-mirror",
 }
 
 # Paths read by every runtime for itself (shared libraries, locale data, certificates):
 # not inputs an agent chooses to read.
 _SYSTEM_PREFIXES = (
-    "/usr/", "/lib", "/bin/", "/sbin/", "/proc/", "/sys/", "/dev/", "/etc/ld.so",
-    "/etc/ssl/", "/etc/ca-certificates", "/etc/pki/", "/etc/alternatives/",
-    "/etc/nsswitch.conf", "/etc/host.conf", "/etc/gai.conf", "/etc/localtime",
-    "/etc/mime.types", "/etc/group", "/etc/inputrc", "/etc/terminfo", "/etc/locale.alias",
-    "/etc/python", "/etc/node", "/etc/npmrc", "/etc/gitconfig", "/etc/crypto-policies",
-    "/etc/services", "/etc/protocols", "/etc/shells", "/etc/login.defs",
+    "/usr/",
+    "/lib",
+    "/bin/",
+    "/sbin/",
+    "/proc/",
+    "/sys/",
+    "/dev/",
+    "/etc/ld.so",
+    "/etc/ssl/",
+    "/etc/ca-certificates",
+    "/etc/pki/",
+    "/etc/alternatives/",
+    "/etc/nsswitch.conf",
+    "/etc/host.conf",
+    "/etc/gai.conf",
+    "/etc/localtime",
+    "/etc/mime.types",
+    "/etc/group",
+    "/etc/inputrc",
+    "/etc/terminfo",
+    "/etc/locale.alias",
+    "/etc/python",
+    "/etc/node",
+    "/etc/npmrc",
+    "/etc/gitconfig",
+    "/etc/crypto-policies",
+    "/etc/services",
+    "/etc/protocols",
+    "/etc/shells",
+    "/etc/login.defs",
 )
 # a runtime's own places in the home (Python's user site, npm's and node's caches)
 _HOME_RUNTIME = ("~/.local/lib/", "~/.npm/", "~/.node-gyp/", "~/.cache/node/", "~/.bun/")
-_CODE_SUFFIXES = (".js", ".mjs", ".cjs", ".json", ".node", ".py", ".pyc", ".so", ".wasm",
-                  ".ts", ".map")
+_CODE_SUFFIXES = (
+    ".js",
+    ".mjs",
+    ".cjs",
+    ".json",
+    ".node",
+    ".py",
+    ".pyc",
+    ".so",
+    ".wasm",
+    ".ts",
+    ".map",
+)
 
 
 @dataclass(frozen=True)
@@ -151,8 +266,14 @@ class Input:
     program: bool = False  # the program's own code or the runtime's files: not counted
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "name": self.name, "sources": self.sources,
-                "factor": self.factor, "why_not": self.why_not, "program": self.program}
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "sources": self.sources,
+            "factor": self.factor,
+            "why_not": self.why_not,
+            "program": self.program,
+        }
 
 
 @dataclass
@@ -170,8 +291,9 @@ class Derivation:
         env = [i for i in self.inputs if not i.program]
         varied = sum(1 for i in env if i.factor is not None)
         own = len(self.inputs) - len(env)
-        return (f"{len(env)} inputs read, {varied} varied, {len(env) - varied} not variable"
-                + (f" (besides {own} files of the program and its runtime)" if own else ""))
+        return f"{len(env)} inputs read, {varied} varied, {len(env) - varied} not variable" + (
+            f" (besides {own} files of the program and its runtime)" if own else ""
+        )
 
 
 @lru_cache(maxsize=1)
@@ -228,10 +350,11 @@ _SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(USER|USERNAME|ACCOUNT|LOGIN|EMAIL)$"), "user"),
     (re.compile(r"(PATH|FILE|DIR|HOME)$"), "path"),
     # a duration or a count: a generous one (``1`` ms of timeout fails every request)
-    (re.compile(r"(TIMEOUT|_MS|_MILLIS|_SECONDS|_SECS|_TTL|_INTERVAL|_DELAY)$|TIMEOUT_"),
-     "duration"),
-    (re.compile(r"(RETRIES|_RETRY|_ATTEMPTS|_MAX_TOKENS|_TOKENS|_LIMIT|_COUNT|_SIZE)$"),
-     "count"),
+    (
+        re.compile(r"(TIMEOUT|_MS|_MILLIS|_SECONDS|_SECS|_TTL|_INTERVAL|_DELAY)$|TIMEOUT_"),
+        "duration",
+    ),
+    (re.compile(r"(RETRIES|_RETRY|_ATTEMPTS|_MAX_TOKENS|_TOKENS|_LIMIT|_COUNT|_SIZE)$"), "count"),
 )
 
 
@@ -257,8 +380,9 @@ def env_value(name: str, hosts: Sequence[str] = (), strings: Sequence[str] = ())
                 host = hosts[0] if hosts else "gateway.example.cn"
                 return host if up.endswith(("HOST", "DOMAIN")) else f"https://{host}"
             if shape == "region":
-                return next((s for s in strings if re.fullmatch(r"[a-z]{2}-[a-z]+-\d", s)),
-                            "cn-north-1")
+                return next(
+                    (s for s in strings if re.fullmatch(r"[a-z]{2}-[a-z]+-\d", s)), "cn-north-1"
+                )
             if shape == "zone":
                 return "Asia/Shanghai"
             if shape == "locale":
@@ -277,8 +401,13 @@ def env_value(name: str, hosts: Sequence[str] = (), strings: Sequence[str] = ())
 
 
 class _Builder:
-    def __init__(self, home: str, base_url_vars: Iterable[str], expose: Iterable[str],
-                 set_vars: Iterable[str]) -> None:
+    def __init__(
+        self,
+        home: str,
+        base_url_vars: Iterable[str],
+        expose: Iterable[str],
+        set_vars: Iterable[str],
+    ) -> None:
         self.home = home.rstrip("/")
         self.base_url_vars = set(base_url_vars)
         self.expose = tuple(p.rstrip("/") + "/" for p in expose)
@@ -316,7 +445,7 @@ class _Builder:
     def local(self, path: str) -> str | None:
         """A path as a factor names it (``~/`` for the run's home), or None."""
         if path.startswith(self.home + "/"):
-            path = "~/" + path[len(self.home) + 1:]
+            path = "~/" + path[len(self.home) + 1 :]
         elif path.startswith("~/"):
             pass
         elif path.startswith("$HOME/"):
@@ -379,8 +508,10 @@ class _Builder:
         elif name in self.set_vars:
             item.why_not = "set by the probe itself (a dummy key or the profile)"
         elif _CREDENTIAL.search(name):
-            item.why_not = ("a credential or a provider switch (set, the agent signs in or "
-                            "talks to another provider): not varied; --vary-env varies it")
+            item.why_not = (
+                "a credential or a provider switch (set, the agent signs in or "
+                "talks to another provider): not varied; --vary-env varies it"
+            )
         else:
             item.factor = "env:" + name
             srcs = self.env.setdefault(name, [])
@@ -396,9 +527,13 @@ class _Builder:
         if path.startswith(WORKDIR + "/") or path == WORKDIR:
             item.why_not = "the project (the working directory, --workdir): not varied"
             return
-        if path.startswith(self.expose) or path.endswith(_CODE_SUFFIXES) \
-                or "/node_modules/" in path or "/__pycache__/" in path \
-                or path.startswith(_HOME_RUNTIME):
+        if (
+            path.startswith(self.expose)
+            or path.endswith(_CODE_SUFFIXES)
+            or "/node_modules/" in path
+            or "/__pycache__/" in path
+            or path.startswith(_HOME_RUNTIME)
+        ):
             item.why_not = "the program's own code or data: not an input of the environment"
             item.program = True
             return
@@ -429,8 +564,12 @@ class _Builder:
         if path.startswith(WORKDIR + "/"):
             item.why_not = "the project (the working directory, --workdir): not varied"
             return
-        if path.startswith(self.expose) or path.endswith(_CODE_SUFFIXES) \
-                or "/node_modules/" in path or path.startswith(_SYSTEM_PREFIXES):
+        if (
+            path.startswith(self.expose)
+            or path.endswith(_CODE_SUFFIXES)
+            or "/node_modules/" in path
+            or path.startswith(_SYSTEM_PREFIXES)
+        ):
             item.why_not = "the program's own code, or a system file every runtime reads"
             item.program = True
             return
@@ -455,13 +594,13 @@ class _Builder:
                 return
             if kind == "file" and present is None and source.startswith("traced:"):
                 # created by the run (or refused): an output, not an input
-                self.input("file", p, source).why_not = (
-                    "created by the run itself (an output, not an input): not varied")
+                self.input(
+                    "file", p, source
+                ).why_not = "created by the run itself (an output, not an input): not varied"
             elif kind == "file":  # read, or opened and absent: its content is varied
                 self.file(p, source)
             else:
-                self.path(p, "dir" if "getdents" in source else ABSENT, source,
-                          kind="path")
+                self.path(p, "dir" if "getdents" in source else ABSENT, source, kind="path")
         elif kind == "zone":
             self.input("zone", name or "zone", source).factor = "tz, system-tz"
         elif kind == "locale":
@@ -471,26 +610,33 @@ class _Builder:
         elif kind == "user":
             self.input("user", name or "user", source).factor = "user"
         elif kind == "netif":
-            self.input("netif", name or "interfaces", source).why_not = (
-                "the run's network has loopback only: its interfaces are not varied")
+            self.input(
+                "netif", name or "interfaces", source
+            ).why_not = "the run's network has loopback only: its interfaces are not varied"
         elif kind == "dns":
             item = self.input("dns", name, source)
             item.factor = "endpoint-host" if name in self.hosts else None
             if item.factor is None:
-                item.why_not = ("a name resolved: answered by hermetic mode's DNS, or "
-                                "refused; not varied")
+                item.why_not = (
+                    "a name resolved: answered by hermetic mode's DNS, or refused; not varied"
+                )
         elif kind == "socket":
             self.input("socket", name, source).why_not = "a connection: captured, not varied"
 
 
 _FORMATS: dict[str, str] = {  # a value written as a file of that format can parse
-    ".json": '{{"value": "{v}"}}\n', ".toml": 'value = "{v}"\n', ".yaml": "value: {v}\n",
-    ".yml": "value: {v}\n", ".ini": "[default]\nvalue = {v}\n", ".env": "VALUE={v}\n",
+    ".json": '{{"value": "{v}"}}\n',
+    ".toml": 'value = "{v}"\n',
+    ".yaml": "value: {v}\n",
+    ".yml": "value: {v}\n",
+    ".ini": "[default]\nvalue = {v}\n",
+    ".env": "VALUE={v}\n",
 }
 
 
-def _file_contents(values: Sequence[str], strings: Sequence[str],
-                   path: str = "") -> dict[str, bytes]:
+def _file_contents(
+    values: Sequence[str], strings: Sequence[str], path: str = ""
+) -> dict[str, bytes]:
     """Contents for a file read (or opened and absent) under /etc or the home: decoded
     values of keyword tables first, then other decoded strings that look like values
     (short, no spaces), at most 4; else one generic marker. A file whose name says its
@@ -540,8 +686,10 @@ def derive(
     for name, levels in b.values.items():
         f = FACTORS[name]
         if len(levels) > MAX_LEVELS:
-            out.notes.append(f"{name}: {len(levels)} levels derived, {MAX_LEVELS} spread "
-                             "over them varied (the first, the last, evenly between)")
+            out.notes.append(
+                f"{name}: {len(levels)} levels derived, {MAX_LEVELS} spread "
+                "over them varied (the first, the last, evenly between)"
+            )
             levels = spread(levels, MAX_LEVELS)
         chosen = (f.control, *levels)
         ok = []
@@ -552,12 +700,18 @@ def derive(
                 continue
             ok.append(lv)
         if len(ok) >= 2:
-            out.derived.append(Derived(Selection(f, tuple(ok)), False,
-                                       tuple(b.value_src.get(name, ()))))
+            out.derived.append(
+                Derived(Selection(f, tuple(ok)), False, tuple(b.value_src.get(name, ())))
+            )
     for name, extra in (catalog or {}).items():
         if out.selection(name) is None and name in FACTORS and len(extra) >= 2:
-            out.derived.append(Derived(Selection(FACTORS[name], tuple(extra)), False,
-                                       ("an input this factor covers was read",)))
+            out.derived.append(
+                Derived(
+                    Selection(FACTORS[name], tuple(extra)),
+                    False,
+                    ("an input this factor covers was read",),
+                )
+            )
     # catalog factors whose inputs were read (the zone, the host name, /etc/os-release,
     # ...) and got no derived level: their default levels, so every input read is varied
     read_by: dict[str, list[str]] = {}
@@ -569,8 +723,9 @@ def derive(
                     srcs.append(f"read: {item.kind} {item.name}")
     for name, srcs in read_by.items():
         if out.selection(name) is None and len(FACTORS[name].levels) >= 2:
-            out.derived.append(Derived(Selection(FACTORS[name], FACTORS[name].levels),
-                                       False, tuple(srcs)))
+            out.derived.append(
+                Derived(Selection(FACTORS[name], FACTORS[name].levels), False, tuple(srcs))
+            )
 
     def makeable(f: Factor) -> bool:
         """Every level of ``f`` can be made in a run; else the input says why not."""
@@ -590,8 +745,10 @@ def derive(
         if any(q.startswith(path + "/") for q in seen):  # opened, but a directory
             for item in b.inputs.values():
                 if item.factor == "file:" + path:
-                    item.factor, item.why_not = None, (
-                        "a directory (paths under it were read: they are the inputs)")
+                    item.factor, item.why_not = (
+                        None,
+                        ("a directory (paths under it were read: they are the inputs)"),
+                    )
             continue
         contents = _file_contents(b.keywords, b.strings, path)
         f = file_factor(path, contents)
@@ -601,8 +758,9 @@ def derive(
     binary: list[Derived] = []
     for var, srcs in b.env.items():
         value = env_value(var, b.hosts, b.strings)
-        binary.append(Derived(Selection(env_factor(var, (UNSET, value)), (UNSET, value)),
-                              True, tuple(srcs)))
+        binary.append(
+            Derived(Selection(env_factor(var, (UNSET, value)), (UNSET, value)), True, tuple(srcs))
+        )
     made = [*b.paths, *b.files]
     for path, (level, srcs) in b.paths.items():
         # listed, or above another path made in a run: a directory
@@ -612,8 +770,7 @@ def derive(
         if makeable(f):
             binary.append(Derived(Selection(f, f.levels), True, tuple(srcs)))
     if len(binary) > MAX_BINARY:
-        out.notes.append(f"{len(binary)} binary inputs derived, the first {MAX_BINARY} "
-                         "screened")
+        out.notes.append(f"{len(binary)} binary inputs derived, the first {MAX_BINARY} screened")
         for d in binary[MAX_BINARY:]:
             for item in b.inputs.values():
                 if item.factor == d.name:

@@ -59,8 +59,12 @@ class Group:
     depth: int
 
     def to_json(self) -> dict[str, Any]:
-        return {"cell": self.cell, "members": list(self.members), "changed": self.changed,
-                "depth": self.depth}
+        return {
+            "cell": self.cell,
+            "members": list(self.members),
+            "changed": self.changed,
+            "depth": self.depth,
+        }
 
 
 @dataclass
@@ -77,8 +81,14 @@ class Lead:
     runs: int
 
     def to_json(self) -> dict[str, Any]:
-        return {"factor": self.factor, "levels": list(self.levels), "binary": self.binary,
-                "sources": list(self.sources), "outcome": self.outcome, "runs": self.runs}
+        return {
+            "factor": self.factor,
+            "levels": list(self.levels),
+            "binary": self.binary,
+            "sources": list(self.sources),
+            "outcome": self.outcome,
+            "runs": self.runs,
+        }
 
 
 @dataclass
@@ -112,14 +122,16 @@ class DiscoverResult:
         }
 
 
-def _cell(levels: Mapping[str, str], control: Mapping[str, str], purpose: Purpose,
-          reason: str) -> Cell:
+def _cell(
+    levels: Mapping[str, str], control: Mapping[str, str], purpose: Purpose, reason: str
+) -> Cell:
     return Cell({**control, **levels}, purpose, reason, control=control)
 
 
 def _changed(analysis: Analysis, cell_id: str) -> bool:
     return any(cell_id in f.cells for f in analysis.findings) or any(
-        s.cell == cell_id for s in (*analysis.suspects, *analysis.unresolved))
+        s.cell == cell_id for s in (*analysis.suspects, *analysis.unresolved)
+    )
 
 
 def density(groups: Sequence[tuple[int, bool]]) -> float:
@@ -135,7 +147,8 @@ def density(groups: Sequence[tuple[int, bool]]) -> float:
         p = i / 1000
         q = math.log1p(-p)
         ll = 0.5 * mean * q + sum(
-            math.log(-math.expm1(n * q)) if changed else n * q for n, changed in groups)
+            math.log(-math.expm1(n * q)) if changed else n * q for n, changed in groups
+        )
         if ll > best_ll:
             best, best_ll = p, ll
     return best
@@ -175,13 +188,22 @@ def run_discover(
             box.close()
 
 
-def _discover(config: ProbeConfig, derivation: Derivation, store: Store, box: Sandbox,
-              group_size: int, progress: Progress | None) -> DiscoverResult:
+def _discover(
+    config: ProbeConfig,
+    derivation: Derivation,
+    store: Store,
+    box: Sandbox,
+    group_size: int,
+    progress: Progress | None,
+) -> DiscoverResult:
     s = Session(config, store, box, progress)
     control = s.control
     derived = {d.name: d for d in derivation.derived}
-    binary = [sel for sel in config.selections if derived.get(sel.name) is not None
-              and derived[sel.name].binary]
+    binary = [
+        sel
+        for sel in config.selections
+        if derived.get(sel.name) is not None and derived[sel.name].binary
+    ]
     values = [sel for sel in config.selections if sel not in binary]
     # members of the group tests: a binary input by its name; a level of a value factor
     # as NAME=LEVEL. Each has its one-at-a-time cell (``singles``) and its factor.
@@ -193,8 +215,7 @@ def _discover(config: ProbeConfig, derivation: Derivation, store: Store, box: Sa
     for sel in values:
         for k, level in enumerate(sel.levels[1:]):
             m = f"{sel.name}={level}"
-            c = _cell({sel.name: level}, control, "one-at-a-time",
-                      f"derived level of {sel.name}")
+            c = _cell({sel.name: level}, control, "one-at-a-time", f"derived level of {sel.name}")
             singles[m], member_levels[m] = c, (sel.name, level)
             value_cells.append(c)
             if k == 0:
@@ -202,8 +223,9 @@ def _discover(config: ProbeConfig, derivation: Derivation, store: Store, box: Sa
             else:
                 rests.setdefault(sel.name, []).append(m)
     for sel in binary:
-        singles[sel.name] = _cell({sel.name: sel.levels[1]}, control, "one-at-a-time",
-                                  f"{sel.name} alone")
+        singles[sel.name] = _cell(
+            {sel.name: sel.levels[1]}, control, "one-at-a-time", f"{sel.name} alone"
+        )
         member_levels[sel.name] = (sel.name, sel.levels[1])
     control_cell = _cell({}, control, "control", "the reference and its noise")
     s.begin([control_cell, *singles.values()], {"discover": True, "group_size": group_size})
@@ -222,7 +244,7 @@ def _discover(config: ProbeConfig, derivation: Derivation, store: Store, box: Sa
     single_cells: list[Cell] = []
     width = max(2, group_size)
     pending: list[tuple[list[str], int]] = [([m], 0) for m in firsts] + [
-        ([sel.name for sel in binary[i:i + width]], 0) for i in range(0, len(binary), width)
+        ([sel.name for sel in binary[i : i + width]], 0) for i in range(0, len(binary), width)
     ]
     value_members = set(member_levels) - {sel.name for sel in binary}
     factors = {sel.name: sel.factor for sel in config.selections}
@@ -239,14 +261,12 @@ def _discover(config: ProbeConfig, derivation: Derivation, store: Store, box: Sa
             else:
                 levels = dict(member_levels[n] for n in members)
                 try:  # inputs that cannot be set together (a path under a file) split
-                    apply_levels(RunSpec(argv=("true",)), {**control, **levels},
-                                 factors=factors)
+                    apply_levels(RunSpec(argv=("true",)), {**control, **levels}, factors=factors)
                 except UsageError:
                     half = len(members) // 2
                     pending += [(members[:half], depth), (members[half:], depth)]
                     continue
-                cell = _cell(levels, control, "covering",
-                             f"group test of {len(members)} inputs")
+                cell = _cell(levels, control, "covering", f"group test of {len(members)} inputs")
                 group_cells[cell.id] = cell
             batch.append((members, depth, cell))
         # one run each: the control's replicates hold the noise, so one run tells a
@@ -264,17 +284,25 @@ def _discover(config: ProbeConfig, derivation: Derivation, store: Store, box: Sa
             groups.append(Group(cell.id, tuple(members), changed, depth))
             if changed and len(members) > 1:
                 kind = members[0] in value_members
-                first = [(len(g.members), g.changed) for g in groups
-                         if g.depth == 0 and len(g.members) > 1
-                         and (g.members[0] in value_members) == kind]
+                first = [
+                    (len(g.members), g.changed)
+                    for g in groups
+                    if g.depth == 0
+                    and len(g.members) > 1
+                    and (g.members[0] in value_members) == kind
+                ]
                 size = part_size(len(members), density(first))
-                pending += [(members[i:i + size], depth + 1)
-                            for i in range(0, len(members), size)]
+                pending += [
+                    (members[i : i + size], depth + 1) for i in range(0, len(members), size)
+                ]
                 kept_groups.add(cell.id)  # until a part explains its change
         if rows_due:
             rows_due = False
-            changed_first = {member_levels[g.members[0]][0] for g in groups
-                             if g.changed and g.members[0] in firsts}
+            changed_first = {
+                member_levels[g.members[0]][0]
+                for g in groups
+                if g.changed and g.members[0] in firsts
+            }
             rows: list[list[str]] = []
             for name, rest in rests.items():
                 if name in changed_first:
@@ -284,8 +312,7 @@ def _discover(config: ProbeConfig, derivation: Derivation, store: Store, box: Sa
                     if k == len(rows):
                         rows.append([])
                     rows[k].append(m)
-            pending += [(row[i:i + width], 0) for row in rows
-                        for i in range(0, len(row), width)]
+            pending += [(row[i : i + width], 0) for row in rows for i in range(0, len(row), width)]
 
     # confirmation of whatever changed in a one-at-a-time cell
     excluded = set(group_cells)
@@ -306,17 +333,21 @@ def _discover(config: ProbeConfig, derivation: Derivation, store: Store, box: Sa
     broken_factors = {member_levels[n][0] for n, c in singles.items() if c.id in broken}
     # groups whose change no member explains: an interaction, kept in the analysis
     found_factors = {k for f in analysis.findings for k in f.factors} | broken_factors
-    interactions = [g for g in groups
-                    if g.changed and g.cell in kept_groups
-                    and not any(member_levels[m][0] in found_factors for m in g.members)
-                    and not any(h.changed and h.depth > g.depth and set(h.members)
-                                <= set(g.members) for h in groups)]
+    interactions = [
+        g
+        for g in groups
+        if g.changed
+        and g.cell in kept_groups
+        and not any(member_levels[m][0] in found_factors for m in g.members)
+        and not any(
+            h.changed and h.depth > g.depth and set(h.members) <= set(g.members) for h in groups
+        )
+    ]
     for g in interactions:
         excluded.discard(g.cell)
     excluded |= broken
     analysis = s.analyse(exclude=excluded)
-    cells = [control_cell, *single_cells,
-             *[group_cells[g.cell] for g in interactions]]
+    cells = [control_cell, *single_cells, *[group_cells[g.cell] for g in interactions]]
     result = s.finish(cells, analysis, exclude=excluded)
 
     # leads: what each derived factor's runs showed
@@ -338,13 +369,21 @@ def _discover(config: ProbeConfig, derivation: Derivation, store: Store, box: Sa
             outcome = "interaction"
         else:
             outcome = "no-change"
-        leads.append(Lead(sel.name, sel.levels, bool(d and d.binary),
-                          d.sources if d else ("given with --factor",), outcome,
-                          per_factor.get(sel.name, 0)))
+        leads.append(
+            Lead(
+                sel.name,
+                sel.levels,
+                bool(d and d.binary),
+                d.sources if d else ("given with --factor",),
+                outcome,
+                per_factor.get(sel.name, 0),
+            )
+        )
     n_runs = len(s.observations) - runs_before
     n_levels = sum(len(sel.levels) - 1 for sel in values) + len(binary)
-    return DiscoverResult(result, derivation, leads, groups, n_runs, n_levels,
-                          {"run_timeout": round(timeout, 1)})
+    return DiscoverResult(
+        result, derivation, leads, groups, n_runs, n_levels, {"run_timeout": round(timeout, 1)}
+    )
 
 
 def selections_of(derivation: Derivation) -> tuple[Any, ...]:

@@ -99,19 +99,31 @@ _PY_TOKEN = re.compile(
 _ESCAPE = r"\\(?:u\{?[0-9a-fA-F]|x[0-9a-fA-F]{2}|U[0-9a-fA-F]{8}|N\{)"
 _HEX = frozenset("0123456789abcdefABCDEF")
 _JS_SIMPLE = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", "v": "\v"}
-_PY_SIMPLE = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", "v": "\v", "a": "\a",
-              "\\": "\\", "'": "'", '"': '"'}
+_PY_SIMPLE = {
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "b": "\b",
+    "f": "\f",
+    "v": "\v",
+    "a": "\a",
+    "\\": "\\",
+    "'": "'",
+    '"': '"',
+}
 _RANGE_DASHES = frozenset("\u2013\u2014\u2015\ufe58\ufe63\uff0d")
-_APOSTROPHES = frozenset("\u2019\u2018\u02bc\u02b9\u02bb\u02bd\u02be\u2032\u00b4\u0060"
-                         "\uff07\u055a\u05f3")
+_APOSTROPHES = frozenset(
+    "\u2019\u2018\u02bc\u02b9\u02bb\u02bd\u02be\u2032\u00b4\u0060\uff07\u055a\u05f3"
+)
 
 
 # ------------------------------------------------------------------ code points
 
 
 def _is_variation_selector(cp: int) -> bool:
-    return 0xFE00 <= cp <= 0xFE0F or 0xE0100 <= cp <= 0xE01EF or 0x180B <= cp <= 0x180D \
-        or cp == 0x180F
+    return (
+        0xFE00 <= cp <= 0xFE0F or 0xE0100 <= cp <= 0xE01EF or 0x180B <= cp <= 0x180D or cp == 0x180F
+    )
 
 
 @cache
@@ -122,8 +134,11 @@ def invisible(ch: str) -> bool:
     if cp < 0x80:
         return False
     cat = unicodedata.category(ch)
-    return (cat in ("Cf", "Zs", "Zl", "Zp") or _is_variation_selector(cp)
-            or cp in (0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180E, 0x3164, 0xFFA0))
+    return (
+        cat in ("Cf", "Zs", "Zl", "Zp")
+        or _is_variation_selector(cp)
+        or cp in (0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180E, 0x3164, 0xFFA0)
+    )
 
 
 @cache
@@ -143,8 +158,9 @@ def lookalike_of(ch: str) -> str | None:
 def _candidate_class() -> str:
     """A regex of every invisible or look-alike code point: a BMP class (a bitmap for
     ``re``) or, behind a one-range guard, a class of the supplementary planes."""
-    cps = [cp for cp in range(0x80, 0x30000)
-           if invisible(chr(cp)) or lookalike_of(chr(cp)) is not None]
+    cps = [
+        cp for cp in range(0x80, 0x30000) if invisible(chr(cp)) or lookalike_of(chr(cp)) is not None
+    ]
     cps += list(range(0xE0000, 0xE0080)) + list(range(0xE0100, 0xE01F0))
     ranges: list[tuple[int, int]] = []
     for cp in sorted(set(cps)):
@@ -156,6 +172,7 @@ def _candidate_class() -> str:
     def cls(rs: list[tuple[int, int]]) -> str:
         def esc(cp: int) -> str:
             return f"\\U{cp:08x}"
+
         return "[" + "".join(esc(a) if a == b else f"{esc(a)}-{esc(b)}" for a, b in rs) + "]"
 
     bmp = [r for r in ranges if r[1] < 0x10000]
@@ -217,32 +234,36 @@ def unescape_js(body: str) -> tuple[str, tuple[bool, ...]]:
         step = 2
         if d in _JS_SIMPLE:
             value = _JS_SIMPLE[d]
-        elif d == "x" and _hex(body[i + 2:i + 4]) and len(body[i + 2:i + 4]) == 2:
-            value, step = chr(int(body[i + 2:i + 4], 16)), 4
-        elif d == "u" and body[i + 2:i + 3] == "{":
+        elif d == "x" and _hex(body[i + 2 : i + 4]) and len(body[i + 2 : i + 4]) == 2:
+            value, step = chr(int(body[i + 2 : i + 4], 16)), 4
+        elif d == "u" and body[i + 2 : i + 3] == "{":
             close = body.find("}", i + 3, i + 12)
-            digits = body[i + 3:close] if close > 0 else ""
+            digits = body[i + 3 : close] if close > 0 else ""
             if _hex(digits) and int(digits, 16) <= 0x10FFFF:
                 value, step = chr(int(digits, 16)), close + 1 - i
-        elif d == "u" and _hex(body[i + 2:i + 6]) and len(body[i + 2:i + 6]) == 4:
-            cp = int(body[i + 2:i + 6], 16)
+        elif d == "u" and _hex(body[i + 2 : i + 6]) and len(body[i + 2 : i + 6]) == 4:
+            cp = int(body[i + 2 : i + 6], 16)
             step = 6
-            if 0xD800 <= cp <= 0xDBFF and body[i + 6:i + 8] == "\\u" \
-                    and _hex(body[i + 8:i + 12]) and len(body[i + 8:i + 12]) == 4:
-                lo = int(body[i + 8:i + 12], 16)
+            if (
+                0xD800 <= cp <= 0xDBFF
+                and body[i + 6 : i + 8] == "\\u"
+                and _hex(body[i + 8 : i + 12])
+                and len(body[i + 8 : i + 12]) == 4
+            ):
+                lo = int(body[i + 8 : i + 12], 16)
                 if 0xDC00 <= lo <= 0xDFFF:
                     cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00)
                     step = 12
             value = chr(cp)
         elif d in "\r\n\u2028\u2029":  # line continuation
-            step = 3 if d == "\r" and body[i + 2:i + 3] == "\n" else 2
+            step = 3 if d == "\r" and body[i + 2 : i + 3] == "\n" else 2
             i += step
             continue
         elif d in "01234567":
             j = i + 1
             while j < n and j < i + 4 and body[j] in "01234567":
                 j += 1
-            digits = body[i + 1:j]
+            digits = body[i + 1 : j]
             if int(digits, 8) > 0o377:
                 j -= 1
                 digits = digits[:-1]
@@ -255,8 +276,9 @@ def unescape_js(body: str) -> tuple[str, tuple[bool, ...]]:
     return "".join(out), tuple(esc)
 
 
-def unescape_py(body: str, raw: bool = False, is_bytes: bool = False
-                ) -> tuple[str, tuple[bool, ...]]:
+def unescape_py(
+    body: str, raw: bool = False, is_bytes: bool = False
+) -> tuple[str, tuple[bool, ...]]:
     """The value of a Python string body (module docstring); never raises. Unknown
     escapes keep their backslash, as Python does."""
     if raw:
@@ -279,25 +301,35 @@ def unescape_py(body: str, raw: bool = False, is_bytes: bool = False
         elif d == "\n":
             i += 2
             continue
-        elif d == "x" and _hex(body[i + 2:i + 4]) and len(body[i + 2:i + 4]) == 2:
-            value, step = chr(int(body[i + 2:i + 4], 16)), 4
-        elif d == "u" and not is_bytes and _hex(body[i + 2:i + 6]) and len(body[i + 2:i + 6]) == 4:
-            value, step = chr(int(body[i + 2:i + 6], 16)), 6
-        elif d == "U" and not is_bytes and _hex(body[i + 2:i + 10]) \
-                and len(body[i + 2:i + 10]) == 8 and int(body[i + 2:i + 10], 16) <= 0x10FFFF:
-            value, step = chr(int(body[i + 2:i + 10], 16)), 10
-        elif d == "N" and not is_bytes and body[i + 2:i + 3] == "{":
+        elif d == "x" and _hex(body[i + 2 : i + 4]) and len(body[i + 2 : i + 4]) == 2:
+            value, step = chr(int(body[i + 2 : i + 4], 16)), 4
+        elif (
+            d == "u"
+            and not is_bytes
+            and _hex(body[i + 2 : i + 6])
+            and len(body[i + 2 : i + 6]) == 4
+        ):
+            value, step = chr(int(body[i + 2 : i + 6], 16)), 6
+        elif (
+            d == "U"
+            and not is_bytes
+            and _hex(body[i + 2 : i + 10])
+            and len(body[i + 2 : i + 10]) == 8
+            and int(body[i + 2 : i + 10], 16) <= 0x10FFFF
+        ):
+            value, step = chr(int(body[i + 2 : i + 10], 16)), 10
+        elif d == "N" and not is_bytes and body[i + 2 : i + 3] == "{":
             close = body.find("}", i + 3, i + 100)
             if close > 0:
                 try:
-                    value, step = unicodedata.lookup(body[i + 3:close]), close + 1 - i
+                    value, step = unicodedata.lookup(body[i + 3 : close]), close + 1 - i
                 except KeyError:
                     value = None
         elif d in "01234567":
             j = i + 1
             while j < n and j < i + 4 and body[j] in "01234567":
                 j += 1
-            value, step = chr(int(body[i + 1:j], 8)), j - i
+            value, step = chr(int(body[i + 1 : j], 8)), j - i
         if value is None:
             out.append("\\")
             esc.append(False)
@@ -368,8 +400,9 @@ def _decode_token(text: str, lang: str, a: int, b: int) -> Literal | None:
     return _py_literal(tok, a) if lang == "python" else _js_literal(tok, a)
 
 
-def literals(text: str, fmt: str = "js", start: int = 0, end: int | None = None
-             ) -> Iterator[Literal]:
+def literals(
+    text: str, fmt: str = "js", start: int = 0, end: int | None = None
+) -> Iterator[Literal]:
     """Every string literal of ``text`` (JS rules unless ``fmt`` is a Python format;
     for ``binary-strings`` every line), between ``start`` and ``end``."""
     lang = _language(fmt)
@@ -492,14 +525,25 @@ def _ordinary_invisible(value: str, i: int) -> bool:
     if cp == 0x200D:  # ZWJ: emoji sequences and shaping
         if prev == "\ufe0f" and nxt and ord(nxt) >= 0x80:
             return True
-        return bool(prev and nxt) and ord(prev) >= 0x80 and ord(nxt) >= 0x80 \
-            and not invisible(prev) and not invisible(nxt)
+        return (
+            bool(prev and nxt)
+            and ord(prev) >= 0x80
+            and ord(nxt) >= 0x80
+            and not invisible(prev)
+            and not invisible(nxt)
+        )
     if cp in (0x200B, 0x200C, 0x2060, 0x00AD):  # segmentation and shaping in text
-        return bool(prev and nxt) and ord(prev) >= 0x80 and ord(nxt) >= 0x80 \
-            and _letter(prev) and _letter(nxt)
+        return (
+            bool(prev and nxt)
+            and ord(prev) >= 0x80
+            and ord(nxt) >= 0x80
+            and _letter(prev)
+            and _letter(nxt)
+        )
     if cp == 0x3000:  # the ideographic space next to non-ASCII text
-        return (bool(prev) and ord(prev) >= 0x80 and not invisible(prev)) or \
-            (bool(nxt) and ord(nxt) >= 0x80 and not invisible(nxt))
+        return (bool(prev) and ord(prev) >= 0x80 and not invisible(prev)) or (
+            bool(nxt) and ord(nxt) >= 0x80 and not invisible(nxt)
+        )
     if _is_variation_selector(cp):
         if prev and ord(prev) >= 0x80 and not invisible(prev):
             return True
@@ -520,7 +564,7 @@ def _shorten(raw: str, focus: int) -> str:
         return raw
     half = MAX_LITERAL // 2
     a = max(0, min(focus - half, len(raw) - MAX_LITERAL))
-    return raw[a:a + MAX_LITERAL]
+    return raw[a : a + MAX_LITERAL]
 
 
 def _context(text: str, start: int, end: int) -> str:
@@ -529,8 +573,7 @@ def _context(text: str, start: int, end: int) -> str:
     return text[a:b].replace("\n", " ").replace("\r", " ")
 
 
-def find_lookalikes(text: str, fmt: str, locate: Callable[[int], Location]
-                    ) -> list[Lookalike]:
+def find_lookalikes(text: str, fmt: str, locate: Callable[[int], Location]) -> list[Lookalike]:
     """The literals of ``text`` with reported code points (module docstring), in text
     order; ``locate(index)`` gives a literal's location."""
     lang = _language(fmt)
@@ -602,8 +645,9 @@ def _inside(value: str, i: int) -> bool:
     return prev.isascii() and prev.isalpha() and nxt.isascii() and nxt.isalpha()
 
 
-def _check(text: str, lit: Literal, locate: Callable[[int], Location], binary: bool = False
-           ) -> Lookalike | None:
+def _check(
+    text: str, lit: Literal, locate: Callable[[int], Location], binary: bool = False
+) -> Lookalike | None:
     idx = reported(lit.value)
     if binary:
         idx = [i for i in idx if _inside(lit.value, i)]
@@ -611,7 +655,7 @@ def _check(text: str, lit: Literal, locate: Callable[[int], Location], binary: b
         return None
     cps = list(dict.fromkeys(f"U+{ord(lit.value[i]):04X}" for i in idx))
     escaped = any(lit.escaped[i] for i in idx if i < len(lit.escaped))
-    raw = text[lit.start:lit.end]
+    raw = text[lit.start : lit.end]
     focus = _raw_index(raw, lit.value, idx[0])
     return Lookalike(
         literal=_shorten(raw, focus),

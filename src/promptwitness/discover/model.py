@@ -31,30 +31,30 @@ __all__ = [
 ]
 
 KINDS = (
-    "host",          # a full host name: api.example.cn
-    "host-suffix",   # a suffix or domain part that matches hosts: .example.cn, example.cn
-    "url",           # http(s)://...
-    "ip",            # IPv4 / IPv6 address or network
-    "zone",          # an IANA zone name: Asia/Shanghai
-    "locale",        # a locale tag: zh_CN.UTF-8, zh-CN
-    "env-var",       # an environment variable name: ANTHROPIC_BASE_URL
-    "path",          # a file path: /etc/os-release, ~/.npmrc
-    "distro",        # a distribution id: ubuntu, uos, kylin, openEuler
-    "keyword",       # a short word of a keyword list (no other kind)
+    "host",  # a full host name: api.example.cn
+    "host-suffix",  # a suffix or domain part that matches hosts: .example.cn, example.cn
+    "url",  # http(s)://...
+    "ip",  # IPv4 / IPv6 address or network
+    "zone",  # an IANA zone name: Asia/Shanghai
+    "locale",  # a locale tag: zh_CN.UTF-8, zh-CN
+    "env-var",  # an environment variable name: ANTHROPIC_BASE_URL
+    "path",  # a file path: /etc/os-release, ~/.npmrc
+    "distro",  # a distribution id: ubuntu, uos, kylin, openEuler
+    "keyword",  # a short word of a keyword list (no other kind)
 )
 """What a string found (decoded or plain) is classified as (``discover.classify``)."""
 
 READ_KINDS = (
-    "env",       # an environment variable read by name
-    "zone",      # the time zone is looked up (Intl, TZ, /etc/localtime)
-    "locale",    # the locale is looked up
+    "env",  # an environment variable read by name
+    "zone",  # the time zone is looked up (Intl, TZ, /etc/localtime)
+    "locale",  # the locale is looked up
     "hostname",  # the host name is queried
-    "user",      # the user name / uid / home is queried
-    "netif",     # network interfaces are listed
-    "file",      # a file is read
-    "path",      # a path is probed (exists, stat, readdir)
-    "dns",       # a name is resolved
-    "socket",    # a socket is opened / connected
+    "user",  # the user name / uid / home is queried
+    "netif",  # network interfaces are listed
+    "file",  # a file is read
+    "path",  # a path is probed (exists, stat, readdir)
+    "dns",  # a name is resolved
+    "socket",  # a socket is opened / connected
 )
 """What a read in the code (static) or an observed input (traced) is about."""
 
@@ -78,8 +78,7 @@ class Location:
         return out
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}" if self.line is not None else \
-            f"{self.file}@{self.offset}"
+        return f"{self.file}:{self.line}" if self.line is not None else f"{self.file}@{self.offset}"
 
 
 @dataclass(frozen=True)
@@ -142,8 +141,12 @@ class Read:
     context: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "name": self.name,
-                "location": self.location.to_json(), "context": self.context}
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "location": self.location.to_json(),
+            "context": self.context,
+        }
 
 
 @dataclass(frozen=True)
@@ -161,8 +164,13 @@ class Observed:
     count: int = 1
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "name": self.name, "present": self.present,
-                "how": self.how, "count": self.count}
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "present": self.present,
+            "how": self.how,
+            "count": self.count,
+        }
 
 
 @dataclass(frozen=True)

@@ -73,24 +73,76 @@ BIN_NEAR = 100  # binary strings: how near an environment mark must be (characte
 CONTEXT = 50
 MAX_READS = 20_000  # per text
 
-KNOWN_ENV = frozenset({
-    "HOME", "PATH", "TZ", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_MESSAGES",
-    "LC_TIME", "USER", "USERNAME", "LOGNAME", "SHELL", "TERM", "TMPDIR", "PWD", "EDITOR",
-    "VISUAL", "DISPLAY", "HOSTNAME", "CI", "XDG_CONFIG_HOME", "XDG_DATA_HOME",
-    "XDG_CACHE_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR", "HTTP_PROXY", "HTTPS_PROXY",
-    "NO_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "no_proxy", "all_proxy",
-    "SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS", "APPDATA", "USERPROFILE",
-    "LOCALAPPDATA",
-})
+KNOWN_ENV = frozenset(
+    {
+        "HOME",
+        "PATH",
+        "TZ",
+        "LANG",
+        "LANGUAGE",
+        "LC_ALL",
+        "LC_CTYPE",
+        "LC_MESSAGES",
+        "LC_TIME",
+        "USER",
+        "USERNAME",
+        "LOGNAME",
+        "SHELL",
+        "TERM",
+        "TMPDIR",
+        "PWD",
+        "EDITOR",
+        "VISUAL",
+        "DISPLAY",
+        "HOSTNAME",
+        "CI",
+        "XDG_CONFIG_HOME",
+        "XDG_DATA_HOME",
+        "XDG_CACHE_HOME",
+        "XDG_STATE_HOME",
+        "XDG_RUNTIME_DIR",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "NO_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "no_proxy",
+        "all_proxy",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "NODE_EXTRA_CA_CERTS",
+        "APPDATA",
+        "USERPROFILE",
+        "LOCALAPPDATA",
+    }
+)
 """Variables every platform knows (also what marks an environment neighbourhood in
 binary strings)."""
 
 _LOWER_ENV = frozenset(n for n in KNOWN_ENV if n.islower())
-_ALSO = {"TZ": "zone", "LANG": "locale", "LANGUAGE": "locale", "LC_ALL": "locale",
-         "USER": "user", "USERNAME": "user", "LOGNAME": "user", "HOME": "user",
-         "HOSTNAME": "hostname"}
-_NOT_VARS = frozenset({"hasOwnProperty", "toString", "constructor", "valueOf",
-                       "propertyIsEnumerable", "isPrototypeOf", "toLocaleString"})
+_ALSO = {
+    "TZ": "zone",
+    "LANG": "locale",
+    "LANGUAGE": "locale",
+    "LC_ALL": "locale",
+    "USER": "user",
+    "USERNAME": "user",
+    "LOGNAME": "user",
+    "HOME": "user",
+    "HOSTNAME": "hostname",
+}
+_NOT_VARS = frozenset(
+    {
+        "hasOwnProperty",
+        "toString",
+        "constructor",
+        "valueOf",
+        "propertyIsEnumerable",
+        "isPrototypeOf",
+        "toLocaleString",
+    }
+)
 
 _IDENT = r"[A-Za-z_$][\w$]*"
 _STR = r"(?P<q>['\"`])(?P<s>[^'\"`\\\n]{1,300})(?P=q)"
@@ -103,17 +155,21 @@ _JS_ANCHOR = re.compile(
 )
 """Anchors of the JS rules: each alternative starts with a literal, so ``re`` skips
 fast over a 10 MB bundle; the rule is decided by the text around the anchor."""
-_FS_CALL = re.compile(r"(?:^|[^\w$])(?P<f>readFileSync|readFile|createReadStream|openSync"
-                      r"|existsSync|statSync|lstatSync|readdirSync|accessSync|realpathSync"
-                      r"|access|stat|lstat|readdir|exists|open)\s*$")
+_FS_CALL = re.compile(
+    r"(?:^|[^\w$])(?P<f>readFileSync|readFile|createReadStream|openSync"
+    r"|existsSync|statSync|lstatSync|readdirSync|accessSync|realpathSync"
+    r"|access|stat|lstat|readdir|exists|open)\s*$"
+)
 _ALIAS_BEFORE = re.compile(r"(?:^|[^\w$.])(?P<a>[A-Za-z_$][\w$]*)\s*=\s*$")
 _FS_READ = frozenset({"readFileSync", "readFile", "createReadStream", "openSync", "open"})
 _ABS = r"(?:/(?!/)(?:(?!\$\{)[^'\"`\s\\]){1,250}|~/(?:(?!\$\{)[^'\"`\s\\]){1,250})"
 _ARG_PATH = re.compile(r"(?P<q>['\"`])(?P<s>" + _ABS + r")(?P=q)")
 _ARG_HOST = re.compile(r"(?P<q>['\"`])(?P<s>[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+)(?P=q)")
 _MEMBER = re.compile(r"\s*(?:\.\s*(?P<m>" + _IDENT + r")|\[\s*" + _STR + r"\s*\])")
-_HOME_ARGS = re.compile(r"\s*,\s*(?P<q>['\"`])(?P<s>[^'\"`\\\n/]{1,100}(?:/[^'\"`\\\n]{0,100})?)"
-                        r"(?P=q)")
+_HOME_ARGS = re.compile(
+    r"\s*,\s*(?P<q>['\"`])(?P<s>[^'\"`\\\n/]{1,100}(?:/[^'\"`\\\n]{0,100})?)"
+    r"(?P=q)"
+)
 _ENV_NAME = r"(?:[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[A-Z]{2,}|" + "|".join(sorted(_LOWER_ENV)) + r")"
 
 _PY_RULES: list[tuple[re.Pattern[str], str, str | None]] = [
@@ -126,52 +182,100 @@ _PY_RULES: list[tuple[re.Pattern[str], str, str | None]] = [
     (re.compile(r"\.tm_zone\b"), "zone", "time.localtime().tm_zone"),
     (re.compile(r"\.astimezone\(\s*\)"), "zone", "datetime.astimezone()"),
     (re.compile(r"\b(?:tzlocal|get_localzone)\b"), "zone", "tzlocal"),
-    (re.compile(r"\blocale\.(?:getlocale|getdefaultlocale|getpreferredencoding|"
-                r"getencoding)\("), "locale", "locale.getlocale()"),
-    (re.compile(r"\blocale\.setlocale\([^,()]{1,40},\s*(?P<q>['\"])(?P=q)\s*\)"), "locale",
-     "locale.setlocale(LC_*, \"\")"),
+    (
+        re.compile(
+            r"\blocale\.(?:getlocale|getdefaultlocale|getpreferredencoding|"
+            r"getencoding)\("
+        ),
+        "locale",
+        "locale.getlocale()",
+    ),
+    (
+        re.compile(r"\blocale\.setlocale\([^,()]{1,40},\s*(?P<q>['\"])(?P=q)\s*\)"),
+        "locale",
+        'locale.setlocale(LC_*, "")',
+    ),
     (re.compile(r"\bsocket\.(?:gethostname|getfqdn)\("), "hostname", "socket.gethostname()"),
     (re.compile(r"\bplatform\.(?:node|uname)\(|\bos\.uname\("), "hostname", "os.uname()"),
     (re.compile(r"\bgetpass\.getuser\("), "user", "getpass.getuser()"),
     (re.compile(r"\bos\.getlogin\("), "user", "os.getlogin()"),
     (re.compile(r"\bpwd\.getpw\w*\("), "user", "pwd.getpwuid()"),
-    (re.compile(r"\bPath\.home\(\s*\)|expanduser\(\s*(?P<q>['\"])~(?P=q)\s*\)"), "user",
-     "home directory"),
+    (
+        re.compile(r"\bPath\.home\(\s*\)|expanduser\(\s*(?P<q>['\"])~(?P=q)\s*\)"),
+        "user",
+        "home directory",
+    ),
     (re.compile(r"\bos\.get(?:e?uid)\(\s*\)"), "user", "os.getuid()"),
-    (re.compile(r"\bpsutil\.net_if_\w+\(|\bnetifaces\.\w+\(|\bsocket\.if_nameindex\("),
-     "netif", "network interfaces"),
+    (
+        re.compile(r"\bpsutil\.net_if_\w+\(|\bnetifaces\.\w+\(|\bsocket\.if_nameindex\("),
+        "netif",
+        "network interfaces",
+    ),
     (re.compile(r"\bopen\(\s*" + r"(?P<q>['\"])(?P<s>" + _ABS + r")(?P=q)"), "file", None),
-    (re.compile(r"\bPath\(\s*(?P<q>['\"])(?P<s>" + _ABS + r")(?P=q)\s*\)\s*\.\s*"
-                r"(?:read_text|read_bytes|open)\("), "file", None),
-    (re.compile(r"\bPath\(\s*(?P<q>['\"])(?P<s>" + _ABS + r")(?P=q)\s*\)\s*\.\s*"
-                r"(?:exists|is_file|is_dir|stat|iterdir|glob|resolve)\("), "path", None),
-    (re.compile(r"\bos\.(?:path\.(?:exists|isfile|isdir|getsize|islink|realpath)|listdir"
-                r"|stat|lstat|access|scandir)\(\s*(?P<q>['\"])(?P<s>" + _ABS + r")(?P=q)"),
-     "path", None),
+    (
+        re.compile(
+            r"\bPath\(\s*(?P<q>['\"])(?P<s>" + _ABS + r")(?P=q)\s*\)\s*\.\s*"
+            r"(?:read_text|read_bytes|open)\("
+        ),
+        "file",
+        None,
+    ),
+    (
+        re.compile(
+            r"\bPath\(\s*(?P<q>['\"])(?P<s>" + _ABS + r")(?P=q)\s*\)\s*\.\s*"
+            r"(?:exists|is_file|is_dir|stat|iterdir|glob|resolve)\("
+        ),
+        "path",
+        None,
+    ),
+    (
+        re.compile(
+            r"\bos\.(?:path\.(?:exists|isfile|isdir|getsize|islink|realpath)|listdir"
+            r"|stat|lstat|access|scandir)\(\s*(?P<q>['\"])(?P<s>" + _ABS + r")(?P=q)"
+        ),
+        "path",
+        None,
+    ),
     (re.compile(r"expanduser\(\s*(?P<q>['\"])(?P<s>~/[^'\"\n]{1,200})(?P=q)"), "path", None),
-    (re.compile(r"\bsocket\.(?:gethostbyname|gethostbyname_ex|getaddrinfo)\(\s*"
-                r"(?P<q>['\"])(?P<s>[A-Za-z0-9.-]+\.[A-Za-z0-9-]+)(?P=q)"), "dns", None),
-    (re.compile(r"\bresolver\.(?:resolve|query)\(\s*"
-                r"(?P<q>['\"])(?P<s>[A-Za-z0-9.-]+\.[A-Za-z0-9-]+)(?P=q)"), "dns", None),
+    (
+        re.compile(
+            r"\bsocket\.(?:gethostbyname|gethostbyname_ex|getaddrinfo)\(\s*"
+            r"(?P<q>['\"])(?P<s>[A-Za-z0-9.-]+\.[A-Za-z0-9-]+)(?P=q)"
+        ),
+        "dns",
+        None,
+    ),
+    (
+        re.compile(
+            r"\bresolver\.(?:resolve|query)\(\s*"
+            r"(?P<q>['\"])(?P<s>[A-Za-z0-9.-]+\.[A-Za-z0-9-]+)(?P=q)"
+        ),
+        "dns",
+        None,
+    ),
 ]
 
 _PYC_CODE = re.compile(r"^# code (?P<qual>\S*) names: (?P<names>.*)$", re.M)
 _PYC_STR = re.compile(r"^(?P<q>['\"])(?P<s>[^'\"\\\n]{1,300})(?P=q)$", re.M)
-_PYC_KINDS = {"gethostname": ("hostname", "socket.gethostname()"),
-              "getfqdn": ("hostname", "socket.getfqdn()"),
-              "getuser": ("user", "getpass.getuser()"),
-              "getlogin": ("user", "os.getlogin()"),
-              "tzname": ("zone", "time.tzname"),
-              "get_localzone": ("zone", "tzlocal"),
-              "getlocale": ("locale", "locale.getlocale()"),
-              "getdefaultlocale": ("locale", "locale.getdefaultlocale()"),
-              "net_if_addrs": ("netif", "network interfaces")}
+_PYC_KINDS = {
+    "gethostname": ("hostname", "socket.gethostname()"),
+    "getfqdn": ("hostname", "socket.getfqdn()"),
+    "getuser": ("user", "getpass.getuser()"),
+    "getlogin": ("user", "os.getlogin()"),
+    "tzname": ("zone", "time.tzname"),
+    "get_localzone": ("zone", "tzlocal"),
+    "getlocale": ("locale", "locale.getlocale()"),
+    "getdefaultlocale": ("locale", "locale.getdefaultlocale()"),
+    "net_if_addrs": ("netif", "network interfaces"),
+}
 
 _BIN_TOKEN = re.compile(r"(?<![A-Za-z0-9_])(?P<s>[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)(?![A-Za-z0-9_])")
 _BIN_MARK = re.compile(
     r"getenv|environ|env::var|std::env|os\.Getenv|LookupEnv|environment variable|env var"
-    r"|(?<![A-Za-z0-9_])(?:" + "|".join(sorted(KNOWN_ENV, key=len, reverse=True)) +
-    r")(?![A-Za-z0-9_])")
+    r"|(?<![A-Za-z0-9_])(?:"
+    + "|".join(sorted(KNOWN_ENV, key=len, reverse=True))
+    + r")(?![A-Za-z0-9_])"
+)
 _BIN_PATH = re.compile(r"(?:/etc|/proc|/sys)(?:/[a-z0-9._%@+-]+)+/?|~(?:/[A-Za-z0-9._-]+)+/?")
 
 
@@ -187,13 +291,17 @@ class _Out:
         self.locate = locate
         self.reads: list[Read] = []
 
-    def add(self, kind: str, name: str, start: int, end: int, context: str | None = None
-            ) -> None:
+    def add(self, kind: str, name: str, start: int, end: int, context: str | None = None) -> None:
         if len(self.reads) >= MAX_READS:
             return
-        self.reads.append(Read(kind, name, self.locate(start),
-                               context if context is not None
-                               else _context(self.text, start, end)))
+        self.reads.append(
+            Read(
+                kind,
+                name,
+                self.locate(start),
+                context if context is not None else _context(self.text, start, end),
+            )
+        )
 
     def env(self, name: str, start: int, end: int, how: str = "") -> None:
         if not name or name in _NOT_VARS or len(name) > 200:
@@ -232,7 +340,7 @@ def _js(out: _Out) -> None:
         tok = m.group()
         start, end = m.start(), m.end()
         if tok.endswith("env"):
-            if text[end:end + 1].isalnum() or text[end:end + 1] in "_$":
+            if text[end : end + 1].isalnum() or text[end : end + 1] in "_$":
                 continue
             mm = _MEMBER.match(text, end)
             if mm is not None:
@@ -240,7 +348,7 @@ def _js(out: _Out) -> None:
                 if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
                     out.env(name, start, mm.end())
                 continue
-            before = text[max(0, start - 60):start]
+            before = text[max(0, start - 60) : start]
             if before.rstrip().endswith("=") and not before.rstrip().endswith(("==", "!=")):
                 stripped = before.rstrip()[:-1].rstrip()
                 if stripped.endswith("}"):
@@ -250,17 +358,15 @@ def _js(out: _Out) -> None:
                     if am is not None:
                         aliases.append((am.group("a"), end))
         elif tok.startswith("Deno"):
-            mm = re.match(_STR, text[end:end + 310])
+            mm = re.match(_STR, text[end : end + 310])
             if mm is not None:
                 out.env(mm.group("s"), start, end + mm.end())
         elif tok.startswith("resolvedOptions"):
-            after = text[end:end + 12]
+            after = text[end : end + 12]
             if after.startswith(".timeZone"):
-                out.add("zone", "Intl.DateTimeFormat().resolvedOptions().timeZone",
-                        start, end + 9)
+                out.add("zone", "Intl.DateTimeFormat().resolvedOptions().timeZone", start, end + 9)
             elif after.startswith(".locale"):
-                out.add("locale", "Intl.DateTimeFormat().resolvedOptions().locale",
-                        start, end + 7)
+                out.add("locale", "Intl.DateTimeFormat().resolvedOptions().locale", start, end + 7)
             elif not after.startswith((".calendar", ".numberingSystem", ".hour")):
                 out.add("zone", "Intl.DateTimeFormat().resolvedOptions()", start, end)
                 out.add("locale", "Intl.DateTimeFormat().resolvedOptions()", start, end)
@@ -269,7 +375,7 @@ def _js(out: _Out) -> None:
         elif tok.startswith("timeZoneName"):
             out.add("zone", "timeZoneName format option", start, end)
         elif tok.startswith("navigator"):
-            if not (text[end:end + 1].isalnum() or text[end:end + 1] in "_$"):
+            if not (text[end : end + 1].isalnum() or text[end : end + 1] in "_$"):
                 out.add("locale", tok, start, end)
         elif tok.startswith("."):
             call = tok[1:].split("(")[0]
@@ -281,7 +387,7 @@ def _js(out: _Out) -> None:
             if call == "homedir":
                 _home_join(out, end)
         elif tok.startswith("("):
-            fm = _FS_CALL.search(text[max(0, start - 40):start])
+            fm = _FS_CALL.search(text[max(0, start - 40) : start])
             if fm is not None:
                 mm = _ARG_PATH.match(text, end)
                 if mm is not None:
@@ -318,10 +424,17 @@ def _js_alias(out: _Out, alias: str, start: int) -> None:
     """``alias = process.env``: ``alias.NAME`` / ``alias["NAME"]`` in the next
     ``ALIAS_WINDOW`` characters, until the alias is bound again."""
     text = out.text
-    window = text[start:start + ALIAS_WINDOW]
+    window = text[start : start + ALIAS_WINDOW]
     name = re.escape(alias)
-    pat = re.compile(r"(?<![\w$.])" + name + r"\s*(?:\.\s*(?P<m>" + _ENV_NAME +
-                     r")(?![\w$])|\[\s*(?P<q>['\"`])(?P<s>" + _ENV_NAME + r")(?P=q)\s*\])")
+    pat = re.compile(
+        r"(?<![\w$.])"
+        + name
+        + r"\s*(?:\.\s*(?P<m>"
+        + _ENV_NAME
+        + r")(?![\w$])|\[\s*(?P<q>['\"`])(?P<s>"
+        + _ENV_NAME
+        + r")(?P=q)\s*\])"
+    )
     rebind = re.compile(r"(?<![\w$.])" + name + r"\s*=(?![=>])|(?<![\w$])function\b")
     stop = rebind.search(window)
     limit = stop.start() if stop is not None else len(window)
@@ -347,7 +460,7 @@ def _js_destructuring(out: _Out, close: int, end: int) -> None:
         i -= 1
     if i < floor or depth != 0:
         return
-    for key in _top_level_keys(text[i + 1:close]):
+    for key in _top_level_keys(text[i + 1 : close]):
         out.env(key, i, end, how="destructured from process.env")
 
 
@@ -435,24 +548,34 @@ def _binary(out: _Out) -> None:
         if _BIN_PATH.fullmatch(line):
             out.add("path", line, a, b, f"binary strings: {line[:120]}")
             continue
-        if not (marks[i] or any(marks[max(0, i - 2):i]) or any(marks[i + 1:i + 3])):
+        if not (marks[i] or any(marks[max(0, i - 2) : i]) or any(marks[i + 1 : i + 3])):
             continue
         spans = [mk.span() for mk in _BIN_MARK.finditer(line)] if marks[i] else []
         near = len(line) <= BIN_NEAR and any(
             marks[j] and lines[j][1] - lines[j][0] <= BIN_NEAR
-            for j in range(max(0, i - 2), min(len(lines), i + 3)) if j != i)
+            for j in range(max(0, i - 2), min(len(lines), i + 3))
+            if j != i
+        )
         for m in _BIN_TOKEN.finditer(line):
             name = m.group("s")
             if len(name) > 64 or _glued(name, tokens):
                 continue
             # the neighbourhood must show the environment through something else: a
             # mark within BIN_NEAR characters on its line, or a short string next to it
-            others = any(not (m.start() <= a and b <= m.end())
-                         and a < m.end() + BIN_NEAR and b > m.start() - BIN_NEAR
-                         for a, b in spans)
+            others = any(
+                not (m.start() <= a and b <= m.end())
+                and a < m.end() + BIN_NEAR
+                and b > m.start() - BIN_NEAR
+                for a, b in spans
+            )
             if others or near:
-                out.add("env", name, a + m.start(), a + m.end(),
-                        f"binary strings: {line[max(0, m.start() - 60):m.end() + 60]}")
+                out.add(
+                    "env",
+                    name,
+                    a + m.start(),
+                    a + m.end(),
+                    f"binary strings: {line[max(0, m.start() - 60) : m.end() + 60]}",
+                )
 
 
 def _glued(name: str, tokens: set[str]) -> bool:

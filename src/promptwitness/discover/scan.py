@@ -59,8 +59,27 @@ PLAIN_KINDS = frozenset({"host", "host-suffix", "zone", "locale", "ip", "distro"
 BINARY_PLAIN_KINDS = frozenset({"host", "host-suffix", "ip", "distro"})
 """In binary strings: locale and zone lists are the ICU and tz data every runtime
 carries, and tell nothing about the agent."""
-FILE_SUFFIXES = frozenset({"so", "in", "sh", "pl", "rs", "md", "py", "zip", "mov", "pm",
-                           "cc", "am", "ac", "ps", "gz", "xz", "bz2"})
+FILE_SUFFIXES = frozenset(
+    {
+        "so",
+        "in",
+        "sh",
+        "pl",
+        "rs",
+        "md",
+        "py",
+        "zip",
+        "mov",
+        "pm",
+        "cc",
+        "am",
+        "ac",
+        "ps",
+        "gz",
+        "xz",
+        "bz2",
+    }
+)
 """Last labels that are far more often file extensions (``libglib-2.0.so``,
 ``pyx.in``): such a string does not count towards a plain table of hosts."""
 CONTEXT = 80
@@ -112,8 +131,11 @@ def _plain_lines(text: str) -> Iterator[tuple[int, int, tuple[str, ...]]]:
         nl = text.find("\n", pos)
         end = n if nl < 0 else nl
         line = text[pos:end]
-        ok = 0 < len(line) <= 253 and (any(c in line for c in "./-_:")) \
+        ok = (
+            0 < len(line) <= 253
+            and (any(c in line for c in "./-_:"))
             and bool(_plain_kinds(line, BINARY_PLAIN_KINDS))
+        )
         if ok:
             if not run:
                 run_start = pos
@@ -161,10 +183,15 @@ class _Collector:
             locs.append(r.location)
 
 
-def scan(target: str | Target, *, max_seconds: float | None = 300.0,
-         max_bytes: int | None = None, all_strings: bool = False,
-         budget: Callable[[], Budget] | None = None,
-         progress: Progress | None = None) -> ScanReport:
+def scan(
+    target: str | Target,
+    *,
+    max_seconds: float | None = 300.0,
+    max_bytes: int | None = None,
+    all_strings: bool = False,
+    budget: Callable[[], Budget] | None = None,
+    progress: Progress | None = None,
+) -> ScanReport:
     """Scan ``target`` (a path, ``AGENT@VERSION``, or a resolved
     :class:`~sources.Target`) and report what it found (module docstring).
 
@@ -176,8 +203,10 @@ def scan(target: str | Target, *, max_seconds: float | None = 300.0,
     started = time.monotonic()
     deadline = started + max_seconds if max_seconds is not None else None
     defaults = Limits()
-    limits = Limits(max_bytes=max_bytes if max_bytes is not None else defaults.max_bytes,
-                    all_strings=all_strings)
+    limits = Limits(
+        max_bytes=max_bytes if max_bytes is not None else defaults.max_bytes,
+        all_strings=all_strings,
+    )
     sources = Sources(target, limits=limits, deadline=deadline, progress=progress)
     found = _Collector()
     notes: list[str] = []
@@ -190,11 +219,13 @@ def scan(target: str | Target, *, max_seconds: float | None = 300.0,
         except (Exception, RecursionError) as exc:  # noqa: BLE001 - hostile input: a note
             failed += 1
             if failed <= 20:
-                notes.append(f"{piece.name}: analysis stopped ({type(exc).__name__}: "
-                             f"{str(exc)[:120]})")
+                notes.append(
+                    f"{piece.name}: analysis stopped ({type(exc).__name__}: {str(exc)[:120]})"
+                )
         if progress is not None:
-            progress("piece", {"name": piece.name, "format": piece.format,
-                               "chars": len(piece.text)})
+            progress(
+                "piece", {"name": piece.name, "format": piece.format, "chars": len(piece.text)}
+            )
     if failed > 20:
         notes.append(f"{failed - 20} more texts whose analysis stopped")
     for f in sources.files:
@@ -214,8 +245,9 @@ def scan(target: str | Target, *, max_seconds: float | None = 300.0,
                 "lookalikes": [found.lookalike_counts[k] for k in found.lookalikes],
                 "reads": [found.read_counts[k] for k in found.reads],
             },
-            "read_locations": [[loc.to_json() for loc in found.read_locations[k]]
-                               for k in found.reads],
+            "read_locations": [
+                [loc.to_json() for loc in found.read_locations[k]] for k in found.reads
+            ],
             "bytes": sources.bytes_read,
             "formats": dict(formats.most_common()),
             "decode": dict(spent),
@@ -226,9 +258,14 @@ def scan(target: str | Target, *, max_seconds: float | None = 300.0,
     return report
 
 
-def _analyse(piece: Piece, found: _Collector, deadline: float | None,
-             budget: Callable[[], Budget] | None, spent: Counter[str], notes: list[str]
-             ) -> None:
+def _analyse(
+    piece: Piece,
+    found: _Collector,
+    deadline: float | None,
+    budget: Callable[[], Budget] | None,
+    spent: Counter[str],
+    notes: list[str],
+) -> None:
     text = piece.text
     if not text:
         return
@@ -237,9 +274,15 @@ def _analyse(piece: Piece, found: _Collector, deadline: float | None,
         b.deadline = deadline if b.deadline is None else min(b.deadline, deadline)
     for d in decode_text(text, b):
         if interesting(d.strings):
-            found.table(DecodedTable(
-                encoding=d.encoding, strings=d.strings, location=piece.location(d.start),
-                context=_excerpt(text, d.start, d.end), kinds=classify_strings(d.strings)))
+            found.table(
+                DecodedTable(
+                    encoding=d.encoding,
+                    strings=d.strings,
+                    location=piece.location(d.start),
+                    context=_excerpt(text, d.start, d.end),
+                    kinds=classify_strings(d.strings),
+                )
+            )
     spent["candidates"] += b.candidates
     spent["produced"] += b.produced
     spent["bombs"] += b.bombs
@@ -248,14 +291,21 @@ def _analyse(piece: Piece, found: _Collector, deadline: float | None,
         notes.append(f"{piece.name}: decoding stopped early ({b.reason} limit)")
     elif b.exhausted and not spent["deadline"]:
         spent["deadline"] += 1
-        notes.append(f"{piece.name}: the time limit passed while decoding it; what follows "
-                     "was not scanned")
+        notes.append(
+            f"{piece.name}: the time limit passed while decoding it; what follows was not scanned"
+        )
     if b.bombs:
         notes.append(f"{piece.name}: {b.bombs} decompression bomb(s) dropped")
     for start, end, strings in plain_tables(text, piece.format):
-        found.table(DecodedTable(
-            encoding=("plain",), strings=strings, location=piece.location(start),
-            context=_excerpt(text, start, end), kinds=classify_strings(strings)))
+        found.table(
+            DecodedTable(
+                encoding=("plain",),
+                strings=strings,
+                location=piece.location(start),
+                context=_excerpt(text, start, end),
+                kinds=classify_strings(strings),
+            )
+        )
     for x in find_lookalikes(text, piece.format, piece.location):
         found.lookalike(x)
     for r in find_reads(text, piece.format, piece.location):

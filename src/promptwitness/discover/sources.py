@@ -106,29 +106,78 @@ BUN_TRAILER = b"\n---- Bun! ----\n"
 BUN_OFFSETS_SIZE = 32
 SEA_MAGIC = 0x0143DA20
 SEA_NOTE_NAME = b"NODE_SEA_BLOB"
-PKG_PRELUDE = (b"(function(process, require, console, EXECPATH_FD, PAYLOAD_POSITION, "
-               b"PAYLOAD_SIZE) { ")
+PKG_PRELUDE = (
+    b"(function(process, require, console, EXECPATH_FD, PAYLOAD_POSITION, PAYLOAD_SIZE) { "
+)
 MiB = 1 << 20
 _NEWLINE = re.compile("\n")
 
 JS_EXT = frozenset({".js", ".mjs", ".cjs", ".jsx", ".ts", ".mts", ".cts", ".tsx"})
 JSON_EXT = frozenset({".json", ".jsonc", ".json5", ".webmanifest"})
 PY_EXT = frozenset({".py", ".pyw"})
-BINARY_EXT = frozenset({".node", ".so", ".dylib", ".dll", ".exe", ".wasm", ".bin", ".o",
-                        ".a"})
+BINARY_EXT = frozenset({".node", ".so", ".dylib", ".dll", ".exe", ".wasm", ".bin", ".o", ".a"})
 ASSET_EXT = {
-    **dict.fromkeys((".png", ".jpg", ".jpeg", ".gif", ".webp", ".ico", ".icns", ".bmp",
-                     ".tif", ".tiff", ".avif", ".svg", ".heic"), "image"),
+    **dict.fromkeys(
+        (
+            ".png",
+            ".jpg",
+            ".jpeg",
+            ".gif",
+            ".webp",
+            ".ico",
+            ".icns",
+            ".bmp",
+            ".tif",
+            ".tiff",
+            ".avif",
+            ".svg",
+            ".heic",
+        ),
+        "image",
+    ),
     **dict.fromkeys((".ttf", ".otf", ".woff", ".woff2", ".eot"), "font"),
     ".map": "source map",
-    **dict.fromkeys((".mp3", ".mp4", ".m4a", ".aac", ".wav", ".ogg", ".oga", ".flac",
-                     ".webm", ".mov", ".avi", ".mkv"), "media"),
+    **dict.fromkeys(
+        (
+            ".mp3",
+            ".mp4",
+            ".m4a",
+            ".aac",
+            ".wav",
+            ".ogg",
+            ".oga",
+            ".flac",
+            ".webm",
+            ".mov",
+            ".avi",
+            ".mkv",
+        ),
+        "media",
+    ),
 }
-ARCHIVE_SUFFIXES = (".zip", ".whl", ".jar", ".tar", ".tgz", ".tar.gz", ".tar.bz2",
-                    ".tar.xz", ".tbz2", ".txz")
+ARCHIVE_SUFFIXES = (
+    ".zip",
+    ".whl",
+    ".jar",
+    ".tar",
+    ".tgz",
+    ".tar.gz",
+    ".tar.bz2",
+    ".tar.xz",
+    ".tbz2",
+    ".txz",
+)
 SKIP_DIRS = frozenset({".git", ".hg", ".svn"})
-EXEC_MAGIC = (b"\x7fELF", b"MZ", b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe",
-              b"\xca\xfe\xba\xbe", b"\xfe\xed\xfa\xcf", b"\xfe\xed\xfa\xce", b"\0asm")
+EXEC_MAGIC = (
+    b"\x7fELF",
+    b"MZ",
+    b"\xcf\xfa\xed\xfe",
+    b"\xce\xfa\xed\xfe",
+    b"\xca\xfe\xba\xbe",
+    b"\xfe\xed\xfa\xcf",
+    b"\xfe\xed\xfa\xce",
+    b"\0asm",
+)
 
 
 @dataclass(frozen=True)
@@ -214,20 +263,26 @@ def resolve_target(spec: str, *, install: bool = False) -> Target:
     name, sep, version = spec.rpartition("@") if "@" in spec[1:] else (spec, "", "")
     if not sep:
         if spec not in PROFILES:
-            raise UsageError(f"no such file or directory: {spec} (nor a known agent; "
-                             "scan AGENT@VERSION for an agent's installation)")
+            raise UsageError(
+                f"no such file or directory: {spec} (nor a known agent; "
+                "scan AGENT@VERSION for an agent's installation)"
+            )
         cached = cached_versions(spec)
         if not cached:
-            raise UsageError(f"{spec} is not in the agent cache; name a version: "
-                             f"promptwitness scan {spec}@VERSION")
+            raise UsageError(
+                f"{spec} is not in the agent cache; name a version: "
+                f"promptwitness scan {spec}@VERSION"
+            )
         name, version = spec, cached[-1]
     if not version or "/" in version or version in (".", ".."):
         raise UsageError(f"no such file or directory, nor AGENT@VERSION: {spec}")
     profile = get_profile(name)
     if not is_cached(name, version):
         if not install:
-            raise UsageError(f"{name}@{version} is not in the agent cache "
-                             f"(promptwitness scan {name}@{version} installs it)")
+            raise UsageError(
+                f"{name}@{version} is not in the agent cache "
+                f"(promptwitness scan {name}@{version} installs it)"
+            )
         from promptwitness.agents.registry import install as install_agent
 
         install_agent(profile, version)
@@ -316,7 +371,7 @@ class StringsExtractor:
             start = m.start()
             if start and buf[start - 1] >= 0x80:  # UTF-8 text before the ASCII run
                 start = _back(buf, start, end)
-            out.append((base + start, buf[start:m.end()].decode("utf-8", "replace")))
+            out.append((base + start, buf[start : m.end()].decode("utf-8", "replace")))
             end = max(end, m.end())
         wide = []
         for m in self.wide.finditer(buf):
@@ -347,8 +402,15 @@ def _back(buf: bytes, start: int, floor: int) -> int:
             while k > stop and 0x80 <= buf[k - 1] <= 0xBF and j - k < 3:
                 k -= 1
             lead = buf[k - 1] if k > stop else 0
-            need = 2 if 0xC2 <= lead <= 0xDF else 3 if 0xE0 <= lead <= 0xEF else \
-                4 if 0xF0 <= lead <= 0xF4 else 0
+            need = (
+                2
+                if 0xC2 <= lead <= 0xDF
+                else 3
+                if 0xE0 <= lead <= 0xEF
+                else 4
+                if 0xF0 <= lead <= 0xF4
+                else 0
+            )
             if need and j - (k - 1) == need:
                 j = k - 1
                 continue
@@ -366,8 +428,13 @@ def pyc_text_isolated(data: bytes, timeout: float = 30.0) -> tuple[str | None, s
     import subprocess
 
     try:
-        proc = subprocess.run([sys.executable, "-I", "-m", "promptwitness.discover.pycworker"],
-                              input=data, capture_output=True, timeout=timeout, check=False)
+        proc = subprocess.run(
+            [sys.executable, "-I", "-m", "promptwitness.discover.pycworker"],
+            input=data,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
         return None, "its code objects took too long to read (a hostile .pyc?)"
     except OSError as exc:
@@ -376,8 +443,10 @@ def pyc_text_isolated(data: bytes, timeout: float = 30.0) -> tuple[str | None, s
         return proc.stdout.decode("utf-8", "surrogatepass"), ""
     if proc.returncode == 3:
         return None, "not a .pyc of this Python"
-    return None, (f"unmarshalling it killed the reader (exit {proc.returncode}): malformed "
-                  "or hostile bytecode")
+    return None, (
+        f"unmarshalling it killed the reader (exit {proc.returncode}): malformed "
+        "or hostile bytecode"
+    )
 
 
 def pyc_text(data: bytes, limit: int = 64 * MiB) -> str | None:
@@ -448,19 +517,24 @@ def _parse_elf(f: IO[bytes], size: int) -> _Elf | None:
         table = _read_at(f, phoff, phnum * phentsize)
         for i in range(phnum):
             p_type, _flags, p_offset, _va, _pa, p_filesz = struct.unpack_from(
-                "<IIQQQQ", table, i * phentsize)
+                "<IIQQQQ", table, i * phentsize
+            )
             if p_type == 4 and p_offset + p_filesz <= size:
                 notes.append((p_offset, p_filesz))
     sections: dict[str, tuple[int, int]] = {}
-    if shentsize >= 64 and 0 < shnum <= 65535 and shoff + shnum * shentsize <= size \
-            and shstrndx < shnum:
+    if (
+        shentsize >= 64
+        and 0 < shnum <= 65535
+        and shoff + shnum * shentsize <= size
+        and shstrndx < shnum
+    ):
         table = _read_at(f, shoff, shnum * shentsize)
         rows = [struct.unpack_from("<IIQQQQ", table, i * shentsize) for i in range(shnum)]
         _n, _t, _fl, _a, str_off, str_size = rows[shstrndx]
         names = _read_at(f, str_off, min(str_size, MiB)) if str_off + str_size <= size else b""
         for name_off, sh_type, _flags, _addr, off, sz in rows:
             end = names.find(b"\0", name_off)
-            name = names[name_off:end if end >= 0 else None].decode("latin-1")
+            name = names[name_off : end if end >= 0 else None].decode("latin-1")
             if sh_type == 8:  # NOBITS
                 continue
             if off + sz <= size and name:
@@ -487,8 +561,9 @@ def _find_note(f: IO[bytes], notes: list[tuple[int, int]], want: bytes) -> tuple
     return None
 
 
-def _search(f: IO[bytes], size: int, needles: Iterable[bytes], chunk: int,
-            stop: Callable[[], bool]) -> dict[bytes, list[int]]:
+def _search(
+    f: IO[bytes], size: int, needles: Iterable[bytes], chunk: int, stop: Callable[[], bool]
+) -> dict[bytes, list[int]]:
     """Every position of each needle, streaming (first 64 positions each)."""
     wanted = list(needles)
     found: dict[bytes, list[int]] = {n: [] for n in wanted}
@@ -529,8 +604,9 @@ class _Embedded:
     hint: str = ""  # category override (e.g. "binary" for bytecode)
 
 
-def parse_bun_graph(read: Callable[[int, int], bytes], trailer_at: int
-                    ) -> tuple[list[_Embedded], str, str] | None:
+def parse_bun_graph(
+    read: Callable[[int, int], bytes], trailer_at: int
+) -> tuple[list[_Embedded], str, str] | None:
     """The modules of a Bun standalone module graph whose trailer starts at
     ``trailer_at`` (absolute offsets; ``read(offset, n)``): (modules, entry point name,
     compile exec argv), or None when the record does not validate."""
@@ -590,8 +666,9 @@ def parse_bun_graph(read: Callable[[int, int], bytes], trailer_at: int
 # ------------------------------------------------------------------ Node SEA
 
 
-def parse_sea_blob(read: Callable[[int, int], bytes], at: int, length: int
-                   ) -> tuple[list[_Embedded], int] | None:
+def parse_sea_blob(
+    read: Callable[[int, int], bytes], at: int, length: int
+) -> tuple[list[_Embedded], int] | None:
     """The main script (or snapshot) and assets of a Node SEA blob at ``at``:
     (entries, flags), or None when the magic does not match."""
     head = read(at, 8)
@@ -632,8 +709,14 @@ def parse_sea_blob(read: Callable[[int, int], bytes], at: int, length: int
         if second is None:
             return None
     use_snapshot = bool(flags & 2)
-    entries = [_Embedded(code_path or ("snapshot.blob" if use_snapshot else "main.js"),
-                         second[1], second[0], hint="binary" if use_snapshot else "js")]
+    entries = [
+        _Embedded(
+            code_path or ("snapshot.blob" if use_snapshot else "main.js"),
+            second[1],
+            second[0],
+            hint="binary" if use_snapshot else "js",
+        )
+    ]
     if flags & 4:  # code cache: V8 data, not source
         view()
     if flags & 8:
@@ -653,8 +736,9 @@ def parse_sea_blob(read: Callable[[int, int], bytes], at: int, length: int
 # ------------------------------------------------------------------ pkg
 
 
-def parse_pkg_prelude(prelude: str) -> tuple[dict[str, dict[str, list[int]]], dict[str, str],
-                                             int] | None:
+def parse_pkg_prelude(
+    prelude: str,
+) -> tuple[dict[str, dict[str, list[int]]], dict[str, str], int] | None:
     """(virtual file system, key -> path segment dictionary, compression) of a pkg
     prelude's text, or None when it does not parse."""
     marker = "\n})(function (exports) {\n"
@@ -704,8 +788,14 @@ class Sources:
     """The pieces of one TARGET (module docstring). Iterate once; then ``files`` lists
     what was read, ``notes`` what was skipped or cut and why, ``bytes_read`` the total."""
 
-    def __init__(self, target: str | Target, *, limits: Limits | None = None,
-                 deadline: float | None = None, progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        target: str | Target,
+        *,
+        limits: Limits | None = None,
+        deadline: float | None = None,
+        progress: Progress | None = None,
+    ) -> None:
         self.target = target if isinstance(target, Target) else resolve_target(target)
         self.limits = limits or Limits()
         self.deadline = deadline
@@ -772,22 +862,30 @@ class Sources:
             self.notes.append(f"not scanned ({len(self.left_out)} files): {shown}{more}")
         if self.skipped:
             kinds = ", ".join(f"{n} {k}" for k, n in self.skipped.most_common())
-            self.notes.append(f"skipped files: {kinds}"
-                              + ("" if self.limits.all_strings else
-                                 " (--all-strings reads their printable strings)"))
+            self.notes.append(
+                f"skipped files: {kinds}"
+                + (
+                    ""
+                    if self.limits.all_strings
+                    else " (--all-strings reads their printable strings)"
+                )
+            )
         if self.duplicates:
-            self.notes.append(f"{self.duplicates} duplicate texts (same bytes as one already "
-                              "scanned) were scanned once")
+            self.notes.append(
+                f"{self.duplicates} duplicate texts (same bytes as one already "
+                "scanned) were scanned once"
+            )
 
     def _list(self, files: tuple[Path, ...]) -> Iterator[Piece]:
-        rank = {"js": 0, "python": 0, "json": 1, "pyc": 2, "archive": 3, "other": 4,
-                "binary": 5}
-        order = sorted(dict.fromkeys(files), key=lambda p: (rank.get(category_of(p.name), 6),
-                                                           str(p)))
+        rank = {"js": 0, "python": 0, "json": 1, "pyc": 2, "archive": 3, "other": 4, "binary": 5}
+        order = sorted(
+            dict.fromkeys(files), key=lambda p: (rank.get(category_of(p.name), 6), str(p))
+        )
         for p in order:
             if self.expired() or self._room() <= 0:
-                self.stopped = self.stopped or ("stopped at the time limit" if self.expired()
-                                                else "stopped at the size bound")
+                self.stopped = self.stopped or (
+                    "stopped at the time limit" if self.expired() else "stopped at the size bound"
+                )
                 self.left_out.append(str(p))
                 continue
             if not p.exists():
@@ -799,8 +897,7 @@ class Sources:
         entries: list[tuple[tuple[int, int, str], Path]] = []
         firsts = list(self.target.first)
         real_root = root.resolve()
-        rank = {"js": 0, "python": 0, "json": 1, "pyc": 2, "archive": 3, "other": 4,
-                "binary": 5}
+        rank = {"js": 0, "python": 0, "json": 1, "pyc": 2, "archive": 3, "other": 4, "binary": 5}
         count = 0
         for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
             dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
@@ -826,7 +923,8 @@ class Sources:
                 continue
             if self._room() <= 0:
                 self.stopped = self.stopped or (
-                    f"stopped at the size bound ({self.limits.max_bytes:,} bytes read)")
+                    f"stopped at the size bound ({self.limits.max_bytes:,} bytes read)"
+                )
                 self.left_out.append(rel)
                 continue
             if p.is_symlink():
@@ -908,10 +1006,13 @@ class Sources:
             return
         # large text: windows that overlap, so nothing straddling a boundary is lost
         window, overlap = self.limits.text_window, 64 * 1024
-        record = ScannedFile(name, "js-bundle" if cat == "js" else cat, size,
-                             f"read in windows of {window // MiB} MiB"
-                             + ("" if allowance >= size else
-                                f"; cut at {allowance:,} bytes (size bound)"))
+        record = ScannedFile(
+            name,
+            "js-bundle" if cat == "js" else cat,
+            size,
+            f"read in windows of {window // MiB} MiB"
+            + ("" if allowance >= size else f"; cut at {allowance:,} bytes (size bound)"),
+        )
         self._record(record)
         pos = 0
         while pos < allowance:
@@ -929,12 +1030,14 @@ class Sources:
                 break
             pos += len(data) - overlap
 
-    def _text_bytes(self, name: str, cat: str, data: bytes, size: int, note: str = ""
-                    ) -> Iterator[Piece]:
+    def _text_bytes(
+        self, name: str, cat: str, data: bytes, size: int, note: str = ""
+    ) -> Iterator[Piece]:
         text = _decode(data)
         if text is None:
-            record = ScannedFile(name, "binary-strings", size,
-                                 "not UTF-8 text: read as printable strings")
+            record = ScannedFile(
+                name, "binary-strings", size, "not UTF-8 text: read as printable strings"
+            )
             self._record(record)
             yield from self._strings_of(record, data)
             return
@@ -955,8 +1058,7 @@ class Sources:
     def _pyc_bytes(self, name: str, data: bytes, size: int) -> Iterator[Piece]:
         text, why = pyc_text_isolated(data)
         if text is None:
-            record = ScannedFile(name, "binary-strings", size,
-                                 f"{why}: read as printable strings")
+            record = ScannedFile(name, "binary-strings", size, f"{why}: read as printable strings")
             self._record(record)
             yield from self._strings_of(record, data)
             return
@@ -966,9 +1068,17 @@ class Sources:
 
     # -------------------------------------------------------------- strings
 
-    def _strings(self, f: IO[bytes], name: str, size: int, fmt: str, start: int,
-                 length: int, note: str = "", record: ScannedFile | None = None
-                 ) -> Iterator[Piece]:
+    def _strings(
+        self,
+        f: IO[bytes],
+        name: str,
+        size: int,
+        fmt: str,
+        start: int,
+        length: int,
+        note: str = "",
+        record: ScannedFile | None = None,
+    ) -> Iterator[Piece]:
         allowance = min(length, self._room())
         if allowance <= 0:
             self.left_out.append(name)
@@ -1026,13 +1136,17 @@ class Sources:
                 if found == BUN_TRAILER:
                     bun_at.append(end - len(BUN_TRAILER))
             sea = _find_note(f, elf.notes, SEA_NOTE_NAME)
-        if (not bun_at and size > 8 + len(BUN_TRAILER)
-                and read(size - 8 - len(BUN_TRAILER), len(BUN_TRAILER)) == BUN_TRAILER):
+        if (
+            not bun_at
+            and size > 8 + len(BUN_TRAILER)
+            and read(size - 8 - len(BUN_TRAILER), len(BUN_TRAILER)) == BUN_TRAILER
+        ):
             bun_at.append(size - 8 - len(BUN_TRAILER))
         if not bun_at and sea is None and head.startswith(EXEC_MAGIC):
             note_needle = SEA_NOTE_NAME + b"\0\0\0" + struct.pack("<I", SEA_MAGIC)
-            found_at = _search(f, size, (BUN_TRAILER, note_needle, PKG_PRELUDE),
-                               self.limits.chunk, stop)
+            found_at = _search(
+                f, size, (BUN_TRAILER, note_needle, PKG_PRELUDE), self.limits.chunk, stop
+            )
             bun_at = list(reversed(found_at[BUN_TRAILER]))
             if found_at[note_needle]:
                 at = found_at[note_needle][0] + len(SEA_NOTE_NAME) + 3
@@ -1056,29 +1170,34 @@ class Sources:
             return
         yield from self._strings(f, name, size, "binary-strings", 0, size)
 
-    def _bun(self, f: IO[bytes], name: str, size: int,
-             graph: tuple[list[_Embedded], str, str]) -> Iterator[Piece]:
+    def _bun(
+        self, f: IO[bytes], name: str, size: int, graph: tuple[list[_Embedded], str, str]
+    ) -> Iterator[Piece]:
         modules, entry, argv = graph
         extra = [f"entry point {entry}"] if entry else []
         if argv:
             extra.append(f"compile exec argv: {argv!r}")
         yield from self._embedded(f, name, size, "bun-executable", modules, "; ".join(extra))
 
-    def _pkg(self, f: IO[bytes], name: str, size: int, at: int
-             ) -> Iterator[Piece] | None:
+    def _pkg(self, f: IO[bytes], name: str, size: int, at: int) -> Iterator[Piece] | None:
         length = size - at
         if length > self.limits.max_member:
-            self.notes.append(f"{name}: pkg prelude of {length:,} bytes is over the bound; "
-                              "read as printable strings")
+            self.notes.append(
+                f"{name}: pkg prelude of {length:,} bytes is over the bound; "
+                "read as printable strings"
+            )
             return None
         prelude = _read_at(f, at, length).decode("utf-8", "replace")
         parsed = parse_pkg_prelude(prelude)
         if parsed is None:
             return None
         vfs, words, compress = parsed
-        pointers = [p for entry in vfs.values() for p in entry.values()
-                    if isinstance(p, list) and len(p) == 2
-                    and all(isinstance(x, int) and x >= 0 for x in p)]
+        pointers = [
+            p
+            for entry in vfs.values()
+            for p in entry.values()
+            if isinstance(p, list) and len(p) == 2 and all(isinstance(x, int) and x >= 0 for x in p)
+        ]
         payload_size = max((a + b for a, b in pointers), default=0)
         payload_at = at - payload_size
         if payload_at < 0:
@@ -1096,13 +1215,23 @@ class Sources:
                 if store == "1":  # STORE_CONTENT: the file as it was
                     entries.append(_Embedded(path, n, payload_at + off, codec=codec))
                 elif store == "0":  # STORE_BLOB: V8 bytecode
-                    entries.append(_Embedded(path + " (bytecode)", n, payload_at + off,
-                                             codec=codec, hint="binary"))
-        return self._embedded(f, name, size, "pkg-executable", entries,
-                              f"{len(vfs)} virtual files; prelude not scanned")
+                    entries.append(
+                        _Embedded(
+                            path + " (bytecode)", n, payload_at + off, codec=codec, hint="binary"
+                        )
+                    )
+        return self._embedded(
+            f,
+            name,
+            size,
+            "pkg-executable",
+            entries,
+            f"{len(vfs)} virtual files; prelude not scanned",
+        )
 
-    def _embedded(self, f: IO[bytes], name: str, size: int, fmt: str,
-                  entries: list[_Embedded], note: str) -> Iterator[Piece]:
+    def _embedded(
+        self, f: IO[bytes], name: str, size: int, fmt: str, entries: list[_Embedded], note: str
+    ) -> Iterator[Piece]:
         kinds: Counter[str] = Counter()
         chosen: list[tuple[_Embedded, str]] = []
         for e in entries:
@@ -1111,9 +1240,12 @@ class Sources:
             if cat in ("js", "json", "python", "binary") or self.limits.all_strings:
                 chosen.append((e, cat))
         described = ", ".join(f"{n} {k}" for k, n in kinds.most_common())
-        record = ScannedFile(name, fmt, size,
-                             "; ".join(x for x in (f"{len(entries)} embedded ({described})",
-                                                   note) if x))
+        record = ScannedFile(
+            name,
+            fmt,
+            size,
+            "; ".join(x for x in (f"{len(entries)} embedded ({described})", note) if x),
+        )
         self._record(record)
         self._tick(min(size, 4096))
         for e, cat in chosen:
@@ -1126,8 +1258,15 @@ class Sources:
                 continue
             yield from self._member(f, inner, e, cat)
         if self.limits.all_strings and fmt != "pkg-executable":
-            yield from self._strings(f, f"{name}!(runtime)", size, "binary-strings", 0, size,
-                                     "the executable's own strings (--all-strings)")
+            yield from self._strings(
+                f,
+                f"{name}!(runtime)",
+                size,
+                "binary-strings",
+                0,
+                size,
+                "the executable's own strings (--all-strings)",
+            )
 
     def _member(self, f: IO[bytes], inner: str, e: _Embedded, cat: str) -> Iterator[Piece]:
         if e.data is None and not e.codec and cat == "binary":
@@ -1182,14 +1321,17 @@ class Sources:
                             self.stopped = self.stopped or "stopped at the time limit"
                             raise _Stop
                         cat = category_of(info.filename)
-                        if cat not in ("js", "json", "python", "pyc", "binary") \
-                                and not self.limits.all_strings:
+                        if (
+                            cat not in ("js", "json", "python", "pyc", "binary")
+                            and not self.limits.all_strings
+                        ):
                             self.skipped[cat if cat != "archive" else "nested archive"] += 1
                             continue
                         members += 1
                         with z.open(info) as m:
-                            yield from self._stream_member(m, f"{name}!{info.filename}",
-                                                           info.file_size, cat)
+                            yield from self._stream_member(
+                                m, f"{name}!{info.filename}", info.file_size, cat
+                            )
             else:
                 f.seek(0)
                 with tarfile.open(fileobj=f, mode="r|*") as tar:
@@ -1201,25 +1343,36 @@ class Sources:
                         if not ti.isreg():
                             continue
                         cat = category_of(ti.name)
-                        if cat not in ("js", "json", "python", "pyc", "binary") \
-                                and not self.limits.all_strings:
+                        if (
+                            cat not in ("js", "json", "python", "pyc", "binary")
+                            and not self.limits.all_strings
+                        ):
                             self.skipped[cat if cat != "archive" else "nested archive"] += 1
                             continue
                         member = tar.extractfile(ti)
                         if member is None:
                             continue
                         members += 1
-                        yield from self._stream_member(member, f"{name}!{ti.name}", ti.size,
-                                                       cat)
+                        yield from self._stream_member(member, f"{name}!{ti.name}", ti.size, cat)
         except _Stop:
             raise
-        except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, zlib.error,
-                ValueError, NotImplementedError, RuntimeError, KeyError) as exc:
+        except (
+            tarfile.TarError,
+            zipfile.BadZipFile,
+            EOFError,
+            OSError,
+            zlib.error,
+            ValueError,
+            NotImplementedError,
+            RuntimeError,
+            KeyError,
+        ) as exc:
             why = str(exc) or type(exc).__name__
             if record not in self.files:
                 self._record(ScannedFile(name, "archive", size, f"unreadable: {why}"))
-            self.notes.append(f"{name}: archive unreadable or truncated after {members} "
-                              f"members ({why})")
+            self.notes.append(
+                f"{name}: archive unreadable or truncated after {members} members ({why})"
+            )
 
     def _stream_member(self, m: IO[bytes], inner: str, size: int, cat: str) -> Iterator[Piece]:
         limit = min(self.limits.max_member, self._room())
@@ -1249,8 +1402,9 @@ class Sources:
         if cat == "pyc":
             yield from self._pyc_bytes(inner, data, size)
         else:
-            yield from self._text_bytes(inner, cat, data, size,
-                                        f"cut at {limit:,} bytes (bound)" if cut else "")
+            yield from self._text_bytes(
+                inner, cat, data, size, f"cut at {limit:,} bytes (bound)" if cut else ""
+            )
 
 
 class _StringsBuilder:
@@ -1278,8 +1432,15 @@ class _StringsBuilder:
             return
         text = "\n".join(self.parts)
         first = self.offsets[0]
-        piece = Piece(self.record.path, "binary-strings", text, self.record, first,
-                      whole=False, positions=(self.starts, self.offsets))
+        piece = Piece(
+            self.record.path,
+            "binary-strings",
+            text,
+            self.record,
+            first,
+            whole=False,
+            positions=(self.starts, self.offsets),
+        )
         self.parts = []
         self.starts = array("q")
         self.offsets = array("q")

@@ -113,8 +113,17 @@ _SHIM = "getenv.so"
 
 # hows of the runtime hooks (a getenv just before one of these, for the same name in
 # the same thread, is the runtime answering it: one read)
-_RUNTIME_HOWS = frozenset({"process.env", "process.env.has", "os.environ", "os.environb",
-                           "os.getenv", "os.getenvb", "process.env.internal"})
+_RUNTIME_HOWS = frozenset(
+    {
+        "process.env",
+        "process.env.has",
+        "os.environ",
+        "os.environb",
+        "os.getenv",
+        "os.getenvb",
+        "process.env.internal",
+    }
+)
 # a runtime hook's report of a read that is not the program's own (child_process
 # copying the environment, the lookups of a listing): absorbs getenvs, not recorded
 _SILENT_HOWS = frozenset({"process.env.internal"})
@@ -122,19 +131,43 @@ _ANY = "\0any"
 _GETENV_HOWS = frozenset({"getenv", "secure_getenv"})
 
 _HOW = {
-    "open": "open", "creat": "open", "openat": "openat", "openat2": "openat",
-    "stat": "stat", "lstat": "stat", "newfstatat": "stat", "fstatat64": "stat",
-    "statx": "stat", "access": "access", "faccessat": "access", "faccessat2": "access",
-    "readlink": "readlink", "readlinkat": "readlink", "execve": "execve",
-    "execveat": "execve", "chdir": "chdir",
+    "open": "open",
+    "creat": "open",
+    "openat": "openat",
+    "openat2": "openat",
+    "stat": "stat",
+    "lstat": "stat",
+    "newfstatat": "stat",
+    "fstatat64": "stat",
+    "statx": "stat",
+    "access": "access",
+    "faccessat": "access",
+    "faccessat2": "access",
+    "readlink": "readlink",
+    "readlinkat": "readlink",
+    "execve": "execve",
+    "execveat": "execve",
+    "chdir": "chdir",
 }
 # system call -> (index of the path argument, index of the directory descriptor or None)
 _PATH_ARGS: dict[str, tuple[int, int | None]] = {
-    "open": (0, None), "creat": (0, None), "openat": (1, 0), "openat2": (1, 0),
-    "stat": (0, None), "lstat": (0, None), "newfstatat": (1, 0), "fstatat64": (1, 0),
-    "statx": (1, 0), "access": (0, None), "faccessat": (1, 0), "faccessat2": (1, 0),
-    "readlink": (0, None), "readlinkat": (1, 0), "execve": (0, None),
-    "execveat": (1, 0), "chdir": (0, None),
+    "open": (0, None),
+    "creat": (0, None),
+    "openat": (1, 0),
+    "openat2": (1, 0),
+    "stat": (0, None),
+    "lstat": (0, None),
+    "newfstatat": (1, 0),
+    "fstatat64": (1, 0),
+    "statx": (1, 0),
+    "access": (0, None),
+    "faccessat": (1, 0),
+    "faccessat2": (1, 0),
+    "readlink": (0, None),
+    "readlinkat": (1, 0),
+    "execve": (0, None),
+    "execveat": (1, 0),
+    "chdir": (0, None),
 }
 _OPENS = frozenset({"open", "creat", "openat", "openat2"})
 _CLONES = frozenset({"clone", "clone3", "fork", "vfork"})
@@ -157,18 +190,35 @@ _PEER_RE = re.compile(r"^(UDP|TCP|UDPv6|TCPv6):\[.*->(.*)\]$")
 _NLTYPE_RE = re.compile(r"nlmsg_type=(RTM_GET[A-Z]+)")
 _SIOC_RE = re.compile(r"^SIOCGIF[A-Z]+$")
 _O_RE = re.compile(r"\bO_[A-Z]+\b")
-_ESCAPES = {"n": 10, "t": 9, "r": 13, "v": 11, "f": 12, "a": 7, "b": 8, "\\": 92,
-            '"': 34, "'": 39, "?": 63}
+_ESCAPES = {
+    "n": 10,
+    "t": 9,
+    "r": 13,
+    "v": 11,
+    "f": 12,
+    "a": 7,
+    "b": 8,
+    "\\": 92,
+    '"': 34,
+    "'": 39,
+    "?": 63,
+}
 
 # The meaning of a read, beside the read: (kind, prefix or exact path)
 _SEMANTIC: tuple[tuple[str, str, bool], ...] = (  # kind, path, True: a tree
-    ("hostname", "/etc/hostname", False), ("hostname", "/etc/HOSTNAME", False),
+    ("hostname", "/etc/hostname", False),
+    ("hostname", "/etc/HOSTNAME", False),
     ("hostname", "/proc/sys/kernel/hostname", False),
-    ("user", "/etc/passwd", False), ("user", "/etc/group", False),
-    ("zone", "/etc/localtime", False), ("zone", "/etc/timezone", False),
-    ("zone", "/usr/share/zoneinfo", True), ("zone", "/etc/sysconfig/clock", False),
-    ("locale", "/etc/default/locale", False), ("locale", "/etc/locale.conf", False),
-    ("netif", "/proc/net", True), ("netif", "/sys/class/net", True),
+    ("user", "/etc/passwd", False),
+    ("user", "/etc/group", False),
+    ("zone", "/etc/localtime", False),
+    ("zone", "/etc/timezone", False),
+    ("zone", "/usr/share/zoneinfo", True),
+    ("zone", "/etc/sysconfig/clock", False),
+    ("locale", "/etc/default/locale", False),
+    ("locale", "/etc/locale.conf", False),
+    ("netif", "/proc/net", True),
+    ("netif", "/sys/class/net", True),
     ("netif", "/proc/self/net", True),
 )
 
@@ -264,7 +314,7 @@ def _parse_call(text: str) -> _Call | None:
     m = _CALL_RE.match(text)
     if m is None:
         return None
-    split = _split_args(text[m.end():])
+    split = _split_args(text[m.end() :])
     if split is None:
         return None
     args, after = split
@@ -500,7 +550,7 @@ class _Parser:
                 return
             if _under(path, TRACE_DIR):
                 if path.startswith(MARK):
-                    self._mark(tid, th, path[len(MARK):])
+                    self._mark(tid, th, path[len(MARK) :])
                     return
                 # a runtime resolving a hook's path stats the directories above it; Node
                 # first walks up from the working directory for a package.json (the
@@ -571,8 +621,10 @@ class _Parser:
             kind = "file" if call.ok else "path"
             if call.ok:
                 ai = 1 if name == "execve" else 2
-                argv = tuple(_text(_unescape(s)) for s in _STRS_RE.findall(
-                    call.args[ai] if len(call.args) > ai else ""))
+                argv = tuple(
+                    _text(_unescape(s))
+                    for s in _STRS_RE.findall(call.args[ai] if len(call.args) > ai else "")
+                )
                 th.exec = _Exec(path, argv)
                 self.execs.append(th.exec)
                 self.loaded.setdefault(path, None)
@@ -697,11 +749,18 @@ class _Parser:
             if not dropped:
                 key = (kind, name, present, how)
                 counts[key] = counts.get(key, 0) + 1
-        observed = tuple(Observed(kind=k, name=n, present=p, how=h, count=c)
-                         for (k, n, p, h), c in counts.items())
+        observed = tuple(
+            Observed(kind=k, name=n, present=p, how=h, count=c)
+            for (k, n, p, h), c in counts.items()
+        )
         execs = tuple((e.path, e.argv, frozenset(e.hooks)) for e in self.execs)
-        return ParsedTrace(observed=observed, execs=execs, files_loaded=tuple(self.loaded),
-                           started=self.started, lines=self.lines)
+        return ParsedTrace(
+            observed=observed,
+            execs=execs,
+            files_loaded=tuple(self.loaded),
+            started=self.started,
+            lines=self.lines,
+        )
 
 
 def parse_trace(lines: Iterable[str], *, skip_setup: bool = True) -> ParsedTrace:
@@ -752,16 +811,16 @@ def _elf_static(head: bytes) -> bool | None:
     e = "<" if little else ">"
     try:
         if is64:
-            phoff, = struct.unpack_from(e + "Q", head, 32)
+            (phoff,) = struct.unpack_from(e + "Q", head, 32)
             phentsize, phnum = struct.unpack_from(e + "HH", head, 54)
         else:
-            phoff, = struct.unpack_from(e + "I", head, 28)
+            (phoff,) = struct.unpack_from(e + "I", head, 28)
             phentsize, phnum = struct.unpack_from(e + "HH", head, 42)
         for i in range(phnum):
             off = phoff + i * phentsize
             if off + 4 > len(head):
                 return None
-            p_type, = struct.unpack_from(e + "I", head, off)
+            (p_type,) = struct.unpack_from(e + "I", head, off)
             if p_type == 3:  # PT_INTERP
                 return False
     except struct.error:
@@ -782,8 +841,12 @@ def inspect_executable(data: bytes | mmap.mmap) -> ExecutableInfo:
     static = _elf_static(head)
     if static is None and head[:4] != b"\x7fELF":
         return ExecutableInfo()
-    return ExecutableInfo(elf=True, static=bool(static), go=data.find(_GO_MARK) != -1,
-                          bun=any(data.find(m) != -1 for m in _BUN_MARKS))
+    return ExecutableInfo(
+        elf=True,
+        static=bool(static),
+        go=data.find(_GO_MARK) != -1,
+        bun=any(data.find(m) != -1 for m in _BUN_MARKS),
+    )
 
 
 def _inspect_file(path: str) -> ExecutableInfo | None:
@@ -812,12 +875,18 @@ class RuntimeSeen:
     processes: int = 1
 
     def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "runtime": self.runtime, "env_traced": self.env_traced,
-                "reason": self.reason, "processes": self.processes}
+        return {
+            "path": self.path,
+            "runtime": self.runtime,
+            "env_traced": self.env_traced,
+            "reason": self.reason,
+            "processes": self.processes,
+        }
 
 
-def classify_runtime(path: str, hooks: Iterable[str], info: ExecutableInfo | None,
-                     *, shim: bool = True) -> tuple[str, bool, str]:
+def classify_runtime(
+    path: str, hooks: Iterable[str], info: ExecutableInfo | None, *, shim: bool = True
+) -> tuple[str, bool, str]:
     """(runtime, env_traced, reason) of one executed program from the hooks that
     reported from it and what its file says (``None``: not inspected). ``shim``: the
     getenv shim was part of the run. Pure. Rules, first match:
@@ -839,12 +908,24 @@ def classify_runtime(path: str, hooks: Iterable[str], info: ExecutableInfo | Non
     if "python" in hooks:
         return "python", True, ""
     if _PYTHON_RE.match(base):
-        return "python", False, ("the sitecustomize hook did not load (python -S, -I or -E,"
-                                 " or PYTHONPATH replaced): os.environ reads are not seen")
+        return (
+            "python",
+            False,
+            (
+                "the sitecustomize hook did not load (python -S, -I or -E,"
+                " or PYTHONPATH replaced): os.environ reads are not seen"
+            ),
+        )
     if "native" in hooks:
         if base in ("node", "nodejs"):
-            return "node", True, ("the --require hook did not load: process.env reads are "
-                                  "seen through getenv, listings are not")
+            return (
+                "node",
+                True,
+                (
+                    "the --require hook did not load: process.env reads are "
+                    "seen through getenv, listings are not"
+                ),
+            )
         return "native", True, "reads of environ itself (not through getenv) are not seen"
     if info is not None and info.elf and info.static:
         return "static", False, "statically linked: the getenv shim cannot be preloaded"
@@ -853,8 +934,14 @@ def classify_runtime(path: str, hooks: Iterable[str], info: ExecutableInfo | Non
     if info is not None and info.interpreter:
         return "script", False, f"its interpreter ({info.interpreter}) reported no hook"
     if info is not None and info.elf:
-        return "native", False, ("no hook loaded: its environment lacked the hooks' "
-                                 "variables (removed by its parent?)")
+        return (
+            "native",
+            False,
+            (
+                "no hook loaded: its environment lacked the hooks' "
+                "variables (removed by its parent?)"
+            ),
+        )
     return "unknown", False, "no hook reported from this process"
 
 
@@ -919,8 +1006,7 @@ class TraceResult:
     @property
     def untraceable_env(self) -> tuple[tuple[str, str], ...]:
         """(program, reason) for every program whose environment reads were not seen."""
-        return tuple(dict.fromkeys((r.path, r.reason) for r in self.runtimes
-                                   if not r.env_traced))
+        return tuple(dict.fromkeys((r.path, r.reason) for r in self.runtimes if not r.env_traced))
 
     def of_kind(self, kind: str) -> list[Observed]:
         return [o for o in self.observed if o.kind == kind]
@@ -944,12 +1030,15 @@ def _host_view(path: str, spec: RunSpec | None) -> ExecutableInfo | None:
     HOME and root files are the spec's bytes. None: not found."""
     if spec is None:
         return _inspect_file(path) if any(_under(path, t) for t in SYSTEM_TREES) else None
-    files = {**{f"{spec.home}/{p}": d for p, d in spec.home_files},
-             **{p: d for p, d in spec.root_files if d is not None}}
+    files = {
+        **{f"{spec.home}/{p}": d for p, d in spec.home_files},
+        **{p: d for p, d in spec.root_files if d is not None},
+    }
     if path in files:
         return inspect_executable(files[path])
     if any(_under(path, t) for t in SYSTEM_TREES) or any(
-            _under(path, os.path.normpath(e)) for e in spec.expose):
+        _under(path, os.path.normpath(e)) for e in spec.expose
+    ):
         return _inspect_file(path)
     if spec.workdir is not None and _under(path, spec.cwd):
         return _inspect_file(os.path.join(spec.workdir, os.path.relpath(path, spec.cwd)))
@@ -978,12 +1067,19 @@ def _unhook(observed: Iterable[Observed], spec: RunSpec | None) -> tuple[Observe
             present = (o.name in env) if spec is not None else None
         key = (o.kind, o.name, present, o.how)
         out[key] = out.get(key, 0) + o.count
-    return tuple(Observed(kind=k, name=n, present=p, how=h, count=c)
-                 for (k, n, p, h), c in out.items())
+    return tuple(
+        Observed(kind=k, name=n, present=p, how=h, count=c) for (k, n, p, h), c in out.items()
+    )
 
 
-def read_trace(result: RunResult, spec: RunSpec | None = None, *, hooks: bool = True,
-               shim: bool | None = None, notes: Iterable[str] = ()) -> TraceResult:
+def read_trace(
+    result: RunResult,
+    spec: RunSpec | None = None,
+    *,
+    hooks: bool = True,
+    shim: bool | None = None,
+    notes: Iterable[str] = (),
+) -> TraceResult:
     """Read a traced run's result (``Sandbox.run(spec, trace=tracing())``): parse
     ``result.trace``, classify the programs it ran. ``spec``: the run's spec (to
     inspect programs from its workdir and files, and to say whether the hooks' own
@@ -1004,14 +1100,24 @@ def read_trace(result: RunResult, spec: RunSpec | None = None, *, hooks: bool = 
         runtimes = _runtimes(parsed, spec, shim)
     else:
         out.append("environment hooks off: environment reads were not traced")
-    return TraceResult(result=result, observed=_unhook(parsed.observed, spec),
-                       runtimes=runtimes, files_loaded=parsed.files_loaded,
-                       notes=tuple(dict.fromkeys(out)))
+    return TraceResult(
+        result=result,
+        observed=_unhook(parsed.observed, spec),
+        runtimes=runtimes,
+        files_loaded=parsed.files_loaded,
+        notes=tuple(dict.fromkeys(out)),
+    )
 
 
-def trace_run(spec: RunSpec, *, sandbox: Sandbox | None = None, serve: ServeHook | None = None,
-              cancel: threading.Event | None = None, hooks: bool = True,
-              shim: Path | None = None) -> TraceResult:
+def trace_run(
+    spec: RunSpec,
+    *,
+    sandbox: Sandbox | None = None,
+    serve: ServeHook | None = None,
+    cancel: threading.Event | None = None,
+    hooks: bool = True,
+    shim: Path | None = None,
+) -> TraceResult:
     """Run ``spec`` once in the sandbox under strace with the environment hooks, and
     read what it read. ``sandbox``: the one to use (else a fresh one, closed after);
     ``serve``/``cancel``: as ``Sandbox.run``; ``hooks=False``: system calls only (no
@@ -1032,18 +1138,29 @@ def trace_run(spec: RunSpec, *, sandbox: Sandbox | None = None, serve: ServeHook
     return read_trace(result, spec, hooks=hooks, shim=shim is not None, notes=notes)
 
 
-def files_loaded_by(argv: Sequence[str], *, sandbox: Sandbox | None = None,
-                    expose: Sequence[str] = (), workdir: str | None = None,
-                    env: Mapping[str, str] | None = None, timeout: float = 300.0,
-                    spec: RunSpec | None = None) -> list[str]:
+def files_loaded_by(
+    argv: Sequence[str],
+    *,
+    sandbox: Sandbox | None = None,
+    expose: Sequence[str] = (),
+    workdir: str | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 300.0,
+    spec: RunSpec | None = None,
+) -> list[str]:
     """The code files (``.js``/``.mjs``/``.cjs``/``.ts``, ``.py``/``.pyc``, ``.so``,
     ``.node``, ``.wasm``, and every program executed) one sandboxed run of ``argv``
     opened, in order, as the files reached (symlinks resolved): what ``scan -- CMD``
     scans. ``spec``: run that instead (``argv`` and the rest ignored). System calls only:
     no hook runs in the command."""
     if spec is None:
-        spec = RunSpec(argv=tuple(argv), expose=tuple(expose), workdir=workdir,
-                       env=tuple((env or {}).items()), timeout=timeout)
+        spec = RunSpec(
+            argv=tuple(argv),
+            expose=tuple(expose),
+            workdir=workdir,
+            env=tuple((env or {}).items()),
+            timeout=timeout,
+        )
     return list(trace_run(spec, sandbox=sandbox, hooks=False).files_loaded)
 
 

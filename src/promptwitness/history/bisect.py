@@ -128,8 +128,9 @@ def _sample_points(n: int, probes: int) -> list[int]:
     return out
 
 
-def search(n: int, holds: Callable[[int], bool | None], known: int | None = None,
-           probes: int = 7) -> Search:
+def search(
+    n: int, holds: Callable[[int], bool | None], known: int | None = None, probes: int = 7
+) -> Search:
     """The first and last index at which ``holds`` is true (see the module docstring)."""
     if n < 1:
         raise UsageError("nothing to search: the range is empty")
@@ -154,10 +155,16 @@ def search(n: int, holds: Callable[[int], bool | None], known: int | None = None
                 contiguous = False
                 note = (note + " " if note else "") + (
                     "The tested releases contradict the assumption of one contiguous run"
-                    + (f" (it also holds at index {', '.join(map(str, sorted(outside)))})"
-                       if outside else "")
-                    + (f" (it does not hold at index {', '.join(map(str, sorted(inside)))})"
-                       if inside else "")
+                    + (
+                        f" (it also holds at index {', '.join(map(str, sorted(outside)))})"
+                        if outside
+                        else ""
+                    )
+                    + (
+                        f" (it does not hold at index {', '.join(map(str, sorted(inside)))})"
+                        if inside
+                        else ""
+                    )
                     + "; the run around the positive point the bisection started from is "
                     "reported."
                 )
@@ -183,12 +190,16 @@ def search(n: int, holds: Callable[[int], bool | None], known: int | None = None
                 break
     if positive is None:
         tested = len(order)
-        return done(None, None, (
-            f"It held at none of the {tested} releases tested"
-            + (", the known-positive one included" if known is not None else "")
-            + ": it may hold on a run shorter than the spacing of the sampled points, "
-            "or nowhere in this range."
-        ))
+        return done(
+            None,
+            None,
+            (
+                f"It held at none of the {tested} releases tested"
+                + (", the known-positive one included" if known is not None else "")
+                + ": it may hold on a run shorter than the spacing of the sampled points, "
+                "or nowhere in this range."
+            ),
+        )
     # first: between the last negative left of the positive point and the positive point
     # Positives with no negative test between them are one run (the assumption), so an
     # end that holds is a boundary without further tests.

@@ -40,17 +40,28 @@ SCHEMA = "promptwitness/history/v1"
 
 def finding_json(f: AuditFinding) -> dict[str, Any]:
     return {
-        "factors": dict(f.factors), "request": f.request, "path": f.path, "kind": f.kind,
-        "severity": f.severity, "control": f.control, "observed": f.observed,
-        "code_points": list(f.code_points), "detail": f.detail,
+        "factors": dict(f.factors),
+        "request": f.request,
+        "path": f.path,
+        "kind": f.kind,
+        "severity": f.severity,
+        "control": f.control,
+        "observed": f.observed,
+        "code_points": list(f.code_points),
+        "detail": f.detail,
     }
 
 
 def audit_json(a: Audit | None) -> dict[str, Any] | None:
     if a is None:
         return None
-    return {"verdict": a.verdict, "runs": a.runs, "failed_runs": a.failed_runs,
-            "seconds": round(a.seconds, 2), "findings": [finding_json(f) for f in a.findings]}
+    return {
+        "verdict": a.verdict,
+        "runs": a.runs,
+        "failed_runs": a.failed_runs,
+        "seconds": round(a.seconds, 2),
+        "findings": [finding_json(f) for f in a.findings],
+    }
 
 
 def _entry(e: VersionEntry) -> dict[str, Any]:
@@ -63,14 +74,19 @@ def _entry(e: VersionEntry) -> dict[str, Any]:
         "runs": e.runs,
         "main_request": e.main_request,
         "requests": list(e.requests),
-        "sizes": None if s is None else {
-            "request_bytes": s.request_bytes, "system_bytes": s.system_bytes,
-            "tools_bytes": s.tools_bytes, "messages_bytes": s.messages_bytes,
+        "sizes": None
+        if s is None
+        else {
+            "request_bytes": s.request_bytes,
+            "system_bytes": s.system_bytes,
+            "tools_bytes": s.tools_bytes,
+            "messages_bytes": s.messages_bytes,
             "tool_count": s.tool_count,
         },
         "tools": list(e.tools),
-        "noise": [{"request": n.request, "path": n.path, "examples": list(n.examples)}
-                  for n in e.noise],
+        "noise": [
+            {"request": n.request, "path": n.path, "examples": list(n.examples)} for n in e.noise
+        ],
         "audit": audit_json(e.audit),
     }
 
@@ -85,11 +101,18 @@ def _step(s: Step) -> dict[str, Any]:
         "requests_removed": list(s.requests_removed),
         "changes": [
             {
-                "category": c.category, "path": c.diff.path, "channel": c.diff.channel,
-                "status": c.diff.status, "version_only": c.version_only,
-                "before": c.diff.a, "after": c.diff.b,
-                "edits": [[o.tag, o.a_start, o.a_end, o.b_start, o.b_end]
-                          for o in c.diff.ops if o.tag != "equal"],
+                "category": c.category,
+                "path": c.diff.path,
+                "channel": c.diff.channel,
+                "status": c.diff.status,
+                "version_only": c.version_only,
+                "before": c.diff.a,
+                "after": c.diff.b,
+                "edits": [
+                    [o.tag, o.a_start, o.a_end, o.b_start, o.b_end]
+                    for o in c.diff.ops
+                    if o.tag != "equal"
+                ],
             }
             for c in s.changes
         ],
@@ -103,13 +126,18 @@ def bisect_json(b: Bisect) -> dict[str, Any]:
         rel = b.versions[i]
         cap = b.captures.get(rel.version)
         audit = cap.audit if cap is not None else None
-        tested.append({
-            "version": rel.version, "published": rel.published, "holds": held,
-            "verdict": None if audit is None else audit.verdict,
-            "error": None if cap is None else cap.error,
-            "evidence": [] if audit is None else
-            [finding_json(f) for f in b.signature.evidence(audit)],
-        })
+        tested.append(
+            {
+                "version": rel.version,
+                "published": rel.published,
+                "holds": held,
+                "verdict": None if audit is None else audit.verdict,
+                "error": None if cap is None else cap.error,
+                "evidence": []
+                if audit is None
+                else [finding_json(f) for f in b.signature.evidence(audit)],
+            }
+        )
     return {
         "signature": b.signature.text,
         "versions": len(b.versions),
@@ -126,8 +154,12 @@ def bisect_json(b: Bisect) -> dict[str, Any]:
 
 
 def to_json(
-    agent: str, title: str, range_info: dict[str, Any], store: str,
-    history: History | None = None, bisect: Bisect | None = None,
+    agent: str,
+    title: str,
+    range_info: dict[str, Any],
+    store: str,
+    history: History | None = None,
+    bisect: Bisect | None = None,
 ) -> dict[str, Any]:
     started = min(x.started for x in (history, bisect) if x is not None)
     finished = max(x.finished for x in (history, bisect) if x is not None)

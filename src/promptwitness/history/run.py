@@ -116,8 +116,10 @@ class ProfileSource:
         inst = install(self.profile, version)
         env = inst.env(self.profile, self.env)
         return Installed(
-            argv=self.profile.argv(str(inst.binary), self.prompt), expose=inst.roots,
-            env=env, base_url_vars=self.profile.base_url_vars or None,
+            argv=self.profile.argv(str(inst.binary), self.prompt),
+            expose=inst.roots,
+            env=env,
+            base_url_vars=self.profile.base_url_vars or None,
             home_files=self.profile.home_files,
         )
 
@@ -176,8 +178,11 @@ def _baseline(result: ProbeResult, store: Store) -> tuple[RunCapture, ...]:
         sent: list[SentRequest] = []
         sizes: dict[str, int] = {}
         for x in exchanges:
-            sent.append(SentRequest(x.method, x.target, tuple(x.request_headers),
-                                    store.request_body(x), x.id))
+            sent.append(
+                SentRequest(
+                    x.method, x.target, tuple(x.request_headers), store.request_body(x), x.id
+                )
+            )
         requests = request_map(sent)
         for key, req in zip(requests, sent, strict=True):
             sizes[key] = len(req.body)
@@ -188,24 +193,36 @@ def _baseline(result: ProbeResult, store: Store) -> tuple[RunCapture, ...]:
 def _audit(result: ProbeResult) -> Audit:
     findings = tuple(
         AuditFinding(
-            factors=dict(f.factors), request=f.request, path=f.change.path,
-            kind=f.change.kind, severity=f.change.severity, control=f.change.control,
-            observed=f.change.observed, code_points=f.change.code_points,
+            factors=dict(f.factors),
+            request=f.request,
+            path=f.change.path,
+            kind=f.change.kind,
+            severity=f.change.severity,
+            control=f.change.control,
+            observed=f.change.observed,
+            code_points=f.change.code_points,
             detail=f.change.detail,
         )
         for f in result.analysis.findings
     )
     return Audit(
-        verdict=result.verdict, findings=findings, runs=len(result.runs),
+        verdict=result.verdict,
+        findings=findings,
+        runs=len(result.runs),
         failed_runs=sum(1 for r in result.runs if r.error is not None),
         seconds=round(result.finished - result.started, 2),
     )
 
 
 def capture_version(
-    source: Source, release: Release, store: Store, sandbox: Sandbox,
-    options: HistoryOptions, progress: Progress = _quiet,
-    audit: tuple[Selection, ...] | None = None, keys: Mapping[str, str] | None = None,
+    source: Source,
+    release: Release,
+    store: Store,
+    sandbox: Sandbox,
+    options: HistoryOptions,
+    progress: Progress = _quiet,
+    audit: tuple[Selection, ...] | None = None,
+    keys: Mapping[str, str] | None = None,
 ) -> VersionCapture:
     """Install (or reuse) one version and capture its baseline (and audit, when
     ``audit`` or ``options.audit`` gives factors). ``keys``: the dummy API keys of the
@@ -219,18 +236,25 @@ def capture_version(
     try:
         inst = source.install(version)
     except Error as exc:
-        return VersionCapture(version, release.published, (), f"install: {exc}",
-                              seconds=time.monotonic() - t0)
+        return VersionCapture(
+            version, release.published, (), f"install: {exc}", seconds=time.monotonic() - t0
+        )
     progress("installed", {"version": version, "seconds": time.monotonic() - t0})
     control = max(options.runs, 3) if selections else options.runs
     config = ProbeConfig(
-        argv=inst.argv, selections=selections or (), replicates=options.replicates,
-        control_replicates=control, jobs=options.jobs, workdir=options.workdir,
-        pairwise=options.pairwise, timeout=options.timeout,
+        argv=inst.argv,
+        selections=selections or (),
+        replicates=options.replicates,
+        control_replicates=control,
+        jobs=options.jobs,
+        workdir=options.workdir,
+        pairwise=options.pairwise,
+        timeout=options.timeout,
         env={**(keys if keys is not None else dummy_keys({})), **inst.env},
         expose=inst.expose,
         base_url_vars=inst.base_url_vars or ProbeConfig.base_url_vars,
-        home_files=inst.home_files, clock=options.clock,
+        home_files=inst.home_files,
+        clock=options.clock,
     )
 
     def relay(event: str, info: Mapping[str, Any]) -> None:
@@ -239,15 +263,24 @@ def capture_version(
     try:
         result = run_probe(config, store, progress=relay, sandbox=sandbox)
     except Error as exc:
-        return VersionCapture(version, release.published, (), str(exc),
-                              seconds=time.monotonic() - t0)
+        return VersionCapture(
+            version, release.published, (), str(exc), seconds=time.monotonic() - t0
+        )
     runs = _baseline(result, store)
-    error = None if len(runs) >= 2 else (
-        f"only {len(runs)} of {control} baseline runs sent a request; noise cannot be measured"
+    error = (
+        None
+        if len(runs) >= 2
+        else (
+            f"only {len(runs)} of {control} baseline runs sent a request; noise cannot be measured"
+        )
     )
     return VersionCapture(
-        version, release.published, runs if error is None else (), error,
-        audit=_audit(result) if selections else None, seconds=time.monotonic() - t0,
+        version,
+        release.published,
+        runs if error is None else (),
+        error,
+        audit=_audit(result) if selections else None,
+        seconds=time.monotonic() - t0,
     )
 
 
@@ -255,8 +288,12 @@ def capture_version(
 
 
 def run_history(
-    source: Source, releases: Sequence[Release], store: Store, options: HistoryOptions,
-    progress: Progress = _quiet, sandbox: Sandbox | None = None,
+    source: Source,
+    releases: Sequence[Release],
+    store: Store,
+    options: HistoryOptions,
+    progress: Progress = _quiet,
+    sandbox: Sandbox | None = None,
 ) -> History:
     """Capture every release (in the order given) and build the timeline."""
     started = time.time()
@@ -272,12 +309,19 @@ def run_history(
     finally:
         if sandbox is None:
             box.close()
-    return History(source.name, source.title, build_timeline(source.name, captures),
-                   tuple(captures), started, time.time())
+    return History(
+        source.name,
+        source.title,
+        build_timeline(source.name, captures),
+        tuple(captures),
+        started,
+        time.time(),
+    )
 
 
-def bisect_selections(signature: Signature, screening: tuple[Selection, ...],
-                      given: bool) -> tuple[Selection, ...]:
+def bisect_selections(
+    signature: Signature, screening: tuple[Selection, ...], given: bool
+) -> tuple[Selection, ...]:
     """The factors a bisect audit varies: the user's (``given``), else only the
     signature's factor (its screening levels, narrowed to control + LEVEL when the
     signature names one), else the whole screening set."""
@@ -300,9 +344,16 @@ def bisect_selections(signature: Signature, screening: tuple[Selection, ...],
 
 
 def run_bisect(
-    source: Source, releases: Sequence[Release], signature: Signature, store: Store,
-    options: HistoryOptions, selections: tuple[Selection, ...], known: str | None = None,
-    progress: Progress = _quiet, sandbox: Sandbox | None = None, probes: int = 7,
+    source: Source,
+    releases: Sequence[Release],
+    signature: Signature,
+    store: Store,
+    options: HistoryOptions,
+    selections: tuple[Selection, ...],
+    known: str | None = None,
+    progress: Progress = _quiet,
+    sandbox: Sandbox | None = None,
+    probes: int = 7,
     cache: Mapping[str, VersionCapture] | None = None,
 ) -> Bisect:
     """Audit as few releases as the search needs (``history.bisect.search``).
@@ -329,10 +380,10 @@ def run_bisect(
         if known_cap is not None and known_cap.audit is not None:
             captures[rel.version] = known_cap
             return signature.holds(known_cap.audit)
-        progress("version", {"version": rel.version, "index": len(captures) + 1,
-                             "total": None})
-        cap = capture_version(source, rel, store, box, options, progress, audit=selections,
-                              keys=keys)
+        progress("version", {"version": rel.version, "index": len(captures) + 1, "total": None})
+        cap = capture_version(
+            source, rel, store, box, options, progress, audit=selections, keys=keys
+        )
         captures[rel.version] = cap
         ok = None if cap.audit is None else signature.holds(cap.audit)
         progress("audited", {"version": rel.version, "capture": cap, "holds": ok})

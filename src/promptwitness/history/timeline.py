@@ -195,8 +195,13 @@ class Step:
 
     @property
     def empty(self) -> bool:
-        return not (self.tools_added or self.tools_removed or self.changes
-                    or self.requests_added or self.requests_removed)
+        return not (
+            self.tools_added
+            or self.tools_removed
+            or self.changes
+            or self.requests_added
+            or self.requests_removed
+        )
 
     def notable(self) -> tuple[SegmentChange, ...]:
         return tuple(c for c in self.changes if not c.version_only)
@@ -323,8 +328,10 @@ def is_version_only(a: str | None, b: str | None) -> bool:
 
 def _split(segs: Sequence[Segment]) -> tuple[tuple[Segment, ...], tuple[Segment, ...]]:
     """(the value segments, the form segments) of a request."""
-    return (tuple(s for s in segs if s.channel != FORM_CHANNEL),
-            tuple(s for s in segs if s.channel == FORM_CHANNEL))
+    return (
+        tuple(s for s in segs if s.channel != FORM_CHANNEL),
+        tuple(s for s in segs if s.channel == FORM_CHANNEL),
+    )
 
 
 def _tools(segs: Sequence[Segment]) -> tuple[str, ...]:
@@ -340,16 +347,23 @@ def _sizes(segs: Sequence[Segment], body: int) -> Sizes:
 
     return Sizes(
         request_bytes=body,
-        system_bytes=sum(len(s.value.encode("utf-8")) for s in segs
-                         if s.path.startswith("system[") and s.path.endswith("].text")),
+        system_bytes=sum(
+            len(s.value.encode("utf-8"))
+            for s in segs
+            if s.path.startswith("system[") and s.path.endswith("].text")
+        ),
         tools_bytes=total("tools["),
         messages_bytes=total("messages["),
         tool_count=len(_tools(segs)),
     )
 
 
-def _examples(first: Sequence[Segment], others: Sequence[Sequence[Segment]], path: str,
-              spans: list[Span] | None) -> tuple[str, ...]:
+def _examples(
+    first: Sequence[Segment],
+    others: Sequence[Sequence[Segment]],
+    path: str,
+    spans: list[Span] | None,
+) -> tuple[str, ...]:
     """Up to three distinct noisy values: the regions' text in each run (whole values
     when the whole segment is noisy; ``(absent)`` where a run lacks the segment)."""
     base = next((s for s in first if s.path == path), None)
@@ -365,8 +379,11 @@ def _examples(first: Sequence[Segment], others: Sequence[Sequence[Segment]], pat
         else:
             parts: list[str] = []
             for d in diff_segments([base], [seg]):
-                parts += [seg.value[slice(*_widen(seg.value, o.b_start, o.b_end))]
-                          for o in d.ops if o.tag != "equal"]
+                parts += [
+                    seg.value[slice(*_widen(seg.value, o.b_start, o.b_end))]
+                    for o in d.ops
+                    if o.tag != "equal"
+                ]
             text = " ".join(dict.fromkeys(parts))
         if text and text not in values:
             values.append(text)
@@ -399,11 +416,15 @@ def _match(a: str, b: str, ao: int, bo: int, level: int, raw: list[Op]) -> None:
             _match(a[a0 - ao : a1 - ao], b[b0 - bo : b1 - bo], a0, b0, 1, raw)
         elif tag == "replace" and a1 - a0 <= REFINE and b1 - b0 <= REFINE:
             fine = diff_text(a[a0 - ao : a1 - ao], b[b0 - bo : b1 - bo])
-            changed = max(sum(o.a_end - o.a_start for o in fine if o.tag != "equal"),
-                          sum(o.b_end - o.b_start for o in fine if o.tag != "equal"))
+            changed = max(
+                sum(o.a_end - o.a_start for o in fine if o.tag != "equal"),
+                sum(o.b_end - o.b_start for o in fine if o.tag != "equal"),
+            )
             if changed <= max(2, max(a1 - a0, b1 - b0) // 4):  # a small edit of a word
-                raw.extend(Op(o.tag, a0 + o.a_start, a0 + o.a_end, b0 + o.b_start,
-                              b0 + o.b_end) for o in fine)
+                raw.extend(
+                    Op(o.tag, a0 + o.a_start, a0 + o.a_end, b0 + o.b_start, b0 + o.b_end)
+                    for o in fine
+                )
             else:
                 raw.append(Op("replace", a0, a1, b0, b1))
         else:
@@ -445,8 +466,9 @@ def readable_ops(a: str, b: str) -> tuple[Op, ...]:
     for k, op in enumerate(ops):
         if op.tag == "equal":
             text = a[op.a_start : op.a_end]
-            between = 0 < k < len(ops) - 1 and ops[k - 1].tag != "equal" \
-                and ops[k + 1].tag != "equal"
+            between = (
+                0 < k < len(ops) - 1 and ops[k - 1].tag != "equal" and ops[k + 1].tag != "equal"
+            )
             gap = "\n" not in text and (text[0].isspace() or text[-1].isspace())
             if not (between and len(text) <= ABSORB and gap):
                 if out and out[-1].tag == "equal":
@@ -467,8 +489,19 @@ def readable_ops(a: str, b: str) -> tuple[Op, ...]:
 
 def _entry(cap: VersionCapture) -> VersionEntry:
     if cap.error is not None or not cap.runs:
-        return VersionEntry(cap.version, cap.published, cap.error or "no successful run",
-                            None, (), None, (), (), len(cap.runs), cap.audit, cap.seconds)
+        return VersionEntry(
+            cap.version,
+            cap.published,
+            cap.error or "no successful run",
+            None,
+            (),
+            None,
+            (),
+            (),
+            len(cap.runs),
+            cap.audit,
+            cap.seconds,
+        )
     first, *others = cap.runs
     key = main_request(first)
     noise: list[NoiseItem] = []
@@ -478,9 +511,19 @@ def _entry(cap: VersionCapture) -> VersionEntry:
             if k not in keys and all(n.request != k for n in noise):
                 noise.append(NoiseItem(k, "", ()))
     if key is None:
-        return VersionEntry(cap.version, cap.published, "no model call was captured", None,
-                            tuple(keys), None, (), tuple(noise), len(cap.runs), cap.audit,
-                            cap.seconds)
+        return VersionEntry(
+            cap.version,
+            cap.published,
+            "no model call was captured",
+            None,
+            tuple(keys),
+            None,
+            (),
+            tuple(noise),
+            len(cap.runs),
+            cap.audit,
+            cap.seconds,
+        )
     segs, forms = _split(first.requests[key])
     other_segs, other_forms = [], []
     for o in others:
@@ -500,10 +543,18 @@ def _entry(cap: VersionCapture) -> VersionEntry:
     masked = _mask(segs, regions)
     body = first.body_bytes.get(key, sum(len(s.value.encode("utf-8")) for s in segs))
     return VersionEntry(
-        version=cap.version, published=cap.published, error=None, main_request=key,
-        requests=tuple(keys), sizes=_sizes(segs, body),
-        tools=_tools(segs), noise=tuple(noise), runs=len(cap.runs), audit=cap.audit,
-        seconds=cap.seconds, segments=masked,
+        version=cap.version,
+        published=cap.published,
+        error=None,
+        main_request=key,
+        requests=tuple(keys),
+        sizes=_sizes(segs, body),
+        tools=_tools(segs),
+        noise=tuple(noise),
+        runs=len(cap.runs),
+        audit=cap.audit,
+        seconds=cap.seconds,
+        segments=masked,
         forms=tuple(f for f in forms if f.path not in noisy_forms),
     )
 
@@ -523,14 +574,16 @@ def _step(a: VersionEntry, b: VersionEntry) -> Step:
             kept_b = [t for t in b.tools if t in tools_a]
             if kept_a == kept_b:
                 continue  # only additions or removals, listed by name
-        shown = SegmentDiff(d.path, d.channel, d.status, d.a, d.b,
-                            readable_ops(d.a or "", d.b or ""))
+        shown = SegmentDiff(
+            d.path, d.channel, d.status, d.a, d.b, readable_ops(d.a or "", d.b or "")
+        )
         changes.append(SegmentChange(categorize(d.path), shown, is_version_only(d.a, d.b)))
     for _d, form_changes in compare_forms(a.forms, b.forms):
         for c in form_changes:
             before, after = c.control or "", c.observed or ""
-            shown = SegmentDiff(c.path, FORM_CHANNEL, "changed", before, after,
-                                readable_ops(before, after))
+            shown = SegmentDiff(
+                c.path, FORM_CHANNEL, "changed", before, after, readable_ops(before, after)
+            )
             changes.append(SegmentChange("serialisation", shown, False))
     # the main requests are compared segment by segment, whatever their keys
     keys_a = set(a.requests) - {a.main_request}

@@ -71,7 +71,8 @@ def select(releases: Sequence[Release], spec: str, order: Order = "version") -> 
         if klo is not None and khi is not None and klo > khi:
             raise UsageError(f"empty range {spec}: {lo} comes after {hi}")
         chosen = [
-            r for r in releases
+            r
+            for r in releases
             if (pre or not _is_pre(r.version))
             and (klo is None or version_key(r.version) >= klo)
             and (khi is None or version_key(r.version) <= khi)

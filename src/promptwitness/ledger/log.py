@@ -57,7 +57,8 @@ def _read_exchange(conn: sqlite3.Connection, exchange_id: int) -> StoredExchange
     from promptwitness.store.db import Store
 
     row = conn.execute(
-        f"SELECT {Store._COLUMNS} FROM exchanges WHERE id = ?", (int(exchange_id),)  # noqa: S608 - a constant column list
+        f"SELECT {Store._COLUMNS} FROM exchanges WHERE id = ?",  # noqa: S608 - constant columns
+        (int(exchange_id),),
     ).fetchone()
     if row is None:
         raise NotFound(f"no exchange {exchange_id}")

@@ -32,12 +32,16 @@ def cache_dir() -> Path:
     env = os.environ.get("PROMPTWITNESS_NATIVE_CACHE")
     if env:
         return Path(env)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / \
-        "promptwitness" / "native"
+    return (
+        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        / "promptwitness"
+        / "native"
+    )
 
 
-def build(name: str, defines: dict[str, str] | None = None,
-          cache: Path | None = None) -> tuple[Path | None, str]:
+def build(
+    name: str, defines: dict[str, str] | None = None, cache: Path | None = None
+) -> tuple[Path | None, str]:
     """Compile ``NAME.c`` into a shared library (see the module). Returns (path, "")
     or (None, why not)."""
     src_path = SOURCE_DIR / f"{name}.c"
@@ -59,13 +63,26 @@ def build(name: str, defines: dict[str, str] | None = None,
             fd, tmp = tempfile.mkstemp(prefix=f".{name}-", suffix=".so", dir=cache)
             os.close(fd)
             proc = subprocess.run(
-                [compiler, "-shared", "-fPIC", "-O2", "-Wall", *flags, "-o", tmp,
-                 str(src_path), "-ldl"],
-                capture_output=True, timeout=120)
+                [
+                    compiler,
+                    "-shared",
+                    "-fPIC",
+                    "-O2",
+                    "-Wall",
+                    *flags,
+                    "-o",
+                    tmp,
+                    str(src_path),
+                    "-ldl",
+                ],
+                capture_output=True,
+                timeout=120,
+            )
             if proc.returncode != 0:
                 os.unlink(tmp)
-                return None, f"the {name} shim did not compile: " + \
-                    proc.stderr.decode(errors="replace").strip()[-500:]
+                return None, f"the {name} shim did not compile: " + proc.stderr.decode(
+                    errors="replace"
+                ).strip()[-500:]
             os.chmod(tmp, 0o644)
             os.replace(tmp, out)
         except (OSError, subprocess.SubprocessError) as exc:

@@ -71,7 +71,8 @@ def parse_clock(text: str, now: float) -> float | None:
     except ValueError:
         raise ValueError(
             f"--clock {text!r}: expected 'pinned', 'real' or an ISO 8601 instant "
-            "such as 2026-12-05T23:59:00Z") from None
+            "such as 2026-12-05T23:59:00Z"
+        ) from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
     return when.timestamp()
@@ -100,8 +101,9 @@ def shim() -> tuple[bytes | None, str]:
 _shim: bytes | None = None
 
 
-def clock_etc_files(instant: float, now: float, library: bytes,
-                    preload: bytes | None = None) -> dict[str, bytes]:
+def clock_etc_files(
+    instant: float, now: float, library: bytes, preload: bytes | None = None
+) -> dict[str, bytes]:
     """The run's ``/etc`` files that start its clock at ``instant`` when it is really
     ``now``: the offset (to the microsecond), the shim, and ``ld.so.preload`` (the shim
     first, then the lines of ``preload``, a preload the run already had)."""

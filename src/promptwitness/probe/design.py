@@ -308,8 +308,9 @@ def confirm(
     out: list[Cell] = []
     for cid in order:
         levels, whats = cells[cid]
-        pair_text = " with ".join(f"{k}={v}" for k, v in Cell(levels, "confirm", "", control)
-                                  .varied.items())
+        pair_text = " with ".join(
+            f"{k}={v}" for k, v in Cell(levels, "confirm", "", control).varied.items()
+        )
         more = f" (and {len(whats) - 1} other suspect(s))" if len(whats) > 1 else ""
         out.append(
             Cell(
@@ -330,9 +331,11 @@ def describe(cells: Sequence[Cell]) -> str:
     """What runs and why: a count by purpose, then one line per cell (id: reason)."""
     counts = Counter(c.purpose for c in cells)
     purposes: tuple[Purpose, ...] = ("control", "one-at-a-time", "covering", "confirm")
-    head = f"{len(cells)} cell(s): " + ", ".join(
-        f"{counts[p]} {p}" for p in purposes if counts[p]
-    ) + "."
+    head = (
+        f"{len(cells)} cell(s): "
+        + ", ".join(f"{counts[p]} {p}" for p in purposes if counts[p])
+        + "."
+    )
     lines = [head]
     lines += [f"{c.id} [{c.purpose}]: {c.reason}" for c in cells]
     return "\n".join(lines)

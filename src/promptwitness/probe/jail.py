@@ -107,37 +107,123 @@ RUN_UID = 1000  # the uid of every user level but ``root``
 
 # /etc entries never shown, whatever their mode: secrets, and the host's identity and
 # settings that the run replaces with its own.
-ETC_DENY = frozenset({
-    ".pwd.lock", "adjtime", "credstore", "credstore.encrypted", "crypttab", "docker",
-    "group-", "gshadow", "gshadow-", "krb5.keytab", "machine-id", "mtab",
-    "NetworkManager", "openvpn", "passwd-", "ppp", "shadow", "shadow-", "ssh",
-    "subgid", "subgid-", "subuid", "subuid-", "sudoers", "sudoers.d", "wireguard",
-    "wpa_supplicant", "containerd", "hostname", "hosts", "resolv.conf", "localtime",
-    "timezone", "passwd", "group", "nsswitch.conf",
-})
+ETC_DENY = frozenset(
+    {
+        ".pwd.lock",
+        "adjtime",
+        "credstore",
+        "credstore.encrypted",
+        "crypttab",
+        "docker",
+        "group-",
+        "gshadow",
+        "gshadow-",
+        "krb5.keytab",
+        "machine-id",
+        "mtab",
+        "NetworkManager",
+        "openvpn",
+        "passwd-",
+        "ppp",
+        "shadow",
+        "shadow-",
+        "ssh",
+        "subgid",
+        "subgid-",
+        "subuid",
+        "subuid-",
+        "sudoers",
+        "sudoers.d",
+        "wireguard",
+        "wpa_supplicant",
+        "containerd",
+        "hostname",
+        "hosts",
+        "resolv.conf",
+        "localtime",
+        "timezone",
+        "passwd",
+        "group",
+        "nsswitch.conf",
+    }
+)
 # ... of which the run writes its own:
-GENERATED_ETC = ("hosts", "hostname", "resolv.conf", "nsswitch.conf", "passwd", "group",
-                 "machine-id")
+GENERATED_ETC = (
+    "hosts",
+    "hostname",
+    "resolv.conf",
+    "nsswitch.conf",
+    "passwd",
+    "group",
+    "machine-id",
+)
 
 # System calls a run may not make (EPERM), whatever its uid: namespaces, mounts, other
 # processes' memory, the kernel's keyrings, BPF, modules, clocks, and the like.
 DENIED_SYSCALLS = (
-    "acct", "add_key", "adjtimex", "bpf", "chroot", "clock_adjtime", "clock_settime",
-    "delete_module", "fanotify_init", "finit_module", "fsconfig", "fsmount", "fsopen",
-    "fspick", "init_module", "ioperm", "iopl", "kcmp", "kexec_file_load", "kexec_load",
-    "keyctl", "lookup_dcookie", "mount", "mount_setattr", "move_mount",
-    "name_to_handle_at", "open_by_handle_at", "open_tree", "perf_event_open",
-    "pidfd_getfd", "pivot_root", "process_vm_readv", "process_vm_writev", "ptrace",
-    "quotactl", "quotactl_fd", "reboot", "request_key", "setns", "settimeofday",
-    "swapoff", "swapon", "syslog", "umount2", "unshare", "uselib", "userfaultfd",
+    "acct",
+    "add_key",
+    "adjtimex",
+    "bpf",
+    "chroot",
+    "clock_adjtime",
+    "clock_settime",
+    "delete_module",
+    "fanotify_init",
+    "finit_module",
+    "fsconfig",
+    "fsmount",
+    "fsopen",
+    "fspick",
+    "init_module",
+    "ioperm",
+    "iopl",
+    "kcmp",
+    "kexec_file_load",
+    "kexec_load",
+    "keyctl",
+    "lookup_dcookie",
+    "mount",
+    "mount_setattr",
+    "move_mount",
+    "name_to_handle_at",
+    "open_by_handle_at",
+    "open_tree",
+    "perf_event_open",
+    "pidfd_getfd",
+    "pivot_root",
+    "process_vm_readv",
+    "process_vm_writev",
+    "ptrace",
+    "quotactl",
+    "quotactl_fd",
+    "reboot",
+    "request_key",
+    "setns",
+    "settimeofday",
+    "swapoff",
+    "swapon",
+    "syslog",
+    "umount2",
+    "unshare",
+    "uselib",
+    "userfaultfd",
     "vhangup",
 )
 # Answered ENOSYS, so that libraries fall back: clone3's flags live in memory a filter
 # cannot read (glibc then uses clone, whose flags are checked); io_uring would run
 # operations the filter never sees (libuv then uses its thread pool).
 _ENOSYS_SYSCALLS = ("clone3", "io_uring_setup", "io_uring_enter", "io_uring_register")
-_NS_FLAGS = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000,
-             0x40000000, 0x00000080)  # NEWNS NEWCGROUP NEWUTS NEWIPC NEWUSER NEWPID NEWNET NEWTIME
+_NS_FLAGS = (
+    0x00020000,
+    0x02000000,
+    0x04000000,
+    0x08000000,
+    0x10000000,
+    0x20000000,
+    0x40000000,
+    0x00000080,
+)  # NEWNS NEWCGROUP NEWUTS NEWIPC NEWUSER NEWPID NEWNET NEWTIME
 _TIOCSTI, _TIOCLINUX = 0x5412, 0x541C
 
 
@@ -145,9 +231,11 @@ def bwrap_path() -> str:
     """The bubblewrap executable, or a SandboxError that says how to get it."""
     found = shutil.which("bwrap", path="/usr/local/bin:/usr/bin:/bin")
     if found is None:
-        raise SandboxError("bubblewrap (bwrap) is required to confine runs: install it "
-                           "(Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf "
-                           "install bubblewrap), or run scripts/setup.sh")
+        raise SandboxError(
+            "bubblewrap (bwrap) is required to confine runs: install it "
+            "(Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf "
+            "install bubblewrap), or run scripts/setup.sh"
+        )
     return found
 
 
@@ -160,8 +248,10 @@ def seccomp_program() -> bytes:
     try:
         import pyseccomp as sc  # type: ignore[import-untyped]
     except (ImportError, RuntimeError) as exc:  # RuntimeError: libseccomp not found
-        raise SandboxError(f"libseccomp is required to confine runs ({exc}): install "
-                           "libseccomp2 (Debian/Ubuntu) and the pyseccomp package") from exc
+        raise SandboxError(
+            f"libseccomp is required to confine runs ({exc}): install "
+            "libseccomp2 (Debian/Ubuntu) and the pyseccomp package"
+        ) from exc
     import tempfile
 
     f = sc.SyscallFilter(sc.ALLOW)
@@ -178,8 +268,7 @@ def seccomp_program() -> bytes:
     for flag in _NS_FLAGS:
         f.add_rule(sc.ERRNO(errno.EPERM), "clone", sc.Arg(0, sc.MASKED_EQ, flag, flag))
     for request in (_TIOCSTI, _TIOCLINUX):
-        f.add_rule(sc.ERRNO(errno.EPERM), "ioctl", sc.Arg(1, sc.MASKED_EQ, 0xFFFFFFFF,
-                                                          request))
+        f.add_rule(sc.ERRNO(errno.EPERM), "ioctl", sc.Arg(1, sc.MASKED_EQ, 0xFFFFFFFF, request))
     with tempfile.TemporaryFile() as tmp:
         f.export_bpf(tmp)
         tmp.seek(0)
@@ -239,9 +328,10 @@ def _hide_around(hidden: Sequence[str], own: set[str], root: str = "/etc") -> li
         try:
             entries = sorted(os.listdir(os.path.join(root, h)))
         except OSError as exc:
-            raise SandboxError(f"cannot give the run its own /etc/{min(below)}: the host's "
-                               f"/etc/{h}, which runs do not see, cannot be listed ({exc})"
-                               ) from None
+            raise SandboxError(
+                f"cannot give the run its own /etc/{min(below)}: the host's "
+                f"/etc/{h}, which runs do not see, cannot be listed ({exc})"
+            ) from None
         out += _hide_around([f"{h}/{e}" for e in entries], own, root)
     return out
 
@@ -295,9 +385,11 @@ def root_plan(root_files: Sequence[tuple[str, bytes | None]]) -> dict[str, Any]:
             anchor = os.path.dirname(anchor)
         real = os.path.realpath(anchor)
         if not os.path.isdir(real) or not any(
-                _is_under(real, t) and not os.path.islink(t) for t in SYSTEM_TREES):
-            raise SandboxError(f"root file {path!r}: {anchor} leads out of the system "
-                               f"trees ({real})")
+            _is_under(real, t) and not os.path.islink(t) for t in SYSTEM_TREES
+        ):
+            raise SandboxError(
+                f"root file {path!r}: {anchor} leads out of the system trees ({real})"
+            )
         rel = os.path.relpath(path, anchor)
         if data is None and os.path.isdir(os.path.join(real, rel)):
             continue  # an existing directory: nothing to make
@@ -326,12 +418,21 @@ def needs_expose(path: str) -> bool:
     return not any(path == v or path.startswith(v + "/") for v in VISIBLE if v != "/etc")
 
 
-def bwrap_args(*, uid: int, hostname: str, stage: str, home: str, cwd: str,
-               expose: Sequence[str], seccomp_fd: int, status_fd: int,
-               overlays: Sequence[tuple[str, str]] = (),
-               files: Sequence[tuple[int, str, str]] = (),
-               dirs: Sequence[str] = (),
-               setenv: Mapping[str, str] | None = None) -> list[str]:
+def bwrap_args(
+    *,
+    uid: int,
+    hostname: str,
+    stage: str,
+    home: str,
+    cwd: str,
+    expose: Sequence[str],
+    seccomp_fd: int,
+    status_fd: int,
+    overlays: Sequence[tuple[str, str]] = (),
+    files: Sequence[tuple[int, str, str]] = (),
+    dirs: Sequence[str] = (),
+    setenv: Mapping[str, str] | None = None,
+) -> list[str]:
     """bwrap's options for one run, passed through ``--args FD`` so that the command
     line of the run's pid 1 is ``bwrap --args N -- COMMAND...`` and names no host path
     but the command's own. ``stage`` is the run's own tmpfs
@@ -342,24 +443,65 @@ def bwrap_args(*, uid: int, hostname: str, stage: str, home: str, cwd: str,
     (descriptor, path, octal mode): directories and files bwrap creates in the run's
     root after every mount (root files elsewhere, the tracing hooks); ``setenv``:
     variables set for the command only (the tracing hooks')."""
-    a = ["--unshare-user", "--uid", str(uid), "--gid", str(uid), "--disable-userns",
-         "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-         "--hostname", hostname, "--cap-drop", "ALL", "--die-with-parent",
-         "--new-session", "--ro-bind", "/usr", "/usr"]
+    a = [
+        "--unshare-user",
+        "--uid",
+        str(uid),
+        "--gid",
+        str(uid),
+        "--disable-userns",
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--hostname",
+        hostname,
+        "--cap-drop",
+        "ALL",
+        "--die-with-parent",
+        "--new-session",
+        "--ro-bind",
+        "/usr",
+        "/usr",
+    ]
     for name in _ROOT_LINKS:
         p = "/" + name
         if os.path.islink(p):
             a += ["--symlink", os.readlink(p), p]
         elif os.path.isdir(p):
             a += ["--ro-bind", p, p]
-    a += ["--ro-bind", f"{stage}/etc", "/etc",
-          "--proc", "/proc", "--ro-bind", f"{stage}/boot_id", "/proc/sys/kernel/random/boot_id",
-          "--dev", "/dev",
-          "--perms", "1777", "--tmpfs", "/tmp",
-          "--tmpfs", "/var", "--perms", "1777", "--dir", "/var/tmp",
-          "--tmpfs", "/run",
-          "--perms", "0755", "--tmpfs", "/home",
-          "--perms", "0700", "--tmpfs", "/root"]
+    a += [
+        "--ro-bind",
+        f"{stage}/etc",
+        "/etc",
+        "--proc",
+        "/proc",
+        "--ro-bind",
+        f"{stage}/boot_id",
+        "/proc/sys/kernel/random/boot_id",
+        "--dev",
+        "/dev",
+        "--perms",
+        "1777",
+        "--tmpfs",
+        "/tmp",
+        "--tmpfs",
+        "/var",
+        "--perms",
+        "1777",
+        "--dir",
+        "/var/tmp",
+        "--tmpfs",
+        "/run",
+        "--perms",
+        "0755",
+        "--tmpfs",
+        "/home",
+        "--perms",
+        "0700",
+        "--tmpfs",
+        "/root",
+    ]
     a += ["--bind", f"{stage}/home", home, "--bind", f"{stage}/repo", cwd]
     for p in expose:
         if needs_expose(p):
@@ -372,6 +514,5 @@ def bwrap_args(*, uid: int, hostname: str, stage: str, home: str, cwd: str,
         a += ["--perms", mode, "--file", str(fd), dest]
     for name, value in sorted((setenv or {}).items()):
         a += ["--setenv", name, value]
-    a += ["--seccomp", str(seccomp_fd), "--json-status-fd", str(status_fd),
-          "--chdir", cwd]
+    a += ["--seccomp", str(seccomp_fd), "--json-status-fd", str(status_fd), "--chdir", cwd]
     return a

@@ -66,7 +66,8 @@ class ProbeConfig:
             if s.name == "endpoint-host" and "default" in s.levels and self.hermetic is None:
                 raise UsageError(
                     "endpoint-host=default (no base-URL variable: the agent's default host) "
-                    "needs --hermetic, which captures the vendor's own hosts")
+                    "needs --hermetic, which captures the vendor's own hosts"
+                )
         names = [s.name for s in self.selections]
         if len(set(names)) != len(names):
             raise ProbeError(f"a factor is selected twice: {', '.join(names)}")

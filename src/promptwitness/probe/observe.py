@@ -78,8 +78,9 @@ def request_forms(raw: RawRequest) -> tuple[Segment, ...]:
     return () if error is not None else form_segments(decoded.body)
 
 
-def keyed_requests(requests: Iterable[SentRequest]
-                   ) -> list[tuple[str, SentRequest, tuple[Segment, ...]]]:
+def keyed_requests(
+    requests: Iterable[SentRequest],
+) -> list[tuple[str, SentRequest, tuple[Segment, ...]]]:
     """The run's requests with their keys (as in the module docstring) and segments, in
     arrival order."""
     counts: dict[str, int] = {}
@@ -92,8 +93,11 @@ def keyed_requests(requests: Iterable[SentRequest]
         if outcome.prompt is not None:
             if outcome.prompt.model:
                 base += f" [{outcome.prompt.model}]"
-            segs = [*segments(outcome.prompt), Segment("target", req.target, "request"),
-                    *request_forms(raw)]
+            segs = [
+                *segments(outcome.prompt),
+                Segment("target", req.target, "request"),
+                *request_forms(raw),
+            ]
         else:
             segs = _other(req)
             if req.host:

@@ -77,8 +77,7 @@ from promptwitness.probe.observe import SentRequest, keyed_requests
 from promptwitness.probe.sandbox import RunResult, RunSpec, Sandbox, SandboxError, Tracing
 from promptwitness.store import Store
 
-__all__ = ["PORT", "ProbeConfig", "ProbeResult", "RunRecord", "Session", "run_probe",
-           "traced_run"]
+__all__ = ["PORT", "ProbeConfig", "ProbeResult", "RunRecord", "Session", "run_probe", "traced_run"]
 
 PORT = CAPTURE_PORT  # the capture endpoint inside every run's namespace
 STDERR_TAIL = 2000
@@ -91,20 +90,20 @@ def _no_progress(event: str, info: Mapping[str, Any]) -> None:
     del event, info
 
 
-def canned_answers_used(answers: Mapping[tuple[str, str], CannedReply],
-                        egress: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def canned_answers_used(
+    answers: Mapping[tuple[str, str], CannedReply], egress: Iterable[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
     """The profile's canned vendor answers (hermetic mode) and how many runs asked for
     each: part of the evidence (the capture depended on what they said)."""
     asked_by_run = [
-        {tuple(k.split(" ", 1)) for h in doc.values() for k in h.get("paths", {})}
-        for doc in egress
+        {tuple(k.split(" ", 1)) for h in doc.values() for k in h.get("paths", {})} for doc in egress
     ]
     out = []
     for (method, path), reply in sorted(answers.items()):
-        n = sum(1 for asked in asked_by_run
-                if any(p == path and method in ("*", m) for m, p in asked))
-        out.append({"method": method, "path": path, "status": reply.status,
-                    "runs": n})
+        n = sum(
+            1 for asked in asked_by_run if any(p == path and method in ("*", m) for m, p in asked)
+        )
+        out.append({"method": method, "path": path, "status": reply.status, "runs": n})
     return out
 
 
@@ -123,8 +122,9 @@ def _resolve_clock(text: str, now: float) -> tuple[float | None, str]:
 
 
 class _Runner:
-    def __init__(self, config: ProbeConfig, store: Store, sandbox: Sandbox,
-                 progress: Progress) -> None:
+    def __init__(
+        self, config: ProbeConfig, store: Store, sandbox: Sandbox, progress: Progress
+    ) -> None:
         self.config = config
         self.store = store
         self.sandbox = sandbox
@@ -136,11 +136,16 @@ class _Runner:
         self.trust = Trust()
         self.clock, self.clock_note = _resolve_clock(config.clock, time.time())
         if config.hermetic is None:
-            env = capture_env(config.env, "127.0.0.1", PORT, self.keys,
-                              extra_vars=config.base_url_vars)
+            env = capture_env(
+                config.env, "127.0.0.1", PORT, self.keys, extra_vars=config.base_url_vars
+            )
             self.base = RunSpec(
-                argv=config.argv, env=tuple(env.items()), workdir=config.workdir,
-                timeout=config.timeout, ports=(PORT,), expose=config.expose,
+                argv=config.argv,
+                env=tuple(env.items()),
+                workdir=config.workdir,
+                timeout=config.timeout,
+                ports=(PORT,),
+                expose=config.expose,
                 clock=self.clock,
             )
         else:
@@ -150,9 +155,14 @@ class _Runner:
             self.ca = CertificateAuthority.generate(now=dt.datetime.fromtimestamp(start, dt.UTC))
             env = {**dict(config.env), **self.keys}
             self.base = RunSpec(
-                argv=config.argv, env=tuple(env.items()), workdir=config.workdir,
-                timeout=config.timeout, ports=(PORT, DNS_PORT, HTTP_PORT, HTTPS_PORT),
-                udp_ports=(DNS_PORT,), expose=config.expose, clock=self.clock,
+                argv=config.argv,
+                env=tuple(env.items()),
+                workdir=config.workdir,
+                timeout=config.timeout,
+                ports=(PORT, DNS_PORT, HTTP_PORT, HTTPS_PORT),
+                udp_ports=(DNS_PORT,),
+                expose=config.expose,
+                clock=self.clock,
             )
         self.egress: dict[str, dict[str, Any]] = {}
         self.dns_names: dict[str, None] = {}
@@ -178,14 +188,21 @@ class _Runner:
                 spec = spec.set_etc_file(path, data)
         return spec
 
-    def execute(self, spec: RunSpec, run: str, cancel_on_reject: bool = False,
-                trace: Tracing | None = None,
-                ) -> tuple[RunResult | None, str | None, HermeticServer | None]:
+    def execute(
+        self,
+        spec: RunSpec,
+        run: str,
+        cancel_on_reject: bool = False,
+        trace: Tracing | None = None,
+    ) -> tuple[RunResult | None, str | None, HermeticServer | None]:
         """Run ``spec`` in the sandbox with a capture server (and, in hermetic mode,
         the hermetic endpoints) serving it; every exchange is stored on return."""
         opts = self.config.hermetic
         server = CaptureServer(
-            self.store, run=run, redactor=self.redactor, answer_text=self.config.answer_text,
+            self.store,
+            run=run,
+            redactor=self.redactor,
+            answer_text=self.config.answer_text,
             answers=None if opts is None else opts.answers,
             fallback=None if opts is None else opts.fallback,
         )
@@ -239,9 +256,11 @@ class _Runner:
         assert self.config.hermetic is not None
         cell = plan(list(self.config.selections), pairwise=False)[0]
         spec = self.spec(cell)
-        run = self.store.begin_run("probe-preflight", list(self.config.argv),
-                                   {"probe": self.probe_id, "cell": cell.id,
-                                    "ca_trust": self.trust.label})
+        run = self.store.begin_run(
+            "probe-preflight",
+            list(self.config.argv),
+            {"probe": self.probe_id, "cell": cell.id, "ca_trust": self.trust.label},
+        )
         result, error, hermetic = self.execute(spec, run, cancel_on_reject=True)
         self.store.end_run(run, None if result is None else result.exit_code)
         refused = rejected(hermetic.tls_log.entries()) if hermetic is not None else []
@@ -260,17 +279,28 @@ class _Runner:
         t0 = time.monotonic()
         spec = self.spec(cell)
         run = self.store.begin_run(
-            "probe-run", list(self.config.argv),
-            {"probe": self.probe_id, "cell": cell.id, "levels": dict(cell.levels),
-             "replicate": replicate, "purpose": cell.purpose},
+            "probe-run",
+            list(self.config.argv),
+            {
+                "probe": self.probe_id,
+                "cell": cell.id,
+                "levels": dict(cell.levels),
+                "replicate": replicate,
+                "purpose": cell.purpose,
+            },
         )
         result, error, hermetic = self.execute(spec, run)
         exchanges = self.store.exchanges(run=run)
         on_host = hermetic is not None
         sent = [
-            SentRequest(x.method, x.target, tuple(x.request_headers),
-                        self.store.request_body(x), x.id,
-                        host_name(x.host) if on_host else None)
+            SentRequest(
+                x.method,
+                x.target,
+                tuple(x.request_headers),
+                self.store.request_body(x),
+                x.id,
+                host_name(x.host) if on_host else None,
+            )
             for x in exchanges
         ]
         if hermetic is not None:
@@ -289,28 +319,41 @@ class _Runner:
             if result.timed_out:
                 error = error or f"timed out after {spec.timeout:g} s"
             elif not requests:
-                error = error or (f"no request reached the capture server "
-                                  f"(exit code {result.exit_code})")
+                error = error or (
+                    f"no request reached the capture server (exit code {result.exit_code})"
+                )
         self.store.end_run(run, None if result is None else result.exit_code)
         failed = error is not None and (not requests or result is None or result.timed_out)
-        obs = Observation(cell=cell.id, levels=dict(cell.levels), replicate=replicate,
-                          requests=None if failed else requests, error=error)
+        obs = Observation(
+            cell=cell.id,
+            levels=dict(cell.levels),
+            replicate=replicate,
+            requests=None if failed else requests,
+            error=error,
+        )
         rec = RunRecord(
-            run=run, cell=cell.id, replicate=replicate,
+            run=run,
+            cell=cell.id,
+            replicate=replicate,
             exit_code=None if result is None else result.exit_code,
             timed_out=False if result is None else result.timed_out,
             duration=0.0 if result is None else result.duration,
             overhead=None if result is None else result.overhead,
-            requests=len(requests), error=error, stderr_tail=tail,
-            wall=time.monotonic() - t0, exchanges=exchange_ids,
+            requests=len(requests),
+            error=error,
+            stderr_tail=tail,
+            wall=time.monotonic() - t0,
+            exchanges=exchange_ids,
         )
         with self._lock:
             self.observations.append(obs)
             self.records.append(rec)
             self.done += 1
             done, total = self.done, self.total
-        self.progress("run", {"cell": cell.id, "replicate": replicate, "record": rec,
-                              "done": done, "total": total})
+        self.progress(
+            "run",
+            {"cell": cell.id, "replicate": replicate, "record": rec, "done": done, "total": total},
+        )
 
     # -- phases --------------------------------------------------------------------
 
@@ -322,8 +365,9 @@ class _Runner:
             for cell, rep in work:
                 self.run_one(cell, rep)
             return
-        with ThreadPoolExecutor(max_workers=self.config.jobs,
-                                thread_name_prefix="promptwitness-probe") as pool:
+        with ThreadPoolExecutor(
+            max_workers=self.config.jobs, thread_name_prefix="promptwitness-probe"
+        ) as pool:
             for f in [pool.submit(self.run_one, cell, rep) for cell, rep in work]:
                 f.result()
 
@@ -338,8 +382,13 @@ def _replicates(cell: Cell, config: ProbeConfig) -> int:
     return config.replicates
 
 
-def run_probe(config: ProbeConfig, store: Store, *, progress: Progress | None = None,
-              sandbox: Sandbox | None = None) -> ProbeResult:
+def run_probe(
+    config: ProbeConfig,
+    store: Store,
+    *,
+    progress: Progress | None = None,
+    sandbox: Sandbox | None = None,
+) -> ProbeResult:
     """Run the whole probe and analyse it. Raises :class:`ProbeError` (or
     ``SandboxError``) when the probe cannot run at all."""
     report = progress or _no_progress
@@ -365,8 +414,9 @@ class Session:
         s.finish(cells, analysis)     # the ProbeResult (the store's probe run ended)
     """
 
-    def __init__(self, config: ProbeConfig, store: Store, sandbox: Sandbox,
-                 progress: Progress | None = None) -> None:
+    def __init__(
+        self, config: ProbeConfig, store: Store, sandbox: Sandbox, progress: Progress | None = None
+    ) -> None:
         self.config = config
         self.store = store
         self.sandbox = sandbox
@@ -385,10 +435,16 @@ class Session:
     def begin(self, cells: Sequence[Cell], meta: Mapping[str, Any] | None = None) -> None:
         config, r = self.config, self.runner
         r.probe_id = self.store.begin_run(
-            "probe", list(config.argv),
-            {"factors": {s.name: list(s.levels) for s in config.selections},
-             "replicates": config.replicates, "control_replicates": config.control_replicates,
-             "cells": len(cells), "id": uuid.uuid4().hex, **dict(meta or {})},
+            "probe",
+            list(config.argv),
+            {
+                "factors": {s.name: list(s.levels) for s in config.selections},
+                "replicates": config.replicates,
+                "control_replicates": config.control_replicates,
+                "cells": len(cells),
+                "id": uuid.uuid4().hex,
+                **dict(meta or {}),
+            },
         )
         for c in cells:  # fail early on a bad spec (e.g. a zone the machine lacks)
             r.spec(c)
@@ -430,8 +486,11 @@ class Session:
         (at least ``floor`` seconds, at most the configured timeout): a screening run
         whose inputs make the command hang (another provider, a prompt for a login)
         costs seconds, not the whole timeout. Returns the timeout in force."""
-        done = [rec.duration for rec in self.runner.records
-                if rec.cell == "control" and not rec.timed_out and rec.error is None]
+        done = [
+            rec.duration
+            for rec in self.runner.records
+            if rec.cell == "control" and not rec.timed_out and rec.error is None
+        ]
         if not done:
             return self.runner.base.timeout
         limit = min(self.config.timeout, max(floor, factor * max(done)))
@@ -440,11 +499,15 @@ class Session:
 
     def analyse(self, exclude: Iterable[str] = ()) -> Analysis:
         skip = set(exclude)
-        return analyse([o for o in self.runner.observations if o.cell not in skip],
-                       self.control, memo=self._memo)
+        return analyse(
+            [o for o in self.runner.observations if o.cell not in skip],
+            self.control,
+            memo=self._memo,
+        )
 
-    def finish(self, cells: list[Cell], result: Analysis,
-               exclude: Iterable[str] = ()) -> ProbeResult:
+    def finish(
+        self, cells: list[Cell], result: Analysis, exclude: Iterable[str] = ()
+    ) -> ProbeResult:
         """The probe's result; the runs of ``exclude``d cells are left out of the
         report's runs (they are in the store)."""
         r, config = self.runner, self.config
@@ -458,21 +521,37 @@ class Session:
         if hermetic is not None:
             hermetic["dns_names"] = list(r.dns_names)
             hermetic["tls_failures"] = r.tls_failures
-            hermetic["default_hosts"] = list(config.hermetic.default_hosts) \
-                if config.hermetic is not None else []
+            hermetic["default_hosts"] = (
+                list(config.hermetic.default_hosts) if config.hermetic is not None else []
+            )
             if config.hermetic is not None:
                 hermetic["canned_answers"] = canned_answers_used(
-                    config.hermetic.answers, r.egress.values())
+                    config.hermetic.answers, r.egress.values()
+                )
         return ProbeResult(
-            probe=r.probe_id, config=config, cells=[c for c in cells if c.id not in skip],
-            runs=records, analysis=result, verdict=v, started=self.started,
-            finished=time.time(), store_root=str(self.store.root), egress=r.egress,
-            hermetic=hermetic, clock=r.clock, clock_note=r.clock_note,
+            probe=r.probe_id,
+            config=config,
+            cells=[c for c in cells if c.id not in skip],
+            runs=records,
+            analysis=result,
+            verdict=v,
+            started=self.started,
+            finished=time.time(),
+            store_root=str(self.store.root),
+            egress=r.egress,
+            hermetic=hermetic,
+            clock=r.clock,
+            clock_note=r.clock_note,
         )
 
 
-def traced_run(config: ProbeConfig, store: Store, sandbox: Sandbox, tracing: Tracing,
-               progress: Progress | None = None) -> tuple[RunResult | None, str | None, str]:
+def traced_run(
+    config: ProbeConfig,
+    store: Store,
+    sandbox: Sandbox,
+    tracing: Tracing,
+    progress: Progress | None = None,
+) -> tuple[RunResult | None, str | None, str]:
     """One run of ``config``'s control cell under ``tracing`` (``discover``'s dynamic
     discovery), served by a capture server like any probe run, so the command gets as
     far as a probed one. Returns the sandbox's result (with ``trace``), the error if
@@ -480,13 +559,11 @@ def traced_run(config: ProbeConfig, store: Store, sandbox: Sandbox, tracing: Tra
     run first, as in a probe."""
     r = _Runner(config, store, sandbox, progress or _no_progress)
     cell = plan(list(config.selections), pairwise=False)[0]
-    r.probe_id = store.begin_run("discover-trace", list(config.argv),
-                                 {"id": uuid.uuid4().hex})
+    r.probe_id = store.begin_run("discover-trace", list(config.argv), {"id": uuid.uuid4().hex})
     sandbox.template(config.workdir)
     if config.hermetic is not None:
         r.preflight()
-    run = store.begin_run("probe-trace", list(config.argv),
-                          {"probe": r.probe_id, "cell": cell.id})
+    run = store.begin_run("probe-trace", list(config.argv), {"probe": r.probe_id, "cell": cell.id})
     result, error, _ = r.execute(r.spec(cell), run, trace=tracing)
     code = None if result is None else result.exit_code
     store.end_run(run, code)

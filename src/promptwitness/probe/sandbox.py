@@ -137,18 +137,45 @@ __all__ = [
 # relative paths and follow the run's processes); sockets, connections and datagrams
 # (DNS questions, netlink requests); ``ioctl`` (SIOCGIFCONF); the host name and user.
 TRACED_SYSCALLS = (
-    "open", "openat", "openat2", "creat", "stat", "lstat", "newfstatat", "statx",
-    "access", "faccessat", "faccessat2", "readlink", "readlinkat", "getdents",
-    "getdents64", "execve", "execveat", "chdir", "fchdir", "clone", "clone3", "fork",
-    "vfork", "socket", "connect", "sendto", "sendmsg", "sendmmsg", "ioctl", "uname",
-    "getuid", "geteuid", "getresuid",
+    "open",
+    "openat",
+    "openat2",
+    "creat",
+    "stat",
+    "lstat",
+    "newfstatat",
+    "statx",
+    "access",
+    "faccessat",
+    "faccessat2",
+    "readlink",
+    "readlinkat",
+    "getdents",
+    "getdents64",
+    "execve",
+    "execveat",
+    "chdir",
+    "fchdir",
+    "clone",
+    "clone3",
+    "fork",
+    "vfork",
+    "socket",
+    "connect",
+    "sendto",
+    "sendmsg",
+    "sendmmsg",
+    "ioctl",
+    "uname",
+    "getuid",
+    "geteuid",
+    "getresuid",
 )
 # strace's options for a traced run: follow every process (-f) and stop only at the
 # recorded calls (--seccomp-bpf); strings in hex (-xx: one unambiguous form for paths
 # and buffers, 4096 bytes of them); descriptors with their paths and socket addresses
 # (-yy; AT_FDCWD with the working directory); no signals, no attach/exit notes.
-STRACE_OPTIONS = ("-f", "--seccomp-bpf", "-qq", "-xx", "-s", "4096", "-yy",
-                  "-e", "signal=none")
+STRACE_OPTIONS = ("-f", "--seccomp-bpf", "-qq", "-xx", "-s", "4096", "-yy", "-e", "signal=none")
 # A tracing variable of these is put in front of the command's own value (joined by
 # the separator), so that the command's own preload, path or options still apply.
 TRACE_ENV_JOIN = {"LD_PRELOAD": ":", "PYTHONPATH": ":", "NODE_OPTIONS": " "}
@@ -206,8 +233,10 @@ def strace_path(tracing: Tracing) -> str:
     """strace's executable, or a SandboxError that says how to get it."""
     found = tracing.strace or shutil.which("strace", path="/usr/local/bin:/usr/bin:/bin")
     if found is None or not os.access(found, os.X_OK):
-        raise SandboxError("strace is required to trace a run: install it (Debian/Ubuntu:"
-                           " apt-get install strace), or run scripts/setup.sh")
+        raise SandboxError(
+            "strace is required to trace a run: install it (Debian/Ubuntu:"
+            " apt-get install strace), or run scripts/setup.sh"
+        )
     return found
 
 
@@ -262,18 +291,27 @@ class _Channel:
 
 def _git(args: list[str], cwd: Path, home: Path) -> None:
     env = {
-        "PATH": BASE_PATH, "HOME": str(home), "LANG": "C.UTF-8", "TZ": "UTC",
-        "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_AUTHOR_NAME": "Dev", "GIT_AUTHOR_EMAIL": "dev@example.com",
-        "GIT_COMMITTER_NAME": "Dev", "GIT_COMMITTER_EMAIL": "dev@example.com",
-        "GIT_AUTHOR_DATE": REPO_DATE, "GIT_COMMITTER_DATE": REPO_DATE,
+        "PATH": BASE_PATH,
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "TZ": "UTC",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_AUTHOR_NAME": "Dev",
+        "GIT_AUTHOR_EMAIL": "dev@example.com",
+        "GIT_COMMITTER_NAME": "Dev",
+        "GIT_COMMITTER_EMAIL": "dev@example.com",
+        "GIT_AUTHOR_DATE": REPO_DATE,
+        "GIT_COMMITTER_DATE": REPO_DATE,
     }
     try:
         subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
     except (OSError, subprocess.CalledProcessError) as exc:
         detail = getattr(exc, "stderr", b"") or b""
-        raise SandboxError(f"cannot build the fresh git repository: {exc} "
-                           f"{detail.decode(errors='replace')}".strip()) from exc
+        raise SandboxError(
+            f"cannot build the fresh git repository: {exc} "
+            f"{detail.decode(errors='replace')}".strip()
+        ) from exc
 
 
 def _package_root() -> str:
@@ -297,8 +335,7 @@ class Sandbox:
         self._wake = threading.Event()
         self._closed = False
         self._own = scratch is None
-        self.scratch = Path(tempfile.mkdtemp(prefix="pw-sandbox-")) if scratch is None \
-            else scratch
+        self.scratch = Path(tempfile.mkdtemp(prefix="pw-sandbox-")) if scratch is None else scratch
         self.scratch.mkdir(parents=True, exist_ok=True)
         (self.scratch / "mnt").mkdir(exist_ok=True)  # each run mounts its own tmpfs here
         self._lock = threading.Lock()
@@ -364,7 +401,9 @@ class Sandbox:
             # command as /proc/1/cmdline) is the same in every run.
             proc = subprocess.Popen(
                 [sys.executable, "-S", "-m", "promptwitness.probe.sandbox"],
-                stdin=child_sock.fileno(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                stdin=child_sock.fileno(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 env={"PATH": BASE_PATH, "PYTHONPATH": _package_root()},
                 start_new_session=True,
             )
@@ -401,8 +440,9 @@ class Sandbox:
             if self._spawner is not None and self._spawner.is_alive():
                 self._wake.set()
                 return
-            self._spawner = threading.Thread(target=self._spawn_loop, daemon=True,
-                                             name="promptwitness-sandbox-spares")
+            self._spawner = threading.Thread(
+                target=self._spawn_loop, daemon=True, name="promptwitness-sandbox-spares"
+            )
             self._spawner.start()
 
     def _spawn_loop(self) -> None:
@@ -428,9 +468,14 @@ class Sandbox:
             self._wake.wait(timeout=1.0)
             self._wake.clear()
 
-    def run(self, spec: RunSpec, serve: ServeHook | None = None,
-            cancel: threading.Event | None = None, *,
-            trace: bool | Tracing = False) -> RunResult:
+    def run(
+        self,
+        spec: RunSpec,
+        serve: ServeHook | None = None,
+        cancel: threading.Event | None = None,
+        *,
+        trace: bool | Tracing = False,
+    ) -> RunResult:
         """Run ``spec`` to completion (or its timeout, or until ``cancel`` is set: then
         every process of the run is killed and the result says ``cancelled``).
 
@@ -447,16 +492,20 @@ class Sandbox:
         for p in spec.expose:
             if not os.path.exists(p):
                 raise SandboxError(f"exposed path does not exist: {p}")
-        links = {} if spec.system_zone is None else {
-            "localtime": os.path.join(ZONEINFO, spec.system_zone)}
+        links = (
+            {}
+            if spec.system_zone is None
+            else {"localtime": os.path.join(ZONEINFO, spec.system_zone)}
+        )
         etc = etc_files(spec)
         if spec.clock is not None:
             library, why = clock_shim()
             if library is None:
-                raise SandboxError(f"a run with a pinned clock: {why} (bash scripts/setup.sh "
-                                   "installs one; or --clock real: the runs see the real time)")
-            etc.update(clock_etc_files(spec.clock, time.time(), library,
-                                       etc.get("ld.so.preload")))
+                raise SandboxError(
+                    f"a run with a pinned clock: {why} (bash scripts/setup.sh "
+                    "installs one; or --clock real: the runs see the real time)"
+                )
+            etc.update(clock_etc_files(spec.clock, time.time(), library, etc.get("ld.so.preload")))
         doc = {
             "argv": list(spec.argv),
             "env": spec.environ(),
@@ -481,8 +530,11 @@ class Sandbox:
             doc["trace"] = {
                 "strace": strace_path(tracing),
                 # "?name": a call this architecture does not have (open, stat on arm64)
-                "options": [*STRACE_OPTIONS, "-e",
-                            "trace=" + ",".join("?" + c for c in tracing.syscalls)],
+                "options": [
+                    *STRACE_OPTIONS,
+                    "-e",
+                    "trace=" + ",".join("?" + c for c in tracing.syscalls),
+                ],
                 "files": [[f"{TRACE_DIR}/{n}", d.hex()] for n, d in tracing.files],
                 "env": tracing.command_env(spec.environ()),
             }
@@ -505,8 +557,7 @@ class Sandbox:
             if ready is None or "error" in ready:
                 raise SandboxError(self._failure(proc, ready))
             keys: list[int | str] = [*spec.ports, *(f"udp:{p}" for p in spec.udp_ports)]
-            socks = {key: socket.socket(fileno=fd) for key, fd in zip(keys, ch.fds,
-                                                                       strict=True)}
+            socks = {key: socket.socket(fileno=fd) for key, fd in zip(keys, ch.fds, strict=True)}
             with serve(socks) if serve is not None else contextlib.nullcontext():
                 ch.send({"go": True})
                 timed_out = cancelled = False
@@ -553,20 +604,33 @@ class Sandbox:
             raise SandboxError(self._failure(proc, None, err))
         last = err.rstrip(b"\n").rsplit(b"\n", 1)[-1]
         if final is not None and final["exit"] == 1 and last.startswith(b"bwrap: execvp "):
-            hint = ("; only /usr and a filtered /etc are visible in the sandbox: expose "
-                    "what the command needs") if b"No such file" in last else ""
-            raise SandboxError(f"cannot run {spec.argv[0]!r}: "
-                               f"{last.decode(errors='replace')[len('bwrap: '):]}{hint}")
+            hint = (
+                (
+                    "; only /usr and a filtered /etc are visible in the sandbox: expose "
+                    "what the command needs"
+                )
+                if b"No such file" in last
+                else ""
+            )
+            raise SandboxError(
+                f"cannot run {spec.argv[0]!r}: "
+                f"{last.decode(errors='replace')[len('bwrap: ') :]}{hint}"
+            )
         return RunResult(
             exit_code=None if timed_out or cancelled or final is None else int(final["exit"]),
-            stdout=out, stderr=err, duration=duration,
+            stdout=out,
+            stderr=err,
+            duration=duration,
             command_time=None if final is None else final["t_exit"] - final["t_exec"],
-            timed_out=timed_out, cancelled=cancelled, trace=traced,
+            timed_out=timed_out,
+            cancelled=cancelled,
+            trace=traced,
         )
 
     @staticmethod
-    def _failure(proc: subprocess.Popen[bytes], msg: Mapping[str, Any] | None,
-                 err: bytes | None = None) -> str:
+    def _failure(
+        proc: subprocess.Popen[bytes], msg: Mapping[str, Any] | None, err: bytes | None = None
+    ) -> str:
         if msg is not None and "error" in msg:
             return str(msg["error"])
         if err is None:
@@ -583,8 +647,9 @@ class _TraceReader:
     def __init__(self, fd: int) -> None:
         self.fd = fd
         self.chunks: list[bytes] = []
-        self.thread = threading.Thread(target=self._read, daemon=True,
-                                       name="promptwitness-trace-reader")
+        self.thread = threading.Thread(
+            target=self._read, daemon=True, name="promptwitness-trace-reader"
+        )
         self.thread.start()
 
     def _read(self) -> None:
@@ -644,13 +709,16 @@ def _check(rc: int, what: str) -> None:
         raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
-def _mount(src: str | None, target: str, fstype: str | None, flags: int = 0,
-           data: str | None = None) -> None:
+def _mount(
+    src: str | None, target: str, fstype: str | None, flags: int = 0, data: str | None = None
+) -> None:
     def b(s: str | None) -> bytes | None:
         return None if s is None else s.encode()
 
-    _check(_c().mount(b(src), b(target), b(fstype), ctypes.c_ulong(flags), b(data)),
-           f"mount {fstype or 'bind'} {src} on {target}")
+    _check(
+        _c().mount(b(src), b(target), b(fstype), ctypes.c_ulong(flags), b(data)),
+        f"mount {fstype or 'bind'} {src} on {target}",
+    )
 
 
 def _pdeathsig() -> None:
@@ -666,8 +734,11 @@ def etc_files(spec: RunSpec) -> dict[str, bytes]:
     """The files the run's /etc gets of its own (path relative to /etc -> bytes)."""
     user, home, hostname = spec.user, spec.home, spec.hostname
     uid = gid = run_uid(user)
-    hosts = ["127.0.0.1\tlocalhost\n", "::1\tlocalhost ip6-localhost ip6-loopback\n",
-             f"127.0.1.1\t{hostname}\n"]
+    hosts = [
+        "127.0.0.1\tlocalhost\n",
+        "::1\tlocalhost ip6-localhost ip6-loopback\n",
+        f"127.0.1.1\t{hostname}\n",
+    ]
     hosts += [f"127.0.0.1\t{h}\n" for h in spec.hosts if h not in ("localhost", hostname)]
     passwd = [f"{user}:x:{uid}:{gid}:{user}:{home}:/bin/bash\n"]
     group = [f"{user}:x:{gid}:\n"]
@@ -681,7 +752,7 @@ def etc_files(spec: RunSpec) -> dict[str, bytes]:
         "hostname": hostname + "\n",
         "resolv.conf": "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n",
         "nsswitch.conf": "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n"
-                         "networks: files\nprotocols: files\nservices: files\n",
+        "networks: files\nprotocols: files\nservices: files\n",
         "passwd": "".join(passwd),
         "group": "".join(group),
         "machine-id": MACHINE_ID + "\n",
@@ -722,8 +793,13 @@ def _build_etc(plan: Mapping[str, Any], mnt: str) -> None:
         path = os.path.join(up, rel)
         _mkdirs(os.path.dirname(path))
         os.symlink(target, path)
-    _mount("overlay", os.path.join(mnt, "etc"), "overlay", 0,
-           f"lowerdir=/etc,upperdir={up},workdir={mnt}/etc-work")
+    _mount(
+        "overlay",
+        os.path.join(mnt, "etc"),
+        "overlay",
+        0,
+        f"lowerdir=/etc,upperdir={up},workdir={mnt}/etc-work",
+    )
 
 
 def _build_overlays(overlays: Iterable[Mapping[str, Any]], mnt: str) -> list[tuple[str, str]]:
@@ -738,8 +814,7 @@ def _build_overlays(overlays: Iterable[Mapping[str, Any]], mnt: str) -> list[tup
         for rel in ov["dirs"]:
             _mkdirs(os.path.join(up, rel))
         _write_files(up, ov["files"].items(), 0o644)
-        _mount("overlay", point, "overlay", 0,
-               f"lowerdir={ov['dir']},upperdir={up},workdir={work}")
+        _mount("overlay", point, "overlay", 0, f"lowerdir={ov['dir']},upperdir={up},workdir={work}")
         out.append((point, str(ov["dir"])))
     return out
 
@@ -763,8 +838,13 @@ def _stage(doc: Mapping[str, Any]) -> tuple[str, list[tuple[str, str]]]:
     os.chmod(home, 0o700 if doc["user"] == "root" else 0o755)
     _write_files(home, doc["home_files"])
     _write_files(os.path.join(mnt, "repo-up"), doc.get("repo_files", ()))  # over the template
-    _mount("overlay", f"{mnt}/repo", "overlay", 0,
-           f"lowerdir={doc['lower']},upperdir={mnt}/repo-up,workdir={mnt}/repo-work")
+    _mount(
+        "overlay",
+        f"{mnt}/repo",
+        "overlay",
+        0,
+        f"lowerdir={doc['lower']},upperdir={mnt}/repo-up,workdir={mnt}/repo-work",
+    )
     return str(mnt), _build_overlays(doc["root"]["overlays"], mnt)
 
 
@@ -811,15 +891,28 @@ def _child_main() -> int:
         seccomp_fd = _memfd("pw-seccomp", bytes.fromhex(doc["seccomp"]))
         status_r, status_w = os.pipe()
         trace = doc.get("trace") or {}
-        made = [(_memfd("pw-file", bytes.fromhex(h)), path, "0644")
-                for path, h in doc["root"]["files"].items()]
-        made += [(_memfd("pw-trace", bytes.fromhex(h)), path, "0444")
-                 for path, h in trace.get("files", ())]
-        args = bwrap_args(uid=doc["uid"], hostname=doc["hostname"], stage=stage,
-                          home=doc["home"], cwd=doc["cwd"], expose=doc["expose"],
-                          seccomp_fd=seccomp_fd, status_fd=status_w, overlays=overlays,
-                          files=made, dirs=doc["root"]["dirs"],
-                          setenv=trace.get("env"))
+        made = [
+            (_memfd("pw-file", bytes.fromhex(h)), path, "0644")
+            for path, h in doc["root"]["files"].items()
+        ]
+        made += [
+            (_memfd("pw-trace", bytes.fromhex(h)), path, "0444")
+            for path, h in trace.get("files", ())
+        ]
+        args = bwrap_args(
+            uid=doc["uid"],
+            hostname=doc["hostname"],
+            stage=stage,
+            home=doc["home"],
+            cwd=doc["cwd"],
+            expose=doc["expose"],
+            seccomp_fd=seccomp_fd,
+            status_fd=status_w,
+            overlays=overlays,
+            files=made,
+            dirs=doc["root"]["dirs"],
+            setenv=trace.get("env"),
+        )
         args_fd = _memfd("pw-args", b"".join(a.encode() + b"\0" for a in args))
         fds = [args_fd, seccomp_fd, *(fd for fd, _, _ in made)]
         # bwrap's own command line (the run's pid 1) is the same in every run
@@ -827,11 +920,18 @@ def _child_main() -> int:
         if trace_fd is not None:
             # strace opens the pipe anew (close-on-exec): neither bwrap nor the command
             # inherits a descriptor of the trace
-            cmd = [trace["strace"], *trace["options"],
-                   "-o", f"/proc/{os.getpid()}/fd/{trace_fd}", "--", *cmd]
+            cmd = [
+                trace["strace"],
+                *trace["options"],
+                "-o",
+                f"/proc/{os.getpid()}/fd/{trace_fd}",
+                "--",
+                *cmd,
+            ]
         t_exec = time.monotonic()
-        proc = subprocess.Popen(cmd, env=doc["env"], pass_fds=(*fds, status_w), stdin=0,
-                                preexec_fn=_pdeathsig)
+        proc = subprocess.Popen(
+            cmd, env=doc["env"], pass_fds=(*fds, status_w), stdin=0, preexec_fn=_pdeathsig
+        )
     except (OSError, SandboxError, subprocess.SubprocessError) as exc:
         ch.send({"error": f"sandbox setup failed: {exc}"})
         return 125

@@ -35,8 +35,10 @@ REPO_DATE = "2026-01-01T00:00:00+00:00"  # author and committer date of the fres
 HIDDEN = ("/tmp", "/home", "/root")
 
 _USER_RE = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
-_HOST_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-                      r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+_HOST_RE = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
 _VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -72,14 +74,22 @@ def _check_root_path(path: object, deny: Iterable[str], mounts: Iterable[str]) -
     trees, ``/etc``, HOME, the working directory, the tracer's directory, an exposed
     host path: writing below that would write the host); not one of ``mounts`` (the
     run's mount points) nor above one."""
-    if not isinstance(path, str) or not path.startswith("/") or path.startswith("//") \
-            or path == "/" or "\0" in path or len(path) > 4096 \
-            or os.path.normpath(path) != path:
+    if (
+        not isinstance(path, str)
+        or not path.startswith("/")
+        or path.startswith("//")
+        or path == "/"
+        or "\0" in path
+        or len(path) > 4096
+        or os.path.normpath(path) != path
+    ):
         raise SandboxError(f"root file path must be absolute and normal: {path!r}")
     for root in deny:
         if _under(path, [root]):
-            raise SandboxError(f"root file {path!r} is under {root}, where it may not be "
-                               "(/etc: etc_files; HOME: home_files; cwd: workdir)")
+            raise SandboxError(
+                f"root file {path!r} is under {root}, where it may not be "
+                "(/etc: etc_files; HOME: home_files; cwd: workdir)"
+            )
     for mount in mounts:
         if _under(mount, [path]):
             raise SandboxError(f"root file {path!r} would replace {mount}")
@@ -151,12 +161,18 @@ class RunSpec:
             raise SandboxError(f"not a user name: {self.user!r}")
         zone = self.system_zone
         if zone is not None and (
-            not zone or zone.startswith("/") or ".." in zone.split("/")
+            not zone
+            or zone.startswith("/")
+            or ".." in zone.split("/")
             or not re.match(r"^[A-Za-z0-9_+/-]+$", zone)
         ):
             raise SandboxError(f"not a zone name: {zone!r}")
-        if not self.cwd.startswith("/") or ".." in self.cwd.split("/") \
-                or not _under(self.cwd, HIDDEN) or self.cwd in HIDDEN:
+        if (
+            not self.cwd.startswith("/")
+            or ".." in self.cwd.split("/")
+            or not _under(self.cwd, HIDDEN)
+            or self.cwd in HIDDEN
+        ):
             raise SandboxError(f"cwd must be a path below one of {HIDDEN}: {self.cwd!r}")
         for p in self.expose:
             if not p.startswith("/"):
@@ -218,8 +234,7 @@ class RunSpec:
         return replace(self, repo_files=tuple({**dict(self.repo_files), path: data}.items()))
 
     def unset_home_file(self, *paths: str) -> RunSpec:
-        return replace(self, home_files=tuple((p, d) for p, d in self.home_files
-                                              if p not in paths))
+        return replace(self, home_files=tuple((p, d) for p, d in self.home_files if p not in paths))
 
     def environ(self) -> dict[str, str]:
         """The command's complete environment: the allow-list, then ``env``."""

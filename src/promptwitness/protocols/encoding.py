@@ -110,8 +110,9 @@ def content_encoding(headers: Iterable[tuple[str, str]]) -> str | None:
 # -- decoders: one step each, (data, limit) -> (output, format); raise CodingError --
 
 
-def _zlib_stream(data: bytes, limit: int, wbits: int, coding: str, fmt: str,
-                 members: bool) -> bytes:
+def _zlib_stream(
+    data: bytes, limit: int, wbits: int, coding: str, fmt: str, members: bool
+) -> bytes:
     out = bytearray()
     rest = data
     first = True
@@ -137,17 +138,22 @@ def _zlib_stream(data: bytes, limit: int, wbits: int, coding: str, fmt: str,
                     del out[limit:]
                     raise _too_large(coding, limit, bytes(out))
         except zlib.error as exc:
-            raise _Partial(CodingError("corrupt", coding, f"not a valid {fmt} stream ({exc})"),
-                           bytes(out)) from None
+            raise _Partial(
+                CodingError("corrupt", coding, f"not a valid {fmt} stream ({exc})"), bytes(out)
+            ) from None
         if not d.eof:
-            raise _Partial(CodingError("truncated", coding,
-                                       f"the {fmt} stream ends early ({len(data)} bytes received)"),
-                           bytes(out))
+            raise _Partial(
+                CodingError(
+                    "truncated", coding, f"the {fmt} stream ends early ({len(data)} bytes received)"
+                ),
+                bytes(out),
+            )
         rest = d.unused_data
     if rest:
-        raise _Partial(CodingError("corrupt", coding,
-                                   f"{len(rest)} bytes after the end of the {fmt} stream"),
-                       bytes(out))
+        raise _Partial(
+            CodingError("corrupt", coding, f"{len(rest)} bytes after the end of the {fmt} stream"),
+            bytes(out),
+        )
     return bytes(out)
 
 
@@ -158,8 +164,12 @@ def _gzip(data: bytes, limit: int, coding: str) -> tuple[bytes, str]:
 
 
 def _zlib_header(data: bytes) -> bool:
-    return len(data) >= 2 and data[0] & 0x0F == 8 and data[0] >> 4 <= 7 and (
-        (data[0] << 8) | data[1]) % 31 == 0
+    return (
+        len(data) >= 2
+        and data[0] & 0x0F == 8
+        and data[0] >> 4 <= 7
+        and ((data[0] << 8) | data[1]) % 31 == 0
+    )
 
 
 def _deflate(data: bytes, limit: int, coding: str) -> tuple[bytes, str]:
@@ -188,13 +198,13 @@ def _br(data: bytes, limit: int, coding: str) -> tuple[bytes, str]:
                 stalled = True
             out += chunk
     except brotli.error as exc:
-        raise _Partial(CodingError("corrupt", coding, f"not a valid brotli stream ({exc})"),
-                       bytes(out[:limit])) from None
+        raise _Partial(
+            CodingError("corrupt", coding, f"not a valid brotli stream ({exc})"), bytes(out[:limit])
+        ) from None
     if len(out) > limit:
         raise _too_large(coding, limit, bytes(out[:limit]))
     if not d.is_finished():
-        raise _Partial(CodingError("truncated", coding, "the brotli stream ends early"),
-                       bytes(out))
+        raise _Partial(CodingError("truncated", coding, "the brotli stream ends early"), bytes(out))
     return bytes(out), "br"
 
 
@@ -203,7 +213,8 @@ def _zstd(data: bytes, limit: int, coding: str) -> tuple[bytes, str]:
         raise _Partial(CodingError("corrupt", coding, "not a zstd stream (no frame magic)"), b"")
     out = bytearray()
     reader = zstandard.ZstdDecompressor().stream_reader(
-        io.BytesIO(data), read_across_frames=True, closefd=False)
+        io.BytesIO(data), read_across_frames=True, closefd=False
+    )
     try:
         while True:
             chunk = reader.read(CHUNK)
@@ -214,8 +225,9 @@ def _zstd(data: bytes, limit: int, coding: str) -> tuple[bytes, str]:
                 raise _too_large(coding, limit, bytes(out[:limit]))
     except zstandard.ZstdError as exc:
         kind = "truncated" if "incomplete" in str(exc).lower() else "corrupt"
-        raise _Partial(CodingError(kind, coding, f"not a valid zstd stream ({exc})"),
-                       bytes(out)) from None
+        raise _Partial(
+            CodingError(kind, coding, f"not a valid zstd stream ({exc})"), bytes(out)
+        ) from None
     finally:
         reader.close()  # type: ignore[no-untyped-call]
     problem = _zstd_frames_problem(data)
@@ -282,9 +294,12 @@ class _Partial(Exception):
 
 def _too_large(coding: str, limit: int, body: bytes) -> _Partial:
     return _Partial(
-        CodingError("too-large", coding,
-                    f"decodes to more than {limit} bytes (a decompression bomb?); "
-                    f"the first {limit} bytes were decoded"),
+        CodingError(
+            "too-large",
+            coding,
+            f"decodes to more than {limit} bytes (a decompression bomb?); "
+            f"the first {limit} bytes were decoded",
+        ),
         body,
     )
 

@@ -251,8 +251,11 @@ class _State:
             self.ids[item["id"]] = index
         if kind == "message" and isinstance(item.get("content"), list):
             for j, part in enumerate(item["content"]):
-                if (isinstance(part, dict) and isinstance(part.get("text"), str)
-                        and part.get("type") == "output_text"):
+                if (
+                    isinstance(part, dict)
+                    and isinstance(part.get("text"), str)
+                    and part.get("type") == "output_text"
+                ):
                     it.text[j] = [part["text"]]
         elif kind == "function_call" or "arguments" in item:
             it.call_id = c.str_or_none(item.get("call_id")) or it.call_id

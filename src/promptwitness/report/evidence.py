@@ -81,15 +81,24 @@ def _evidence(store: Store, x: StoredExchange, request: str) -> RequestEvidence:
     coding = None
     decoded = x.decoded_request_body(body)
     if decoded is not None:  # a compressed body is shown decoded, and said so
-        coding = (f"{', '.join(decoded.codings)}: {len(body):,} bytes stored, "
-                  f"{len(decoded.body):,} decoded")
+        coding = (
+            f"{', '.join(decoded.codings)}: {len(body):,} bytes stored, "
+            f"{len(decoded.body):,} decoded"
+        )
         if decoded.error is not None:
             coding += f" (could not be decoded in full: {decoded.error})"
         body = decoded.body
     return RequestEvidence(
-        run=x.run, request=request, exchange=x.id, method=x.method, target=x.target,
-        http_version=x.http_version, headers=tuple(x.request_headers),
-        body=body[:MAX_BODY], body_size=len(body), coding=coding,
+        run=x.run,
+        request=request,
+        exchange=x.id,
+        method=x.method,
+        target=x.target,
+        http_version=x.http_version,
+        headers=tuple(x.request_headers),
+        body=body[:MAX_BODY],
+        body_size=len(body),
+        coding=coding,
     )
 
 
@@ -112,14 +121,17 @@ def evidence_runs(result: ProbeResult) -> dict[str, set[str]]:
 
 
 def _keyed(store: Store, exchanges: Sequence[StoredExchange]) -> dict[str, StoredExchange]:
-    sent = [SentRequest(x.method, x.target, tuple(x.request_headers), store.request_body(x),
-                        x.id) for x in exchanges]
+    sent = [
+        SentRequest(x.method, x.target, tuple(x.request_headers), store.request_body(x), x.id)
+        for x in exchanges
+    ]
     keys = list(request_map(sent))
     return dict(zip(keys, exchanges, strict=True))
 
 
-def probe_evidence(result: ProbeResult, store: Store | None = None) -> dict[tuple[str, str],
-                                                                          RequestEvidence]:
+def probe_evidence(
+    result: ProbeResult, store: Store | None = None
+) -> dict[tuple[str, str], RequestEvidence]:
     """The raw requests a report of ``result`` refers to, read from ``store`` (default:
     ``Store.open(result.store_root)``, closed again). Missing runs or requests are left
     out, never invented."""
@@ -155,17 +167,20 @@ class DiffReport:
     @property
     def same_values(self) -> bool:
         """The prompts' values are identical; only the JSON serialisation differs."""
-        return bool(self.changes) and all(d.channel == "serialisation"
-                                          for d, _ in self.changes)
+        return bool(self.changes) and all(d.channel == "serialisation" for d, _ in self.changes)
 
 
 def exchange_key(x: StoredExchange) -> str:
     return f"#{x.id} {x.method} {x.target}"
 
 
-def diff_report(store: Store, xa: StoredExchange, xb: StoredExchange,
-                diffs: Iterable[SegmentDiff],
-                forms: Iterable[tuple[SegmentDiff, Sequence[Change]]] = ()) -> DiffReport:
+def diff_report(
+    store: Store,
+    xa: StoredExchange,
+    xb: StoredExchange,
+    diffs: Iterable[SegmentDiff],
+    forms: Iterable[tuple[SegmentDiff, Sequence[Change]]] = (),
+) -> DiffReport:
     """Read both requests and classify every differing segment (``analysis.detectors``);
     ``forms``: the bodies' serialisation differences (``analysis.serialisation.
     compare_forms``), already classified, listed after the segments."""

@@ -53,8 +53,9 @@ def _clip(text: str, style: str, limit: int = SIDE_MAX) -> Text:
 def _code_points(old: str, new: str) -> str | None:
     """``- U+0027 APOSTROPHE  + U+02BC MODIFIER LETTER APOSTROPHE`` (``edit_labels``)."""
     removed, added = edit_labels(old, new, LIST_ALL, LIST_MAX)
-    sides = [f"{sign} " + ", ".join(items)
-             for sign, items in (("-", removed), ("+", added)) if items]
+    sides = [
+        f"{sign} " + ", ".join(items) for sign, items in (("-", removed), ("+", added)) if items
+    ]
     return "  ".join(sides) if sides else None
 
 
@@ -91,20 +92,25 @@ def render_change(change: SegmentChange, indent: str = "    ") -> Text:
         return out
     a, b = d.a or "", d.b or ""
     if change.category == "serialisation":
-        out.append("  (covert serialisation: the same values, written differently)",
-                   style="bold red")
+        out.append(
+            "  (covert serialisation: the same values, written differently)", style="bold red"
+        )
     out.append(f"  ({_edit_stats(d)})", style="dim")
     groups = chunks(d.ops, CONTEXT)
     for group in groups[:CHUNKS_MAX]:
-        line, notes = chunk_line(a, b, group, context=CONTEXT, mark=mark_lines, span=_clip,
-                                 note=_note)
+        line, notes = chunk_line(
+            a, b, group, context=CONTEXT, mark=mark_lines, span=_clip, note=_note
+        )
         out.append("\n" + indent + "    ")
         out.append_text(line)
         for note in notes:
             out.append("\n" + indent + "      " + note, style="dim")
     if len(groups) > CHUNKS_MAX:
-        out.append(f"\n{indent}    {ELLIPSIS} {len(groups) - CHUNKS_MAX} more edit group(s) "
-                   "in this segment (--json has them all)", style="dim")
+        out.append(
+            f"\n{indent}    {ELLIPSIS} {len(groups) - CHUNKS_MAX} more edit group(s) "
+            "in this segment (--json has them all)",
+            style="dim",
+        )
     return out
 
 
@@ -120,8 +126,10 @@ def render_step(step: Step) -> Text:
     if step.tools_removed:
         out.append(f"\n    tools removed ({len(step.tools_removed)}): ", style="red")
         out.append(", ".join(step.tools_removed))
-    for word, keys in (("requests added", step.requests_added),
-                       ("requests no longer sent", step.requests_removed)):
+    for word, keys in (
+        ("requests added", step.requests_added),
+        ("requests no longer sent", step.requests_removed),
+    ):
         if keys:
             out.append(f"\n    {word}: ", style="yellow")
             out.append(", ".join(keys))
@@ -131,9 +139,12 @@ def render_step(step: Step) -> Text:
         out.append_text(render_change(change))
     if len(notable) > CHANGES_MAX:
         rest = Counter(c.category for c in notable[CHANGES_MAX:])
-        out.append(f"\n    {ELLIPSIS} {len(notable) - CHANGES_MAX} more changed segment(s) ("
-                   + ", ".join(f"{n} {k}" for k, n in rest.items()) + "; --json has them all)",
-                   style="dim")
+        out.append(
+            f"\n    {ELLIPSIS} {len(notable) - CHANGES_MAX} more changed segment(s) ("
+            + ", ".join(f"{n} {k}" for k, n in rest.items())
+            + "; --json has them all)",
+            style="dim",
+        )
     versioned = [c.path for c in step.changes if c.version_only]
     if versioned:
         out.append("\n    version number only (expected): ", style="dim")
@@ -146,11 +157,17 @@ def _finding_line(f: AuditFinding, indent: str = "    ") -> Text:
     out.append(f"{f.severity} {f.kind}", style=SEVERITY_STYLE.get(f.severity, ""))
     out.append("  " + " + ".join(f"{k}={v}" for k, v in f.factors.items()), style="bold")
     out.append(f"  {f.path or f.request}\n{indent}  ")
-    out.append_text(_clip(f.control, "red", 60) if f.control is not None
-                    else Text("(absent)", style="dim italic"))
+    out.append_text(
+        _clip(f.control, "red", 60)
+        if f.control is not None
+        else Text("(absent)", style="dim italic")
+    )
     out.append(" → ")
-    out.append_text(_clip(f.observed, "green", 60) if f.observed is not None
-                    else Text("(absent)", style="dim italic"))
+    out.append_text(
+        _clip(f.observed, "green", 60)
+        if f.observed is not None
+        else Text("(absent)", style="dim italic")
+    )
     if f.detail:
         out.append(f"\n{indent}  {f.detail}", style="dim")
     return out
@@ -176,9 +193,15 @@ def render_history(history: History) -> RenderableType:
     parts.append(head)
     audited = any(e.audit is not None for e in tl.entries)
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    for col, just in (("version", "left"), ("published", "left"), ("tools", "right"),
-                      ("system", "right"), ("tool defs", "right"), ("request", "right"),
-                      ("changed", "left")):
+    for col, just in (
+        ("version", "left"),
+        ("published", "left"),
+        ("tools", "right"),
+        ("system", "right"),
+        ("tool defs", "right"),
+        ("request", "right"),
+        ("changed", "left"),
+    ):
         table.add_column(col, justify=just)  # type: ignore[arg-type]
     if audited:
         table.add_column("audit", justify="left")
@@ -199,7 +222,8 @@ def render_history(history: History) -> RenderableType:
                 bits.append(f"{n} segs")
             summary = Text(", ".join(bits) or "none", style="" if bits else "dim")
         row: list[RenderableType] = [
-            e.version, _date(e.published),
+            e.version,
+            _date(e.published),
             "-" if s is None else str(s.tool_count),
             "-" if s is None else _kb(s.system_bytes),
             "-" if s is None else _kb(s.tools_bytes),
@@ -209,8 +233,9 @@ def render_history(history: History) -> RenderableType:
         if audited:
             v = e.audit.verdict if e.audit is not None else "-"
             findings = len(e.audit.findings) if e.audit is not None else 0
-            row.append(Text(v + (f" ({findings})" if findings else ""),
-                            style=VERDICT_STYLE.get(v, "")))
+            row.append(
+                Text(v + (f" ({findings})" if findings else ""), style=VERDICT_STYLE.get(v, ""))
+            )
         table.add_row(*row)
     parts.append(table)
     for step in tl.steps:
@@ -235,14 +260,20 @@ def render_history(history: History) -> RenderableType:
             if item.examples and key not in example:
                 example[key] = item.examples[0]
     if noise:
-        t = Table(title="noise (differs between identical runs of one version; excluded)",
-                  title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+        t = Table(
+            title="noise (differs between identical runs of one version; excluded)",
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+            show_edge=False,
+        )
         for col in ("where", "versions", "example"):
             t.add_column(col, overflow="fold")
         for (req, path), vs in noise.items():
             where = path if not req else (f"{req} · {path}" if path else f"request {req}")
-            t.add_row(Text(where), f"{len(vs)}/{len(ok)}",
-                      _clip(example.get((req, path), ""), "", 60))
+            t.add_row(
+                Text(where), f"{len(vs)}/{len(ok)}", _clip(example.get((req, path), ""), "", 60)
+            )
         parts.append(t)
     return Group(*parts)
 
@@ -279,10 +310,16 @@ def render_bisect(b: Bisect) -> RenderableType:
         cap = b.captures.get(rel.version)
         verdict = "-" if cap is None or cap.audit is None else cap.audit.verdict
         err = "" if cap is None or cap.error is None else f" ({cap.error[:40]})"
-        t.add_row(str(k), rel.version, _date(rel.published),
-                  Text(verdict + err, style=VERDICT_STYLE.get(verdict, "")),
-                  Text({True: "yes", False: "no", None: "failed"}[held],
-                       style={True: "bold", False: "dim", None: "yellow"}[held]))
+        t.add_row(
+            str(k),
+            rel.version,
+            _date(rel.published),
+            Text(verdict + err, style=VERDICT_STYLE.get(verdict, "")),
+            Text(
+                {True: "yes", False: "no", None: "failed"}[held],
+                style={True: "bold", False: "dim", None: "yellow"}[held],
+            ),
+        )
     parts.append(t)
     for which, version in (("first", b.first), ("last", b.last)):
         if version is None or (which == "last" and version == b.first):

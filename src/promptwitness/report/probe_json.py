@@ -67,19 +67,22 @@ def egress_by_cell(result: ProbeResult) -> dict[str, dict[str, Any]]:
         cell = out.setdefault(rec.cell, {"runs": 0, "hosts": {}})
         cell["runs"] += 1
         for host, h in per_run.items():
-            c = cell["hosts"].setdefault(host, {"schemes": [], "requests": 0, "bytes_sent": 0,
-                                                "bytes_received": 0, "paths": {}})
+            c = cell["hosts"].setdefault(
+                host,
+                {"schemes": [], "requests": 0, "bytes_sent": 0, "bytes_received": 0, "paths": {}},
+            )
             c["schemes"] = sorted(set(c["schemes"]) | set(h["schemes"]))
             for k in ("requests", "bytes_sent", "bytes_received"):
                 c[k] += h[k]
             for path, p in h["paths"].items():
-                cp = c["paths"].setdefault(path, {"count": 0, "bytes_sent": 0,
-                                                  "bytes_received": 0})
+                cp = c["paths"].setdefault(path, {"count": 0, "bytes_sent": 0, "bytes_received": 0})
                 for k in ("count", "bytes_sent", "bytes_received"):
                     cp[k] += p[k]
     for cell in out.values():
-        cell["hosts"] = {h: {**v, "paths": dict(sorted(v["paths"].items()))}
-                         for h, v in sorted(cell["hosts"].items())}
+        cell["hosts"] = {
+            h: {**v, "paths": dict(sorted(v["paths"].items()))}
+            for h, v in sorted(cell["hosts"].items())
+        }
     return out
 
 
@@ -113,9 +116,11 @@ def headline(result: ProbeResult) -> str:
     if covert:
         kinds = Counter(f.change.kind for f in covert)
         factors = sorted({k for f in covert for k in f.factors})
-        text = (f"{len(covert)} covert change{'s' if len(covert) != 1 else ''} ("
-                + ", ".join(f"{n} {k}" for k, n in kinds.most_common())
-                + f") under {', '.join(factors)}")
+        text = (
+            f"{len(covert)} covert change{'s' if len(covert) != 1 else ''} ("
+            + ", ".join(f"{n} {k}" for k, n in kinds.most_common())
+            + f") under {', '.join(factors)}"
+        )
     elif result.verdict in ("clean", "conditioned"):
         text = "no covert change"
     else:
@@ -140,29 +145,47 @@ def to_json(result: ProbeResult) -> dict[str, Any]:
     runs_per_cell = Counter(r.cell for r in result.runs)
     findings = []
     for i, f in enumerate(a.findings, 1):
-        findings.append({
-            "id": f"F{i}",
-            "factors": dict(f.factors),
-            "request": f.request,
-            **change_json(f.change),
-            "support": _support(f.support),
-            "control_support": _support(f.control_support),
-            "cells": list(f.cells),
-            "evidence": evidence(result, f),
-        })
+        findings.append(
+            {
+                "id": f"F{i}",
+                "factors": dict(f.factors),
+                "request": f.request,
+                **change_json(f.change),
+                "support": _support(f.support),
+                "control_support": _support(f.control_support),
+                "cells": list(f.cells),
+                "evidence": evidence(result, f),
+            }
+        )
     suspects = [
-        {"cell": s.cell, "levels": dict(s.levels), "request": getattr(s, "request", None),
-         **change_json(s.change), "candidates": [dict(c) for c in s.candidates]}
+        {
+            "cell": s.cell,
+            "levels": dict(s.levels),
+            "request": getattr(s, "request", None),
+            **change_json(s.change),
+            "candidates": [dict(c) for c in s.candidates],
+        }
         for s in a.suspects
     ]
     unresolved = [
-        {"cell": s.cell, "levels": dict(s.levels), "request": getattr(s, "request", None),
-         **change_json(s.change), "candidates": [dict(c) for c in s.candidates]}
+        {
+            "cell": s.cell,
+            "levels": dict(s.levels),
+            "request": getattr(s, "request", None),
+            **change_json(s.change),
+            "candidates": [dict(c) for c in s.candidates],
+        }
         for s in getattr(a, "unresolved", ())
     ]
     noise = [
-        {"request": n.request, "path": n.path, "channel": n.channel,
-         "spans": [_span(s) for s in n.spans], "examples": list(n.examples), "runs": n.runs}
+        {
+            "request": n.request,
+            "path": n.path,
+            "channel": n.channel,
+            "spans": [_span(s) for s in n.spans],
+            "examples": list(n.examples),
+            "runs": n.runs,
+        }
         for n in a.noise
     ]
     sev = Counter(f.change.severity for f in a.findings)
@@ -177,8 +200,12 @@ def to_json(result: ProbeResult) -> dict[str, Any]:
         "verdict": result.verdict,
         "exit_code": exit_code(result.verdict),
         "factors": [
-            {"name": s.name, "description": s.factor.description, "control": s.control,
-             "levels": list(s.levels)}
+            {
+                "name": s.name,
+                "description": s.factor.description,
+                "control": s.control,
+                "levels": list(s.levels),
+            }
             for s in result.config.selections
         ],
         "design": {
@@ -189,8 +216,13 @@ def to_json(result: ProbeResult) -> dict[str, Any]:
             "clock": describe(result.clock),
             **({"clock_note": result.clock_note} if result.clock_note else {}),
             "cells": [
-                {"id": c.id, "purpose": c.purpose, "reason": c.reason,
-                 "levels": dict(c.levels), "runs": runs_per_cell.get(c.id, 0)}
+                {
+                    "id": c.id,
+                    "purpose": c.purpose,
+                    "reason": c.reason,
+                    "levels": dict(c.levels),
+                    "runs": runs_per_cell.get(c.id, 0),
+                }
                 for c in result.cells
             ],
         },

@@ -57,8 +57,10 @@ def _group_findings(result: ProbeResult) -> list[tuple[str, list[int]]]:
         names[key] = " + ".join(f.factors)
     # covert first, then overt, then expected: the question the tool exists for leads
     rank = {"covert": 0, "overt": 1}
-    order = sorted(groups.items(), key=lambda kv: rank.get(
-        result.analysis.findings[kv[1][0]].change.severity, 2))
+    order = sorted(
+        groups.items(),
+        key=lambda kv: rank.get(result.analysis.findings[kv[1][0]].change.severity, 2),
+    )
     return [(names[k], v) for k, v in order]
 
 
@@ -75,8 +77,11 @@ def _finding_block(result: ProbeResult, names: str, idx: list[int]) -> Text:
     else:
         levels = ", ".join(" + ".join(x.factors.values()) for x in fs)
         out.append(f"  {names} = {len(fs)} levels: {levels}", style="bold")
-    out.append(f"  ({f.support[0]}/{f.support[1]} runs, control "
-               f"{f.control_support[0]}/{f.control_support[1]})", style="dim")
+    out.append(
+        f"  ({f.support[0]}/{f.support[1]} runs, control "
+        f"{f.control_support[0]}/{f.control_support[1]})",
+        style="dim",
+    )
     where = f.request + (f" · {c.path}" if c.path else "")
     out.append(f"\n    {where}\n    ")
     out.append_text(_change_text(c))
@@ -96,20 +101,28 @@ def _egress_table(result: ProbeResult) -> RenderableType:
     from promptwitness.report.probe_json import egress_by_cell
 
     h = result.hermetic or {}
-    t = Table(title=f"egress (hermetic; CA trust: {h.get('ca_trust')}; DNS names: "
-                    f"{', '.join(h.get('dns_names', [])) or 'none'})", title_justify="left")
+    t = Table(
+        title=f"egress (hermetic; CA trust: {h.get('ca_trust')}; DNS names: "
+        f"{', '.join(h.get('dns_names', [])) or 'none'})",
+        title_justify="left",
+    )
     for col in ("cell", "host", "path", "count", "sent"):
         t.add_column(col, overflow="fold")
     for cell, doc in egress_by_cell(result).items():
         for host, hd in doc["hosts"].items():
             for path, p in hd["paths"].items():
-                t.add_row(Text(cell), Text(host), Text(path), f"{p['count']} in {doc['runs']} runs",
-                          f"{p['bytes_sent']} B")
+                t.add_row(
+                    Text(cell),
+                    Text(host),
+                    Text(path),
+                    f"{p['count']} in {doc['runs']} runs",
+                    f"{p['bytes_sent']} B",
+                )
     canned = h.get("canned_answers") or []
     if canned:
         t.caption = "canned vendor answers (the profile's): " + "; ".join(
-            f"{c['method']} {c['path']} → {c['status']} (asked in {c['runs']} runs)"
-            for c in canned)
+            f"{c['method']} {c['path']} → {c['status']} (asked in {c['runs']} runs)" for c in canned
+        )
     return t
 
 
@@ -144,8 +157,9 @@ def render_probe(result: ProbeResult) -> RenderableType:
             t.add_row(Text(s.cell), s.change.kind, Text(s.change.path), _change_text(s.change))
         parts.append(t)
     if a.noise:
-        t = Table(title="noise (varies between identical runs; never attributed)",
-                  title_justify="left")
+        t = Table(
+            title="noise (varies between identical runs; never attributed)", title_justify="left"
+        )
         for col in ("request", "path", "runs", "example"):
             t.add_column(col, overflow="fold")
         for n in a.noise[:20]:

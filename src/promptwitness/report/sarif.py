@@ -60,8 +60,9 @@ __all__ = [
     "rules",
 ]
 
-SARIF_SCHEMA = ("https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/"
-                "sarif-schema-2.1.0.json")
+SARIF_SCHEMA = (
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+)
 INFORMATION_URI = "https://pypi.org/project/promptwitness/"
 STORE_BASE = "PROMPTWITNESS_STORE"
 LEVEL = {"covert": "error", "overt": "warning", "expected": "note"}
@@ -82,26 +83,30 @@ def rules() -> list[dict[str, Any]]:
         help_text = KIND_HELP[kind]
         more = {
             "covert": "Covert: a person reading the request would not notice it, so it can "
-                      "carry information about the environment unseen.",
+            "carry information about the environment unseen.",
             "overt": "Overt: visible in the request, but it still depends on the environment.",
             "expected": "Expected: a value that really depends on the environment (e.g. the "
-                        "date in another time zone); reported, never a reason to fail.",
+            "date in another time zone); reported, never a reason to fail.",
         }[sev]
-        out.append({
-            "id": f"promptwitness/{kind}",
-            "name": _title(kind),
-            "shortDescription": {"text": f"{kind} change ({sev})"},
-            "fullDescription": {"text": help_text},
-            "help": {
-                "text": f"{help_text} {more} Rerun the probe and open its HTML report "
-                        f"(--html) to see control and observed text side by side with every "
-                        f"hidden code point marked.",
-                "markdown": f"**{kind}** ({sev}): {help_text}\n\n{more}",
-            },
-            "defaultConfiguration": {"level": LEVEL[sev]},
-            "properties": {"tags": ["promptwitness", sev, kind],
-                           "security-severity": SECURITY_SEVERITY[sev]},
-        })
+        out.append(
+            {
+                "id": f"promptwitness/{kind}",
+                "name": _title(kind),
+                "shortDescription": {"text": f"{kind} change ({sev})"},
+                "fullDescription": {"text": help_text},
+                "help": {
+                    "text": f"{help_text} {more} Rerun the probe and open its HTML report "
+                    f"(--html) to see control and observed text side by side with every "
+                    f"hidden code point marked.",
+                    "markdown": f"**{kind}** ({sev}): {help_text}\n\n{more}",
+                },
+                "defaultConfiguration": {"level": LEVEL[sev]},
+                "properties": {
+                    "tags": ["promptwitness", sev, kind],
+                    "security-severity": SECURITY_SEVERITY[sev],
+                },
+            }
+        )
     return out
 
 
@@ -134,12 +139,17 @@ def _side(text: str | None) -> str:
     return f"\u00ab{shown}\u00bb" + (f" [+{more} more]" if more > 0 else "")
 
 
-def _physical(parts: Sequence[str] | None, span: tuple[int, int] | None,
-              text: str | None) -> dict[str, Any] | None:
+def _physical(
+    parts: Sequence[str] | None, span: tuple[int, int] | None, text: str | None
+) -> dict[str, Any] | None:
     if parts is None:
         return None
-    out: dict[str, Any] = {"artifactLocation": {
-        "uri": "/".join(quote(p, safe="") for p in parts), "uriBaseId": STORE_BASE}}
+    out: dict[str, Any] = {
+        "artifactLocation": {
+            "uri": "/".join(quote(p, safe="") for p in parts),
+            "uriBaseId": STORE_BASE,
+        }
+    }
     if span is not None:
         region: dict[str, Any] = {"charOffset": span[0], "charLength": span[1] - span[0]}
         if text:
@@ -148,8 +158,14 @@ def _physical(parts: Sequence[str] | None, span: tuple[int, int] | None,
     return out
 
 
-def _location(artifact: Sequence[str] | None, request: str, c: Change, side: str,
-              message: str | None = None, id: int | None = None) -> dict[str, Any]:
+def _location(
+    artifact: Sequence[str] | None,
+    request: str,
+    c: Change,
+    side: str,
+    message: str | None = None,
+    id: int | None = None,
+) -> dict[str, Any]:
     """``artifact``: the parts of the artifact's path under the store (None: no physical
     location); ``side`` "a" (control) or "b" (observed)."""
     loc: dict[str, Any] = {}
@@ -160,10 +176,13 @@ def _location(artifact: Sequence[str] | None, request: str, c: Change, side: str
     phys = _physical(parts, span, text)
     if phys is not None:
         loc["physicalLocation"] = phys
-    loc["logicalLocations"] = [{
-        "name": c.path or request, "fullyQualifiedName": _fqn(request, c.path),
-        "kind": "member" if c.path else "object",
-    }]
+    loc["logicalLocations"] = [
+        {
+            "name": c.path or request,
+            "fullyQualifiedName": _fqn(request, c.path),
+            "kind": "member" if c.path else "object",
+        }
+    ]
     if message:
         loc["message"] = {"text": message}
     return loc
@@ -176,17 +195,27 @@ def _fingerprint(*parts: object) -> str:
 
 def _change_props(c: Change) -> dict[str, Any]:
     return {
-        "kind": c.kind, "severity": c.severity, "channel": c.channel, "path": c.path,
-        "control": c.control, "observed": c.observed,
+        "kind": c.kind,
+        "severity": c.severity,
+        "channel": c.channel,
+        "path": c.path,
+        "control": c.control,
+        "observed": c.observed,
         "aSpan": None if c.a_span is None else list(c.a_span),
         "bSpan": None if c.b_span is None else list(c.b_span),
-        "codePoints": list(c.code_points), "detail": c.detail,
+        "codePoints": list(c.code_points),
+        "detail": c.detail,
     }
 
 
-def _result(c: Change, message: str, location: dict[str, Any],
-            related: list[dict[str, Any]], fingerprint: str,
-            props: dict[str, Any]) -> dict[str, Any]:
+def _result(
+    c: Change,
+    message: str,
+    location: dict[str, Any],
+    related: list[dict[str, Any]],
+    fingerprint: str,
+    props: dict[str, Any],
+) -> dict[str, Any]:
     out: dict[str, Any] = {
         "ruleId": f"promptwitness/{c.kind}",
         "ruleIndex": _RULE_INDEX[c.kind],
@@ -215,8 +244,9 @@ def _log(run: dict[str, Any]) -> dict[str, Any]:
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
 
 
-def probe_sarif(result: ProbeResult, *, exit_code: int | None = None,
-                command_line: Sequence[str] | None = None) -> dict[str, Any]:
+def probe_sarif(
+    result: ProbeResult, *, exit_code: int | None = None, command_line: Sequence[str] | None = None
+) -> dict[str, Any]:
     """The SARIF log of a probe (module docstring). ``exit_code``: the command's final
     one (default from the verdict); ``command_line``: promptwitness's own argv."""
     a = result.analysis
@@ -238,38 +268,64 @@ def probe_sarif(result: ProbeResult, *, exit_code: int | None = None,
         )
         related = []
         if ref_run is not None:
-            related.append(_location(("runs", ref_run, f.request), f.request, c, "a",
-                                     "the control's text (reference run)", id=1))
-        results.append(_result(
-            c, message,
-            _location(None if run is None else ("runs", run, f.request), f.request, c, "b"),
-            related,
-            _fingerprint(sorted(f.factors.items()), f.request, c.key),
-            {"finding": fid, "factors": dict(f.factors), "request": f.request,
-             **_change_props(c),
-             "support": {"replicates": f.support[0], "of": f.support[1]},
-             "controlSupport": {"replicates": f.control_support[0],
-                                "of": f.control_support[1]},
-             "cells": list(f.cells), "runs": [r.run for r in ok if r.cell == f.cell]},
-        ))
+            related.append(
+                _location(
+                    ("runs", ref_run, f.request),
+                    f.request,
+                    c,
+                    "a",
+                    "the control's text (reference run)",
+                    id=1,
+                )
+            )
+        results.append(
+            _result(
+                c,
+                message,
+                _location(None if run is None else ("runs", run, f.request), f.request, c, "b"),
+                related,
+                _fingerprint(sorted(f.factors.items()), f.request, c.key),
+                {
+                    "finding": fid,
+                    "factors": dict(f.factors),
+                    "request": f.request,
+                    **_change_props(c),
+                    "support": {"replicates": f.support[0], "of": f.support[1]},
+                    "controlSupport": {
+                        "replicates": f.control_support[0],
+                        "of": f.control_support[1],
+                    },
+                    "cells": list(f.cells),
+                    "runs": [r.run for r in ok if r.cell == f.cell],
+                },
+            )
+        )
     notes: list[dict[str, Any]] = []
     for r in result.runs:
         if r.error is not None:
-            notes.append({
-                "level": "warning",
-                "message": {"text": f"run {r.run} ({r.cell}, replicate {r.replicate}) "
-                                    f"failed: {mark(r.error)}"},
-                "descriptor": {"id": "run-failed"},
-            })
+            notes.append(
+                {
+                    "level": "warning",
+                    "message": {
+                        "text": f"run {r.run} ({r.cell}, replicate {r.replicate}) "
+                        f"failed: {mark(r.error)}"
+                    },
+                    "descriptor": {"id": "run-failed"},
+                }
+            )
     for s in (*a.suspects, *a.unresolved):
-        notes.append({
-            "level": "warning",
-            "message": {"text": f"{s.change.severity} {s.change.kind} change in "
-                                f"{_fqn(s.request, s.change.path)} seen only in the combined "
-                                f"cell {s.cell}, not narrowed down to a factor: "
-                                f"{_side(s.change.control)} to {_side(s.change.observed)}"},
-            "descriptor": {"id": "not-narrowed-down"},
-        })
+        notes.append(
+            {
+                "level": "warning",
+                "message": {
+                    "text": f"{s.change.severity} {s.change.kind} change in "
+                    f"{_fqn(s.request, s.change.path)} seen only in the combined "
+                    f"cell {s.cell}, not narrowed down to a factor: "
+                    f"{_side(s.change.control)} to {_side(s.change.observed)}"
+                },
+                "descriptor": {"id": "not-narrowed-down"},
+            }
+        )
     code = verdict_exit_code(result.verdict) if exit_code is None else exit_code
     invocation: dict[str, Any] = {
         "executionSuccessful": code != 2,
@@ -287,10 +343,15 @@ def probe_sarif(result: ProbeResult, *, exit_code: int | None = None,
     run_doc = {
         "tool": {"driver": _driver()},
         "invocations": [invocation],
-        "originalUriBaseIds": {STORE_BASE: {
-            "uri": _store_uri(result.store_root),
-            "description": {"text": "the promptwitness store that holds every captured "
-                                    "request of this probe"}}},
+        "originalUriBaseIds": {
+            STORE_BASE: {
+                "uri": _store_uri(result.store_root),
+                "description": {
+                    "text": "the promptwitness store that holds every captured "
+                    "request of this probe"
+                },
+            }
+        },
         "automationDetails": {"id": f"promptwitness-probe/{result.probe}"},
         "columnKind": "unicodeCodePoints",
         "results": results,
@@ -310,8 +371,7 @@ def probe_sarif(result: ProbeResult, *, exit_code: int | None = None,
     return _log(run_doc)
 
 
-def diff_sarif(report: DiffReport, *, command_line: Sequence[str] | None = None
-               ) -> dict[str, Any]:
+def diff_sarif(report: DiffReport, *, command_line: Sequence[str] | None = None) -> dict[str, Any]:
     """The SARIF log of ``promptwitness diff``: one result per classified change, located
     in exchange B's segment (``exchanges/ID/PATH``), the A side as related location."""
     results = []
@@ -319,33 +379,59 @@ def diff_sarif(report: DiffReport, *, command_line: Sequence[str] | None = None
     for _d, changes in report.changes:
         for c in changes:
             n += 1
-            message = (f"D{n} {c.severity} {c.kind}: {_fqn(report.b.request, c.path)} changes "
-                       f"from {_side(c.control)} to {_side(c.observed)}"
-                       + (f" ({_detail(c.detail)})" if c.detail else "") + ".")
+            message = (
+                f"D{n} {c.severity} {c.kind}: {_fqn(report.b.request, c.path)} changes "
+                f"from {_side(c.control)} to {_side(c.observed)}"
+                + (f" ({_detail(c.detail)})" if c.detail else "")
+                + "."
+            )
             loc = _location(("exchanges", str(report.b.exchange)), report.b.request, c, "b")
-            related = [_location(("exchanges", str(report.a.exchange)), report.a.request, c,
-                                 "a", f"exchange #{report.a.exchange}", id=1)]
-            results.append(_result(
-                c, message, loc, related,
-                _fingerprint(report.a.request, report.b.request, c.key),
-                {"change": f"D{n}", **_change_props(c),
-                 "exchanges": [report.a.exchange, report.b.exchange]},
-            ))
+            related = [
+                _location(
+                    ("exchanges", str(report.a.exchange)),
+                    report.a.request,
+                    c,
+                    "a",
+                    f"exchange #{report.a.exchange}",
+                    id=1,
+                )
+            ]
+            results.append(
+                _result(
+                    c,
+                    message,
+                    loc,
+                    related,
+                    _fingerprint(report.a.request, report.b.request, c.key),
+                    {
+                        "change": f"D{n}",
+                        **_change_props(c),
+                        "exchanges": [report.a.exchange, report.b.exchange],
+                    },
+                )
+            )
     code = 0 if report.identical else 1
-    invocation: dict[str, Any] = {"executionSuccessful": True, "exitCode": code,
-                                  "exitCodeDescription": "identical" if code == 0 else "differ"}
+    invocation: dict[str, Any] = {
+        "executionSuccessful": True,
+        "exitCode": code,
+        "exitCodeDescription": "identical" if code == 0 else "differ",
+    }
     if command_line is not None:
         invocation["commandLine"] = shlex.join(command_line)
         invocation["arguments"] = list(command_line)
-    return _log({
-        "tool": {"driver": _driver()},
-        "invocations": [invocation],
-        "originalUriBaseIds": {STORE_BASE: {"uri": _store_uri(report.store_root)}},
-        "columnKind": "unicodeCodePoints",
-        "results": results,
-        "properties": {"exchanges": [report.a.exchange, report.b.exchange],
-                       "segments": len(report.changes)},
-    })
+    return _log(
+        {
+            "tool": {"driver": _driver()},
+            "invocations": [invocation],
+            "originalUriBaseIds": {STORE_BASE: {"uri": _store_uri(report.store_root)}},
+            "columnKind": "unicodeCodePoints",
+            "results": results,
+            "properties": {
+                "exchanges": [report.a.exchange, report.b.exchange],
+                "segments": len(report.changes),
+            },
+        }
+    )
 
 
 def dumps(doc: dict[str, Any]) -> str:
@@ -359,19 +445,26 @@ BISECT_RULE = "promptwitness/bisect-boundary"
 
 
 def _history_rules() -> list[dict[str, Any]]:
-    return [*rules(), {
-        "id": BISECT_RULE,
-        "name": "BisectBoundary",
-        "shortDescription": {"text": "where a finding starts and stops across releases"},
-        "fullDescription": {"text": "The first and the last release of the range for which "
-                                    "the bisected signature holds (a finding of that factor "
-                                    "and kind in the release's audit)."},
-        "help": {"text": "promptwitness history --bisect SIGNATURE audits O(log n) releases to "
-                         "find the first and the last one that show the signature; the "
-                         "result's properties list every release tested."},
-        "defaultConfiguration": {"level": "note"},
-        "properties": {"tags": ["promptwitness", "history", "bisect"]},
-    }]
+    return [
+        *rules(),
+        {
+            "id": BISECT_RULE,
+            "name": "BisectBoundary",
+            "shortDescription": {"text": "where a finding starts and stops across releases"},
+            "fullDescription": {
+                "text": "The first and the last release of the range for which "
+                "the bisected signature holds (a finding of that factor "
+                "and kind in the release's audit)."
+            },
+            "help": {
+                "text": "promptwitness history --bisect SIGNATURE audits O(log n) releases to "
+                "find the first and the last one that show the signature; the "
+                "result's properties list every release tested."
+            },
+            "defaultConfiguration": {"level": "note"},
+            "properties": {"tags": ["promptwitness", "history", "bisect"]},
+        },
+    ]
 
 
 def _history_exit_code(doc: dict[str, Any]) -> int:
@@ -394,8 +487,9 @@ def _release_fqn(agent: str, version: str, request: str, path: str) -> str:
     return f"{agent}@{version}::" + _fqn(request, path)
 
 
-def history_sarif(doc: dict[str, Any], *, exit_code: int | None = None,
-                  command_line: Sequence[str] | None = None) -> dict[str, Any]:
+def history_sarif(
+    doc: dict[str, Any], *, exit_code: int | None = None, command_line: Sequence[str] | None = None
+) -> dict[str, Any]:
     """The SARIF log of ``promptwitness history`` from its ``promptwitness/history/v1``
     document (``history.document.to_json``): one result per audit finding per release
     (rule = the change kind, level by severity, the release in the logical location's
@@ -408,9 +502,15 @@ def history_sarif(doc: dict[str, Any], *, exit_code: int | None = None,
     for v in doc["versions"]:
         version, published = v["version"], v["published"]
         if v["error"] is not None:
-            notes.append({"level": "warning", "descriptor": {"id": "release-not-captured"},
-                          "message": {"text": f"{agent} {version} could not be captured: "
-                                              f"{mark(v['error'])}"}})
+            notes.append(
+                {
+                    "level": "warning",
+                    "descriptor": {"id": "release-not-captured"},
+                    "message": {
+                        "text": f"{agent} {version} could not be captured: {mark(v['error'])}"
+                    },
+                }
+            )
         audit = v["audit"]
         if audit is None:
             continue
@@ -421,24 +521,51 @@ def history_sarif(doc: dict[str, Any], *, exit_code: int | None = None,
             message = (
                 f"{agent} {version}: {sev} {kind} under {levels}: "
                 f"{_fqn(f['request'], f['path'])} changes from {_side(f['control'])} to "
-                f"{_side(f['observed'])}" + (f" ({_detail(f['detail'])})" if f["detail"]
-                                             else "") + ".")
+                f"{_side(f['observed'])}"
+                + (f" ({_detail(f['detail'])})" if f["detail"] else "")
+                + "."
+            )
             result: dict[str, Any] = {
                 "ruleId": f"promptwitness/{kind}",
                 "level": LEVEL.get(sev, "warning"),
                 "message": {"text": message},
-                "locations": [{"logicalLocations": [{
-                    "name": f["path"] or f["request"], "fullyQualifiedName": fqn,
-                    "kind": "member" if f["path"] else "object"}]}],
-                "partialFingerprints": {FINGERPRINT: _fingerprint(
-                    agent, version, sorted(f["factors"].items()), f["request"], f["path"],
-                    kind, f["control"], f["observed"])},
+                "locations": [
+                    {
+                        "logicalLocations": [
+                            {
+                                "name": f["path"] or f["request"],
+                                "fullyQualifiedName": fqn,
+                                "kind": "member" if f["path"] else "object",
+                            }
+                        ]
+                    }
+                ],
+                "partialFingerprints": {
+                    FINGERPRINT: _fingerprint(
+                        agent,
+                        version,
+                        sorted(f["factors"].items()),
+                        f["request"],
+                        f["path"],
+                        kind,
+                        f["control"],
+                        f["observed"],
+                    )
+                },
                 "properties": {
-                    "version": version, "published": published, "finding": i,
-                    "verdict": audit["verdict"], "factors": dict(f["factors"]),
-                    "request": f["request"], "path": f["path"], "kind": kind,
-                    "severity": sev, "control": f["control"], "observed": f["observed"],
-                    "codePoints": list(f["code_points"]), "detail": f["detail"],
+                    "version": version,
+                    "published": published,
+                    "finding": i,
+                    "verdict": audit["verdict"],
+                    "factors": dict(f["factors"]),
+                    "request": f["request"],
+                    "path": f["path"],
+                    "kind": kind,
+                    "severity": sev,
+                    "control": f["control"],
+                    "observed": f["observed"],
+                    "codePoints": list(f["code_points"]),
+                    "detail": f["detail"],
                 },
             }
             if kind in _RULE_INDEX:
@@ -446,41 +573,82 @@ def history_sarif(doc: dict[str, Any], *, exit_code: int | None = None,
             results.append(result)
     b = doc["bisect"]
     if b is not None and b["first"] is not None:
-        span = (f"{b['first']} ({(b['first_published'] or '-')[:10]}) to {b['last']} "
-                f"({(b['last_published'] or '-')[:10]})")
-        results.append({
-            "ruleId": BISECT_RULE,
-            "ruleIndex": len(KINDS),
-            "level": "note",
-            "message": {"text": f"{agent}: {b['signature']} holds from {span}; "
-                                f"{b['audits']} audit(s) over {b['versions']} release(s)"
-                                + ("" if b["contiguous"] else
-                                   "; not one contiguous run of releases")
-                                + (f". {b['note']}" if b["note"] else ".")},
-            "locations": [{"logicalLocations": [
-                {"name": b["first"], "fullyQualifiedName": f"{agent}@{b['first']}",
-                 "kind": "module"}]}],
-            "relatedLocations": [{"id": 1, "message": {"text": "the last release"},
-                                  "logicalLocations": [
-                {"name": b["last"], "fullyQualifiedName": f"{agent}@{b['last']}",
-                 "kind": "module"}]}],
-            "partialFingerprints": {FINGERPRINT: _fingerprint(
-                agent, "bisect", b["signature"], b["first"], b["last"])},
-            "properties": {
-                "signature": b["signature"], "first": b["first"], "last": b["last"],
-                "firstPublished": b["first_published"], "lastPublished": b["last_published"],
-                "contiguous": b["contiguous"], "audits": b["audits"],
-                "tested": [{"version": t["version"], "published": t["published"],
-                            "holds": t["holds"], "verdict": t["verdict"]}
-                           for t in b["tested"]],
-            },
-        })
+        span = (
+            f"{b['first']} ({(b['first_published'] or '-')[:10]}) to {b['last']} "
+            f"({(b['last_published'] or '-')[:10]})"
+        )
+        results.append(
+            {
+                "ruleId": BISECT_RULE,
+                "ruleIndex": len(KINDS),
+                "level": "note",
+                "message": {
+                    "text": f"{agent}: {b['signature']} holds from {span}; "
+                    f"{b['audits']} audit(s) over {b['versions']} release(s)"
+                    + ("" if b["contiguous"] else "; not one contiguous run of releases")
+                    + (f". {b['note']}" if b["note"] else ".")
+                },
+                "locations": [
+                    {
+                        "logicalLocations": [
+                            {
+                                "name": b["first"],
+                                "fullyQualifiedName": f"{agent}@{b['first']}",
+                                "kind": "module",
+                            }
+                        ]
+                    }
+                ],
+                "relatedLocations": [
+                    {
+                        "id": 1,
+                        "message": {"text": "the last release"},
+                        "logicalLocations": [
+                            {
+                                "name": b["last"],
+                                "fullyQualifiedName": f"{agent}@{b['last']}",
+                                "kind": "module",
+                            }
+                        ],
+                    }
+                ],
+                "partialFingerprints": {
+                    FINGERPRINT: _fingerprint(
+                        agent, "bisect", b["signature"], b["first"], b["last"]
+                    )
+                },
+                "properties": {
+                    "signature": b["signature"],
+                    "first": b["first"],
+                    "last": b["last"],
+                    "firstPublished": b["first_published"],
+                    "lastPublished": b["last_published"],
+                    "contiguous": b["contiguous"],
+                    "audits": b["audits"],
+                    "tested": [
+                        {
+                            "version": t["version"],
+                            "published": t["published"],
+                            "holds": t["holds"],
+                            "verdict": t["verdict"],
+                        }
+                        for t in b["tested"]
+                    ],
+                },
+            }
+        )
     elif b is not None:
-        notes.append({"level": "note", "descriptor": {"id": "bisect-not-found"},
-                      "message": {"text": f"{agent}: {b['signature']} was not found in "
-                                          f"{b['versions']} release(s) ({b['audits']} "
-                                          f"audit(s))" + (f". {b['note']}" if b["note"]
-                                                          else ".")}})
+        notes.append(
+            {
+                "level": "note",
+                "descriptor": {"id": "bisect-not-found"},
+                "message": {
+                    "text": f"{agent}: {b['signature']} was not found in "
+                    f"{b['versions']} release(s) ({b['audits']} "
+                    f"audit(s))" + (f". {b['note']}" if b["note"] else ".")
+                },
+            }
+        )
     code = _history_exit_code(doc) if exit_code is None else exit_code
     invocation: dict[str, Any] = {
         "executionSuccessful": code != 2,
@@ -493,24 +661,35 @@ def history_sarif(doc: dict[str, Any], *, exit_code: int | None = None,
         invocation["arguments"] = list(command_line)
     if notes:
         invocation["toolExecutionNotifications"] = notes
-    sev = Counter(f["severity"] for v in doc["versions"] if v["audit"] is not None
-                  for f in v["audit"]["findings"])
+    sev = Counter(
+        f["severity"]
+        for v in doc["versions"]
+        if v["audit"] is not None
+        for f in v["audit"]["findings"]
+    )
     driver = _driver()
     driver["rules"] = _history_rules()
-    return _log({
-        "tool": {"driver": driver},
-        "invocations": [invocation],
-        "automationDetails": {"id": f"promptwitness-history/{agent}/{doc['range']['spec']}"},
-        "results": results,
-        "properties": {
-            "schema": doc["schema"],
-            "agent": dict(doc["agent"]),
-            "range": dict(doc["range"]),
-            "store": doc["store"],
-            "releases": [{"version": v["version"], "published": v["published"],
-                          "captured": v["error"] is None,
-                          "verdict": None if v["audit"] is None else v["audit"]["verdict"]}
-                         for v in doc["versions"]],
-            "findings": {k: sev.get(k, 0) for k in ("covert", "overt", "expected")},
-        },
-    })
+    return _log(
+        {
+            "tool": {"driver": driver},
+            "invocations": [invocation],
+            "automationDetails": {"id": f"promptwitness-history/{agent}/{doc['range']['spec']}"},
+            "results": results,
+            "properties": {
+                "schema": doc["schema"],
+                "agent": dict(doc["agent"]),
+                "range": dict(doc["range"]),
+                "store": doc["store"],
+                "releases": [
+                    {
+                        "version": v["version"],
+                        "published": v["published"],
+                        "captured": v["error"] is None,
+                        "verdict": None if v["audit"] is None else v["audit"]["verdict"],
+                    }
+                    for v in doc["versions"]
+                ],
+                "findings": {k: sev.get(k, 0) for k in ("covert", "overt", "expected")},
+            },
+        }
+    )

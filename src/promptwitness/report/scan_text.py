@@ -38,8 +38,7 @@ def human_bytes(n: int) -> str:
 def counts(report: ScanReport, what: str) -> list[int]:
     """How many times each table / lookalike / read was seen (1 when not recorded)."""
     got: Any = report.extra.get("counts", {}).get(what)
-    items = {"tables": report.tables, "lookalikes": report.lookalikes,
-             "reads": report.reads}[what]
+    items = {"tables": report.tables, "lookalikes": report.lookalikes, "reads": report.reads}[what]
     if isinstance(got, list) and len(got) == len(items):
         return [int(x) for x in got]
     return [1] * len(items)
@@ -51,9 +50,11 @@ def summary_line(report: ScanReport) -> str:
     more = f", {len(formats) - 6} more formats" if len(formats) > 6 else ""
     size = report.extra.get("bytes")
     read = f", {human_bytes(int(size))} read" if isinstance(size, int) else ""
-    return (f"{len(report.files)} files ({shown or 'none'}{more}){read} in "
-            f"{report.seconds:.1f} s: {len(report.tables)} tables, "
-            f"{len(report.lookalikes)} look-alike literals, {len(report.reads)} reads")
+    return (
+        f"{len(report.files)} files ({shown or 'none'}{more}){read} in "
+        f"{report.seconds:.1f} s: {len(report.tables)} tables, "
+        f"{len(report.lookalikes)} look-alike literals, {len(report.reads)} reads"
+    )
 
 
 def _strings(strings: Sequence[str]) -> Text:
@@ -73,15 +74,19 @@ def _tables(report: ScanReport) -> list[RenderableType]:
     if not report.tables:
         return [Text("no hidden or plain fingerprint tables found", style="green")]
     n = counts(report, "tables")
-    t = Table(title=f"string tables ({len(report.tables)})", title_justify="left",
-              show_lines=False)
+    t = Table(title=f"string tables ({len(report.tables)})", title_justify="left", show_lines=False)
     for col in ("encoding", "seen", "strings", "kinds", "where"):
         t.add_column(col, overflow="fold")
     for table, seen in list(zip(report.tables, n, strict=True))[:MAX_ROWS]:
         enc = " → ".join(table.encoding)
         style = "bold red" if table.encoding != ("plain",) else ""
-        t.add_row(Text(enc, style=style), f"×{seen}",
-                  _strings(table.strings), ", ".join(table.kinds), Text(str(table.location)))
+        t.add_row(
+            Text(enc, style=style),
+            f"×{seen}",
+            _strings(table.strings),
+            ", ".join(table.kinds),
+            Text(str(table.location)),
+        )
     if len(report.tables) > MAX_ROWS:
         t.caption = f"{len(report.tables) - MAX_ROWS} more in the JSON report"
     return [t]
@@ -91,8 +96,10 @@ def _lookalikes(report: ScanReport) -> list[RenderableType]:
     if not report.lookalikes:
         return [Text("no literal holds a look-alike or invisible code point", style="green")]
     n = counts(report, "lookalikes")
-    t = Table(title=f"look-alike and invisible code points in literals "
-                    f"({len(report.lookalikes)})", title_justify="left")
+    t = Table(
+        title=f"look-alike and invisible code points in literals ({len(report.lookalikes)})",
+        title_justify="left",
+    )
     for col in ("code points", "literal", "seen", "where"):
         t.add_column(col, overflow="fold")
     for x, seen in list(zip(report.lookalikes, n, strict=True))[:MAX_ROWS]:
@@ -122,8 +129,7 @@ def _reads(report: ScanReport) -> list[RenderableType]:
     by_kind: dict[str, list[tuple[Read, int]]] = {}
     for r, seen in zip(report.reads, n, strict=True):
         by_kind.setdefault(r.kind, []).append((r, seen))
-    t = Table(title=f"environment reads in the code ({len(report.reads)})",
-              title_justify="left")
+    t = Table(title=f"environment reads in the code ({len(report.reads)})", title_justify="left")
     for col in ("kind", "count", "what (first place)"):
         t.add_column(col, overflow="fold")
     order = [k for k in READ_KINDS if k in by_kind] + sorted(set(by_kind) - set(READ_KINDS))
@@ -141,8 +147,7 @@ def _reads(report: ScanReport) -> list[RenderableType]:
                 if r.context.startswith("binary strings"):
                     body.append(" (strings)", style="dim")
             if len(names) > MAX_NAMES:
-                body.append(f"  (+{len(names) - MAX_NAMES} more in the JSON report)",
-                            style="dim")
+                body.append(f"  (+{len(names) - MAX_NAMES} more in the JSON report)", style="dim")
         else:
             for i, (r, seen) in enumerate(items[:MAX_ROWS]):
                 if i:
@@ -166,8 +171,9 @@ def render_scan(report: ScanReport) -> RenderableType:
     for note in report.notes[:20]:
         parts.append(Text(f"note: {note}", style="yellow"))
     if len(report.notes) > 20:
-        parts.append(Text(f"({len(report.notes) - 20} more notes in the JSON report)",
-                          style="yellow"))
+        parts.append(
+            Text(f"({len(report.notes) - 20} more notes in the JSON report)", style="yellow")
+        )
     parts.extend(_tables(report))
     parts.extend(_lookalikes(report))
     parts.extend(_reads(report))

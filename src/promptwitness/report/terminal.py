@@ -149,8 +149,9 @@ def _code_point_line(old: str, new: str) -> str | None:
         return None
     if len(old) + len(new) <= LIST_ALL:  # a short edit: its every code point, by name
         removed, added = [label(ch) for ch in old], [label(ch) for ch in new]
-    sides = [f"{sign} " + ", ".join(items)
-             for sign, items in (("-", removed), ("+", added)) if items]
+    sides = [
+        f"{sign} " + ", ".join(items) for sign, items in (("-", removed), ("+", added)) if items
+    ]
     return "  ".join(sides)
 
 
@@ -174,7 +175,11 @@ def chunks(ops: Sequence[Op], context: int = CONTEXT) -> list[list[Op]]:
 
 
 def chunk_line(
-    a: str, b: str, chunk: Sequence[Op], *, context: int = CONTEXT,
+    a: str,
+    b: str,
+    chunk: Sequence[Op],
+    *,
+    context: int = CONTEXT,
     mark: Callable[[str], Text] = rich_mark,
     span: Callable[[str, str], Text] = _changed_span,
     note: Callable[[str, str], str | None] = _code_point_line,

@@ -386,8 +386,9 @@ def mark_summary(text: str) -> Counter[str]:
     return Counter(ch for ch in text if is_suspicious(ch))
 
 
-def edit_labels(old: str, new: str, list_all: int = 8, list_max: int = 8
-                ) -> tuple[list[str], list[str]]:
+def edit_labels(
+    old: str, new: str, list_all: int = 8, list_max: int = 8
+) -> tuple[list[str], list[str]]:
     """The code points an edit removed and added, as labels, when they matter to a
     reader: every one for a short edit (``list_all`` code points or fewer) that is not
     plain words (``'`` → ``ʼ``, ``-`` → ``/``); else only the non-ASCII and invisible
@@ -406,7 +407,6 @@ def edit_labels(old: str, new: str, list_all: int = 8, list_max: int = 8
                 items = items[:list_max] + [f"\u2026 {len(items) - list_max} more"]
         sides.append(items)
     return sides[0], sides[1]
-
 
 
 def binary_summary(data: bytes, head: int = 32) -> str:

@@ -127,9 +127,12 @@ class StoredExchange:
         if meta.get("stored") in ("decoded", "decoded-prefix"):
             error = meta.get("error")
             return Decoded(
-                body, parse_codings(coding), (),
-                None if not error else CodingError(
-                    str(meta.get("error_kind") or "corrupt"), "", str(error)),
+                body,
+                parse_codings(coding),
+                (),
+                None
+                if not error
+                else CodingError(str(meta.get("error_kind") or "corrupt"), "", str(error)),
             )
         return decode_body(body, coding)
 
@@ -392,7 +395,10 @@ class Store:
         conn: sqlite3.Connection | None = None
         try:
             conn = sqlite3.connect(
-                uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                uri,
+                uri=True,
+                timeout=BUSY_TIMEOUT_S,
+                isolation_level=None,
                 check_same_thread=False,
             )
             conn.execute("PRAGMA query_only = ON")
@@ -405,7 +411,9 @@ class Store:
                 raise mapped from exc
             hint = (
                 f" (its write-ahead log {wal.name} needs {path.name}-shm beside it, which "
-                "cannot be created here: copy the store to writable storage)" if live else ""
+                "cannot be created here: copy the store to writable storage)"
+                if live
+                else ""
             )
             raise StoreError(f"cannot open the store {path} read-only: {exc}{hint}") from exc
         if found != schema.schema_version():
@@ -666,8 +674,9 @@ class Store:
             _enc_text(ex.client),
             json.dumps(list(ex.redactions)),
             # last: the ledger reads the columns before it by position
-            None if ex.request_coding is None else _enc_text(
-                json.dumps(ex.request_coding, ensure_ascii=False, sort_keys=True)),
+            None
+            if ex.request_coding is None
+            else _enc_text(json.dumps(ex.request_coding, ensure_ascii=False, sort_keys=True)),
         )
         return ex, row, ((req_sha, req_body), (resp_sha, resp_body))
 
@@ -782,7 +791,8 @@ class Store:
     def get(self, id: int) -> StoredExchange:
         with self._use("read an exchange") as conn:
             row = conn.execute(
-                f"SELECT {self._COLUMNS} FROM exchanges WHERE id = ?", (int(id),)  # noqa: S608 - a constant column list
+                f"SELECT {self._COLUMNS} FROM exchanges WHERE id = ?",  # noqa: S608
+                (int(id),),
             ).fetchone()
         if row is None:
             raise NotFound(f"no exchange {id} in store {self.root}")
@@ -808,8 +818,7 @@ class Store:
             n_ex = conn.execute("SELECT count(*) FROM exchanges").fetchone()[0]
             n_runs = conn.execute("SELECT count(*) FROM runs").fetchone()[0]
             n_blobs, raw, stored = conn.execute(
-                "SELECT count(*), coalesce(sum(size), 0), coalesce(sum(length(data)), 0) "
-                "FROM blobs"
+                "SELECT count(*), coalesce(sum(size), 0), coalesce(sum(length(data)), 0) FROM blobs"
             ).fetchone()
         size = 0
         for p in (self.path, self.path.with_name(self.path.name + "-wal")):

@@ -20,15 +20,34 @@ PYTHON = shutil.which("python3", path="/usr/bin:/bin")
 pytestmark = pytest.mark.skipif(PYTHON is None, reason="no system python3 (setup.sh installs it)")
 
 
-def discover(tmp: Path, *agent_args: str, extra: tuple[str, ...] = ()
-             ) -> tuple[int, dict[str, Any], str]:
+def discover(
+    tmp: Path, *agent_args: str, extra: tuple[str, ...] = ()
+) -> tuple[int, dict[str, Any], str]:
     out = tmp / "report.json"
     env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
     proc = subprocess.run(
-        [sys.executable, "-m", "promptwitness", "discover", "--store", str(tmp / "store"),
-         "--json", str(out), "--html", str(tmp / "report.html"), *extra,
-         "--", str(PYTHON), str(AGENT), *agent_args],
-        capture_output=True, text=True, timeout=600, env=env, stdin=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "promptwitness",
+            "discover",
+            "--store",
+            str(tmp / "store"),
+            "--json",
+            str(out),
+            "--html",
+            str(tmp / "report.html"),
+            *extra,
+            "--",
+            str(PYTHON),
+            str(AGENT),
+            *agent_args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        stdin=subprocess.DEVNULL,
     )
     assert proc.returncode in (0, 1, 3), proc.stderr[-3000:]
     return proc.returncode, json.loads(out.read_text()), proc.stdout + proc.stderr
@@ -76,12 +95,25 @@ def test_a_clean_agent_with_decoded_tables_stays_clean(tmp_path: Path) -> None:
 
 
 def test_bad_targets_are_clear_errors(tmp_path: Path) -> None:
-    for args, msg in ((["--", "/nonexistent/agent"], "command not found"),
-                      ([], "give AGENT@VERSION or -- CMD"),
-                      (["no-such-agent@1.0"], "unknown")):
+    for args, msg in (
+        (["--", "/nonexistent/agent"], "command not found"),
+        ([], "give AGENT@VERSION or -- CMD"),
+        (["no-such-agent@1.0"], "unknown"),
+    ):
         proc = subprocess.run(
-            [sys.executable, "-m", "promptwitness", "discover", "--store",
-             str(tmp_path / "s"), *args], capture_output=True, text=True, timeout=60,
-            stdin=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "promptwitness",
+                "discover",
+                "--store",
+                str(tmp_path / "s"),
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
         assert proc.returncode == 2, proc.stderr
         assert msg in proc.stderr and "Traceback" not in proc.stderr

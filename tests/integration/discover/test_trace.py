@@ -38,7 +38,6 @@ ROOT = Path(__file__).resolve().parents[3]
 ATTEMPTS = ROOT / "tests" / "fixtures" / "escape" / "attempts.py"
 
 
-
 def test_the_tracer_is_installed() -> None:
     assert shutil.which("strace"), "strace is installed by scripts/setup.sh"
 
@@ -62,10 +61,16 @@ def sandbox() -> Iterator[Sandbox]:
         yield sb
 
 
-def has(result: TraceResult, kind: str, name: str, present: bool | None = None,
-        how: str | None = None) -> bool:
-    return any(o.kind == kind and o.name == name and (present is None or o.present is present)
-               and (how is None or o.how == how) for o in result.observed)
+def has(
+    result: TraceResult, kind: str, name: str, present: bool | None = None, how: str | None = None
+) -> bool:
+    return any(
+        o.kind == kind
+        and o.name == name
+        and (present is None or o.present is present)
+        and (how is None or o.how == how)
+        for o in result.observed
+    )
 
 
 C_PROBE = r"""
@@ -96,26 +101,36 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cc = shutil.which("cc") or shutil.which("gcc")
     if cc is not None:
         (d / "probe.c").write_text(C_PROBE)
-        subprocess.run([cc, "-O1", "-o", str(d / "getenv_probe"), str(d / "probe.c")],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [cc, "-O1", "-o", str(d / "getenv_probe"), str(d / "probe.c")],
+            check=True,
+            capture_output=True,
+        )
     return d
 
 
 def test_a_scripts_inputs_are_observed(sandbox: Sandbox, workdir: Path) -> None:
     node = _node()
     native = (workdir / "getenv_probe").exists()
-    script = "\n".join([
-        "cat /etc/os-release >/dev/null",
-        "test -e /etc/corp-marker || echo no-marker",
-        'ls "$HOME/.config" >/dev/null',
-        f"{node[0]} probe.js" if node else "true",
-        "python3 probe.py",
-        "./getenv_probe" if native else "true",
-        "getent hosts telemetry.example.cn || echo unresolved",
-    ])
-    spec = RunSpec(argv=("sh", "-c", script), workdir=str(workdir),
-                   env=(("CORP_REGION", "cn-north-1"),), expose=node[1] if node else (),
-                   home_files=((".config/corp/settings.json", b"{}\n"),), timeout=120)
+    script = "\n".join(
+        [
+            "cat /etc/os-release >/dev/null",
+            "test -e /etc/corp-marker || echo no-marker",
+            'ls "$HOME/.config" >/dev/null',
+            f"{node[0]} probe.js" if node else "true",
+            "python3 probe.py",
+            "./getenv_probe" if native else "true",
+            "getent hosts telemetry.example.cn || echo unresolved",
+        ]
+    )
+    spec = RunSpec(
+        argv=("sh", "-c", script),
+        workdir=str(workdir),
+        env=(("CORP_REGION", "cn-north-1"),),
+        expose=node[1] if node else (),
+        home_files=((".config/corp/settings.json", b"{}\n"),),
+        timeout=120,
+    )
     r = trace_run(spec, sandbox=sandbox)
     out = r.result.stdout.decode()
     assert r.exit_code == 0, r.result.stderr.decode()[-2000:]
@@ -151,8 +166,9 @@ def test_a_scripts_inputs_are_observed(sandbox: Sandbox, workdir: Path) -> None:
     names = {o.name for o in r.observed}
     assert not [n for n in names if n.startswith((TRACE_DIR, "/newroot", "/oldroot"))]
     assert "/usr/bin/bwrap" not in names and "/proc/self/uid_map" not in names
-    assert not any(n.startswith("/proc/") and n.endswith(("/uid_map", "/gid_map", "/ns"))
-                   for n in names)
+    assert not any(
+        n.startswith("/proc/") and n.endswith(("/uid_map", "/gid_map", "/ns")) for n in names
+    )
     assert not r.notes, r.notes
     json.dumps(r.to_json())  # the report's form
 
@@ -161,20 +177,21 @@ def test_native_reads_need_the_c_compiler(sandbox: Sandbox, workdir: Path) -> No
     assert (workdir / "getenv_probe").exists(), "the C compiler is installed by setup.sh"
     shim, why = build_shim()
     assert shim is not None, why
-    spec = RunSpec(argv=("./getenv_probe",), workdir=str(workdir),
-                   env=(("CORP_REGION", "eu"),))
+    spec = RunSpec(argv=("./getenv_probe",), workdir=str(workdir), env=(("CORP_REGION", "eu"),))
     r = trace_run(spec, sandbox=sandbox, shim=shim)
     assert r.result.stdout == b"c eu -\n"
     assert [o for o in r.observed if o.kind == "env" and o.name.startswith("CORP_")] == [
         Observed("env", "CORP_REGION", True, "getenv"),
-        Observed("env", "CORP_TENANT", False, "getenv")]
+        Observed("env", "CORP_TENANT", False, "getenv"),
+    ]
 
 
 def test_node_hostname(sandbox: Sandbox) -> None:
     node = _node()
     assert node is not None, "Node.js is installed by scripts/setup.sh"
-    r = trace_run(RunSpec(argv=(node[0], "-e", "require('os').hostname()"), expose=node[1]),
-                  sandbox=sandbox)
+    r = trace_run(
+        RunSpec(argv=(node[0], "-e", "require('os').hostname()"), expose=node[1]), sandbox=sandbox
+    )
     assert r.exit_code == 0, r.result.stderr.decode()
     assert has(r, "hostname", "", True, "uname")
     assert len(r.observed) > 20  # the runtime's own start: libraries, ICU, its variables
@@ -182,8 +199,13 @@ def test_node_hostname(sandbox: Sandbox) -> None:
 
 
 def test_hooks_off_and_untraced_runs(sandbox: Sandbox) -> None:
-    spec = RunSpec(argv=("sh", "-c", "echo ${LD_PRELOAD:-none} ${NODE_OPTIONS:-none}; "
-                                     "test -e /etc/corp-marker || true"))
+    spec = RunSpec(
+        argv=(
+            "sh",
+            "-c",
+            "echo ${LD_PRELOAD:-none} ${NODE_OPTIONS:-none}; test -e /etc/corp-marker || true",
+        )
+    )
     r = trace_run(spec, sandbox=sandbox, hooks=False)
     assert r.result.stdout == b"none none\n"
     assert has(r, "path", "/etc/corp-marker", False)
@@ -196,9 +218,11 @@ def test_hooks_off_and_untraced_runs(sandbox: Sandbox) -> None:
 def test_the_traced_commands_own_variables_stay_first_class(sandbox: Sandbox) -> None:
     """A spec's own NODE_OPTIONS/PYTHONPATH/LD_PRELOAD still apply (the hooks come first)
     and reads of them are recorded as the spec has them."""
-    spec = RunSpec(argv=("python3", "-c", "import os, corpmod; print(os.environ['PYTHONPATH'])"),
-                   env=(("PYTHONPATH", "/home/dev/lib"),),
-                   home_files=(("lib/corpmod.py", b"X = 1\n"),))
+    spec = RunSpec(
+        argv=("python3", "-c", "import os, corpmod; print(os.environ['PYTHONPATH'])"),
+        env=(("PYTHONPATH", "/home/dev/lib"),),
+        home_files=(("lib/corpmod.py", b"X = 1\n"),),
+    )
     r = trace_run(spec, sandbox=sandbox)
     assert r.exit_code == 0, r.result.stderr.decode()
     assert r.result.stdout.decode().strip().endswith(":/home/dev/lib")
@@ -214,9 +238,13 @@ def test_files_loaded_by_a_command() -> None:
 
 
 def test_root_files_under_trace(sandbox: Sandbox) -> None:
-    spec = RunSpec(argv=("sh", "-c", "cat /opt/corp/agent.conf /usr/share/pw-trace-test/m"),
-                   root_files=(("/opt/corp/agent.conf", b"region=cn\n"),
-                               ("/usr/share/pw-trace-test/m", b"m\n")))
+    spec = RunSpec(
+        argv=("sh", "-c", "cat /opt/corp/agent.conf /usr/share/pw-trace-test/m"),
+        root_files=(
+            ("/opt/corp/agent.conf", b"region=cn\n"),
+            ("/usr/share/pw-trace-test/m", b"m\n"),
+        ),
+    )
     r = trace_run(spec, sandbox=sandbox)
     assert r.result.stdout == b"region=cn\nm\n"
     assert has(r, "file", "/opt/corp/agent.conf", True, "openat")
@@ -236,17 +264,26 @@ def host_doc() -> Iterator[tuple[str, list[str]]]:
     tmp = Path(tempfile.mkdtemp(prefix="pw-trace-escape-", dir="/tmp"))
     secret = tmp / "signing.key"
     secret.write_text(f"host key {token}\n")
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", marker],
-                            env={"PW_MARKER": marker, "PATH": os.environ.get("PATH", "")})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(600)", marker],
+        env={"PW_MARKER": marker, "PATH": os.environ.get("PATH", "")},
+    )
     persist = [f"{d}/pw-trace-persist-{token}" for d in ("/var/tmp", "/opt", "/dev/shm", "/tmp")]
     ids = [Path("/proc/sys/kernel/random/boot_id").read_text().strip()]
     if os.path.exists("/etc/machine-id"):
         ids.append(Path("/etc/machine-id").read_text().strip())
-    doc = json.dumps({"marker": marker[::-1], "files": [str(secret), "/etc/shadow"],
-                      "sockets": [], "abstract": f"pw-trace-{token}", "persist": persist,
-                      "host_ids": ids, "dirs": [str(ROOT), str(tmp)],
-                      "host_paths": [sys.executable, str(ROOT), "promptwitness", "strace",
-                                     "/tmp/pw-sandbox"]})
+    doc = json.dumps(
+        {
+            "marker": marker[::-1],
+            "files": [str(secret), "/etc/shadow"],
+            "sockets": [],
+            "abstract": f"pw-trace-{token}",
+            "persist": persist,
+            "host_ids": ids,
+            "dirs": [str(ROOT), str(tmp)],
+            "host_paths": [sys.executable, str(ROOT), "promptwitness", "strace", "/tmp/pw-sandbox"],
+        }
+    )
     try:
         yield doc, persist
     finally:
@@ -258,24 +295,39 @@ def host_doc() -> Iterator[tuple[str, list[str]]]:
 
 
 @pytest.mark.parametrize("user", ["dev", "root"])
-def test_escape_attempts_still_fail_under_trace(sandbox: Sandbox, host_doc: tuple[str, list[str]],
-                                                user: str) -> None:
+def test_escape_attempts_still_fail_under_trace(
+    sandbox: Sandbox, host_doc: tuple[str, list[str]], user: str
+) -> None:
     doc, persist = host_doc
     home = RunSpec(argv=("x",), user=user).home
-    spec = RunSpec(argv=("/usr/bin/python3", f"{home}/attempts.py", f"{home}/host.json"),
-                   user=user, timeout=180,
-                   home_files=(("attempts.py", ATTEMPTS.read_bytes()),
-                               ("host.json", doc.encode())))
+    spec = RunSpec(
+        argv=("/usr/bin/python3", f"{home}/attempts.py", f"{home}/host.json"),
+        user=user,
+        timeout=180,
+        home_files=(("attempts.py", ATTEMPTS.read_bytes()), ("host.json", doc.encode())),
+    )
     result = sandbox.run(spec, trace=tracing())
     assert result.exit_code == 0, result.stderr.decode(errors="replace")[-3000:]
     attempts = json.loads(result.stdout)
     escaped = {k: v for k, v in attempts.items() if v.startswith("ESCAPED")}
     assert not escaped, json.dumps(escaped, indent=1)
-    for name in ("capability CapEff", "no_new_privs set", "seccomp filter on", "umount /proc",
-                 "syscall ptrace", "syscall setns", "syscall bpf", "unshare user",
-                 "nsenter into another network namespace", "loopback only",
-                 "pid 1 names no host path", "host environment marker in /proc",
-                 "see /work", "machine-id replaced", "boot_id replaced"):
+    for name in (
+        "capability CapEff",
+        "no_new_privs set",
+        "seccomp filter on",
+        "umount /proc",
+        "syscall ptrace",
+        "syscall setns",
+        "syscall bpf",
+        "unshare user",
+        "nsenter into another network namespace",
+        "loopback only",
+        "pid 1 names no host path",
+        "host environment marker in /proc",
+        "see /work",
+        "machine-id replaced",
+        "boot_id replaced",
+    ):
         assert name in attempts, f"attempt {name!r} did not run: {sorted(attempts)}"
     assert not [p for p in persist if os.path.exists(p)]
     # and the trace saw the attempts (ptrace refused inside; strace outside kept tracing)

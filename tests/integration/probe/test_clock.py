@@ -46,13 +46,19 @@ def test_every_runtime_sees_the_instant(sandbox: Sandbox) -> None:
     assert node is not None
     c = int(_out(sandbox, ["date", "-u", "+%s"], clock=INSTANT))
     js = float(_out(sandbox, [node, "-e", "console.log(Date.now() / 1000)"], clock=INSTANT))
-    py = float(_out(sandbox, [sys.executable, "-I", "-S", "-c",
-                              "import time; print(time.time())"], clock=INSTANT))
+    py = float(
+        _out(
+            sandbox,
+            [sys.executable, "-I", "-S", "-c", "import time; print(time.time())"],
+            clock=INSTANT,
+        )
+    )
     for seen in (c, js, py):
         assert INSTANT <= seen < INSTANT + 5, (describe(seen), describe(INSTANT))
     # the zone still applies on top: Shanghai is already on the next day
-    assert _out(sandbox, ["date", "+%F"], clock=INSTANT, system_zone="Asia/Shanghai") == \
-        "2026-12-06"
+    assert (
+        _out(sandbox, ["date", "+%F"], clock=INSTANT, system_zone="Asia/Shanghai") == "2026-12-06"
+    )
     assert _out(sandbox, ["date", "-u", "+%F"], clock=INSTANT) == "2026-12-05"
 
 
@@ -69,8 +75,7 @@ def test_runs_made_apart_start_at_the_same_instant_and_tick(sandbox: Sandbox) ->
 
 
 def test_the_pinned_clock_leaves_no_trace_in_the_environment(sandbox: Sandbox) -> None:
-    show = [sys.executable, "-I", "-S", "-c",
-            "import os; print(sorted(os.environ))"]
+    show = [sys.executable, "-I", "-S", "-c", "import os; print(sorted(os.environ))"]
     assert _out(sandbox, show, clock=INSTANT) == _out(sandbox, show)
     shm = _out(sandbox, ["sh", "-c", "ls -A /dev/shm | wc -l"], clock=INSTANT)
     assert shm == "0"
@@ -80,17 +85,30 @@ def _probe(tmp_path: Path, sandbox: Sandbox, clock: str) -> dict:  # type: ignor
     from promptwitness.report.probe_json import to_json
 
     config = ProbeConfig(
-        argv=(sys.executable, "-I", "-S", str(AGENT), "--real-clock-seconds", "--linger",
-              "1.1", "--plant", "date-format:tz=Asia/Shanghai"),
+        argv=(
+            sys.executable,
+            "-I",
+            "-S",
+            str(AGENT),
+            "--real-clock-seconds",
+            "--linger",
+            "1.1",
+            "--plant",
+            "date-format:tz=Asia/Shanghai",
+        ),
         selections=(Selection(get("tz"), ("UTC", "Asia/Shanghai")),),
-        expose=EXPOSE, timeout=60, clock=clock, pairwise=False,
+        expose=EXPOSE,
+        timeout=60,
+        clock=clock,
+        pairwise=False,
     )
     with Store.open(tmp_path / clock.replace(":", "")) as store:
         return to_json(run_probe(config, store, sandbox=sandbox))
 
 
 def test_a_timestamp_that_changes_every_second_is_not_noise_under_a_pinned_clock(
-        tmp_path: Path, sandbox: Sandbox) -> None:
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
     """Each run lasts more than a second, so on the real clock every run writes another
     time (as every run writes another date across midnight): the timestamp is noise and
     the planted date form of Asia/Shanghai, which touches it, is lost. Pinned, every run
@@ -98,8 +116,11 @@ def test_a_timestamp_that_changes_every_second_is_not_noise_under_a_pinned_clock
     doc = _probe(tmp_path, sandbox, "pinned")
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:(07|22|37|52):30Z", doc["design"]["clock"])
     assert doc["noise"] == [], json.dumps(doc["noise"])[:2000]
-    found = {(f["kind"], f["severity"]) for f in doc["findings"]
-             if f["factors"] == {"tz": "Asia/Shanghai"}}
+    found = {
+        (f["kind"], f["severity"])
+        for f in doc["findings"]
+        if f["factors"] == {"tz": "Asia/Shanghai"}
+    }
     assert ("date-format", "covert") in found, doc["findings"]
     real = _probe(tmp_path, sandbox, "real")
     assert real["design"]["clock"] == "real"
@@ -139,7 +160,8 @@ int main(void) {
 
 
 def test_absolute_deadlines_wait_as_long_under_a_clock_in_the_past(
-        sandbox: Sandbox, tmp_path: Path) -> None:
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
     """A program that waits until "now + 300 ms" on the real-time clock (a condition
     variable, a semaphore, clock_nanosleep) waits 300 ms, though its clock is a year
     behind: without the shim shifting those deadlines back, each wait ended at once and

@@ -50,11 +50,18 @@ class Host:
     keep: list[object] = field(default_factory=list)
 
     def doc(self) -> str:
-        return json.dumps({
-            "marker": self.marker[::-1], "files": self.files, "sockets": self.sockets,
-            "abstract": self.abstract, "persist": self.persist, "host_ids": self.host_ids,
-            "host_paths": self.host_paths, "dirs": self.dirs,
-        })
+        return json.dumps(
+            {
+                "marker": self.marker[::-1],
+                "files": self.files,
+                "sockets": self.sockets,
+                "abstract": self.abstract,
+                "persist": self.persist,
+                "host_ids": self.host_ids,
+                "host_paths": self.host_paths,
+                "dirs": self.dirs,
+            }
+        )
 
 
 @pytest.fixture()
@@ -87,20 +94,35 @@ def host() -> Iterator[Host]:
     a.listen(4)
     keep.append(a)
     # a host process whose environment and command line carry the marker
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", marker],
-                            env={"PW_MARKER": marker, "PATH": os.environ.get("PATH", "")})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(600)", marker],
+        env={"PW_MARKER": marker, "PATH": os.environ.get("PATH", "")},
+    )
     ids = [Path("/proc/sys/kernel/random/boot_id").read_text().strip()]
     if os.path.exists("/etc/machine-id"):
         ids.append(Path("/etc/machine-id").read_text().strip())
-    persist = [f"{d}/pw-persist-{token}" for d in
-               ("/var/tmp", "/opt", "/dev/shm", "/tmp", "/root", "/home", "/run", "/usr/local")]
+    persist = [
+        f"{d}/pw-persist-{token}"
+        for d in ("/var/tmp", "/opt", "/dev/shm", "/tmp", "/root", "/home", "/run", "/usr/local")
+    ]
     h = Host(
-        marker=marker, tmp=tmp,
+        marker=marker,
+        tmp=tmp,
         files=[str(key), str(var_secret), str(ROOT / "pyproject.toml"), "/etc/shadow"],
-        sockets=sockets, abstract=abstract, persist=persist, host_ids=ids,
-        host_paths=[sys.executable, sys.prefix, str(ROOT), "promptwitness",
-                    "probe.sandbox", "/tmp/pw-sandbox"],
-        dirs=[str(ROOT), str(tmp)], keep=keep,
+        sockets=sockets,
+        abstract=abstract,
+        persist=persist,
+        host_ids=ids,
+        host_paths=[
+            sys.executable,
+            sys.prefix,
+            str(ROOT),
+            "promptwitness",
+            "probe.sandbox",
+            "/tmp/pw-sandbox",
+        ],
+        dirs=[str(ROOT), str(tmp)],
+        keep=keep,
     )
     try:
         yield h
@@ -123,11 +145,24 @@ def _check(results: dict[str, str], host: Host) -> None:
     left = [p for p in host.persist if os.path.exists(p)]
     assert not left, f"a run's writes persisted on the host: {left}"
     # the suite must have run all its attempts (a crash of the script is no pass)
-    for name in ("capability CapEff", "umount /proc", "umount /etc", "umount -l /tmp",
-                 "nsenter into another network namespace", "syscall setns", "syscall bpf",
-                 "syscall keyctl", "syscall ptrace", "machine-id replaced", "boot_id replaced",
-                 "connect abstract socket", "unshare user", f"read {host.files[0]}",
-                 "see /work", "pid 1 names no host path"):
+    for name in (
+        "capability CapEff",
+        "umount /proc",
+        "umount /etc",
+        "umount -l /tmp",
+        "nsenter into another network namespace",
+        "syscall setns",
+        "syscall bpf",
+        "syscall keyctl",
+        "syscall ptrace",
+        "machine-id replaced",
+        "boot_id replaced",
+        "connect abstract socket",
+        "unshare user",
+        f"read {host.files[0]}",
+        "see /work",
+        "pid 1 names no host path",
+    ):
         assert name in results, f"attempt {name!r} did not run: {sorted(results)}"
     for path in host.sockets:
         assert f"connect {path}" in results
@@ -137,8 +172,9 @@ def _parse(stdout: bytes, stderr: bytes) -> dict[str, str]:
     try:
         doc = json.loads(stdout)
     except ValueError:
-        raise AssertionError(f"the attempts script failed: {stdout[-2000:]!r} "
-                             f"{stderr[-4000:]!r}") from None
+        raise AssertionError(
+            f"the attempts script failed: {stdout[-2000:]!r} {stderr[-4000:]!r}"
+        ) from None
     assert isinstance(doc, dict)
     return doc
 
@@ -147,10 +183,12 @@ def _parse(stdout: bytes, stderr: bytes) -> dict[str, str]:
 @pytest.mark.parametrize("user", ["dev", "root"])
 def test_as_root_every_escape_fails(host: Host, user: str) -> None:
     spec = RunSpec(argv=("x",), user=user)
-    spec = RunSpec(argv=(SYSTEM_PYTHON, f"{spec.home}/attempts.py", f"{spec.home}/host.json"),
-                   user=user, timeout=120,
-                   home_files=(("attempts.py", ATTEMPTS.read_bytes()),
-                               ("host.json", host.doc().encode())))
+    spec = RunSpec(
+        argv=(SYSTEM_PYTHON, f"{spec.home}/attempts.py", f"{spec.home}/host.json"),
+        user=user,
+        timeout=120,
+        home_files=(("attempts.py", ATTEMPTS.read_bytes()), ("host.json", host.doc().encode())),
+    )
     with Sandbox() as box:
         result = box.run(spec)
     assert result.exit_code == 0, result.stderr.decode(errors="replace")
@@ -182,8 +220,11 @@ def test_as_a_user_every_escape_fails(host: Host) -> None:
 
     share = Path(tempfile.mkdtemp(prefix="pw-escape-user-", dir="/var/tmp"))
     try:
-        shutil.copytree(ROOT / "src" / "promptwitness", share / "lib" / "promptwitness",
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            ROOT / "src" / "promptwitness",
+            share / "lib" / "promptwitness",
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
         shutil.copy(pyseccomp.__file__, share / "lib" / "pyseccomp.py")
         (share / "attempts").mkdir()
         shutil.copy(ATTEMPTS, share / "attempts" / "attempts.py")
@@ -192,11 +233,26 @@ def test_as_a_user_every_escape_fails(host: Host) -> None:
             for f in filenames:
                 os.chmod(os.path.join(dirpath, f), 0o644)
         proc = subprocess.run(
-            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-             SYSTEM_PYTHON, "-c", DRIVER, str(share / "attempts" / "attempts.py"), host.doc()],
-            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(share / "lib"), "HOME": "/tmp",
-                 "PYTHONDONTWRITEBYTECODE": "1"},
-            capture_output=True, timeout=300, cwd="/tmp",
+            [
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                SYSTEM_PYTHON,
+                "-c",
+                DRIVER,
+                str(share / "attempts" / "attempts.py"),
+                host.doc(),
+            ],
+            env={
+                "PATH": "/usr/bin:/bin",
+                "PYTHONPATH": str(share / "lib"),
+                "HOME": "/tmp",
+                "PYTHONDONTWRITEBYTECODE": "1",
+            },
+            capture_output=True,
+            timeout=300,
+            cwd="/tmp",
         )
         assert proc.returncode == 0, proc.stderr.decode(errors="replace")[-4000:]
         _check(_parse(proc.stdout, proc.stderr), host)

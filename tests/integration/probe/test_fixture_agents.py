@@ -82,8 +82,13 @@ class Runner:
         self.store = store
         self.memo: dict[tuple[tuple[str, ...], tuple[tuple[str, str], ...]], Captured] = {}
 
-    def __call__(self, args: tuple[str, ...] = (), levels: Mapping[str, str] | None = None,
-                 *, memo: bool = True) -> Captured:
+    def __call__(
+        self,
+        args: tuple[str, ...] = (),
+        levels: Mapping[str, str] | None = None,
+        *,
+        memo: bool = True,
+    ) -> Captured:
         levels = dict(levels or {})
         key = (args, tuple(sorted(levels.items())))
         if memo and key in self.memo:
@@ -113,8 +118,12 @@ class Runner:
         self.store.end_run(run, result.exit_code)
         assert result.exit_code == 0, result.stderr.decode()
         assert not server.failures, server.failures
-        out = Captured(tuple(captured_segments(self.store, run)), result.stdout.decode(),
-                       result.stderr.decode(), tuple(captured_forms(self.store, run)))
+        out = Captured(
+            tuple(captured_segments(self.store, run)),
+            result.stdout.decode(),
+            result.stderr.decode(),
+            tuple(captured_forms(self.store, run)),
+        )
         if memo:
             self.memo[key] = out
         return out
@@ -130,8 +139,7 @@ def captured_segments(store: Store, run: str | None) -> list[Segs]:
 
 
 def captured_forms(store: Store, run: str | None) -> list[Segs]:
-    return [request_forms(x.raw_request(store.request_body(x)))
-            for x in store.exchanges(run=run)]
+    return [request_forms(x.raw_request(store.request_body(x))) for x in store.exchanges(run=run)]
 
 
 @pytest.fixture(scope="module")
@@ -169,8 +177,9 @@ SPOTS: dict[str, tuple[str, str, str | None]] = {
 }
 
 
-def assert_planted(reference: Segs, run: Segs, kind: str,
-                   forms: tuple[Segs, Segs] | None = None) -> None:
+def assert_planted(
+    reference: Segs, run: Segs, kind: str, forms: tuple[Segs, Segs] | None = None
+) -> None:
     """``run`` differs from ``reference`` in exactly ``kind``'s spot, exactly so;
     ``forms`` (reference's, run's form segments): and no serialisation change but
     ``kind``'s (required for ``serialisation``)."""
@@ -181,7 +190,8 @@ def assert_planted(reference: Segs, run: Segs, kind: str,
         assert forms is not None
         assert diffs == [], diffs
         assert [(c.path, c.kind, c.control, c.observed) for c in changes] == [
-            (path, "serialisation", removed, inserted)], changes
+            (path, "serialisation", removed, inserted)
+        ], changes
         return
     assert changes == [], changes
     assert [(d.path, d.status) for d in diffs] == [(path, "changed")], diffs
@@ -216,8 +226,14 @@ def test_clean_request_is_realistic_and_independent_of_every_factor(agent: Runne
     req = dict((s.path, s.value) for s in clean.only)
     assert clean.stdout == "Hello from promptwitness.\n"
     assert req["model"] == "claude-sonnet-4-5" and req["stream"] == "true"
-    assert req["tools.order"].split("\n") == ["Bash", "Read", "Edit", "Grep", "TodoWrite",
-                                              "WebFetch"]
+    assert req["tools.order"].split("\n") == [
+        "Bash",
+        "Read",
+        "Edit",
+        "Grep",
+        "TodoWrite",
+        "WebFetch",
+    ]
     assert "Today's date: 2026-11-24" in req["system[1].text"]
     assert req["system[1].text"].count("you're") == 1
     assert req["system[1].text"].count("...") == 1
@@ -227,11 +243,21 @@ def test_clean_request_is_realistic_and_independent_of_every_factor(agent: Runne
     size = sum(len(v.encode()) for v in req.values())
     assert 5_000 < size < 10_000
     # Every factor at a non-control level, all at once: not a byte moves.
-    far = {"tz": "Asia/Shanghai", "system-tz": "Asia/Tokyo", "locale": "zh_CN.UTF-8",
-           "proxy": "proxy.corp.internal", "endpoint-host": "api.deepseek.com",
-           "hostname": "ip-172-31-24-117", "user": "zhangwei", "git-email": "dev@tencent.com",
-           "registry-mirror": "aliyun", "os-release": "uos-20", "resolver": "223.5.5.5",
-           "git-remote": "gitee.com", "env:PW_REGION": "cn"}
+    far = {
+        "tz": "Asia/Shanghai",
+        "system-tz": "Asia/Tokyo",
+        "locale": "zh_CN.UTF-8",
+        "proxy": "proxy.corp.internal",
+        "endpoint-host": "api.deepseek.com",
+        "hostname": "ip-172-31-24-117",
+        "user": "zhangwei",
+        "git-email": "dev@tencent.com",
+        "registry-mirror": "aliyun",
+        "os-release": "uos-20",
+        "resolver": "223.5.5.5",
+        "git-remote": "gitee.com",
+        "env:PW_REGION": "cn",
+    }
     assert_same(clean.only, agent((), far).only)
 
 
@@ -295,16 +321,22 @@ def test_each_factor_fires_only_its_own_plant(agent: Runner, factor: str) -> Non
         (("--plant", "confusable:git-email=*@tencent.com"), {"git-email": "dev@tencent.com"}, True),
         (("--plant", "confusable:git-remote=gitee.com"), {"git-remote": "gitee.com"}, True),
         (("--plant", "confusable:git-remote=gitee.com"), {"git-remote": "gitlab.com"}, False),
-        (("--plant", "confusable:git-remote=git.corp.example"),
-         {"git-remote": "git@git.corp.example:platform/app.git"}, True),
+        (
+            ("--plant", "confusable:git-remote=git.corp.example"),
+            {"git-remote": "git@git.corp.example:platform/app.git"},
+            True,
+        ),
         (("--plant", "confusable:git-email=*@tencent.com"), {"git-email": "dev@google.com"}, False),
         (("--plant", "confusable:proxy=*.huawei.com"), {"proxy": "proxy.huawei.com"}, True),
         (("--plant", "confusable:proxy=*.huawei.com"), {"proxy": "proxy.corp.internal"}, False),
         (("--plant", "confusable:system-tz=Asia/*"), {"system-tz": "Asia/Kolkata"}, True),
         (("--plant", "confusable:system-tz=Asia/*"), {"system-tz": "Europe/Berlin"}, False),
         (("--plant", "confusable:hostname", "--control", "hostname=ubuntu"), {}, True),
-        (("--plant", "confusable:hostname", "--control", "hostname=ubuntu"),
-         {"hostname": "ubuntu"}, False),
+        (
+            ("--plant", "confusable:hostname", "--control", "hostname=ubuntu"),
+            {"hostname": "ubuntu"},
+            False,
+        ),
     ],
 )
 def test_triggers_and_control_overrides(
@@ -380,13 +412,28 @@ def test_several_requests_title_call_first(agent: Runner) -> None:
 
 
 def record(store: Path, *agent_args: str, env: Mapping[str, str] | None = None) -> list[Segs]:
-    base = {k: v for k, v in os.environ.items()
-            if not k.endswith(("_API_KEY", "_BASE_URL")) and k != "PW_REGION"}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.endswith(("_API_KEY", "_BASE_URL")) and k != "PW_REGION"
+    }
     proc = subprocess.run(
-        [sys.executable, "-m", "promptwitness", "record", "--store", str(store), "--",
-         sys.executable, str(AGENT), *agent_args],
+        [
+            sys.executable,
+            "-m",
+            "promptwitness",
+            "record",
+            "--store",
+            str(store),
+            "--",
+            sys.executable,
+            str(AGENT),
+            *agent_args,
+        ],
         env={**base, "ANTHROPIC_API_KEY": KEY, **(env or {})},
-        capture_output=True, timeout=120, stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
     )
     assert proc.returncode == 0, proc.stderr.decode()
     assert "Hello from promptwitness." in proc.stdout.decode()
@@ -411,15 +458,23 @@ def test_connection_refused_and_bad_arguments(tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {"PATH": os.environ.get("PATH", ""), "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{port}",
-           "ANTHROPIC_API_KEY": KEY}
-    refused = subprocess.run([sys.executable, str(AGENT)], env=env, capture_output=True,
-                             timeout=60)
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "ANTHROPIC_API_KEY": KEY,
+    }
+    refused = subprocess.run([sys.executable, str(AGENT)], env=env, capture_output=True, timeout=60)
     assert refused.returncode == 3
     assert b"cannot reach http://127.0.0.1" in refused.stderr
-    for bad in (["--plant", "sparkle:tz"], ["--plant", "value:moon"], ["--pair", "tz=UTC:value"],
-                ["--requests", "0"], ["--date", "24/11/2026"]):
-        proc = subprocess.run([sys.executable, str(AGENT), *bad], env=env, capture_output=True,
-                              timeout=60)
+    for bad in (
+        ["--plant", "sparkle:tz"],
+        ["--plant", "value:moon"],
+        ["--pair", "tz=UTC:value"],
+        ["--requests", "0"],
+        ["--date", "24/11/2026"],
+    ):
+        proc = subprocess.run(
+            [sys.executable, str(AGENT), *bad], env=env, capture_output=True, timeout=60
+        )
         assert proc.returncode == 2, bad
         assert proc.stdout == b""

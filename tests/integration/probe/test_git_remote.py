@@ -27,10 +27,13 @@ def git(sb: Sandbox, spec: RunSpec) -> tuple[int, str]:
 SCRIPT = "git remote get-url origin && git log --format=%s && git config branch.main.merge"
 
 
-@pytest.mark.parametrize("level, url", [
-    ("gitee.com", "https://gitee.com/acme/app.git"),
-    ("git@git.corp.example:platform/app.git", "git@git.corp.example:platform/app.git"),
-])
+@pytest.mark.parametrize(
+    "level, url",
+    [
+        ("gitee.com", "https://gitee.com/acme/app.git"),
+        ("git@git.corp.example:platform/app.git", "git@git.corp.example:platform/app.git"),
+    ],
+)
 def test_a_run_sees_its_origin(sandbox: Sandbox, level: str, url: str) -> None:
     spec = get("git-remote").apply(RunSpec(argv=("sh", "-c", SCRIPT)), level)
     code, out = git(sandbox, spec)

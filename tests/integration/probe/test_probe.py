@@ -51,12 +51,21 @@ def sandbox() -> Sandbox:
         yield box  # type: ignore[misc]
 
 
-def probe(store_dir: Path, sandbox: Sandbox, agent_args: list[str], names: list[str],
-          levels: dict[str, tuple[str, ...]] | None = None, **kw: object) -> ProbeResult:
+def probe(
+    store_dir: Path,
+    sandbox: Sandbox,
+    agent_args: list[str],
+    names: list[str],
+    levels: dict[str, tuple[str, ...]] | None = None,
+    **kw: object,
+) -> ProbeResult:
     sels = tuple(_sel(n, (levels or {}).get(n)) for n in names)
     config = ProbeConfig(
-        argv=(sys.executable, "-I", "-S", str(AGENT), *agent_args), selections=sels,
-        expose=EXPOSE, timeout=60, **kw,  # type: ignore[arg-type]
+        argv=(sys.executable, "-I", "-S", str(AGENT), *agent_args),
+        selections=sels,
+        expose=EXPOSE,
+        timeout=60,
+        **kw,  # type: ignore[arg-type]
     )
     with Store.open(store_dir) as store:
         return run_probe(config, store, sandbox=sandbox)
@@ -96,9 +105,24 @@ def test_every_kind_under_every_factor(factor: str, tmp_path: Path, sandbox: San
 def test_findings_are_attributed_to_the_right_factor(tmp_path: Path, sandbox: Sandbox) -> None:
     """Ten factors varied together, a different kind planted on each: every finding
     goes to its own factor, none to the others, none to the covering row."""
-    kinds = dict(zip(LEVELS, ["confusable", "date-format", "invisible", "whitespace",
-                              "punctuation", "casing", "ordering", "param", "header",
-                              "content"], strict=True))
+    kinds = dict(
+        zip(
+            LEVELS,
+            [
+                "confusable",
+                "date-format",
+                "invisible",
+                "whitespace",
+                "punctuation",
+                "casing",
+                "ordering",
+                "param",
+                "header",
+                "content",
+            ],
+            strict=True,
+        )
+    )
     args = [a for f, k in kinds.items() for a in ("--plant", f"{k}:{f}")]
     result = probe(tmp_path, sandbox, args, list(LEVELS), jobs=2)
     got = {(next(iter(f.factors)), f.change.kind) for f in result.analysis.findings}
@@ -108,12 +132,18 @@ def test_findings_are_attributed_to_the_right_factor(tmp_path: Path, sandbox: Sa
 
 
 def test_interaction_is_narrowed_to_the_pair(tmp_path: Path, sandbox: Sandbox) -> None:
-    levels = {"tz": ("UTC", "Asia/Shanghai", "Asia/Tokyo"),
-              "locale": ("C.UTF-8", "zh_CN.UTF-8", "ja_JP.UTF-8"),
-              "hostname": ("devbox", "ubuntu")}
-    result = probe(tmp_path, sandbox,
-                   ["--pair", "tz=Asia/Shanghai,locale=zh_CN.UTF-8:confusable"],
-                   ["tz", "locale", "hostname"], levels)
+    levels = {
+        "tz": ("UTC", "Asia/Shanghai", "Asia/Tokyo"),
+        "locale": ("C.UTF-8", "zh_CN.UTF-8", "ja_JP.UTF-8"),
+        "hostname": ("devbox", "ubuntu"),
+    }
+    result = probe(
+        tmp_path,
+        sandbox,
+        ["--pair", "tz=Asia/Shanghai,locale=zh_CN.UTF-8:confusable"],
+        ["tz", "locale", "hostname"],
+        levels,
+    )
     found = result.analysis.findings
     assert [(dict(f.factors), f.change.kind) for f in found] == [
         ({"tz": "Asia/Shanghai", "locale": "zh_CN.UTF-8"}, "confusable")
@@ -123,8 +153,14 @@ def test_interaction_is_narrowed_to_the_pair(tmp_path: Path, sandbox: Sandbox) -
 
 
 def test_random_wording_is_noise_not_a_finding(tmp_path: Path, sandbox: Sandbox) -> None:
-    result = probe(tmp_path, sandbox, ["--random-wording", "--plant", "casing:tz"],
-                   ["tz", "locale"], replicates=3, control_replicates=4)
+    result = probe(
+        tmp_path,
+        sandbox,
+        ["--random-wording", "--plant", "casing:tz"],
+        ["tz", "locale"],
+        replicates=3,
+        control_replicates=4,
+    )
     kinds = [(dict(f.factors), f.change.kind) for f in result.analysis.findings]
     # the planted casing change is still found; the random sentence never is
     assert kinds == [({"tz": "Asia/Shanghai"}, "casing")]
@@ -140,15 +176,26 @@ def test_agent_that_never_calls_is_an_error(tmp_path: Path, sandbox: Sandbox) ->
 def _cli(*args: str, store: Path) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
         [sys.executable, "-m", "promptwitness", "probe", "--store", str(store), *args],
-        capture_output=True, timeout=300, stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
     )
 
 
 def test_cli_exit_codes_and_json(tmp_path: Path) -> None:
     report = tmp_path / "r.json"
     agent = [sys.executable, "-I", "-S", str(AGENT)]
-    run = _cli("--factor", "tz=UTC,Asia/Shanghai", "--json", str(report), "--",
-               *agent, "--plant", "param:tz", store=tmp_path / "s")
+    run = _cli(
+        "--factor",
+        "tz=UTC,Asia/Shanghai",
+        "--json",
+        str(report),
+        "--",
+        *agent,
+        "--plant",
+        "param:tz",
+        store=tmp_path / "s",
+    )
     assert run.returncode == 1, run.stderr.decode()
     doc = json.loads(report.read_text(encoding="utf-8"))
     assert doc["verdict"] == "conditioned"
@@ -158,13 +205,24 @@ def test_cli_exit_codes_and_json(tmp_path: Path) -> None:
     assert (f["control"], f["observed"]) == ("1", "0.7")
     assert b"verdict" in run.stdout and b"conditioned" in run.stdout
     # --fail-on covert: an overt finding alone does not fail the build
-    run = _cli("--factor", "tz=UTC,Asia/Shanghai", "--fail-on", "covert", "-q", "--",
-               *agent, "--plant", "param:tz", store=tmp_path / "s")
+    run = _cli(
+        "--factor",
+        "tz=UTC,Asia/Shanghai",
+        "--fail-on",
+        "covert",
+        "-q",
+        "--",
+        *agent,
+        "--plant",
+        "param:tz",
+        store=tmp_path / "s",
+    )
     assert run.returncode == 0, run.stderr.decode()
     clean = _cli("--factor", "tz=UTC,Asia/Shanghai", "-q", "--", *agent, store=tmp_path / "s")
     assert clean.returncode == 0, clean.stderr.decode()
     bad = _cli("--factor", "nope", "--", *agent, store=tmp_path / "s")
     assert bad.returncode == 2 and b"unknown factor" in bad.stderr
-    broken = _cli("--factor", "tz=UTC,Asia/Shanghai", "-q", "--", "/bin/false",
-                  store=tmp_path / "s")
+    broken = _cli(
+        "--factor", "tz=UTC,Asia/Shanghai", "-q", "--", "/bin/false", store=tmp_path / "s"
+    )
     assert broken.returncode == 2 and b"no request" in broken.stderr

@@ -54,18 +54,33 @@ def test_a_run_sees_its_root_files_and_the_next_does_not(sandbox: Sandbox, token
         f"/srv/pw-{token}": None,
         f"/usr/share/pw-{token}/empty": None,
     }
-    script = (f"cat /.dockerenv /opt/corp-{token}/agent.conf /usr/share/pw-{token}/marker "
-              f"/usr/lib/pw-{token}.conf /bin/pw-{token}-tool /var/lib/corp-{token}/state; "
-              f"test -d /srv/pw-{token} && test -d /usr/share/pw-{token}/empty && echo dirs; "
-              # the rest of an overlaid system directory is still there, read-only
-              "test -d /usr/share/zoneinfo && echo zoneinfo; "
-              f"echo x > /usr/share/pw-{token}/marker 2>/dev/null || echo read-only; "
-              f"stat -c %a /opt/corp-{token}/agent.conf")
+    script = (
+        f"cat /.dockerenv /opt/corp-{token}/agent.conf /usr/share/pw-{token}/marker "
+        f"/usr/lib/pw-{token}.conf /bin/pw-{token}-tool /var/lib/corp-{token}/state; "
+        f"test -d /srv/pw-{token} && test -d /usr/share/pw-{token}/empty && echo dirs; "
+        # the rest of an overlaid system directory is still there, read-only
+        "test -d /usr/share/zoneinfo && echo zoneinfo; "
+        f"echo x > /usr/share/pw-{token}/marker 2>/dev/null || echo read-only; "
+        f"stat -c %a /opt/corp-{token}/agent.conf"
+    )
     out = sh(sandbox, script, root_files=tuple(files.items()))
-    assert out.splitlines() == ["pw", "region=cn-north-1", "marker", "lib", "tool", "state",
-                                "dirs", "zoneinfo", "read-only", "644"]
-    later = sh(sandbox, "for p in /.dockerenv /opt/corp-* /usr/share/pw-* /srv/pw-*; do "
-                        "test -e $p && echo $p; done; true")
+    assert out.splitlines() == [
+        "pw",
+        "region=cn-north-1",
+        "marker",
+        "lib",
+        "tool",
+        "state",
+        "dirs",
+        "zoneinfo",
+        "read-only",
+        "644",
+    ]
+    later = sh(
+        sandbox,
+        "for p in /.dockerenv /opt/corp-* /usr/share/pw-* /srv/pw-*; do "
+        "test -e $p && echo $p; done; true",
+    )
     assert later == ""  # a later run: none of it (the host's /.dockerenv is not shown either)
     for path in files:
         if path != "/.dockerenv":
@@ -73,14 +88,20 @@ def test_a_run_sees_its_root_files_and_the_next_does_not(sandbox: Sandbox, token
     after = os.stat("/.dockerenv") if os.path.exists("/.dockerenv") else None
     assert (docker_before is None) == (after is None)
     if docker_before is not None and after is not None:
-        assert (docker_before.st_mtime_ns, docker_before.st_size) == \
-            (after.st_mtime_ns, after.st_size)
+        assert (docker_before.st_mtime_ns, docker_before.st_size) == (
+            after.st_mtime_ns,
+            after.st_size,
+        )
 
 
 def test_root_files_with_every_other_part_of_a_spec(sandbox: Sandbox, token: str) -> None:
-    out = sh(sandbox, f"cat /etc/corp.conf ~/.corp /opt/pw-{token}; ls /tmp/pw-{token}",
-             etc_files=(("corp.conf", b"etc\n"),), home_files=((".corp", b"home\n"),),
-             root_files=((f"/opt/pw-{token}", b"root\n"), (f"/tmp/pw-{token}/x", b"")))
+    out = sh(
+        sandbox,
+        f"cat /etc/corp.conf ~/.corp /opt/pw-{token}; ls /tmp/pw-{token}",
+        etc_files=(("corp.conf", b"etc\n"),),
+        home_files=((".corp", b"home\n"),),
+        root_files=((f"/opt/pw-{token}", b"root\n"), (f"/tmp/pw-{token}/x", b"")),
+    )
     assert out.splitlines() == ["etc", "home", "root", "x"]
 
 
@@ -106,9 +127,24 @@ def test_root_files_and_tracing_through_a_user_namespace(token: str) -> None:
     assert shutil.which("strace"), "strace is installed by scripts/setup.sh"
     env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "PYTHONPATH": f"{SRC}:{SECCOMP}"}
     python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
-    out = subprocess.run([setpriv, "--reuid", "65534", "--regid", "65534", "--clear-groups",
-                          python, "-c", CHILD, token],
-                         env=env, capture_output=True, timeout=120, cwd="/")
+    out = subprocess.run(
+        [
+            setpriv,
+            "--reuid",
+            "65534",
+            "--regid",
+            "65534",
+            "--clear-groups",
+            python,
+            "-c",
+            CHILD,
+            token,
+        ],
+        env=env,
+        capture_output=True,
+        timeout=120,
+        cwd="/",
+    )
     assert out.returncode == 0, out.stderr.decode()[-3000:]
     doc = json.loads(out.stdout)
     assert doc["exit"] == 0, doc["err"]

@@ -430,9 +430,12 @@ def test_udp_socket_inside_and_etc_files(sandbox: Sandbox) -> None:
         "s.sendto(b'ping', ('127.0.0.1', 5353)); print(s.recvfrom(64)[0].decode());"
         "print(open('/etc/ssl/certs/ca-certificates.crt').read())"
     )
-    spec = RunSpec(argv=(sys.executable, "-c", code), udp_ports=(5353,),
-                   etc_files=(("ssl/certs/ca-certificates.crt", b"RUN-ONLY-BUNDLE\n"),),
-                   expose=(sys.base_prefix, sys.prefix))
+    spec = RunSpec(
+        argv=(sys.executable, "-c", code),
+        udp_ports=(5353,),
+        etc_files=(("ssl/certs/ca-certificates.crt", b"RUN-ONLY-BUNDLE\n"),),
+        expose=(sys.base_prefix, sys.prefix),
+    )
     result = sandbox.run(spec, serve=serve)
     assert result.exit_code == 0, result.stderr.decode()
     assert got == [b"ping"]
@@ -447,8 +450,10 @@ def test_a_run_file_below_a_hidden_etc_directory(sandbox: Sandbox) -> None:
     (a derived ``file:`` factor) sees that file and nothing else of the host's /etc/ssh
     (the discover run of 2026-12-06 failed its setup on it: the whiteout of ssh was in
     the way)."""
-    spec = RunSpec(argv=("sh", "-c", "cd /etc/ssh && find . | sort"),
-                   etc_files=(("ssh/ssh_config.d/x.conf", b"Host *\n"),))
+    spec = RunSpec(
+        argv=("sh", "-c", "cd /etc/ssh && find . | sort"),
+        etc_files=(("ssh/ssh_config.d/x.conf", b"Host *\n"),),
+    )
     result = sandbox.run(spec)
     assert result.exit_code == 0, result.stderr.decode()
     assert result.stdout.decode().split() == [".", "./ssh_config.d", "./ssh_config.d/x.conf"]
@@ -459,8 +464,9 @@ def test_cancel_stops_the_run_and_everything_it_started(sandbox: Sandbox) -> Non
     timer = threading.Timer(0.3, cancel.set)
     timer.start()
     t0 = time.monotonic()
-    result = sandbox.run(RunSpec(argv=("sh", "-c", "sleep 30 & sleep 30"), timeout=60),
-                         cancel=cancel)
+    result = sandbox.run(
+        RunSpec(argv=("sh", "-c", "sleep 30 & sleep 30"), timeout=60), cancel=cancel
+    )
     assert time.monotonic() - t0 < 10
     assert result.cancelled and not result.timed_out and result.exit_code is None
     # a run that is not cancelled is not marked

@@ -108,14 +108,14 @@ def test_cached_versions_sort_numerically(tmp_path: Path, monkeypatch: pytest.Mo
         (tmp_path / "demo" / v).mkdir(parents=True)
         (tmp_path / "demo" / v / cache.MARKER).write_text("{}")
     (tmp_path / "demo" / "3.0.0").mkdir()  # no marker: not a cached version
-    assert cache.cached_versions("demo") == ["2.1.9", "2.1.9-beta", "2.1.10", "2.1.100",
-                                             "10.0.0"]
+    assert cache.cached_versions("demo") == ["2.1.9", "2.1.9-beta", "2.1.10", "2.1.100", "10.0.0"]
     assert cache.cached_versions("other") == []
 
 
 def test_install_hint_only_for_missing_packages() -> None:
     assert "agents versions x" in cache.install_hint(
-        "ERROR: No matching distribution found for a==0", "a", "x")
+        "ERROR: No matching distribution found for a==0", "a", "x"
+    )
     plain = cache.install_hint("npm error code EACCES\npermission denied", "a", "x")
     assert "agents versions" not in plain and "permission denied" in plain
 
@@ -134,7 +134,7 @@ def _wheel(where: Path, version: str) -> Path:
         "pwdemo.py": "def main():\n    print('pwdemo ok')\n",
         f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: pwdemo\nVersion: {version}\n",
         f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
-                         "Tag: py3-none-any\n",
+        "Tag: py3-none-any\n",
         f"{dist}/entry_points.txt": "[console_scripts]\npwdemo = pwdemo:main\n",
     }
     record = "".join(f"{p},,\n" for p in files) + f"{dist}/RECORD,,\n"
@@ -146,8 +146,7 @@ def _wheel(where: Path, version: str) -> Path:
     return path
 
 
-def test_pypi_venv_is_relocated_and_cached(tmp_path: Path,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pypi_venv_is_relocated_and_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PROMPTWITNESS_AGENT_CACHE", str(tmp_path / "cache"))
     wheels = tmp_path / "wheels"
     wheels.mkdir()
@@ -162,8 +161,9 @@ def test_pypi_venv_is_relocated_and_cached(tmp_path: Path,
     assert out.stdout == "pwdemo ok\n", out.stderr
     assert _leftovers("demo") == []
     mtime = (final / cache.MARKER).stat().st_mtime_ns
-    assert cache.ensure_pypi("demo", "pwdemo", "1.0.0", bin_name="pwdemo",
-                             pip_args=offline) == script
+    assert (
+        cache.ensure_pypi("demo", "pwdemo", "1.0.0", bin_name="pwdemo", pip_args=offline) == script
+    )
     assert (final / cache.MARKER).stat().st_mtime_ns == mtime  # not reinstalled
 
     with pytest.raises(InstallError) as err:

@@ -27,8 +27,9 @@ RAW_PROTOCOLS = {"connect-rpc", "augment"}  # stored byte for byte, not parsed i
 def test_profile_is_coherent(profile) -> None:  # type: ignore[no-untyped-def]
     assert PROFILES[profile.name] is profile
     # a protocol promptwitness parses, or one it stores raw (said in the profile)
-    assert profile.protocol in ADAPTERS or (profile.protocol in RAW_PROTOCOLS
-                                            and "raw" in profile.notes)
+    assert profile.protocol in ADAPTERS or (
+        profile.protocol in RAW_PROTOCOLS and "raw" in profile.notes
+    )
     assert profile.registry in ("npm", "pypi", "local")
     assert profile.bin_name and "/" not in profile.bin_name
     argv = profile.argv("/x/bin", "PROMPT-MARK")
@@ -63,8 +64,10 @@ def test_endpoint_host_reaches_the_config_file(name: str, host: str) -> None:
     files from the result: a file that names an endpoint names the level's host."""
     profile = get_profile(name)
     ctx = FactorContext(port=8080, base_url_vars=profile.base_url_vars)
-    spec = RunSpec(argv=("agent",), env=tuple(
-        (v, f"http://127.0.0.1:8080{s}") for v, s in profile.base_url_vars))
+    spec = RunSpec(
+        argv=("agent",),
+        env=tuple((v, f"http://127.0.0.1:8080{s}") for v, s in profile.base_url_vars),
+    )
     spec = endpoint_host.FACTOR.apply(spec, host, ctx)
     before = _files(name, {})
     after = _files(name, spec.environ())
@@ -83,11 +86,14 @@ def test_codex_config_is_valid_toml_with_the_endpoint() -> None:
     assert provider["env_key"] == "OPENAI_API_KEY"
 
 
-@pytest.mark.parametrize("name, path", [
-    ("gemini-cli", ".gemini/settings.json"),
-    ("opencode", ".config/opencode/opencode.json"),
-    ("pi", ".pi/agent/models.json"),
-])
+@pytest.mark.parametrize(
+    "name, path",
+    [
+        ("gemini-cli", ".gemini/settings.json"),
+        ("opencode", ".config/opencode/opencode.json"),
+        ("pi", ".pi/agent/models.json"),
+    ],
+)
 def test_json_configs_parse(name: str, path: str) -> None:
     doc = json.loads(_files(name, {"OPENAI_BASE_URL": "http://a:1/v1"})[path])
     assert isinstance(doc, dict) and doc

@@ -20,8 +20,13 @@ from promptwitness.errors import UsageError
 
 
 def test_parse_npm_times() -> None:
-    doc = {"created": "2020", "modified": "2026", "1.0.10": "2026-03-02T00:00:00Z",
-           "1.0.9": "2026-03-01T00:00:00Z", "0.1.0": "2025-01-01T00:00:00Z"}
+    doc = {
+        "created": "2020",
+        "modified": "2026",
+        "1.0.10": "2026-03-02T00:00:00Z",
+        "1.0.9": "2026-03-01T00:00:00Z",
+        "0.1.0": "2025-01-01T00:00:00Z",
+    }
     got = registry.parse_npm_times(doc)
     assert [r.version for r in got] == ["0.1.0", "1.0.9", "1.0.10"]
     assert got[1].published == "2026-03-01T00:00:00Z"
@@ -32,8 +37,10 @@ def test_parse_pypi() -> None:
     doc = {
         "info": {"version": "0.86.2"},
         "releases": {
-            "0.86.2": [{"upload_time_iso_8601": "2025-08-09T12:00:01.000Z"},
-                       {"upload_time_iso_8601": "2025-08-09T11:59:00.000Z"}],
+            "0.86.2": [
+                {"upload_time_iso_8601": "2025-08-09T12:00:01.000Z"},
+                {"upload_time_iso_8601": "2025-08-09T11:59:00.000Z"},
+            ],
             "0.1.0": [{"upload_time_iso_8601": "2023-05-01T00:00:00Z", "yanked": True}],
             "0.0.1": [],
         },
@@ -51,11 +58,18 @@ def test_parse_pypi() -> None:
 dates = st.datetimes().map(lambda d: d.isoformat() + "Z")
 
 
-@given(st.dictionaries(st.from_regex(r"\d{1,3}\.\d{1,3}\.\d{1,3}", fullmatch=True),
-                       st.lists(dates, max_size=3), max_size=20))
+@given(
+    st.dictionaries(
+        st.from_regex(r"\d{1,3}\.\d{1,3}\.\d{1,3}", fullmatch=True),
+        st.lists(dates, max_size=3),
+        max_size=20,
+    )
+)
 def test_parse_pypi_keeps_every_release_in_date_order(releases: dict[str, list[str]]) -> None:
-    doc = {"info": {"version": "x"},
-           "releases": {v: [{"upload_time_iso_8601": t} for t in ts] for v, ts in releases.items()}}
+    doc = {
+        "info": {"version": "x"},
+        "releases": {v: [{"upload_time_iso_8601": t} for t in ts] for v, ts in releases.items()},
+    }
     rels, _ = registry.parse_pypi(doc)
     assert sorted(r.version for r in rels) == sorted(releases)
     keys = [r.published or "" for r in rels]
@@ -73,8 +87,17 @@ def test_split_spec() -> None:
 
 
 def _needs_node(version: str | None) -> Profile:
-    return Profile(name="x", title="X", registry="npm", package="x", bin_name="x",
-                   protocol="openai-chat", args=(), min_node=22, node_version=version)
+    return Profile(
+        name="x",
+        title="X",
+        registry="npm",
+        package="x",
+        bin_name="x",
+        protocol="openai-chat",
+        args=(),
+        min_node=22,
+        node_version=version,
+    )
 
 
 def test_old_node_without_a_pinned_node_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -103,8 +126,16 @@ def test_node_new_enough_or_fetched(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _needs_python(version: str | None) -> Profile:
-    return Profile(name="x", title="X", registry="pypi", package="x", bin_name="x",
-                   protocol="openai-chat", args=(), python=version)
+    return Profile(
+        name="x",
+        title="X",
+        registry="pypi",
+        package="x",
+        bin_name="x",
+        protocol="openai-chat",
+        args=(),
+        python=version,
+    )
 
 
 def test_python_for_a_venv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -126,8 +157,9 @@ def test_python_for_a_venv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         registry.python_for(_needs_python("3.98"))
 
 
-def test_cli_agents_lists_profiles_and_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_agents_lists_profiles_and_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("PROMPTWITNESS_AGENT_CACHE", str(tmp_path))
     (tmp_path / "codex" / "0.169.0").mkdir(parents=True)
     (tmp_path / "codex" / "0.169.0" / ".complete").write_text("{}")
@@ -148,12 +180,14 @@ def test_cli_agents_lists_profiles_and_cache(tmp_path: Path, monkeypatch: pytest
     assert "codex" in text and "0.169.0" in text
     # compact: one line of identity and one of how it runs per agent, none wraps at 80
     lines = text.splitlines()
-    assert len(lines) == 1 + 2 * len(rows) + (1 + len(doc["unavailable"]) if doc["unavailable"]
-                                               else 0)
+    assert len(lines) == 1 + 2 * len(rows) + (
+        1 + len(doc["unavailable"]) if doc["unavailable"] else 0
+    )
 
 
-@pytest.mark.parametrize("argv", [["agents", "versions", "clade"], ["audit", "clade@1.0"],
-                                  ["audit", "codex@"]])
+@pytest.mark.parametrize(
+    "argv", [["agents", "versions", "clade"], ["audit", "clade@1.0"], ["audit", "codex@"]]
+)
 def test_cli_unknown_agent_is_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 2
     err = capsys.readouterr().err

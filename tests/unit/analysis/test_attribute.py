@@ -47,8 +47,10 @@ def classify(d: SegmentDiff) -> list[Change]:
             continue
         a, b = d.a[op.a_start : op.a_end], d.b[op.b_start : op.b_end]
         kind = (
-            "value" if a.isdigit() and b.isdigit()
-            else "param" if d.channel == "param"
+            "value"
+            if a.isdigit() and b.isdigit()
+            else "param"
+            if d.channel == "param"
             else "content"
         )
         out.append(
@@ -57,9 +59,7 @@ def classify(d: SegmentDiff) -> list[Change]:
     return out
 
 
-def edit(segs: tuple[Segment, ...], path: str, pos: int, old: str, new: str) -> tuple[
-    Segment, ...
-]:
+def edit(segs: tuple[Segment, ...], path: str, pos: int, old: str, new: str) -> tuple[Segment, ...]:
     out = []
     for s in segs:
         if s.path == path:
@@ -88,8 +88,9 @@ def run(cells: Sequence[Cell], agent: Agent, replicates: int = 3) -> list[Observ
     for c in cells:
         for r in range(replicates):
             requests = agent(c.levels, r)
-            out.append(Observation(c.id, c.levels, r, requests,
-                                   None if requests is not None else "exit 1"))
+            out.append(
+                Observation(c.id, c.levels, r, requests, None if requests is not None else "exit 1")
+            )
     return out
 
 
@@ -399,9 +400,11 @@ def test_the_reference_falls_back_to_the_first_successful_control_replicate() ->
     def agent(levels: Mapping[str, str], rep: int) -> Requests | None:
         if levels["env:A"] == "a0" and rep == 0:
             return None
-        return {REQ: edit(BASE, "system[0].text", 0, "Y", "y")} if levels[
-            "env:A"
-        ] == "a1" else {REQ: BASE}
+        return (
+            {REQ: edit(BASE, "system[0].text", 0, "Y", "y")}
+            if levels["env:A"] == "a1"
+            else {REQ: BASE}
+        )
 
     a = go(run([cell(), cell(A="a1")], agent))
     assert a.reference == ("control", 1)
@@ -429,9 +432,9 @@ rules = st.lists(
 )
 
 
-def rule_agent(rs: list[Rule], noisy: frozenset[tuple[str, int]], fail: frozenset[
-    tuple[str, int]
-]) -> Agent:
+def rule_agent(
+    rs: list[Rule], noisy: frozenset[tuple[str, int]], fail: frozenset[tuple[str, int]]
+) -> Agent:
     def agent(levels: Mapping[str, str], rep: int) -> Requests | None:
         cid = Cell(levels, "covering", "", CONTROL).id
         if (cid, rep) in fail:
@@ -460,7 +463,9 @@ RUN_IDS = [(c.id, r) for c in CELLS for r in range(2)]
     st.randoms(use_true_random=False),
 )
 def test_the_order_of_observations_does_not_matter(
-    rs: list[Rule], noisy: frozenset[tuple[str, int]], fail: frozenset[tuple[str, int]],
+    rs: list[Rule],
+    noisy: frozenset[tuple[str, int]],
+    fail: frozenset[tuple[str, int]],
     rnd: random.Random,
 ) -> None:
     obs = run(CELLS, rule_agent(rs, noisy, fail), replicates=2)
@@ -468,6 +473,7 @@ def test_the_order_of_observations_does_not_matter(
     rnd.shuffle(shuffled)
     a, b = go(obs), go(shuffled)
     assert a == b
+
     # Whatever the rules, a finding's cell is one where some rule holds and does not in
     # the control (or the other way round), and the noisy session id is never blamed.
     def holds(cond: Mapping[str, str], levels: Mapping[str, str]) -> bool:
@@ -515,7 +521,9 @@ def test_identical_observations_never_give_a_finding(
     st.integers(min_value=1, max_value=len(RUN_IDS)),
 )
 def test_a_memo_over_growing_runs_gives_what_a_fresh_analysis_gives(
-    rs: list[Rule], noisy: frozenset[tuple[str, int]], fail: frozenset[tuple[str, int]],
+    rs: list[Rule],
+    noisy: frozenset[tuple[str, int]],
+    fail: frozenset[tuple[str, int]],
     cut: int,
 ) -> None:
     """``discover`` analyses after every round with one memo: the analysis of the runs

@@ -71,7 +71,9 @@ def test_literal_vs_escaped_invisible_and_look_alike() -> None:
     assert "U+2019 RIGHT SINGLE QUOTATION MARK: literal \u2192 \\u escape" in details
     assert "U+200B ZERO WIDTH SPACE: literal \u2192 \\u escape, lowercase hex" in details
     assert {cp for c in changes for cp in c.code_points} == {
-        "U+2019 RIGHT SINGLE QUOTATION MARK", "U+200B ZERO WIDTH SPACE"}
+        "U+2019 RIGHT SINGLE QUOTATION MARK",
+        "U+200B ZERO WIDTH SPACE",
+    }
 
 
 def test_hex_case_and_short_escapes() -> None:
@@ -82,15 +84,14 @@ def test_hex_case_and_short_escapes() -> None:
     assert ("\\/", "/") in got  # solidus escaped in a only
     assert ("\\n", "\\u000a") in got  # short escape vs \u escape
     # the document-level hex case is reported once too
-    assert any(c.path == "body.json:document" and "hex digits" in c.detail
-               for c in compare(a, b))
+    assert any(c.path == "body.json:document" and "hex digits" in c.detail for c in compare(a, b))
 
 
 def test_quote_escapes_and_surrogate_pairs() -> None:
     a = b'{"t":"\\"\\ud83d\\ude00"}'
-    b = '{"t":"\\u0022\U0001F600"}'.encode()
+    b = '{"t":"\\u0022\U0001f600"}'.encode()
     got = {(c.control, c.observed) for c in compare(a, b)}
-    assert got >= {('\\"', "\\u0022"), ("\\ud83d\\ude00", "\U0001F600")}
+    assert got >= {('\\"', "\\u0022"), ("\\ud83d\\ude00", "\U0001f600")}
 
 
 def test_keys_are_strings_too() -> None:
@@ -129,8 +130,9 @@ def test_whitespace_compact_spaced_pretty_and_trailing_newline() -> None:
     assert [c.path for c in two] == ["body.json:whitespace"]
     assert "'  ' per level" in (two[0].observed or "")
     newline = compare(compact, compact + b"\n")
-    assert where(newline) == [("body.json:whitespace", "after the value: ''",
-                               "after the value: '\\n'")]
+    assert where(newline) == [
+        ("body.json:whitespace", "after the value: ''", "after the value: '\\n'")
+    ]
     # pretty-printed with 2 or 4 spaces: another indentation unit
     four = json.dumps(PROMPT, ensure_ascii=False, indent=4).encode()
     assert [c.path for c in compare(pretty, four)] == ["body.json:whitespace"]
@@ -138,8 +140,10 @@ def test_whitespace_compact_spaced_pretty_and_trailing_newline() -> None:
 
 def test_number_formats() -> None:
     def numbers(a: str, b: str) -> list[tuple[str | None, str | None]]:
-        return [(c.control, c.observed) for c in compare(f'{{"n":{a}}}'.encode(),
-                                                         f'{{"n":{b}}}'.encode())]
+        return [
+            (c.control, c.observed)
+            for c in compare(f'{{"n":{a}}}'.encode(), f'{{"n":{b}}}'.encode())
+        ]
 
     assert numbers("1.0", "1") == [("1.0", "1")]
     assert numbers("1e3", "1000") == [("1e3", "1000")]
@@ -153,7 +157,8 @@ def test_number_formats() -> None:
 def test_bom_and_invalid_utf8() -> None:
     a = dumps(PROMPT)
     assert [c.detail for c in compare(a, b"\xef\xbb\xbf" + a)] == [
-        "a UTF-8 byte order mark before the body in one only"]
+        "a UTF-8 byte order mark before the body in one only"
+    ]
     bad = b'{"t":"a\xffb"}'
     assert scan(bad) is not None and scan(bad).utf8 is False  # type: ignore[union-attr]
     assert any("UTF-8" in c.detail for c in compare(b'{"t":"ab"}', bad))
@@ -163,17 +168,18 @@ def test_bom_and_invalid_utf8() -> None:
 
 
 def test_values_that_differ_make_no_form_change() -> None:
-    a = dict(PROMPT, metadata={"user_id": "u-123", "session": "2026-11-24T10:00:00Z"},
-             max_tokens=31999)
-    b = dict(PROMPT, metadata={"user_id": "u-987", "session": "2026-11-25T23:59:59Z"},
-             max_tokens=32000)
+    a = dict(
+        PROMPT, metadata={"user_id": "u-123", "session": "2026-11-24T10:00:00Z"}, max_tokens=31999
+    )
+    b = dict(
+        PROMPT, metadata={"user_id": "u-987", "session": "2026-11-25T23:59:59Z"}, max_tokens=32000
+    )
     b["messages"] = [{"role": "user", "content": [{"type": "text", "text": "other words \u00e9"}]}]
     assert compare(dumps(a), dumps(b)) == []
     # a code point only one side has is no form change, however it is written
     c = dict(PROMPT)
     c["messages"] = [{"role": "user", "content": [{"type": "text", "text": "no quote here"}]}]
-    assert [x for x in compare(dumps(PROMPT), dumps(c, ensure_ascii=True))
-            if x.path == TEXT] == []
+    assert [x for x in compare(dumps(PROMPT), dumps(c, ensure_ascii=True)) if x.path == TEXT] == []
     # an extra key, a missing path, an extra array element: nothing to compare
     d = dict(PROMPT, extra={"x": "\u2019"}, messages=PROMPT["messages"] * 2)
     assert compare(dumps(PROMPT), dumps(d)) == []
@@ -204,8 +210,22 @@ def test_names_are_escaped_like_segment_names() -> None:
     assert "body.json.a\\.b.c\\[0\\]:number" in paths
 
 
-@pytest.mark.parametrize("body", [b"", b"{", b"[1,]", b'{"a":1}x', b'{"a" 1}', b"nul",
-                                  b'"unterminated', b"{}}", b"[1 2]", b'{"a":01}', b"\xff"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"{",
+        b"[1,]",
+        b'{"a":1}x',
+        b'{"a" 1}',
+        b"nul",
+        b'"unterminated',
+        b"{}}",
+        b"[1 2]",
+        b'{"a":01}',
+        b"\xff",
+    ],
+)
 def test_not_json_has_no_form(body: bytes) -> None:
     assert scan(body) is None and form_segments(body) == () and compare(body, body) == []
 
@@ -217,7 +237,9 @@ def test_escaped_code_points_for_show() -> None:
     body = dumps(PROMPT, ensure_ascii=True)
     got = escaped_code_points(body)
     assert [(e.char, e.count, e.spelling) for e in got] == [
-        ("\u2019", 1, "\\u2019"), (ZWSP, 1, "\\u200b")]
+        ("\u2019", 1, "\\u2019"),
+        (ZWSP, 1, "\\u200b"),
+    ]
     assert got[0].label == "U+2019 RIGHT SINGLE QUOTATION MARK"
     assert got[0].path == "body.json.messages[0].content[0].text"
     assert escaped_text(body) == "\u2019" + ZWSP
@@ -229,10 +251,14 @@ def test_escaped_code_points_for_show() -> None:
 # ---------------------------------------------------------------------- properties
 
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**12, 10**12)
-    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=12),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=6), children, max_size=4),
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**12), 10**12)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4)
+    ),
     max_leaves=20,
 )
 
@@ -258,8 +284,13 @@ def test_never_raises_on_json_like_text(body: bytes) -> None:
 @settings(max_examples=200, deadline=None)
 @given(JSON_VALUES)
 def test_every_json_dumps_is_scanned_and_equal_to_itself(value: Any) -> None:
-    for kw in ({}, {"ensure_ascii": False}, {"indent": 2}, {"sort_keys": True},
-               {"separators": (",", ":")}):
+    for kw in (
+        {},
+        {"ensure_ascii": False},
+        {"indent": 2},
+        {"sort_keys": True},
+        {"separators": (",", ":")},
+    ):
         body = json.dumps(value, **kw).encode("utf-8", "surrogatepass")
         assert scan(body) is not None
         assert compare(body, body) == []
@@ -300,8 +331,9 @@ def test_indent_changes_only_whitespace(value: Any) -> None:
     a = json.dumps(value).encode("utf-8", "surrogatepass")
     b = json.dumps(value, indent=2).encode("utf-8", "surrogatepass")
     changes = compare(a, b)
-    assert [c.path for c in changes] == (["body.json:whitespace"]
-                                         if _has_nested_whitespace(value) else [])
+    assert [c.path for c in changes] == (
+        ["body.json:whitespace"] if _has_nested_whitespace(value) else []
+    )
 
 
 def _unordered(value: Any) -> bool:
@@ -340,4 +372,5 @@ def test_bounded_and_linear_on_deep_or_long_bodies() -> None:
     nested = b'{"a":' * (MAX_DEPTH + 5) + b'"\\u200b"' + b"}" * (MAX_DEPTH + 5)
     assert all(x.path.count(".a") <= MAX_DEPTH for x in form_segments(nested))
     assert [e.path for e in escaped_code_points(nested)] == [
-        "(not addressed: nested too deep or too many nodes)"]
+        "(not addressed: nested too deep or too many nodes)"
+    ]

@@ -27,12 +27,13 @@ from promptwitness.capture.tls import CertificateAuthority, TlsLog, TlsTerminato
 
 
 def test_parse_connect() -> None:
-    req = parse_connect_head(b"CONNECT api.anthropic.com:443 HTTP/1.1\r\n"
-                             b"Host: api.anthropic.com:443\r\n"
-                             b"User-Agent: claude-cli/2.0\r\n\r\n")
+    req = parse_connect_head(
+        b"CONNECT api.anthropic.com:443 HTTP/1.1\r\n"
+        b"Host: api.anthropic.com:443\r\n"
+        b"User-Agent: claude-cli/2.0\r\n\r\n"
+    )
     assert (req.host, req.port, req.version) == ("api.anthropic.com", 443, "HTTP/1.1")
-    assert req.headers == (("Host", "api.anthropic.com:443"),
-                           ("User-Agent", "claude-cli/2.0"))
+    assert req.headers == (("Host", "api.anthropic.com:443"), ("User-Agent", "claude-cli/2.0"))
     assert req.proxy_authorization is None
     assert req.authority == "api.anthropic.com:443"
 
@@ -44,8 +45,7 @@ def test_parse_ipv6_and_bare_lf() -> None:
 
 
 def test_proxy_authorization_is_redacted() -> None:
-    head = (b"CONNECT h.example:443 HTTP/1.1\r\n"
-            b"Proxy-Authorization: Basic dXNlcjpzM2NyZXQ=\r\n\r\n")
+    head = b"CONNECT h.example:443 HTTP/1.1\r\nProxy-Authorization: Basic dXNlcjpzM2NyZXQ=\r\n\r\n"
     plain = parse_connect_head(head)
     assert plain.proxy_authorization == "Basic pw-redacted"
     assert "dXNlcjpzM2NyZXQ" not in repr(plain)
@@ -56,27 +56,30 @@ def test_proxy_authorization_is_redacted() -> None:
     assert bare.proxy_authorization == "pw-redacted"
 
 
-@pytest.mark.parametrize("head, status", [
-    (b"GET http://x/ HTTP/1.1\r\n\r\n", 405),
-    (b"CONNECT api.anthropic.com HTTP/1.1\r\n\r\n", 400),  # no port
-    (b"CONNECT :443 HTTP/1.1\r\n\r\n", 400),
-    (b"CONNECT h:0 HTTP/1.1\r\n\r\n", 400),
-    (b"CONNECT h:70000 HTTP/1.1\r\n\r\n", 400),
-    (b"CONNECT h:+443 HTTP/1.1\r\n\r\n", 400),
-    (b"CONNECT h:443 HTTP/2.0\r\n\r\n", 505),
-    (b"CONNECT h:443 HTTPS/1.1\r\n\r\n", 400),
-    (b"CONNECT h:443\r\n\r\n", 400),
-    (b"CONNECT  h:443 HTTP/1.1\r\n\r\n", 400),
-    (b"CONNECT h:443 HTTP/1.1\r\nno colon here\r\n\r\n", 400),
-    (b"CONNECT h:443 HTTP/1.1\r\nX: a\r\n folded\r\n\r\n", 400),
-    (b"CONNECT h/evil:443 HTTP/1.1\r\n\r\n", 400),
-    (b"CONNECT [zz]:443 HTTP/1.1\r\n\r\n", 400),
-    (b"CONNECT [::1]443 HTTP/1.1\r\n\r\n", 400),
-    (b"CONNECT h\xc3\xa9:443 HTTP/1.1\r\n\r\n", 400),
-    (b"CONNECT h:443 HTTP/1.1\r\n" + b"X: " + b"a" * MAX_HEAD + b"\r\n\r\n", 431),
-    (b"", 400),
-    (b"\x16\x03\x01\x02\x00\x01", 400),  # a TLS ClientHello sent to the proxy port
-])
+@pytest.mark.parametrize(
+    "head, status",
+    [
+        (b"GET http://x/ HTTP/1.1\r\n\r\n", 405),
+        (b"CONNECT api.anthropic.com HTTP/1.1\r\n\r\n", 400),  # no port
+        (b"CONNECT :443 HTTP/1.1\r\n\r\n", 400),
+        (b"CONNECT h:0 HTTP/1.1\r\n\r\n", 400),
+        (b"CONNECT h:70000 HTTP/1.1\r\n\r\n", 400),
+        (b"CONNECT h:+443 HTTP/1.1\r\n\r\n", 400),
+        (b"CONNECT h:443 HTTP/2.0\r\n\r\n", 505),
+        (b"CONNECT h:443 HTTPS/1.1\r\n\r\n", 400),
+        (b"CONNECT h:443\r\n\r\n", 400),
+        (b"CONNECT  h:443 HTTP/1.1\r\n\r\n", 400),
+        (b"CONNECT h:443 HTTP/1.1\r\nno colon here\r\n\r\n", 400),
+        (b"CONNECT h:443 HTTP/1.1\r\nX: a\r\n folded\r\n\r\n", 400),
+        (b"CONNECT h/evil:443 HTTP/1.1\r\n\r\n", 400),
+        (b"CONNECT [zz]:443 HTTP/1.1\r\n\r\n", 400),
+        (b"CONNECT [::1]443 HTTP/1.1\r\n\r\n", 400),
+        (b"CONNECT h\xc3\xa9:443 HTTP/1.1\r\n\r\n", 400),
+        (b"CONNECT h:443 HTTP/1.1\r\n" + b"X: " + b"a" * MAX_HEAD + b"\r\n\r\n", 431),
+        (b"", 400),
+        (b"\x16\x03\x01\x02\x00\x01", 400),  # a TLS ClientHello sent to the proxy port
+    ],
+)
 def test_malformed_heads(head: bytes, status: int) -> None:
     with pytest.raises(ConnectError) as ei:
         parse_connect_head(head)
@@ -114,19 +117,28 @@ async def proxy() -> AsyncIterator[Proxy]:
     term = TlsTerminator(ca, "localhost", log=TlsLog())
     tunnels: list[Tunnel] = []
 
-    async def on_tunnel(t: Tunnel, reader: asyncio.StreamReader,
-                        writer: asyncio.StreamWriter) -> None:
+    async def on_tunnel(
+        t: Tunnel, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
         line = head.split(b"\r\n", 1)[0]
         assert t.request is not None
         body = f"{t.request.authority} {line.decode()}".encode()
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
-                     % len(body) + body)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body
+        )
         await writer.drain()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await serve_connect(reader, writer, on_tunnel, terminator=term,
-                            on_done=tunnels.append, head_timeout=2, handshake_timeout=2)
+        await serve_connect(
+            reader,
+            writer,
+            on_tunnel,
+            terminator=term,
+            on_done=tunnels.append,
+            head_timeout=2,
+            handshake_timeout=2,
+        )
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     async with server:
@@ -149,10 +161,8 @@ async def test_http_client_through_the_tunnel(proxy: Proxy) -> None:
     port, term, tunnels = proxy
 
     def request() -> tuple[int, bytes]:
-        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=5,
-                                           context=trusting(term))
-        conn.set_tunnel("api.anthropic.com", 443,
-                        headers={"Proxy-Authorization": "Basic c2VjcmV0"})
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=5, context=trusting(term))
+        conn.set_tunnel("api.anthropic.com", 443, headers={"Proxy-Authorization": "Basic c2VjcmV0"})
         conn.request("POST", "/v1/messages", body=b"{}")
         resp = conn.getresponse()
         out = resp.status, resp.read()
@@ -186,8 +196,7 @@ def raw_tunnel(port: int, ctx: ssl.SSLContext, host: str) -> bytes:
 async def test_client_rejecting_our_certificate_then_a_good_one(proxy: Proxy) -> None:
     port, term, tunnels = proxy
     with pytest.raises(ssl.SSLCertVerificationError):
-        await asyncio.to_thread(raw_tunnel, port, ssl.create_default_context(),
-                                "api.openai.com")
+        await asyncio.to_thread(raw_tunnel, port, ssl.create_default_context(), "api.openai.com")
     await settled(tunnels, 1)
     bad = tunnels[0]
     assert not bad.ok and bad.status == 200
@@ -200,13 +209,17 @@ async def test_client_rejecting_our_certificate_then_a_good_one(proxy: Proxy) ->
     assert [h.ok for h in term.log.entries()] == [False, True]
 
 
-@pytest.mark.parametrize("head, status", [
-    (b"GET http://api.anthropic.com/ HTTP/1.1\r\nHost: api.anthropic.com\r\n\r\n", 405),
-    (b"CONNECT nowhere HTTP/1.1\r\n\r\n", 400),
-    (b"BLAH\r\n\r\n", 400),
-])
-async def test_malformed_head_gets_an_error_and_no_tunnel(proxy: Proxy, head: bytes,
-                                                          status: int) -> None:
+@pytest.mark.parametrize(
+    "head, status",
+    [
+        (b"GET http://api.anthropic.com/ HTTP/1.1\r\nHost: api.anthropic.com\r\n\r\n", 405),
+        (b"CONNECT nowhere HTTP/1.1\r\n\r\n", 400),
+        (b"BLAH\r\n\r\n", 400),
+    ],
+)
+async def test_malformed_head_gets_an_error_and_no_tunnel(
+    proxy: Proxy, head: bytes, status: int
+) -> None:
     port, term, tunnels = proxy
 
     def send() -> bytes:

@@ -140,10 +140,16 @@ _names = st.lists(_label, min_size=0, max_size=6)
 _types = st.sampled_from(["A", "AAAA", "MX", "TXT", "ANY", "HTTPS"])
 
 
-@given(labels=_names, rdtype=_types, qid=st.integers(0, 0xFFFF), edns=st.booleans(),
-       mapped=st.sampled_from(["127.0.0.1", "10.1.2.3", None]))
-def test_round_trip_through_dnspython(labels: list[bytes], rdtype: str, qid: int,
-                                      edns: bool, mapped: str | None) -> None:
+@given(
+    labels=_names,
+    rdtype=_types,
+    qid=st.integers(0, 0xFFFF),
+    edns=st.booleans(),
+    mapped=st.sampled_from(["127.0.0.1", "10.1.2.3", None]),
+)
+def test_round_trip_through_dnspython(
+    labels: list[bytes], rdtype: str, qid: int, edns: bool, mapped: str | None
+) -> None:
     name = dns.name.Name([*labels, b""])
     q = dns.message.make_query(name, rdtype, use_edns=0 if edns else -1)
     q.id = qid
@@ -194,15 +200,18 @@ def test_truncated_question_with_header_gets_formerr() -> None:
     assert rec.rcode_name == "FORMERR" and "past the end" in (rec.error or "")
 
 
-@pytest.mark.parametrize("name_wire, needle", [
-    (b"\xc0\x0c", "does not point backwards"),  # pointer to itself
-    (b"\x01a\xc0\x0c", "does not point backwards"),  # back to the start: a loop
-    (b"\xc0\x20", "does not point backwards"),  # forward, out of range
-    (b"\x40" + b"a" * 64 + b"\x00", "unsupported label type"),  # a 64-octet label
-    (b"\x80a\x00", "unsupported label type"),
-    (b"\x3f" + b"a" * 10, "past the end"),  # label length beyond the data
-    (b"".join(b"\x3f" + b"a" * 63 for _ in range(4)) + b"\x00", "longer than 255"),
-])
+@pytest.mark.parametrize(
+    "name_wire, needle",
+    [
+        (b"\xc0\x0c", "does not point backwards"),  # pointer to itself
+        (b"\x01a\xc0\x0c", "does not point backwards"),  # back to the start: a loop
+        (b"\xc0\x20", "does not point backwards"),  # forward, out of range
+        (b"\x40" + b"a" * 64 + b"\x00", "unsupported label type"),  # a 64-octet label
+        (b"\x80a\x00", "unsupported label type"),
+        (b"\x3f" + b"a" * 10, "past the end"),  # label length beyond the data
+        (b"".join(b"\x3f" + b"a" * 63 for _ in range(4)) + b"\x00", "longer than 255"),
+    ],
+)
 def test_bad_names(name_wire: bytes, needle: str) -> None:
     data = HEADER + name_wire + struct.pack("!HH", 1, 1)
     with pytest.raises(DnsFormatError, match=needle):
@@ -266,8 +275,7 @@ def test_two_opt_records_and_misplaced_opt() -> None:
     opt = b"\x00" + struct.pack("!HHIH", 41, 1232, 0, 0)
     with pytest.raises(DnsFormatError, match="more than one OPT"):
         parse_query(q + opt + opt)
-    in_answer = struct.pack("!6H", 1, 0x0100, 1, 1, 0, 0) + b"\x00" + struct.pack(
-        "!HH", 1, 1) + opt
+    in_answer = struct.pack("!6H", 1, 0x0100, 1, 1, 0, 0) + b"\x00" + struct.pack("!HH", 1, 1) + opt
     with pytest.raises(DnsFormatError, match="outside the additional"):
         parse_query(in_answer)
 
@@ -371,7 +379,9 @@ async def test_server_udp_and_tcp(sockets: tuple[socket.socket, socket.socket]) 
 
         replies = await asyncio.to_thread(two_over_one_tcp)
         assert [str(parse_reply(x).question[0].name) for x in replies] == [
-            "a.example.", "b.example."]
+            "a.example.",
+            "b.example.",
+        ]
         rt = await asyncio.to_thread(dns.query.tcp, q, "127.0.0.1", timeout=5, port=tport)
         assert [rd.address for rd in rt.answer[0]] == ["127.0.0.2"]
     finally:
@@ -383,7 +393,8 @@ async def test_server_udp_and_tcp(sockets: tuple[socket.socket, socket.socket]) 
 
 
 async def test_server_tcp_garbage_and_stop_with_idle_client(
-        sockets: tuple[socket.socket, socket.socket]) -> None:
+    sockets: tuple[socket.socket, socket.socket],
+) -> None:
     udp, tcp = sockets
     udp.close()
     tport = tcp.getsockname()[1]

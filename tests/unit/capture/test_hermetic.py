@@ -62,11 +62,13 @@ def test_resolve_map() -> None:
 
 
 def test_rejected_handshakes() -> None:
-    hs = [TlsHandshake(sni="a", served="a", ok=False, reason="client-rejected-certificate"),
-          TlsHandshake(sni="b", served="b", ok=False, reason="closed"),
-          TlsHandshake(sni=None, served=None, ok=False, reason="closed"),
-          TlsHandshake(sni="d", served="d", ok=False, reason="not-tls"),
-          TlsHandshake(sni="e", served="e", ok=True)]
+    hs = [
+        TlsHandshake(sni="a", served="a", ok=False, reason="client-rejected-certificate"),
+        TlsHandshake(sni="b", served="b", ok=False, reason="closed"),
+        TlsHandshake(sni=None, served=None, ok=False, reason="closed"),
+        TlsHandshake(sni="d", served="d", ok=False, reason="not-tls"),
+        TlsHandshake(sni="e", served="e", ok=True),
+    ]
     assert [h.sni for h in rejected(hs)] == ["a", "b"]
 
 
@@ -80,12 +82,21 @@ class X:
     response_size: int
 
 
-hosts = st.sampled_from(["api.example.com", "API.example.com:443", "t.example:80",
-                         "127.0.0.1:8080"])
-xs = st.lists(st.builds(X, hosts, st.sampled_from(["http", "https"]),
-                        st.sampled_from(["GET", "POST"]),
-                        st.sampled_from(["/", "/a?x=1", "/a", "/b"]),
-                        st.integers(0, 10_000), st.integers(0, 10_000)), max_size=30)
+hosts = st.sampled_from(
+    ["api.example.com", "API.example.com:443", "t.example:80", "127.0.0.1:8080"]
+)
+xs = st.lists(
+    st.builds(
+        X,
+        hosts,
+        st.sampled_from(["http", "https"]),
+        st.sampled_from(["GET", "POST"]),
+        st.sampled_from(["/", "/a?x=1", "/a", "/b"]),
+        st.integers(0, 10_000),
+        st.integers(0, 10_000),
+    ),
+    max_size=30,
+)
 
 
 @given(xs)
@@ -109,20 +120,30 @@ def test_host_name_drops_default_ports() -> None:
 
 def test_request_keys_carry_hosts_except_model_calls() -> None:
     body = b'{"model":"m","max_tokens":1,"messages":[{"role":"user","content":"hi"}]}'
-    sent = [SentRequest("POST", "/v1/messages?beta=true", (), body, 1, "api.anthropic.com"),
-            SentRequest("POST", "/v1/rgstr", (), b"{}", 2, "statsig.anthropic.com"),
-            SentRequest("POST", "/v1/rgstr", (), b"{}", 3, "statsig.anthropic.com"),
-            SentRequest("HEAD", "/", (), b"", 4, None)]
+    sent = [
+        SentRequest("POST", "/v1/messages?beta=true", (), body, 1, "api.anthropic.com"),
+        SentRequest("POST", "/v1/rgstr", (), b"{}", 2, "statsig.anthropic.com"),
+        SentRequest("POST", "/v1/rgstr", (), b"{}", 3, "statsig.anthropic.com"),
+        SentRequest("HEAD", "/", (), b"", 4, None),
+    ]
     assert list(request_map(sent)) == [
-        "POST /v1/messages [m] #0", "POST statsig.anthropic.com/v1/rgstr #0",
-        "POST statsig.anthropic.com/v1/rgstr #1", "HEAD / #0"]
+        "POST /v1/messages [m] #0",
+        "POST statsig.anthropic.com/v1/rgstr #0",
+        "POST statsig.anthropic.com/v1/rgstr #1",
+        "HEAD / #0",
+    ]
 
 
 def test_endpoint_host_default_unsets_every_base_url() -> None:
     ctx = FactorContext(base_url_vars=(("ANTHROPIC_BASE_URL", ""), ("OPENAI_BASE_URL", "/v1")))
-    spec = RunSpec(argv=("x",), env=(("ANTHROPIC_BASE_URL", "http://127.0.0.1:8080"),
-                                     ("OPENAI_BASE_URL", "http://127.0.0.1:8080/v1"),
-                                     ("KEEP", "1")))
+    spec = RunSpec(
+        argv=("x",),
+        env=(
+            ("ANTHROPIC_BASE_URL", "http://127.0.0.1:8080"),
+            ("OPENAI_BASE_URL", "http://127.0.0.1:8080/v1"),
+            ("KEEP", "1"),
+        ),
+    )
     out = apply_levels(spec, {"endpoint-host": "default"}, ctx)
     assert dict(out.env) == {"KEEP": "1"}
     assert out.hosts == ()

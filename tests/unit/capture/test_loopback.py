@@ -7,10 +7,23 @@ import pytest
 from promptwitness.capture.env import CAPTURE_ORIGIN, CAPTURE_PORT, is_loopback_host
 
 
-@pytest.mark.parametrize("host,loopback", [
-    ("127.0.0.1", True), ("127.8.9.10", True), ("::1", True), ("[::1]", True),
-    ("localhost", True), ("LOCALHOST", True), ("0.0.0.0", False), ("10.0.0.1", False),
-    ("128.0.0.1", False), ("localhost.evil.com", False), ("", False), ("::", False)])
+@pytest.mark.parametrize(
+    "host,loopback",
+    [
+        ("127.0.0.1", True),
+        ("127.8.9.10", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("LOCALHOST", True),
+        ("0.0.0.0", False),
+        ("10.0.0.1", False),
+        ("128.0.0.1", False),
+        ("localhost.evil.com", False),
+        ("", False),
+        ("::", False),
+    ],
+)
 def test_is_loopback_host(host: str, loopback: bool) -> None:
     assert is_loopback_host(host) is loopback
 

@@ -201,8 +201,9 @@ def test_a_cache_key_collision_never_returns_another_bodys_redaction(full: bool)
     r = Redactor(b"s" * 32, known_secrets=[secret])
     r.redact(ex(clean))
     ((_key, scan),) = r._scans.items()
-    forged = [redact.body_key(True, dirty)] + ([redact.body_key(True, dirty, full=True)]
-                                               if full else [])
+    forged = [redact.body_key(True, dirty)] + (
+        [redact.body_key(True, dirty, full=True)] if full else []
+    )
     for key in forged:
         r._scans[key] = scan  # the clean body's scan, under the dirty body's keys
     out = r.redact(ex(dirty))

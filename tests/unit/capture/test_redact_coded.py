@@ -60,8 +60,14 @@ def visible(ex: CapturedExchange) -> bytes:
     """Every byte of the exchange, bodies decoded as far as they go."""
     enc = ex.request_headers[-1][1] if ex.request_headers[-1][0] == "Content-Encoding" else ""
     decoded = decode_body(ex.request_body, enc).body if enc else b""
-    parts = [ex.request_body, decoded, ex.target.encode(), json.dumps(ex.request_headers).encode(),
-             json.dumps(ex.request_coding).encode(), json.dumps(ex.redactions).encode()]
+    parts = [
+        ex.request_body,
+        decoded,
+        ex.target.encode(),
+        json.dumps(ex.request_headers).encode(),
+        json.dumps(ex.request_coding).encode(),
+        json.dumps(ex.redactions).encode(),
+    ]
     return b"\n".join(parts)
 
 
@@ -126,21 +132,45 @@ def test_a_secret_learned_from_a_header_is_replaced_inside_a_coded_body() -> Non
 
 
 def test_header_names() -> None:
-    for name in ("X-Auth", "X-Access-Key", "x-auth-token", "X-Session-Token", "Session",
-                 "X-Password", "X-Credentials", "Set-Cookie", "X-Client-Secret", "Api-Key"):
+    for name in (
+        "X-Auth",
+        "X-Access-Key",
+        "x-auth-token",
+        "X-Session-Token",
+        "Session",
+        "X-Password",
+        "X-Credentials",
+        "Set-Cookie",
+        "X-Client-Secret",
+        "Api-Key",
+    ):
         assert is_credential_header(name), name
-    for name in ("content-type", "x-stainless-os", "x-stainless-retry-count",
-                 "x-stainless-package-version", "x-stainless-helper-method", "user-agent",
-                 "anthropic-version", "anthropic-beta", "accept-encoding", "content-encoding",
-                 "anthropic-ratelimit-tokens-remaining", "x-claude-code-session-id",
-                 "session_id", "x-session-id", "connection", "keep-alive"):
+    for name in (
+        "content-type",
+        "x-stainless-os",
+        "x-stainless-retry-count",
+        "x-stainless-package-version",
+        "x-stainless-helper-method",
+        "user-agent",
+        "anthropic-version",
+        "anthropic-beta",
+        "accept-encoding",
+        "content-encoding",
+        "anthropic-ratelimit-tokens-remaining",
+        "x-claude-code-session-id",
+        "session_id",
+        "x-session-id",
+        "connection",
+        "keep-alive",
+    ):
         assert not is_credential_header(name), name
 
 
 def test_x_auth_and_x_access_key_are_redacted() -> None:
     r = Redactor(SALT)
-    ex = exchange(b"{}", None, (("X-Auth", "Bearer tok-abcdef123456"),
-                                ("X-Access-Key", "AKx-ghijkl789012")))
+    ex = exchange(
+        b"{}", None, (("X-Auth", "Bearer tok-abcdef123456"), ("X-Access-Key", "AKx-ghijkl789012"))
+    )
     out = r.redact(ex)
     values = dict(out.request_headers)
     assert values["X-Auth"].startswith("Bearer pw-redacted:")
@@ -158,8 +188,9 @@ def test_x_auth_and_x_access_key_are_redacted() -> None:
     ],
 )
 def test_json_escaped_keys_are_redacted(written: str) -> None:
-    body = ('{"model":"m","messages":[{"role":"user","content":"key ' + written
-            + ' end"}]}').encode()
+    body = (
+        '{"model":"m","messages":[{"role":"user","content":"key ' + written + ' end"}]}'
+    ).encode()
     assert json.loads(body)["messages"][0]["content"] == f"key {OPENAI} end"
     for coding in (None, "gzip"):
         data = body if coding is None else gzip.compress(body)

@@ -99,7 +99,8 @@ def test_mint_dns_name(ca: CertificateAuthority) -> None:
     assert not leaf.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     assert leaf.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier)
     assert leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == (
-        "api.anthropic.com")
+        "api.anthropic.com"
+    )
     assert leaf.not_valid_after_utc <= ca.cert.not_valid_after_utc
     assert b"PRIVATE KEY" in key_pem
 
@@ -108,8 +109,7 @@ def test_mint_dns_name(ca: CertificateAuthority) -> None:
 def test_mint_ip(ca: CertificateAuthority, host: str) -> None:
     leaf = load(ca.mint(host)[0])
     san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    assert san.get_values_for_type(x509.IPAddress) == [
-        ipaddress.ip_address(host.strip("[]"))]
+    assert san.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address(host.strip("[]"))]
     assert san.get_values_for_type(x509.DNSName) == []
 
 
@@ -144,9 +144,21 @@ def test_mint_is_thread_safe() -> None:
     assert ca.minted() == ["race.example"]
 
 
-@pytest.mark.parametrize("bad", ["", ".", "a..b", "-a.com", "a-.com", "exa mple.com",
-                                 "ex*ample.com", "ünïcode.de", "a" * 64 + ".com",
-                                 ("a" * 60 + ".") * 5])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        ".",
+        "a..b",
+        "-a.com",
+        "a-.com",
+        "exa mple.com",
+        "ex*ample.com",
+        "ünïcode.de",
+        "a" * 64 + ".com",
+        ("a" * 60 + ".") * 5,
+    ],
+)
 def test_bad_host_names(ca: CertificateAuthority, bad: str) -> None:
     with pytest.raises(ValueError):
         ca.mint(bad)
@@ -191,10 +203,14 @@ def test_trust_table_and_variables() -> None:
         assert trust.sources, trust.runtime
         assert trust.semantics in ("extends", "replaces", "none")
     assert not CA_TRUST["node"].system_bundle
-    env = ca_variables(["node", "python-requests", "openssl", "rust-native-certs"],
-                       "/ca.pem", "/bundle.pem")
-    assert env == {"NODE_EXTRA_CA_CERTS": "/ca.pem", "REQUESTS_CA_BUNDLE": "/bundle.pem",
-                   "CURL_CA_BUNDLE": "/bundle.pem"}
+    env = ca_variables(
+        ["node", "python-requests", "openssl", "rust-native-certs"], "/ca.pem", "/bundle.pem"
+    )
+    assert env == {
+        "NODE_EXTRA_CA_CERTS": "/ca.pem",
+        "REQUESTS_CA_BUNDLE": "/bundle.pem",
+        "CURL_CA_BUNDLE": "/bundle.pem",
+    }
     assert ca_variables(["rust-webpki-roots"], "/ca", "/b") == {}
     with pytest.raises(KeyError):
         ca_variables(["cobol"], "/ca", "/b")
@@ -209,20 +225,29 @@ def _ssl_error(text: str, reason: str | None = None) -> ssl.SSLError:
     return e
 
 
-@pytest.mark.parametrize("exc, reason", [
-    (_ssl_error("[SSL: TLSV1_ALERT_UNKNOWN_CA] tlsv1 alert unknown ca (_ssl.c:1006)",
-                "TLSV1_ALERT_UNKNOWN_CA"), "client-rejected-certificate"),
-    (_ssl_error("[SSL: SSLV3_ALERT_BAD_CERTIFICATE] sslv3 alert bad certificate"),
-     "client-rejected-certificate"),
-    (_ssl_error("[SSL: HTTP_REQUEST] http request (_ssl.c:1006)", "HTTP_REQUEST"),
-     "not-tls"),
-    (_ssl_error("[SSL: WRONG_VERSION_NUMBER] wrong version number"), "not-tls"),
-    (_ssl_error("[SSL: NO_SHARED_CIPHER] no shared cipher"), "no-shared-cipher"),
-    (_ssl_error("[SSL: SOMETHING_ELSE] odd"), "tls-error"),
-    (TimeoutError(), "timeout"),
-    (ConnectionResetError(104, "reset"), "closed"),
-    (RuntimeError("x"), "error"),
-])
+@pytest.mark.parametrize(
+    "exc, reason",
+    [
+        (
+            _ssl_error(
+                "[SSL: TLSV1_ALERT_UNKNOWN_CA] tlsv1 alert unknown ca (_ssl.c:1006)",
+                "TLSV1_ALERT_UNKNOWN_CA",
+            ),
+            "client-rejected-certificate",
+        ),
+        (
+            _ssl_error("[SSL: SSLV3_ALERT_BAD_CERTIFICATE] sslv3 alert bad certificate"),
+            "client-rejected-certificate",
+        ),
+        (_ssl_error("[SSL: HTTP_REQUEST] http request (_ssl.c:1006)", "HTTP_REQUEST"), "not-tls"),
+        (_ssl_error("[SSL: WRONG_VERSION_NUMBER] wrong version number"), "not-tls"),
+        (_ssl_error("[SSL: NO_SHARED_CIPHER] no shared cipher"), "no-shared-cipher"),
+        (_ssl_error("[SSL: SOMETHING_ELSE] odd"), "tls-error"),
+        (TimeoutError(), "timeout"),
+        (ConnectionResetError(104, "reset"), "closed"),
+        (RuntimeError("x"), "error"),
+    ],
+)
 def test_classify_failure(exc: BaseException, reason: str) -> None:
     assert classify_failure(exc)[0] == reason
 
@@ -267,8 +292,12 @@ def client_ctx(ca: CertificateAuthority | None, *, tls12: bool = False) -> ssl.S
     return ctx
 
 
-def talk(port: int, ctx: ssl.SSLContext, sni: str | None,
-         check: Callable[[dict[str, Any]], None] | None = None) -> bytes:
+def talk(
+    port: int,
+    ctx: ssl.SSLContext,
+    sni: str | None,
+    check: Callable[[dict[str, Any]], None] | None = None,
+) -> bytes:
     """A blocking client (as real agents are): handshake, one line, the reply."""
     with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
         with ctx.wrap_socket(raw, server_hostname=sni) as s:
@@ -287,12 +316,14 @@ async def wait_for(done: list[TlsHandshake], n: int) -> None:
 
 
 @pytest.mark.parametrize("tls12", [False, True])
-async def test_sni_gets_its_own_certificate(ca: CertificateAuthority, tls_server: Server,
-                                            tls12: bool) -> None:
+async def test_sni_gets_its_own_certificate(
+    ca: CertificateAuthority, tls_server: Server, tls12: bool
+) -> None:
     port, term, done = tls_server
     seen: list[Any] = []
-    out = await asyncio.to_thread(talk, port, client_ctx(ca, tls12=tls12),
-                                  "generativelanguage.googleapis.com", seen.append)
+    out = await asyncio.to_thread(
+        talk, port, client_ctx(ca, tls12=tls12), "generativelanguage.googleapis.com", seen.append
+    )
     assert out == b"echo ping\n"
     assert seen[0]["subjectAltName"] == (("DNS", "generativelanguage.googleapis.com"),)
     await wait_for(done, 1)
@@ -303,8 +334,9 @@ async def test_sni_gets_its_own_certificate(ca: CertificateAuthority, tls_server
     assert term.log.entries() == [hs]
 
 
-async def test_no_sni_gets_default_host_and_is_recorded(ca: CertificateAuthority,
-                                                        tls_server: Server) -> None:
+async def test_no_sni_gets_default_host_and_is_recorded(
+    ca: CertificateAuthority, tls_server: Server
+) -> None:
     port, term, done = tls_server
     ctx = client_ctx(ca)
     ctx.check_hostname = False  # no SNI: the client connects to an address
@@ -317,7 +349,8 @@ async def test_no_sni_gets_default_host_and_is_recorded(ca: CertificateAuthority
 
 
 async def test_client_rejecting_the_certificate_is_recorded(
-        ca: CertificateAuthority, tls_server: Server) -> None:
+    ca: CertificateAuthority, tls_server: Server
+) -> None:
     port, term, done = tls_server
     untrusting = ssl.create_default_context()  # system roots only: our CA is unknown
     untrusting.load_verify_locations(cadata=CertificateAuthority.generate().pem().decode())
@@ -329,15 +362,15 @@ async def test_client_rejecting_the_certificate_is_recorded(
     assert hs.error == "client rejected the certificate: tlsv1 alert unknown ca"
     assert hs.sni == "api.openai.com"
     # the server keeps serving
-    assert await asyncio.to_thread(talk, port, client_ctx(ca), "api.openai.com") == (
-        b"echo ping\n")
+    assert await asyncio.to_thread(talk, port, client_ctx(ca), "api.openai.com") == (b"echo ping\n")
     await wait_for(done, 2)
     assert [h.ok for h in term.log.entries()] == [False, True]
     assert term.log.failures() == [hs]
 
 
-async def test_plain_http_on_the_tls_port_is_recorded(ca: CertificateAuthority,
-                                                      tls_server: Server) -> None:
+async def test_plain_http_on_the_tls_port_is_recorded(
+    ca: CertificateAuthority, tls_server: Server
+) -> None:
     port, term, done = tls_server
 
     def plain() -> bytes:
@@ -356,8 +389,9 @@ async def test_plain_http_on_the_tls_port_is_recorded(ca: CertificateAuthority,
     assert await asyncio.to_thread(talk, port, client_ctx(ca), "x.example") == b"echo ping\n"
 
 
-async def test_client_hanging_up_mid_handshake(ca: CertificateAuthority,
-                                               tls_server: Server) -> None:
+async def test_client_hanging_up_mid_handshake(
+    ca: CertificateAuthority, tls_server: Server
+) -> None:
     port, term, done = tls_server
 
     def half() -> None:
@@ -408,4 +442,6 @@ async def test_shared_server_context_records_hellos(ca: CertificateAuthority) ->
             assert await asyncio.to_thread(one) == b"hello\n"
             assert seen[0]["subjectAltName"] == (("DNS", name),)
     assert [(e.sni, e.served, e.ok) for e in log.entries()] == [
-        ("a.example", "a.example", None), ("b.example", "b.example", None)]
+        ("a.example", "a.example", None),
+        ("b.example", "b.example", None),
+    ]

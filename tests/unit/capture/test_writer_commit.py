@@ -80,9 +80,7 @@ async def test_process_writer_commit_returns_once_committed(store: Store) -> Non
     assert committed(store) == set(range(40))
 
 
-async def test_commit_returns_when_the_writer_process_dies(
-    store: Store, tmp_path: Path
-) -> None:
+async def test_commit_returns_when_the_writer_process_dies(store: Store, tmp_path: Path) -> None:
     # the child dies instead of acknowledging its second batch: the waiters of that
     # batch are woken once the fallback (this process) has stored it
     python = _wrapper(

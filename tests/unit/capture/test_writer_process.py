@@ -92,8 +92,16 @@ headers = st.lists(st.tuples(st.text(max_size=20), st.text(max_size=40)), max_si
 )
 def test_batches_cross_the_wire_unchanged(items: list[tuple[bytes, bytes, list, str]]) -> None:
     batch = [
-        CapturedExchange("GET", t or "/", "h", request_headers=list(h), request_body=rq,
-                         response_body=rs, status=200, error=t or None)
+        CapturedExchange(
+            "GET",
+            t or "/",
+            "h",
+            request_headers=list(h),
+            request_body=rq,
+            response_body=rs,
+            status=200,
+            error=t or None,
+        )
         for rq, rs, h, t in items
     ]
     frame = bytearray(b"".join(encode_batch(batch)))
@@ -102,10 +110,24 @@ def test_batches_cross_the_wire_unchanged(items: list[tuple[bytes, bytes, list, 
 
 @settings(max_examples=80, deadline=None)
 @given(
-    st.tuples(st.text(max_size=12), st.text(max_size=12), headers, headers,
-              st.binary(max_size=50), st.binary(max_size=50), st.none() | st.text(max_size=9)),
-    st.tuples(st.text(max_size=12), st.text(max_size=12), headers, headers,
-              st.binary(max_size=50), st.binary(max_size=50), st.none() | st.text(max_size=9)),
+    st.tuples(
+        st.text(max_size=12),
+        st.text(max_size=12),
+        headers,
+        headers,
+        st.binary(max_size=50),
+        st.binary(max_size=50),
+        st.none() | st.text(max_size=9),
+    ),
+    st.tuples(
+        st.text(max_size=12),
+        st.text(max_size=12),
+        headers,
+        headers,
+        st.binary(max_size=50),
+        st.binary(max_size=50),
+        st.none() | st.text(max_size=9),
+    ),
     st.lists(st.booleans(), min_size=7, max_size=7),
 )
 def test_the_changes_sent_back_rebuild_the_redacted_exchange(
@@ -116,9 +138,17 @@ def test_the_changes_sent_back_rebuild_the_redacted_exchange(
     mixed = [vb if t else va for va, vb, t in zip(a, b, take_b, strict=True)]
 
     def make(v: tuple | list) -> CapturedExchange:
-        return CapturedExchange("POST", "/" + v[0], v[1] or "h", request_headers=list(v[2]),
-                                response_headers=list(v[3]), request_body=v[4],
-                                response_body=v[5], error=v[6], status=200)
+        return CapturedExchange(
+            "POST",
+            "/" + v[0],
+            v[1] or "h",
+            request_headers=list(v[2]),
+            response_headers=list(v[3]),
+            request_body=v[4],
+            response_body=v[5],
+            error=v[6],
+            status=200,
+        )
 
     sent, red = make(a), make(mixed)
     received = tuple(getattr(sent, n) for n in _FIELDS)
@@ -230,8 +260,19 @@ async def test_every_exchange_is_stored_redacted_with_ids_reported(store: Store)
         # every field reported is the stored one (the changed ones came back, the rest
         # were the server's own)
         row = by_id[i]
-        for name in ("method", "target", "host", "scheme", "http_version", "status", "mode",
-                     "upstream", "run", "client", "error"):
+        for name in (
+            "method",
+            "target",
+            "host",
+            "scheme",
+            "http_version",
+            "status",
+            "mode",
+            "upstream",
+            "run",
+            "client",
+            "error",
+        ):
             assert getattr(x, name) == getattr(row, name), name
         assert [tuple(h) for h in x.request_headers] == list(row.request_headers)
         assert [tuple(h) for h in x.response_headers] == list(row.response_headers)
@@ -346,7 +387,7 @@ def _wrapper(tmp_path: Path, body: str) -> str:
         "sys.exit(wp._main(sys.argv[3:]))\n"
     )
     exe = tmp_path / "python-wrapper"
-    exe.write_text(f"#!/bin/sh\nexec {sys.executable} {script} \"$@\"\n")
+    exe.write_text(f'#!/bin/sh\nexec {sys.executable} {script} "$@"\n')
     exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
     return str(exe)
 

@@ -25,7 +25,8 @@ def _with(monkeypatch: pytest.MonkeyPatch, exc: BaseException) -> None:
 
 
 def test_a_bug_is_exit_2_never_1_which_means_conditioned(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     _with(monkeypatch, KeyError("oops"))
     assert cli.main([]) == 2
     err = capsys.readouterr().err
@@ -33,7 +34,8 @@ def test_a_bug_is_exit_2_never_1_which_means_conditioned(
 
 
 def test_a_user_error_is_exit_2_without_traceback(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     _with(monkeypatch, UsageError("no such factor"))
     assert cli.main([]) == 2
     err = capsys.readouterr().err

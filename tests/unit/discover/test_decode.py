@@ -21,8 +21,7 @@ from hypothesis import strategies as st
 from promptwitness.discover.classify import classify_strings
 from promptwitness.discover.decode import Budget, Decoded, decode_literal, decode_text
 
-TABLE = (".example.cn", ".corp.example.com.cn", "api.deepseek.com", "Asia/Shanghai",
-         "zh_CN.UTF-8")
+TABLE = (".example.cn", ".corp.example.com.cn", "api.deepseek.com", "Asia/Shanghai", "zh_CN.UTF-8")
 HOST = "api.example.cn"
 
 
@@ -58,23 +57,26 @@ RAW = ",".join(TABLE).encode()
 # -- one decoder each, in code -----------------------------------------------------------
 
 
-@pytest.mark.parametrize(("literal", "chain"), [
-    (b64(RAW), ("base64",)),
-    (b64(RAW).rstrip("="), ("base64",)),
-    # "?" at offset 2 of a 3-byte group encodes to "_" (63) in base64url
-    (base64.urlsafe_b64encode(b"ab?," + RAW).decode().rstrip("="), ("base64url",)),
-    (RAW.hex(), ("hex",)),
-    (RAW.hex().upper(), ("hex",)),
-    (b64(zlib.compress(RAW)), ("base64", "zlib")),
-    (b64(gzip.compress(RAW, mtime=0)), ("base64", "gzip")),
-    (b64(deflate_raw(RAW)), ("base64", "deflate")),
-    (zlib.compress(RAW).hex(), ("hex", "zlib")),
-    (b64(b64(RAW).encode()), ("base64", "base64")),
-])
+@pytest.mark.parametrize(
+    ("literal", "chain"),
+    [
+        (b64(RAW), ("base64",)),
+        (b64(RAW).rstrip("="), ("base64",)),
+        # "?" at offset 2 of a 3-byte group encodes to "_" (63) in base64url
+        (base64.urlsafe_b64encode(b"ab?," + RAW).decode().rstrip("="), ("base64url",)),
+        (RAW.hex(), ("hex",)),
+        (RAW.hex().upper(), ("hex",)),
+        (b64(zlib.compress(RAW)), ("base64", "zlib")),
+        (b64(gzip.compress(RAW, mtime=0)), ("base64", "gzip")),
+        (b64(deflate_raw(RAW)), ("base64", "deflate")),
+        (zlib.compress(RAW).hex(), ("hex", "zlib")),
+        (b64(b64(RAW).encode()), ("base64", "base64")),
+    ],
+)
 def test_quoted_blobs(literal: str, chain: tuple[str, ...]) -> None:
     d = only(f'const t = "{literal}";')
     assert d.encoding == chain
-    assert d.strings[-len(TABLE):] == TABLE
+    assert d.strings[-len(TABLE) :] == TABLE
 
 
 def test_the_2026_case_base64_of_xor_of_zlib() -> None:
@@ -95,16 +97,20 @@ def test_the_real_shape_printable_xor_under_base64() -> None:
     src = f'var Mi_=91,Xi_="{b64(xor(hosts, b"["))}",Pi_="{b64(xor(words, b"["))}";'
     assert [(d.encoding, d.strings) for d in found(src)] == [
         (("base64", "xor:5b"), tuple(hosts.decode().split(","))),
-        (("base64", "xor:5b"), tuple(words.decode().split(",")))]
+        (("base64", "xor:5b"), tuple(words.decode().split(","))),
+    ]
 
 
-@pytest.mark.parametrize("literal", [
-    "".join(f"\\x{c:02x}" for c in HOST.encode()),
-    "".join(f"\\u{c:04x}" for c in HOST.encode()),
-    "".join(f"\\u{{{c:x}}}" for c in HOST.encode()),
-    "".join(f"\\{c:03o}" for c in HOST.encode()),
-    "api" + "".join(f"\\x{c:02x}" for c in b".example.cn"),
-])
+@pytest.mark.parametrize(
+    "literal",
+    [
+        "".join(f"\\x{c:02x}" for c in HOST.encode()),
+        "".join(f"\\u{c:04x}" for c in HOST.encode()),
+        "".join(f"\\u{{{c:x}}}" for c in HOST.encode()),
+        "".join(f"\\{c:03o}" for c in HOST.encode()),
+        "api" + "".join(f"\\x{c:02x}" for c in b".example.cn"),
+    ],
+)
 def test_escapes(literal: str) -> None:
     d = only(f'let h = "{literal}";')
     assert d.encoding == ("escape",)
@@ -119,17 +125,20 @@ def test_escapes_in_python() -> None:
 CODES = ",".join(str(c) for c in HOST.encode())
 
 
-@pytest.mark.parametrize("src", [
-    f"String.fromCharCode({CODES})",
-    f"String.fromCharCode(...[{CODES}])",
-    f"String.fromCharCode.apply(null, [{CODES}])",
-    f"[{CODES}].map(c => String.fromCharCode(c)).join('')",
-    f"''.join(map(chr, [{CODES}]))",
-    f"bytes([{CODES}]).decode()",
-    "+".join(f"chr({c})" for c in HOST.encode()),
-    "+".join(f"String.fromCharCode({c})" for c in HOST.encode()),
-    "String.fromCharCode(" + ",".join(hex(c) for c in HOST.encode()) + ")",
-])
+@pytest.mark.parametrize(
+    "src",
+    [
+        f"String.fromCharCode({CODES})",
+        f"String.fromCharCode(...[{CODES}])",
+        f"String.fromCharCode.apply(null, [{CODES}])",
+        f"[{CODES}].map(c => String.fromCharCode(c)).join('')",
+        f"''.join(map(chr, [{CODES}]))",
+        f"bytes([{CODES}]).decode()",
+        "+".join(f"chr({c})" for c in HOST.encode()),
+        "+".join(f"String.fromCharCode({c})" for c in HOST.encode()),
+        "String.fromCharCode(" + ",".join(hex(c) for c in HOST.encode()) + ")",
+    ],
+)
 def test_charcodes(src: str) -> None:
     d = only(f"x = {src};")
     assert d.encoding == ("charcodes",)
@@ -145,15 +154,18 @@ def test_charcodes_xored_with_a_key_in_the_code() -> None:
 REVERSED = HOST[::-1]
 
 
-@pytest.mark.parametrize("src", [
-    f'"{REVERSED}".split("").reverse().join("")',
-    f"'{REVERSED}'.split('').reverse().join('')",
-    f'[..."{REVERSED}"].reverse().join("")',
-    f'Array.from("{REVERSED}").reverse().join("")',
-    '["cn", "example.", "api."].reverse().join("")',
-    f'"{REVERSED}"[::-1]',
-    f'"".join(reversed("{REVERSED}"))',
-])
+@pytest.mark.parametrize(
+    "src",
+    [
+        f'"{REVERSED}".split("").reverse().join("")',
+        f"'{REVERSED}'.split('').reverse().join('')",
+        f'[..."{REVERSED}"].reverse().join("")',
+        f'Array.from("{REVERSED}").reverse().join("")',
+        '["cn", "example.", "api."].reverse().join("")',
+        f'"{REVERSED}"[::-1]',
+        f'"".join(reversed("{REVERSED}"))',
+    ],
+)
 def test_reversed(src: str) -> None:
     d = only(f"x = {src};")
     assert d.encoding == ("reverse",)
@@ -165,13 +177,18 @@ def test_reversed_base64() -> None:
     assert chains(found(src)) == {("reverse", "base64"): TABLE}
 
 
-@pytest.mark.parametrize(("src", "strings"), [
-    ('["ap","i.exa","mple.cn"].join("")', (HOST,)),
-    ('["api","example","cn"].join(".")', (HOST,)),
-    ('".example.cn|.example.com.cn|Asia/Shanghai".split("|")',
-     (".example.cn", ".example.com.cn", "Asia/Shanghai")),
-    ("'zh_CN;zh_TW;zh_HK'.split(';')", ("zh_CN", "zh_TW", "zh_HK")),
-])
+@pytest.mark.parametrize(
+    ("src", "strings"),
+    [
+        ('["ap","i.exa","mple.cn"].join("")', (HOST,)),
+        ('["api","example","cn"].join(".")', (HOST,)),
+        (
+            '".example.cn|.example.com.cn|Asia/Shanghai".split("|")',
+            (".example.cn", ".example.com.cn", "Asia/Shanghai"),
+        ),
+        ("'zh_CN;zh_TW;zh_HK'.split(';')", ("zh_CN", "zh_TW", "zh_HK")),
+    ],
+)
 def test_split_join(src: str, strings: tuple[str, ...]) -> None:
     d = only(f"x = {src};")
     assert d.encoding == ("split-join",)
@@ -185,8 +202,10 @@ def test_split_join_of_base64_pieces() -> None:
 
 
 def test_ints_that_are_ipv4_addresses_next_to_dotted_quad_code() -> None:
-    src = ("function ip(n){return [n>>>24,n>>16&255,n>>8&255,n&255].join('.')}"
-           "const BLOCK=[0x7f000001, 3232235777, 0x0a000000];")
+    src = (
+        "function ip(n){return [n>>>24,n>>16&255,n>>8&255,n&255].join('.')}"
+        "const BLOCK=[0x7f000001, 3232235777, 0x0a000000];"
+    )
     assert chains(found(src)) == {("int-ipv4",): ("127.0.0.1", "192.168.1.1", "10.0.0.0")}
 
 
@@ -196,12 +215,15 @@ def test_ints_without_ip_code_are_numbers() -> None:
 
 
 def test_rot_with_the_shift_in_the_code() -> None:
-    src = ("function r(s){return s.replace(/[a-z]/g,c=>String.fromCharCode("
-           "(c.charCodeAt(0)-97+13)%26+97))} var h=\"ncv.rknzcyr.pa\";")
+    src = (
+        "function r(s){return s.replace(/[a-z]/g,c=>String.fromCharCode("
+        '(c.charCodeAt(0)-97+13)%26+97))} var h="ncv.rknzcyr.pa";'
+    )
     assert chains(found(src)) == {("rot:13",): (HOST,)}
     table = codecs.encode(".example.cn,.baidu.com,Asia/Shanghai", "rot13")
     assert chains(found(f'const ROT13 = 1; const T = "{table}";')) == {
-        ("rot:13",): (".example.cn", ".baidu.com", "Asia/Shanghai")}
+        ("rot:13",): (".example.cn", ".baidu.com", "Asia/Shanghai")
+    }
 
 
 @pytest.mark.parametrize("n", [1, 3, 13, 25])
@@ -216,15 +238,18 @@ def test_rot_searched_for_host_tables(n: int) -> None:
 def test_rot_searched_for_zones_and_under_base64() -> None:
     zones = codecs.encode("Asia/Shanghai,Asia/Chongqing,Asia/Urumqi", "rot13")
     assert chains(found(f'z = "{zones}"')) == {
-        ("rot:13",): ("Asia/Shanghai", "Asia/Chongqing", "Asia/Urumqi")}
+        ("rot:13",): ("Asia/Shanghai", "Asia/Chongqing", "Asia/Urumqi")
+    }
     blob = b64(codecs.encode(",".join(TABLE), "rot13").encode())
     assert chains(found(f'z = "{blob}"')) == {("base64", "rot:13"): TABLE}
 
 
 def test_paths_rotated_or_written_backwards() -> None:
     src = 'TENANT = "/rgp/npzr/granag"\nMARKER = "dellorne./emca/tpo/"\n'
-    assert chains(found(src)) == {("rot:13",): ("/etc/acme/tenant",),
-                                  ("reverse",): ("/opt/acme/.enrolled",)}
+    assert chains(found(src)) == {
+        ("rot:13",): ("/etc/acme/tenant",),
+        ("reverse",): ("/opt/acme/.enrolled",),
+    }
     # real paths stay; backwards only under a top directory that reads differently
     assert found('a = "/etc/acme/tenant"; b = "foo/bar/sys/"; c = "acme/intranet/corp/"') == []
 
@@ -250,16 +275,18 @@ def test_xor_keys_searched(key: bytes) -> None:
 def test_xor_multibyte_key_given_next_to_the_loop() -> None:
     key = b"s3cr3t-key"  # ten bytes: too long to search
     blob = b64(xor(HOST.encode() * 2, key))
-    src = (f'var K="{key.decode()}",T="{blob}";'
-           "function d(s){let o='';for(let i=0;i<s.length;i++)"
-           "o+=String.fromCharCode(s.charCodeAt(i)^K.charCodeAt(i%K.length));return o}")
+    src = (
+        f'var K="{key.decode()}",T="{blob}";'
+        "function d(s){let o='';for(let i=0;i<s.length;i++)"
+        "o+=String.fromCharCode(s.charCodeAt(i)^K.charCodeAt(i%K.length));return o}"
+    )
     assert chains(found(src)) == {("base64", f"xor:{key.hex()}"): (HOST + HOST,)}
 
 
 def test_offsets_cover_the_source() -> None:
     text = f'a=1;const T="{b64(RAW)}";b=2;x=String.fromCharCode({CODES});'
     for d in found(text):
-        src = text[d.start:d.end]
+        src = text[d.start : d.end]
         assert src.startswith(('"', "fromCharCode"))
         assert src.endswith(('"', ")"))
 
@@ -272,28 +299,31 @@ def test_json_array_tables() -> None:
 # -- false positives ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("src", [
-    # identifiers, words and numbers in quotes
-    'a["getOwnPropertyDescriptor"]; b="Content-Type"; c="application"; d="1234567890123"',
-    # hashes, ids, sourcemaps, data: URIs
-    'integrity:"sha512-' + b64(os.urandom(64)) + '"',
-    'sha="e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"',
-    "src='data:image/png;base64," + b64(os.urandom(300)) + "'",
-    "//# sourceMappingURL=data:application/json;base64," + b64(b'{"version":3}'),
-    'id="' + b64(os.urandom(24)) + '"',
-    # rulers, padding, regex ranges, ANSI, non-ASCII escapes, byte constants
-    'const RULE="--------------------------------"; pad="AAAAAAAAAAAAAAAAAAAA"',
-    r're=/[\x41-\x5a\x61-\x7a]/; ws=/[\u0009\u000A\u000D\u0020]/; s="\x1b[31m"',
-    r'q="\u201cquoted\u201d \u2014 caf\u00e9 \u4e2d\u6587 \u2500\u2500\u2500\u2500"',
-    "const TRUE=new Uint8Array([0x74, 0x72, 0x75, 0x65]); const N=[0, 0, 255, 255];",
-    # plain lists in code: keywords and constants
-    '"break case catch class const continue".split(" ")',
-    '"MAX_VALUE,MIN_VALUE,NaN".split(",")',
-    '["line one","line two"].join("\\n")',
-    # file names and dotted names are not rotated hosts
-    'require("xterm.js"); f="pom.xml"; g="text.html.php"; k="db.cassandra.keyspace"',
-    'x = "numpy.any"; y = "ctx.api"; z = "drive.rc"',
-])
+@pytest.mark.parametrize(
+    "src",
+    [
+        # identifiers, words and numbers in quotes
+        'a["getOwnPropertyDescriptor"]; b="Content-Type"; c="application"; d="1234567890123"',
+        # hashes, ids, sourcemaps, data: URIs
+        'integrity:"sha512-' + b64(os.urandom(64)) + '"',
+        'sha="e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"',
+        "src='data:image/png;base64," + b64(os.urandom(300)) + "'",
+        "//# sourceMappingURL=data:application/json;base64," + b64(b'{"version":3}'),
+        'id="' + b64(os.urandom(24)) + '"',
+        # rulers, padding, regex ranges, ANSI, non-ASCII escapes, byte constants
+        'const RULE="--------------------------------"; pad="AAAAAAAAAAAAAAAAAAAA"',
+        r're=/[\x41-\x5a\x61-\x7a]/; ws=/[\u0009\u000A\u000D\u0020]/; s="\x1b[31m"',
+        r'q="\u201cquoted\u201d \u2014 caf\u00e9 \u4e2d\u6587 \u2500\u2500\u2500\u2500"',
+        "const TRUE=new Uint8Array([0x74, 0x72, 0x75, 0x65]); const N=[0, 0, 255, 255];",
+        # plain lists in code: keywords and constants
+        '"break case catch class const continue".split(" ")',
+        '"MAX_VALUE,MIN_VALUE,NaN".split(",")',
+        '["line one","line two"].join("\\n")',
+        # file names and dotted names are not rotated hosts
+        'require("xterm.js"); f="pom.xml"; g="text.html.php"; k="db.cassandra.keyspace"',
+        'x = "numpy.any"; y = "ctx.api"; z = "drive.rc"',
+    ],
+)
 def test_no_false_positives(src: str) -> None:
     assert found(src) == []
 
@@ -303,8 +333,11 @@ def test_base64_of_random_bytes_is_dropped() -> None:
     assert found(text) == []
 
 
-BUNDLE = Path.home() / ".cache/promptwitness/agents/claude-code/2.1.91/node_modules" \
+BUNDLE = (
+    Path.home()
+    / ".cache/promptwitness/agents/claude-code/2.1.91/node_modules"
     / "@anthropic-ai/claude-code/cli.js"
+)
 
 
 @pytest.mark.skipif(not BUNDLE.exists(), reason="the Claude Code 2.1.91 bundle is not cached")
@@ -339,7 +372,8 @@ def test_decode_literal_strings_and_bytes() -> None:
     assert chains(decode_literal(xor(RAW, b"k3y"))) == {("xor:6b3379",): TABLE}
     assert chains(decode_literal(CODES)) == {("charcodes",): (HOST,)}
     assert chains(decode_literal("ncv.rknzcyr.pa,.onvqh.pbz,.nyvlha.pbz")) == {
-        ("rot:13",): (HOST, ".baidu.com", ".aliyun.com")}
+        ("rot:13",): (HOST, ".baidu.com", ".aliyun.com")
+    }
     d = decode_literal(b64(RAW))[0]
     assert (d.start, d.end) == (0, len(b64(RAW)))
 
@@ -378,8 +412,9 @@ def test_output_limit() -> None:
 
 def test_depth_limit() -> None:
     blob = b64(b64(b64(RAW).encode()).encode())
-    assert chains(decode_literal(blob, Budget(max_depth=3)))[
-        ("base64", "base64", "base64")] == TABLE
+    assert (
+        chains(decode_literal(blob, Budget(max_depth=3)))[("base64", "base64", "base64")] == TABLE
+    )
     shallow = decode_literal(blob, Budget(max_depth=2))
     assert all(len(d.encoding) <= 2 and d.strings != TABLE for d in shallow)
 
@@ -426,12 +461,18 @@ def test_hostile_repetition_stays_fast() -> None:
 
 # -- properties --------------------------------------------------------------------------
 
-ENTRY = st.text(
-    alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E,
-                           blacklist_characters=",;|"),
-    min_size=1, max_size=24).map(str.strip).filter(bool)
+ENTRY = (
+    st.text(
+        alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E, blacklist_characters=",;|"),
+        min_size=1,
+        max_size=24,
+    )
+    .map(str.strip)
+    .filter(bool)
+)
 TABLES = st.lists(ENTRY, min_size=1, max_size=8).filter(
-    lambda t: sum(map(len, t)) >= 4 and any(c.isalnum() for c in "".join(t)))
+    lambda t: sum(map(len, t)) >= 4 and any(c.isalnum() for c in "".join(t))
+)
 
 ENCODERS: dict[str, tuple[Callable[[bytes], str | bytes], tuple[str, ...]]] = {
     "base64": (lambda b: b64(b), ("base64",)),
@@ -457,21 +498,49 @@ def test_round_trip_of_printable_tables(table: list[str], name: str) -> None:
     assert (chain, tuple(table)) in [(d.encoding, d.strings) for d in results]
 
 
-NAME = st.sampled_from([
-    "example", "baidu", "aliyun", "tencent", "deepseek", "moonshot", "zhipu", "bytedance",
-    "openai", "anthropic", "github", "npmjs", "python", "mirrors", "cloud", "internal",
-    "corp", "gateway", "proxy", "volces", "sankuai", "netease", "kuaishou", "xiaohongshu",
-])
-HOSTS = st.lists(st.tuples(st.sampled_from(["", ".", "api."]), NAME,
-                           st.sampled_from(["com", "cn", "net", "org", "ai", "com.cn"])),
-                 min_size=2, max_size=6, unique=True).map(
-    lambda parts: tuple(f"{a}{b}.{c}" for a, b, c in parts))
+NAME = st.sampled_from(
+    [
+        "example",
+        "baidu",
+        "aliyun",
+        "tencent",
+        "deepseek",
+        "moonshot",
+        "zhipu",
+        "bytedance",
+        "openai",
+        "anthropic",
+        "github",
+        "npmjs",
+        "python",
+        "mirrors",
+        "cloud",
+        "internal",
+        "corp",
+        "gateway",
+        "proxy",
+        "volces",
+        "sankuai",
+        "netease",
+        "kuaishou",
+        "xiaohongshu",
+    ]
+)
+HOSTS = st.lists(
+    st.tuples(
+        st.sampled_from(["", ".", "api."]),
+        NAME,
+        st.sampled_from(["com", "cn", "net", "org", "ai", "com.cn"]),
+    ),
+    min_size=2,
+    max_size=6,
+    unique=True,
+).map(lambda parts: tuple(f"{a}{b}.{c}" for a, b, c in parts))
 
 
 @settings(max_examples=60, deadline=None)
 @given(HOSTS, st.integers(min_value=1, max_value=255))
-def test_round_trip_of_host_tables_under_searched_xor(hosts: tuple[str, ...],
-                                                      key: int) -> None:
+def test_round_trip_of_host_tables_under_searched_xor(hosts: tuple[str, ...], key: int) -> None:
     """A one-byte key is always found: alone (every byte must turn printable, the best
     English wins) and over zlib (the header gives it away, the checksum proves it).
     Keys of 2-4 bytes are found from about 16 bytes per key byte
@@ -479,7 +548,8 @@ def test_round_trip_of_host_tables_under_searched_xor(hosts: tuple[str, ...],
     data = ",".join(hosts).encode()
     results = decode_literal(b64(xor(zlib.compress(data), bytes([key]))))
     assert (("base64", f"xor:{key:02x}", "zlib"), hosts) in [
-        (d.encoding, d.strings) for d in results]
+        (d.encoding, d.strings) for d in results
+    ]
     results = decode_literal(xor(data, bytes([key])))
     assert hosts in [d.strings for d in results]
 
@@ -489,14 +559,18 @@ def test_round_trip_of_host_tables_under_searched_xor(hosts: tuple[str, ...],
 def test_round_trip_of_host_tables_under_code(hosts: tuple[str, ...], n: int) -> None:
     text = ",".join(hosts)
     codes = ",".join(str(ord(c)) for c in text)
-    src = (f'a="{b64(text.encode())}"; b=String.fromCharCode({codes});'
-           f' c="{text[::-1]}".split("").reverse().join("");')
+    src = (
+        f'a="{b64(text.encode())}"; b=String.fromCharCode({codes});'
+        f' c="{text[::-1]}".split("").reverse().join("");'
+    )
     assert [d.strings for d in found(src)] == [hosts, hosts, hosts]
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.text(max_size=2000) | st.text(alphabet='"\'`[](),.\\x0123456789abcdefABCDEF+/=^%&>| ',
-                                        max_size=2000))
+@given(
+    st.text(max_size=2000)
+    | st.text(alphabet="\"'`[](),.\\x0123456789abcdefABCDEF+/=^%&>| ", max_size=2000)
+)
 def test_arbitrary_text_never_raises_and_respects_the_budget(text: str) -> None:
     budget = Budget(max_candidates=50, max_output_bytes=20_000, max_depth=3, max_piece=4096)
     results = list(decode_text(text, budget))

@@ -31,7 +31,6 @@ def test_a_part_is_a_single_input_or_at_most_half(n: int, p: float) -> None:
     assert s == 1 or 2 <= s <= n // 2
 
 
-@given(st.lists(st.tuples(st.integers(min_value=2, max_value=64), st.booleans()),
-                max_size=20))
+@given(st.lists(st.tuples(st.integers(min_value=2, max_value=64), st.booleans()), max_size=20))
 def test_density_is_a_probability(groups: list[tuple[int, bool]]) -> None:
     assert 0.0 < density(groups) < 1.0

@@ -86,14 +86,17 @@ def test_punctuation_look_alikes() -> None:
 def test_comments_and_regexes_are_not_literals() -> None:
     assert found("// p\u0430ypal in a comment\nx = 1;") == []
     assert found("/* p\u0430ypal */ x = 1;") == []
-    assert found("x = /[\u200b\"]/g.test(s); y = \"p\u0430y\";") == [
-        ('"p\u0430y"', ("U+0430",), False)]
+    assert found('x = /[\u200b"]/g.test(s); y = "p\u0430y";') == [
+        ('"p\u0430y"', ("U+0430",), False)
+    ]
 
 
 def test_python_literals() -> None:
-    src = ('import os\n# p\u0430ypal in a comment\n'
-           'A = "p\u0430ypal"\nB = r"\\u200b"\nC = "\\u200b"\nD = b"\\u200b"\n'
-           "E = '''multi\nline \u200b'''\nF = f'{x}\\N{ZERO WIDTH SPACE}'\n")
+    src = (
+        "import os\n# p\u0430ypal in a comment\n"
+        'A = "p\u0430ypal"\nB = r"\\u200b"\nC = "\\u200b"\nD = b"\\u200b"\n'
+        "E = '''multi\nline \u200b'''\nF = f'{x}\\N{ZERO WIDTH SPACE}'\n"
+    )
     got = found(src, "python")
     assert [g[1] for g in got] == [("U+0430",), ("U+200B",), ("U+200B",), ("U+200B",)]
     assert [g[2] for g in got] == [False, True, False, True]
@@ -111,7 +114,7 @@ def test_reported_indices() -> None:
 
 
 def test_character_tables_are_not_text() -> None:
-    table = "".join(chr(c) for c in range(0xa0, 0xe0))  # a code page's upper half
+    table = "".join(chr(c) for c in range(0xA0, 0xE0))  # a code page's upper half
     assert found(json.dumps(table)) == []
 
 
@@ -134,8 +137,10 @@ def test_location_is_the_literal_start() -> None:
 
 
 def test_unescape_js() -> None:
-    assert unescape_js(r"a\nb\x41\u0042\u{1F600}\uD83D\uDE00\101\0\q")[0] == \
-        "a\nbAB\U0001f600\U0001f600A\0q"
+    assert (
+        unescape_js(r"a\nb\x41\u0042\u{1F600}\uD83D\uDE00\101\0\q")[0]
+        == "a\nbAB\U0001f600\U0001f600A\0q"
+    )
     value, esc = unescape_js(r"x\u200b")
     assert value == "x\u200b" and esc == (False, True)
     assert unescape_js("a\\\nb")[0] == "ab"  # line continuation
@@ -176,8 +181,9 @@ def test_any_text_never_raises(text: str) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",))),
-       st.sampled_from(["'", '"', "`"]))
+@given(
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",))), st.sampled_from(["'", '"', "`"])
+)
 def test_js_escapes_round_trip(value: str, quote: str) -> None:
     lit = _js_literal(value, quote)
     (got,) = list(literals(f"x = {lit};", "js"))

@@ -70,18 +70,23 @@ def test_dedupe_with_counts(tmp_path: Path) -> None:
 
 
 def test_plain_tables_rules() -> None:
-    text = ('a=["github.com","gitlab.com","bitbucket.org"];'
-            'b=["red","green","blue","cyan"];'
-            "c=('Asia/Shanghai', 'Asia/Tokyo', 'Europe/Berlin', 'not a zone');"
-            'd=["zh-CN","ja-JP"];')
+    text = (
+        'a=["github.com","gitlab.com","bitbucket.org"];'
+        'b=["red","green","blue","cyan"];'
+        "c=('Asia/Shanghai', 'Asia/Tokyo', 'Europe/Berlin', 'not a zone');"
+        'd=["zh-CN","ja-JP"];'
+    )
     got = [s for _a, _b, s in plain_tables(text, "js")]
-    assert got == [("github.com", "gitlab.com", "bitbucket.org"),
-                   ("Asia/Shanghai", "Asia/Tokyo", "Europe/Berlin", "not a zone")]
+    assert got == [
+        ("github.com", "gitlab.com", "bitbucket.org"),
+        ("Asia/Shanghai", "Asia/Tokyo", "Europe/Berlin", "not a zone"),
+    ]
     lines = "x\nubuntu\nkylin\nuos\nfoo bar\n"
     assert [s for _a, _b, s in plain_tables(lines, "binary-strings")] == []
     lines = "x\napi.a.cn\napi.b.cn\napi.c.cn\nfoo bar\n"
     assert [s for _a, _b, s in plain_tables(lines, "binary-strings")] == [
-        ("api.a.cn", "api.b.cn", "api.c.cn")]
+        ("api.a.cn", "api.b.cn", "api.c.cn")
+    ]
 
 
 def test_hostile_inputs_are_notes_not_tracebacks(tmp_path: Path) -> None:

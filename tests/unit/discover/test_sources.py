@@ -44,8 +44,9 @@ from promptwitness.errors import UsageError
 # ------------------------------------------------------------------ builders
 
 
-def bun_graph(modules: list[tuple[str, bytes]], *, entry: int = 0, argv: bytes = b"",
-              entry_size: int = 52) -> bytes:
+def bun_graph(
+    modules: list[tuple[str, bytes]], *, entry: int = 0, argv: bytes = b"", entry_size: int = 52
+) -> bytes:
     """A Bun standalone module graph as ``StandaloneModuleGraph.toBytes`` lays it out:
     NUL-terminated names and contents, the module table (``entry_size`` bytes per
     module: name, contents, sourcemap, bytecode pointers, more pointers in newer
@@ -66,13 +67,13 @@ def bun_graph(modules: list[tuple[str, bytes]], *, entry: int = 0, argv: bytes =
     out += table
     argv_off = len(out)
     out += argv + b"\0"
-    offsets = struct.pack("<QIIIIII", len(out), mod_off, len(table), entry, argv_off,
-                          len(argv), 0)
+    offsets = struct.pack("<QIIIIII", len(out), mod_off, len(table), entry, argv_off, len(argv), 0)
     return bytes(out + offsets + BUN_TRAILER)
 
 
-def elf(sections: list[tuple[str, int, bytes]] = (), notes: bytes = b"",
-        body: bytes = b"\x90" * 256) -> bytes:
+def elf(
+    sections: list[tuple[str, int, bytes]] = (), notes: bytes = b"", body: bytes = b"\x90" * 256
+) -> bytes:
     """A minimal 64-bit little-endian ELF: ``body`` (fake code), each section
     ``(name, sh_type, data)`` and, when ``notes`` is given, one PT_NOTE segment
     holding them; section headers at the end."""
@@ -104,13 +105,32 @@ def elf(sections: list[tuple[str, int, bytes]] = (), notes: bytes = b"",
     shdrs += struct.pack("<IIQQQQIIQQ", name_pos, 3, 0, 0, shstr_at, len(names), 0, 0, 1, 0)
     data += shdrs
     shnum = len(placed) + 2
-    header = (b"\x7fELF" + bytes([2, 1, 1, 0]) + b"\0" * 8
-              + struct.pack("<HHIQQQIHHHHHH", 2, 62, 1, 0, head_size if phnum else 0, shoff,
-                            0, head_size, ph_size, phnum, 64, shnum, shnum - 1))
+    header = (
+        b"\x7fELF"
+        + bytes([2, 1, 1, 0])
+        + b"\0" * 8
+        + struct.pack(
+            "<HHIQQQIHHHHHH",
+            2,
+            62,
+            1,
+            0,
+            head_size if phnum else 0,
+            shoff,
+            0,
+            head_size,
+            ph_size,
+            phnum,
+            64,
+            shnum,
+            shnum - 1,
+        )
+    )
     data[:64] = header
     if notes:
-        data[64:64 + ph_size] = struct.pack("<IIQQQQQQ", 4, 4, note_at, 0, 0, len(notes),
-                                            len(notes), 4)
+        data[64 : 64 + ph_size] = struct.pack(
+            "<IIQQQQQQ", 4, 4, note_at, 0, 0, len(notes), len(notes), 4
+        )
     return bytes(data)
 
 
@@ -132,15 +152,25 @@ def sea_blob(code: bytes, path: str = "main.js", tmp: Path | None = None) -> byt
     if node and tmp is not None:
         tmp.mkdir(parents=True, exist_ok=True)
         (tmp / path).write_bytes(code)
-        (tmp / "sea.json").write_text(json.dumps({
-            "main": path, "output": "sea.blob", "disableExperimentalSEAWarning": True}))
-        run = subprocess.run([node, "--experimental-sea-config", "sea.json"], cwd=tmp,
-                             capture_output=True, timeout=60)
+        (tmp / "sea.json").write_text(
+            json.dumps({"main": path, "output": "sea.blob", "disableExperimentalSEAWarning": True})
+        )
+        run = subprocess.run(
+            [node, "--experimental-sea-config", "sea.json"],
+            cwd=tmp,
+            capture_output=True,
+            timeout=60,
+        )
         if run.returncode == 0 and (tmp / "sea.blob").exists():
             return (tmp / "sea.blob").read_bytes()
     p = path.encode()
-    return (struct.pack("<II", 0x0143DA20, 1) + struct.pack("<Q", len(p)) + p
-            + struct.pack("<Q", len(code)) + code)
+    return (
+        struct.pack("<II", 0x0143DA20, 1)
+        + struct.pack("<Q", len(p))
+        + p
+        + struct.pack("<Q", len(code))
+        + code
+    )
 
 
 def sea_elf(blob: bytes) -> bytes:
@@ -152,8 +182,9 @@ def sea_elf(blob: bytes) -> bytes:
     return elf(notes=note)
 
 
-def pkg_executable(files: dict[str, bytes], *, compress: int = 0,
-                   runtime: bytes = b"\x7fELF" + b"\0" * 8188) -> bytes:
+def pkg_executable(
+    files: dict[str, bytes], *, compress: int = 0, runtime: bytes = b"\x7fELF" + b"\0" * 8188
+) -> bytes:
     """A vercel/pkg executable: runtime, payload stripes (STORE_CONTENT and
     STORE_STAT for each file), prelude with the virtual file system as JSON."""
     payload = bytearray()
@@ -165,11 +196,17 @@ def pkg_executable(files: dict[str, bytes], *, compress: int = 0,
         stat = json.dumps({"mode": 33188, "size": len(content)}).encode()
         vfs[path]["3"] = [len(payload), len(stat)]
         payload += stat
-    prelude = (PKG_PRELUDE.decode() + "return (function (REQUIRE_COMMON, VIRTUAL_FILESYSTEM, "
-               "DEFAULT_ENTRYPOINT, SYMLINKS, DICT, DOCOMPRESS) {\n  var x = 1;\n"
-               "})(function (exports) {\nvar common = 2;\n},\n"
-               + json.dumps(vfs) + "\n,\n" + json.dumps(next(iter(files), ""))
-               + "\n,\n{}\n,\n{}\n,\n" + str(compress) + "\n);\n})")
+    prelude = (
+        PKG_PRELUDE.decode() + "return (function (REQUIRE_COMMON, VIRTUAL_FILESYSTEM, "
+        "DEFAULT_ENTRYPOINT, SYMLINKS, DICT, DOCOMPRESS) {\n  var x = 1;\n"
+        "})(function (exports) {\nvar common = 2;\n},\n"
+        + json.dumps(vfs)
+        + "\n,\n"
+        + json.dumps(next(iter(files), ""))
+        + "\n,\n{}\n,\n{}\n,\n"
+        + str(compress)
+        + "\n);\n})"
+    )
     return runtime + bytes(payload) + prelude.encode()
 
 
@@ -181,15 +218,30 @@ def texts(target: str | Path | Target, **kw: object) -> tuple[Sources, list[tupl
 # ------------------------------------------------------------------ categories
 
 
-@pytest.mark.parametrize(("name", "head", "cat"), [
-    ("cli.js", b"", "js"), ("x.mjs", b"", "js"), ("a.cjs", b"", "js"), ("b.tsx", b"", "js"),
-    ("types.d.ts", b"", "other"), ("p.json", b"", "json"), ("m.py", b"", "python"),
-    ("m.cpython-311.pyc", b"", "pyc"), ("a.whl", b"", "archive"), ("a.tar.gz", b"", "archive"),
-    ("logo.png", b"\x89PNG", "image"), ("f.woff2", b"", "font"), ("x.js.map", b"", "source map"),
-    ("lib.so", b"", "binary"), ("agent", b"\x7fELF\x02", "binary"),
-    ("run", b"#!/usr/bin/env node\n", "js"), ("tool", b"#!/usr/bin/python3\n", "python"),
-    ("README", b"hello", "other"), ("weird.js", b"\x7fELF", "binary"),
-])
+@pytest.mark.parametrize(
+    ("name", "head", "cat"),
+    [
+        ("cli.js", b"", "js"),
+        ("x.mjs", b"", "js"),
+        ("a.cjs", b"", "js"),
+        ("b.tsx", b"", "js"),
+        ("types.d.ts", b"", "other"),
+        ("p.json", b"", "json"),
+        ("m.py", b"", "python"),
+        ("m.cpython-311.pyc", b"", "pyc"),
+        ("a.whl", b"", "archive"),
+        ("a.tar.gz", b"", "archive"),
+        ("logo.png", b"\x89PNG", "image"),
+        ("f.woff2", b"", "font"),
+        ("x.js.map", b"", "source map"),
+        ("lib.so", b"", "binary"),
+        ("agent", b"\x7fELF\x02", "binary"),
+        ("run", b"#!/usr/bin/env node\n", "js"),
+        ("tool", b"#!/usr/bin/python3\n", "python"),
+        ("README", b"hello", "other"),
+        ("weird.js", b"\x7fELF", "binary"),
+    ],
+)
 def test_category(name: str, head: bytes, cat: str) -> None:
     assert category_of(name, head) == cat
 
@@ -198,8 +250,14 @@ def test_category(name: str, head: bytes, cat: str) -> None:
 
 
 def test_strings_ascii_utf16_and_utf8_inside_runs() -> None:
-    data = (b"\0\x01abc\0" + b"long enough string\0\0" + "wide text".encode("utf-16-le")
-            + b"\0\0\xff" + "Don\u2019t stop\u200b here".encode() + b"\x02")
+    data = (
+        b"\0\x01abc\0"
+        + b"long enough string\0\0"
+        + "wide text".encode("utf-16-le")
+        + b"\0\0\xff"
+        + "Don\u2019t stop\u200b here".encode()
+        + b"\x02"
+    )
     got = StringsExtractor(6).feed(data, final=True)
     strings = [s for _o, s in got]
     assert "abc" not in strings
@@ -207,7 +265,7 @@ def test_strings_ascii_utf16_and_utf8_inside_runs() -> None:
     assert "wide text" in strings
     assert "Don\u2019t stop\u200b here" in strings
     offsets = dict((s, o) for o, s in got)
-    assert data[offsets["long enough string"]:].startswith(b"long enough string")
+    assert data[offsets["long enough string"] :].startswith(b"long enough string")
 
 
 def test_strings_across_chunk_boundaries() -> None:
@@ -252,7 +310,8 @@ def test_pyc_constants_without_running(tmp_path: Path) -> None:
         "import os\n"
         f"open({str(marker)!r}, 'w').write('x')\n"
         "HOSTS = ('api.deepseek.com', 'api.moonshot.cn')\n"
-        "def f():\n    return os.environ.get('SECRET_REGION', 'b\\u200bc')\n")
+        "def f():\n    return os.environ.get('SECRET_REGION', 'b\\u200bc')\n"
+    )
     pyc = tmp_path / "m.pyc"
     py_compile.compile(str(src), cfile=str(pyc))
     text = pyc_text(pyc.read_bytes())
@@ -322,21 +381,25 @@ MODULES = [
 def test_parse_bun_graph_entry_sizes(entry_size: int) -> None:
     graph = bun_graph(MODULES, entry_size=entry_size, argv=b"--smol")
     at = len(graph) - len(BUN_TRAILER)
-    got = parse_bun_graph(lambda o, n: graph[o:o + n] if o >= 0 else b"", at)
+    got = parse_bun_graph(lambda o, n: graph[o : o + n] if o >= 0 else b"", at)
     assert got is not None
     modules, entry, argv = got
     assert [m.name for m in modules] == [n for n, _ in MODULES]
     assert entry == "/$bunfs/root/index.js" and argv == "--smol"
     m = modules[0]
-    assert graph[m.offset:m.offset + m.size] == MODULES[0][1]
+    assert graph[m.offset : m.offset + m.size] == MODULES[0][1]
 
 
 def test_parse_bun_graph_rejects_nonsense() -> None:
     junk = b"\xff" * 64 + BUN_TRAILER
-    assert parse_bun_graph(lambda o, n: junk[o:o + n] if o >= 0 else b"",
-                           len(junk) - len(BUN_TRAILER)) is None
+    assert (
+        parse_bun_graph(
+            lambda o, n: junk[o : o + n] if o >= 0 else b"", len(junk) - len(BUN_TRAILER)
+        )
+        is None
+    )
     short = BUN_TRAILER
-    assert parse_bun_graph(lambda o, n: short[o:o + n] if o >= 0 else b"", 0) is None
+    assert parse_bun_graph(lambda o, n: short[o : o + n] if o >= 0 else b"", 0) is None
 
 
 @pytest.mark.parametrize("layout", ["section", "appended"])
@@ -380,16 +443,16 @@ def test_identical_modules_scanned_once(tmp_path: Path) -> None:
 def test_sea_blob_layout(tmp_path: Path) -> None:
     code = b'const h = process.env.SEA_ONLY_VAR; fetch("https://api.example.cn")'
     blob = sea_blob(code, tmp=tmp_path / "build")
-    got = parse_sea_blob(lambda o, n: blob[o:o + n] if o >= 0 else b"", 0, len(blob))
+    got = parse_sea_blob(lambda o, n: blob[o : o + n] if o >= 0 else b"", 0, len(blob))
     assert got is not None
     entries, flags = got
     assert entries[0].name == "main.js"
-    assert blob[entries[0].offset:entries[0].offset + entries[0].size] == code
+    assert blob[entries[0].offset : entries[0].offset + entries[0].size] == code
     assert not flags & 2
 
 
 def test_sea_executable(tmp_path: Path) -> None:
-    code = b'const h = process.env.SEA_ONLY_VAR;'
+    code = b"const h = process.env.SEA_ONLY_VAR;"
     exe = tmp_path / "sea-agent"
     exe.write_bytes(sea_elf(sea_blob(code, tmp=tmp_path / "build")))
     src, got = texts(exe)
@@ -400,9 +463,9 @@ def test_sea_executable(tmp_path: Path) -> None:
 def test_sea_old_layout_without_code_path() -> None:
     code = b"console.log(1)"
     blob = struct.pack("<II", 0x0143DA20, 0) + struct.pack("<Q", len(code)) + code
-    got = parse_sea_blob(lambda o, n: blob[o:o + n] if o >= 0 else b"", 0, len(blob))
+    got = parse_sea_blob(lambda o, n: blob[o : o + n] if o >= 0 else b"", 0, len(blob))
     assert got is not None and got[0][0].name == "main.js"
-    assert blob[got[0][0].offset:][:got[0][0].size] == code
+    assert blob[got[0][0].offset :][: got[0][0].size] == code
 
 
 # ------------------------------------------------------------------ pkg
@@ -410,8 +473,10 @@ def test_sea_old_layout_without_code_path() -> None:
 
 @pytest.mark.parametrize("compress", [0, 1])
 def test_pkg_executable(tmp_path: Path, compress: int) -> None:
-    files = {"/snapshot/app/index.js": b"module.exports = process.env.PKG_HIDDEN;",
-             "/snapshot/app/package.json": b'{"name": "app"}'}
+    files = {
+        "/snapshot/app/index.js": b"module.exports = process.env.PKG_HIDDEN;",
+        "/snapshot/app/package.json": b'{"name": "app"}',
+    }
     exe = tmp_path / "app"
     exe.write_bytes(pkg_executable(files, compress=compress))
     src, got = texts(exe)
@@ -423,7 +488,7 @@ def test_pkg_executable(tmp_path: Path, compress: int) -> None:
 
 def test_pkg_prelude_parse() -> None:
     exe = pkg_executable({"/snapshot/a.js": b"x"})
-    prelude = exe[exe.index(PKG_PRELUDE):].decode()
+    prelude = exe[exe.index(PKG_PRELUDE) :].decode()
     got = parse_pkg_prelude(prelude)
     assert got is not None
     vfs, words, compress = got
@@ -548,8 +613,7 @@ def test_missing_target() -> None:
         resolve_target("")
 
 
-def test_agent_at_version_from_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-                                         ) -> None:
+def test_agent_at_version_from_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PROMPTWITNESS_AGENT_CACHE", str(tmp_path))
     root = tmp_path / "claude-code" / "9.9.9"
     pkg = root / "node_modules" / "@anthropic-ai" / "claude-code"

@@ -14,33 +14,46 @@ from promptwitness.history.timeline import Audit, AuditFinding
 
 
 def finding(factors: dict[str, str], kind: str, severity: str = "covert") -> AuditFinding:
-    return AuditFinding(factors=factors, request="POST /v1/messages [m] #0",
-                        path="messages[0].content[0].text", kind=kind, severity=severity,
-                        control="'", observed="\u02bc", code_points=("U+0027", "U+02BC"))
+    return AuditFinding(
+        factors=factors,
+        request="POST /v1/messages [m] #0",
+        path="messages[0].content[0].text",
+        kind=kind,
+        severity=severity,
+        control="'",
+        observed="\u02bc",
+        code_points=("U+0027", "U+02BC"),
+    )
 
 
-AUDIT = Audit("conditioned", (
-    finding({"endpoint-host": "api.deepseek.com"}, "confusable"),
-    finding({"tz": "Asia/Shanghai"}, "date-format"),
-    finding({"tz": "Etc/GMT+12"}, "value", "expected"),
-))
+AUDIT = Audit(
+    "conditioned",
+    (
+        finding({"endpoint-host": "api.deepseek.com"}, "confusable"),
+        finding({"tz": "Asia/Shanghai"}, "date-format"),
+        finding({"tz": "Etc/GMT+12"}, "value", "expected"),
+    ),
+)
 
 
-@pytest.mark.parametrize(("text", "holds"), [
-    ("endpoint-host:confusable", True),
-    ("endpoint-host=api.deepseek.com:confusable", True),
-    ("endpoint-host=api.moonshot.cn:confusable", False),
-    ("endpoint-host:date-format", False),
-    ("tz:date-format", True),
-    ("tz=Asia/Shanghai:date-format", True),
-    ("tz:covert", True),
-    ("tz=Etc/GMT+12:covert", False),
-    ("tz=Etc/GMT+12:expected", True),
-    ("locale:any", False),
-    ("tz:any", True),
-    ("verdict:conditioned", True),
-    ("verdict:clean", False),
-])
+@pytest.mark.parametrize(
+    ("text", "holds"),
+    [
+        ("endpoint-host:confusable", True),
+        ("endpoint-host=api.deepseek.com:confusable", True),
+        ("endpoint-host=api.moonshot.cn:confusable", False),
+        ("endpoint-host:date-format", False),
+        ("tz:date-format", True),
+        ("tz=Asia/Shanghai:date-format", True),
+        ("tz:covert", True),
+        ("tz=Etc/GMT+12:covert", False),
+        ("tz=Etc/GMT+12:expected", True),
+        ("locale:any", False),
+        ("tz:any", True),
+        ("verdict:conditioned", True),
+        ("verdict:clean", False),
+    ],
+)
 def test_signature_matching(text: str, holds: bool) -> None:
     sig = parse_signature(text)
     assert sig.holds(AUDIT) is holds
@@ -57,8 +70,10 @@ def test_signature_parts_and_evidence() -> None:
     assert parse_signature("verdict:clean").evidence(Audit("clean")) == ()
 
 
-@pytest.mark.parametrize("text", ["confusable", ":confusable", "tz:", "tz:nonsense",
-                                  "verdict:maybe", "tz=:value", "=x:value"])
+@pytest.mark.parametrize(
+    "text",
+    ["confusable", ":confusable", "tz:", "tz:nonsense", "verdict:maybe", "tz=:value", "=x:value"],
+)
 def test_bad_signatures(text: str) -> None:
     with pytest.raises(UsageError):
         parse_signature(text)
@@ -67,8 +82,13 @@ def test_bad_signatures(text: str) -> None:
 class Oracle:
     """holds(i) for i in [first, last]; counts the calls and refuses repeats."""
 
-    def __init__(self, first: int | None, last: int | None, extra: set[int] | None = None,
-                 failing: set[int] | None = None) -> None:
+    def __init__(
+        self,
+        first: int | None,
+        last: int | None,
+        extra: set[int] | None = None,
+        failing: set[int] | None = None,
+    ) -> None:
         self.first, self.last = first, last
         self.extra = extra or set()
         self.failing = failing or set()
@@ -149,9 +169,11 @@ def test_bad_known_point() -> None:
 
 
 @settings(max_examples=300)
-@given(st.integers(1, 400).flatmap(
-    lambda n: st.tuples(st.just(n), st.integers(0, n - 1), st.integers(0, n - 1),
-                        st.booleans())))
+@given(
+    st.integers(1, 400).flatmap(
+        lambda n: st.tuples(st.just(n), st.integers(0, n - 1), st.integers(0, n - 1), st.booleans())
+    )
+)
 def test_search_is_exact_and_logarithmic(case: tuple[int, int, int, bool]) -> None:
     n, x, y, give_known = case
     first, last = min(x, y), max(x, y)

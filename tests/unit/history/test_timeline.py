@@ -53,8 +53,13 @@ def prompt(
     return tuple(segs)
 
 
-def run(segs: tuple[Segment, ...], *, key: str = MAIN, head: bool = True,
-        others: dict[str, tuple[Segment, ...]] | None = None) -> RunCapture:
+def run(
+    segs: tuple[Segment, ...],
+    *,
+    key: str = MAIN,
+    head: bool = True,
+    others: dict[str, tuple[Segment, ...]] | None = None,
+) -> RunCapture:
     requests: dict[str, tuple[Segment, ...]] = {}
     if head:
         requests["HEAD / #0"] = (Segment("target", "/", "request"),)
@@ -70,8 +75,11 @@ def version(v: str, *runs: RunCapture, published: str | None = "2026-03-01") -> 
 
 def two(v: str, **kw: object) -> VersionCapture:
     """A version with two runs that differ only by their session id."""
-    return version(v, run(prompt(version=v, session="aaaa-1111", **kw)),  # type: ignore[arg-type]
-                   run(prompt(version=v, session="bbbb-2222", **kw)))  # type: ignore[arg-type]
+    return version(
+        v,
+        run(prompt(version=v, session="aaaa-1111", **kw)),  # type: ignore[arg-type]
+        run(prompt(version=v, session="bbbb-2222", **kw)),
+    )  # type: ignore[arg-type]
 
 
 def test_identical_versions_have_an_empty_step_and_noise_is_listed() -> None:
@@ -103,8 +111,9 @@ def test_a_change_outside_the_noise_region_of_a_noisy_segment_is_kept() -> None:
 
 def test_tools_added_and_removed_by_name_and_their_segments_not_listed() -> None:
     a = two("1.0.0", tools={"Bash": "Run a command.", "Read": "Read a file.", "Old": "x"})
-    b = two("1.0.0", tools={"Bash": "Run a command.", "Read": "Read a file.", "New": "y",
-                            "Web": "z"})
+    b = two(
+        "1.0.0", tools={"Bash": "Run a command.", "Read": "Read a file.", "New": "y", "Web": "z"}
+    )
     (step,) = build_timeline("a", [a, b]).steps
     assert step.tools_added == ("New", "Web")
     assert step.tools_removed == ("Old",)
@@ -131,7 +140,9 @@ def test_description_change_is_listed_with_exact_code_points() -> None:
     assert not change.version_only
     d = change.diff
     assert d.a is not None and d.b is not None
-    edits = [(d.a[o.a_start:o.a_end], d.b[o.b_start:o.b_end]) for o in d.ops if o.tag != "equal"]
+    edits = [
+        (d.a[o.a_start : o.a_end], d.b[o.b_start : o.b_end]) for o in d.ops if o.tag != "equal"
+    ]
     assert edits == [("", "\u200b")]
 
 
@@ -145,8 +156,12 @@ def test_version_number_only_changes_are_marked_expected() -> None:
 
 def test_system_message_param_changes_are_categorised() -> None:
     a = two("1.0.0")
-    b = two("1.0.0", system="You are an agent. Today\u2019s date is 2026/11/28.", model="claude-y",
-            extra=(Segment("params.thinking", '{"type":"adaptive"}', "param"),))
+    b = two(
+        "1.0.0",
+        system="You are an agent. Today\u2019s date is 2026/11/28.",
+        model="claude-y",
+        extra=(Segment("params.thinking", '{"type":"adaptive"}', "param"),),
+    )
     tl = build_timeline("a", [a, b])
     (step,) = tl.steps
     by_path = {c.path: c for c in step.changes}
@@ -157,34 +172,53 @@ def test_system_message_param_changes_are_categorised() -> None:
     assert sys_change.category == "system" and not sys_change.version_only
     d = sys_change.diff
     assert d.a is not None and d.b is not None
-    edits = [(d.a[o.a_start:o.a_end], d.b[o.b_start:o.b_end]) for o in d.ops if o.tag != "equal"]
+    edits = [
+        (d.a[o.a_start : o.a_end], d.b[o.b_start : o.b_end]) for o in d.ops if o.tag != "equal"
+    ]
     assert edits == [("'", "\u2019"), ("-", "/"), ("-", "/")]
 
 
 def test_main_request_is_the_largest_model_call_whatever_its_key() -> None:
     small = (Segment("model", "haiku", "param"), Segment("messages[0].role", "user"))
-    r = run(prompt(), key="POST /v1/messages [claude-x] #0",
-            others={"POST /v1/messages [haiku] #0": small})
+    r = run(
+        prompt(),
+        key="POST /v1/messages [claude-x] #0",
+        others={"POST /v1/messages [haiku] #0": small},
+    )
     assert main_request(r) == "POST /v1/messages [claude-x] #0"
     assert main_request(RunCapture({"HEAD / #0": (Segment("target", "/", "request"),)})) is None
     # a renamed model gives another key; versions are still compared main to main
     a = two("1.0.0")
-    b = version("1.0.0", run(prompt(model="claude-y"), key="POST /v1/messages [claude-y] #0"),
-                run(prompt(model="claude-y", session="z-9"),
-                    key="POST /v1/messages [claude-y] #0"))
+    b = version(
+        "1.0.0",
+        run(prompt(model="claude-y"), key="POST /v1/messages [claude-y] #0"),
+        run(prompt(model="claude-y", session="z-9"), key="POST /v1/messages [claude-y] #0"),
+    )
     (step,) = build_timeline("a", [a, b]).steps
     assert [c.path for c in step.changes] == ["model"]
     assert step.requests_added == () and step.requests_removed == ()
 
 
 def test_requests_added_removed_and_noisy_requests() -> None:
-    title = (Segment("model", "haiku", "param"), Segment("messages[0].role", "user"),
-             Segment("messages[0].content[0].text", "t"))
-    a = version("1.0.0", run(prompt(), others={"POST /v1/messages [haiku] #0": title}),
-                run(prompt(session="b-2"), others={"POST /v1/messages [haiku] #0": title}))
-    b = version("1.0.0", run(prompt(), head=False),
-                run(prompt(session="b-2"), head=False,
-                    others={"GET /api/x #0": (Segment("target", "/api/x", "request"),)}))
+    title = (
+        Segment("model", "haiku", "param"),
+        Segment("messages[0].role", "user"),
+        Segment("messages[0].content[0].text", "t"),
+    )
+    a = version(
+        "1.0.0",
+        run(prompt(), others={"POST /v1/messages [haiku] #0": title}),
+        run(prompt(session="b-2"), others={"POST /v1/messages [haiku] #0": title}),
+    )
+    b = version(
+        "1.0.0",
+        run(prompt(), head=False),
+        run(
+            prompt(session="b-2"),
+            head=False,
+            others={"GET /api/x #0": (Segment("target", "/api/x", "request"),)},
+        ),
+    )
     tl = build_timeline("a", [a, b])
     (step,) = tl.steps
     assert step.requests_removed == ("HEAD / #0", "POST /v1/messages [haiku] #0")
@@ -197,8 +231,11 @@ def test_failed_versions_are_entries_without_steps() -> None:
     tl = build_timeline("a", [two("1.0.0"), bad, two("1.0.2")])
     assert [e.error for e in tl.entries] == [None, "install: no such version", None]
     assert [(s.before, s.after) for s in tl.steps] == [("1.0.0", "1.0.2")]
-    no_model = version("1.0.3", run((Segment("target", "/", "request"),), key="HEAD / #1"),
-                       run((Segment("target", "/", "request"),), key="HEAD / #1"))
+    no_model = version(
+        "1.0.3",
+        run((Segment("target", "/", "request"),), key="HEAD / #1"),
+        run((Segment("target", "/", "request"),), key="HEAD / #1"),
+    )
     assert build_timeline("a", [no_model]).entries[0].error == "no model call was captured"
 
 
@@ -207,8 +244,9 @@ def test_sizes() -> None:
     assert e.sizes is not None
     assert e.sizes.system_bytes == 20  # UTF-8 bytes
     assert e.sizes.tools_bytes == len("Run a command.") + len("Read a file.") + 2 * 17
-    assert e.sizes.request_bytes == sum(len(s.value) for s in prompt(version="1.0.0",
-                                                                      system="é" * 10))
+    assert e.sizes.request_bytes == sum(
+        len(s.value) for s in prompt(version="1.0.0", system="é" * 10)
+    )
 
 
 def test_helpers() -> None:
@@ -239,7 +277,7 @@ def test_readable_ops_tile_both_texts_exactly(a: str, b: str) -> None:
     assert apply(a, ops, b) == b
     for o in ops:
         if o.tag == "equal":
-            assert a[o.a_start:o.a_end] == b[o.b_start:o.b_end]
+            assert a[o.a_start : o.a_end] == b[o.b_start : o.b_end]
     tags = [o.tag for o in ops]
     assert all(not (x != "equal" and y != "equal") for x, y in zip(tags, tags[1:], strict=False))
 
@@ -247,10 +285,11 @@ def test_readable_ops_tile_both_texts_exactly(a: str, b: str) -> None:
 def test_readable_ops_reads_as_words_but_keeps_small_edits_exact() -> None:
     a = "Executes a given bash command with optional timeout. Working"
     b = "Executes a given bash command and returns its output. The working"
-    ops = [(o.tag, a[o.a_start:o.a_end], b[o.b_start:o.b_end]) for o in readable_ops(a, b)]
-    assert ops == [("equal", "Executes a given bash command ", "Executes a given bash command "),
-                   ("replace", "with optional timeout. Working",
-                    "and returns its output. The working")]
+    ops = [(o.tag, a[o.a_start : o.a_end], b[o.b_start : o.b_end]) for o in readable_ops(a, b)]
+    assert ops == [
+        ("equal", "Executes a given bash command ", "Executes a given bash command "),
+        ("replace", "with optional timeout. Working", "and returns its output. The working"),
+    ]
     a, b = "Today's date", "Today\u02bcs date"
-    ops = [(o.tag, a[o.a_start:o.a_end], b[o.b_start:o.b_end]) for o in readable_ops(a, b)]
+    ops = [(o.tag, a[o.a_start : o.a_end], b[o.b_start : o.b_end]) for o in readable_ops(a, b)]
     assert ("replace", "'", "\u02bc") in ops

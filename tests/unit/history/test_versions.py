@@ -30,7 +30,14 @@ def _v(rs: list[Release]) -> list[str]:
 def test_version_key_orders_numerically_with_prereleases_first() -> None:
     vs = ["2.1.10", "2.1.9", "2.1.3", "2.1.3-beta.1", "2.1.3-beta.10", "2.1.3-beta.2", "10.0.0"]
     assert sorted(vs, key=version_key) == [
-        "2.1.3-beta.1", "2.1.3-beta.2", "2.1.3-beta.10", "2.1.3", "2.1.9", "2.1.10", "10.0.0"]
+        "2.1.3-beta.1",
+        "2.1.3-beta.2",
+        "2.1.3-beta.10",
+        "2.1.3",
+        "2.1.9",
+        "2.1.10",
+        "10.0.0",
+    ]
 
 
 def test_range_by_version_excludes_other_lines_and_prereleases() -> None:
@@ -39,7 +46,12 @@ def test_range_by_version_excludes_other_lines_and_prereleases() -> None:
 
 def test_range_by_publication_time_keeps_the_registry_order() -> None:
     assert _v(select(RELEASES, "2.1.0..2.1.20", order="published")) == [
-        "2.1.0", "2.1.2", "2.1.3", "2.1.20", "2.1.10"]
+        "2.1.0",
+        "2.1.2",
+        "2.1.3",
+        "2.1.20",
+        "2.1.10",
+    ]
 
 
 def test_open_ended_ranges() -> None:
@@ -55,8 +67,9 @@ def test_comma_list_in_the_order_written_without_duplicates() -> None:
     assert _v(select(RELEASES, "2.1.20, 2.1.0,2.1.20")) == ["2.1.20", "2.1.0"]
 
 
-@pytest.mark.parametrize("spec", ["", "2.1.1..2.1.20", "2.1.0..9.9.9", "2.1.20..2.1.0",
-                                  "2.1.0,,2.1.2", "7.7.7"])
+@pytest.mark.parametrize(
+    "spec", ["", "2.1.1..2.1.20", "2.1.0..9.9.9", "2.1.20..2.1.0", "2.1.0,,2.1.2", "7.7.7"]
+)
 def test_bad_ranges_are_usage_errors(spec: str) -> None:
     with pytest.raises(UsageError):
         select(RELEASES, spec)
@@ -82,8 +95,11 @@ def test_bad_sampling(every: int | None, most: int | None) -> None:
         sample([1, 2, 3], every=every, most=most)
 
 
-@given(st.lists(st.integers(), min_size=1, max_size=300, unique=True),
-       st.one_of(st.none(), st.integers(1, 20)), st.one_of(st.none(), st.integers(2, 30)))
+@given(
+    st.lists(st.integers(), min_size=1, max_size=300, unique=True),
+    st.one_of(st.none(), st.integers(1, 20)),
+    st.one_of(st.none(), st.integers(2, 30)),
+)
 def test_sampling_properties(items: list[int], every: int | None, most: int | None) -> None:
     out = sample(items, every=every, most=most)
     assert out[0] == items[0] and out[-1] == items[-1]

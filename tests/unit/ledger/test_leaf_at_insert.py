@@ -17,27 +17,49 @@ from promptwitness.model import CapturedExchange
 from promptwitness.store import Store
 
 text = st.text(max_size=20) | st.binary(max_size=12).map(
-    lambda b: b.decode("utf-8", "surrogateescape"))
+    lambda b: b.decode("utf-8", "surrogateescape")
+)
 headers = st.lists(st.tuples(text, text), max_size=4)
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.tuples(text, text, headers, st.none() | st.floats(0, 1e6),
-                          st.none() | st.integers(100, 599), st.binary(max_size=64),
-                          st.sampled_from([None, "run-a", "run-b"]), st.none() | text),
-                min_size=1, max_size=6),
-       st.integers(0, 6))
-def test_leaves_at_insert_equal_leaves_recomputed(tmp_path: Path, items: list,
-                                                  split: int) -> None:
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.tuples(
+            text,
+            text,
+            headers,
+            st.none() | st.floats(0, 1e6),
+            st.none() | st.integers(100, 599),
+            st.binary(max_size=64),
+            st.sampled_from([None, "run-a", "run-b"]),
+            st.none() | text,
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    st.integers(0, 6),
+)
+def test_leaves_at_insert_equal_leaves_recomputed(tmp_path: Path, items: list, split: int) -> None:
     root = Path(tempfile.mkdtemp(dir=tmp_path))  # one store per example
     with Store.open(root) as store:
         exs = [
-            CapturedExchange(method="POST", target="/" + target, host=host or "h",
-                             request_headers=list(hs), request_body=body, status=status,
-                             response_body=b"{}", duration=duration, run=run, error=error,
-                             response_headers=list(reversed(hs)),
-                             redactions=[target] if target else [])
+            CapturedExchange(
+                method="POST",
+                target="/" + target,
+                host=host or "h",
+                request_headers=list(hs),
+                request_body=body,
+                status=status,
+                response_body=b"{}",
+                duration=duration,
+                run=run,
+                error=error,
+                response_headers=list(reversed(hs)),
+                redactions=[target] if target else [],
+            )
             for target, host, hs, duration, status, body, run, error in items
         ]
         # two transactions: the second one's leaves continue the first one's indices
@@ -48,11 +70,19 @@ def test_leaves_at_insert_equal_leaves_recomputed(tmp_path: Path, items: list,
         assert report.size == len(exs)
 
 
-@given(headers, headers, st.dictionaries(st.sampled_from(
-    [f for f in FIELDS if not f.endswith("_headers")]), text | st.integers() | st.none()))
+@given(
+    headers,
+    headers,
+    st.dictionaries(
+        st.sampled_from([f for f in FIELDS if not f.endswith("_headers")]),
+        text | st.integers() | st.none(),
+    ),
+)
 def test_spliced_leaf_data_equals_encoded_leaf_data(req: list, resp: list, rec: dict) -> None:
-    whole = dict(rec, request_headers=[[k, v] for k, v in req],
-                 response_headers=[[k, v] for k, v in resp])
-    encoded = LEAF_DOMAIN + json.dumps(whole, sort_keys=True, separators=(",", ":"),
-                                       ensure_ascii=True).encode("ascii")
+    whole = dict(
+        rec, request_headers=[[k, v] for k, v in req], response_headers=[[k, v] for k, v in resp]
+    )
+    encoded = LEAF_DOMAIN + json.dumps(
+        whole, sort_keys=True, separators=(",", ":"), ensure_ascii=True
+    ).encode("ascii")
     assert leaf_data_spliced(rec, headers_json(req), headers_json(resp)) == encoded

@@ -13,13 +13,13 @@ from promptwitness.ledger.statements import SCOPE_SPANS, run_form
 @given(st.uuids(), st.uuids())
 def test_any_two_uuids_share_a_form(a: uuid.UUID, b: uuid.UUID) -> None:
     assert run_form(f'{{"session_id":"{a}"}}', SCOPE_SPANS) == run_form(
-        f'{{"session_id":"{b}"}}', SCOPE_SPANS)
+        f'{{"session_id":"{b}"}}', SCOPE_SPANS
+    )
 
 
 @given(st.binary(min_size=32, max_size=32), st.binary(min_size=32, max_size=32))
 def test_hex_ids_of_one_length_share_a_form(a: bytes, b: bytes) -> None:
-    assert run_form(f"device {a.hex()}", SCOPE_SPANS) == run_form(f"device {b.hex()}",
-                                                                    SCOPE_SPANS)
+    assert run_form(f"device {a.hex()}", SCOPE_SPANS) == run_form(f"device {b.hex()}", SCOPE_SPANS)
 
 
 def test_case_length_and_surroundings_are_form() -> None:

@@ -21,8 +21,17 @@ from promptwitness.probe.clock import (
 )
 
 # zones whose offsets are not whole hours, and the two ends of the range
-ZONES = ("UTC", "Asia/Kolkata", "Asia/Kathmandu", "Pacific/Chatham", "America/St_Johns",
-         "Australia/Eucla", "Pacific/Kiritimati", "Etc/GMT+12", "Asia/Shanghai")
+ZONES = (
+    "UTC",
+    "Asia/Kolkata",
+    "Asia/Kathmandu",
+    "Pacific/Chatham",
+    "America/St_Johns",
+    "Australia/Eucla",
+    "Pacific/Kiritimati",
+    "Etc/GMT+12",
+    "Asia/Shanghai",
+)
 NOW = st.floats(min_value=0, max_value=4e9, allow_nan=False)
 
 
@@ -35,7 +44,8 @@ def test_pinned_is_in_the_last_quarter_hour_and_half_way_through_one(now: float)
 
 @given(NOW, st.floats(min_value=0, max_value=QUARTER / 2 - 1))
 def test_no_zone_changes_date_during_a_run_shorter_than_the_margin(
-        now: float, elapsed: float) -> None:
+    now: float, elapsed: float
+) -> None:
     start = pinned(now)
     for zone in ZONES:
         tz = ZoneInfo(zone)

@@ -69,7 +69,9 @@ def test_cell_id_follows_factor_order_not_name_order() -> None:
 
 def test_plan_control_then_one_at_a_time_then_covering() -> None:
     selections = [
-        sel("A", "a0", "a1", "a2"), sel("B", "b0", "b1", "b2", "b3"), sel("C", "c0", "c1"),
+        sel("A", "a0", "a1", "a2"),
+        sel("B", "b0", "b1", "b2", "b3"),
+        sel("C", "c0", "c1"),
     ]
     cells = plan(selections)
     assert cells[0].purpose == "control" and cells[0].id == "control"
@@ -78,7 +80,12 @@ def test_plan_control_then_one_at_a_time_then_covering() -> None:
     assert purposes == sorted(purposes, key=["control", "one-at-a-time", "covering"].index)
     singles = [c for c in cells if c.purpose == "one-at-a-time"]
     assert [c.id for c in singles] == [
-        "env:A=a1", "env:A=a2", "env:B=b1", "env:B=b2", "env:B=b3", "env:C=c1",
+        "env:A=a1",
+        "env:A=a2",
+        "env:B=b1",
+        "env:B=b2",
+        "env:B=b3",
+        "env:C=c1",
     ]
     for c in cells:
         assert list(c.levels) == ["env:A", "env:B", "env:C"]
@@ -164,8 +171,11 @@ def test_covering_array_covers_every_pair(sizes: list[int]) -> None:
 def suspect(cell: str, levels: dict[str, str], path: str = "system[0].text") -> Suspect:
     varied = {k: v for k, v in levels.items() if not v.endswith("0")}
     return Suspect(
-        cell, levels, Change(path, "body", "confusable", "'", "\u2019", (3, 4), (3, 4)),
-        tuple(dict(p) for p in combinations(varied.items(), 2)), "POST /v1/messages#0",
+        cell,
+        levels,
+        Change(path, "body", "confusable", "'", "\u2019", (3, 4), (3, 4)),
+        tuple(dict(p) for p in combinations(varied.items(), 2)),
+        "POST /v1/messages#0",
     )
 
 
@@ -176,8 +186,11 @@ def test_confirm_makes_one_pair_cell_per_candidate_deduplicated() -> None:
     cells = confirm([s1, s2], selections)
     ids = [c.id for c in cells]
     assert ids == [
-        "env:A=a1+env:B=b1", "env:A=a1+env:C=c1", "env:B=b1+env:C=c1",
-        "env:A=a1+env:C=c2", "env:B=b1+env:C=c2",
+        "env:A=a1+env:B=b1",
+        "env:A=a1+env:C=c1",
+        "env:B=b1+env:C=c1",
+        "env:A=a1+env:C=c2",
+        "env:B=b1+env:C=c2",
     ]
     for c in cells:
         assert c.purpose == "confirm" and len(c.varied) == 2

@@ -21,8 +21,9 @@ from promptwitness.probe.factors import (
 )
 from promptwitness.probe.sandbox import RunSpec
 
-CTX = F.FactorContext(port=4321, base_url_vars=(("ANTHROPIC_BASE_URL", ""),
-                                               ("OPENAI_BASE_URL", "/v1")))
+CTX = F.FactorContext(
+    port=4321, base_url_vars=(("ANTHROPIC_BASE_URL", ""), ("OPENAI_BASE_URL", "/v1"))
+)
 BASE = RunSpec(argv=("agent", "-p", "hi"))
 
 
@@ -31,9 +32,20 @@ def env(spec: RunSpec) -> dict[str, str]:
 
 
 def test_catalog_has_the_designed_factors_in_order() -> None:
-    assert list(F.FACTORS) == ["tz", "system-tz", "locale", "endpoint-host", "proxy",
-                               "hostname", "user", "git-email", "git-remote",
-                               "registry-mirror", "os-release", "resolver"]
+    assert list(F.FACTORS) == [
+        "tz",
+        "system-tz",
+        "locale",
+        "endpoint-host",
+        "proxy",
+        "hostname",
+        "user",
+        "git-email",
+        "git-remote",
+        "registry-mirror",
+        "os-release",
+        "resolver",
+    ]
     for name, factor in F.FACTORS.items():
         assert factor.name == name and factor.description
         assert len(factor.levels) >= 5, name
@@ -44,30 +56,75 @@ def test_catalog_has_the_designed_factors_in_order() -> None:
 
 def test_controls() -> None:
     assert {n: f.control for n, f in F.FACTORS.items()} == {
-        "tz": "UTC", "system-tz": "UTC", "locale": "C.UTF-8", "endpoint-host": "127.0.0.1",
-        "proxy": "none", "hostname": "devbox", "user": "dev", "git-email": "dev@example.com",
-        "git-remote": "github.com", "registry-mirror": "default", "os-release": "debian-12",
+        "tz": "UTC",
+        "system-tz": "UTC",
+        "locale": "C.UTF-8",
+        "endpoint-host": "127.0.0.1",
+        "proxy": "none",
+        "hostname": "devbox",
+        "user": "dev",
+        "git-email": "dev@example.com",
+        "git-remote": "github.com",
+        "registry-mirror": "default",
+        "os-release": "debian-12",
         "resolver": "loopback",
     }
 
 
 def test_required_levels_are_present() -> None:
-    zones = {"UTC", "Asia/Shanghai", "Asia/Urumqi", "Asia/Hong_Kong", "Asia/Taipei",
-             "Asia/Tokyo", "Asia/Singapore", "Asia/Kolkata", "Europe/Moscow", "Europe/Berlin",
-             "America/New_York", "Pacific/Kiritimati", "Pacific/Pago_Pago"}
+    zones = {
+        "UTC",
+        "Asia/Shanghai",
+        "Asia/Urumqi",
+        "Asia/Hong_Kong",
+        "Asia/Taipei",
+        "Asia/Tokyo",
+        "Asia/Singapore",
+        "Asia/Kolkata",
+        "Europe/Moscow",
+        "Europe/Berlin",
+        "America/New_York",
+        "Pacific/Kiritimati",
+        "Pacific/Pago_Pago",
+    }
     assert zones <= set(F.get("tz").levels) and zones <= set(F.get("system-tz").levels)
-    assert {"zh_CN.UTF-8", "zh_TW.UTF-8", "ja_JP.UTF-8", "ru_RU.UTF-8", "en_US.UTF-8",
-            "C.UTF-8"} <= set(F.get("locale").levels)
+    assert {
+        "zh_CN.UTF-8",
+        "zh_TW.UTF-8",
+        "ja_JP.UTF-8",
+        "ru_RU.UTF-8",
+        "en_US.UTF-8",
+        "C.UTF-8",
+    } <= set(F.get("locale").levels)
     hosts = set(F.get("endpoint-host").levels)
-    assert {"127.0.0.1", "localhost", "api.deepseek.com", "api.moonshot.cn", "open.bigmodel.cn",
-            "api.minimaxi.com", "dashscope.aliyuncs.com", "qianfan.baidubce.com",
-            "ark.cn-beijing.volces.com", "openrouter.ai", "api.openai.com"} <= hosts
-    assert any(h.endswith(".cn") and h != "api.moonshot.cn" and h != "open.bigmodel.cn"
-               for h in hosts)
-    assert {"ubuntu", "ec2-user", "admin", "debian", "azureuser", "opc", "centos",
-            "root"} <= set(F.get("user").levels)
-    assert {"npmmirror", "tuna", "aliyun", "tencent", "huaweicloud", "artifactory",
-            "default"} <= set(F.get("registry-mirror").levels)
+    assert {
+        "127.0.0.1",
+        "localhost",
+        "api.deepseek.com",
+        "api.moonshot.cn",
+        "open.bigmodel.cn",
+        "api.minimaxi.com",
+        "dashscope.aliyuncs.com",
+        "qianfan.baidubce.com",
+        "ark.cn-beijing.volces.com",
+        "openrouter.ai",
+        "api.openai.com",
+    } <= hosts
+    assert any(
+        h.endswith(".cn") and h != "api.moonshot.cn" and h != "open.bigmodel.cn" for h in hosts
+    )
+    assert {"ubuntu", "ec2-user", "admin", "debian", "azureuser", "opc", "centos", "root"} <= set(
+        F.get("user").levels
+    )
+    assert {
+        "npmmirror",
+        "tuna",
+        "aliyun",
+        "tencent",
+        "huaweicloud",
+        "artifactory",
+        "default",
+    } <= set(F.get("registry-mirror").levels)
 
 
 # --- each factor, one at a time ------------------------------------------------------
@@ -92,10 +149,18 @@ def test_tz_and_system_tz_pair_keeps_both() -> None:
     assert env(out) == {"TZ": "Asia/Tokyo"} and out.system_zone == "Asia/Shanghai"
 
 
-@pytest.mark.parametrize(("level", "language"), [
-    ("zh_CN.UTF-8", "zh_CN:zh"), ("ja_JP.UTF-8", "ja_JP:ja"), ("C.UTF-8", None), ("C", None),
-    ("POSIX", None), ("de", "de"), ("sr_RS.UTF-8@latin", "sr_RS:sr"),
-])
+@pytest.mark.parametrize(
+    ("level", "language"),
+    [
+        ("zh_CN.UTF-8", "zh_CN:zh"),
+        ("ja_JP.UTF-8", "ja_JP:ja"),
+        ("C.UTF-8", None),
+        ("C", None),
+        ("POSIX", None),
+        ("de", "de"),
+        ("sr_RS.UTF-8@latin", "sr_RS:sr"),
+    ],
+)
 def test_locale(level: str, language: str | None) -> None:
     out = F.get("locale").apply(BASE.set_env({"LANGUAGE": "stale"}), level, CTX)
     expect = {"LANG": level, "LC_ALL": level}
@@ -107,13 +172,17 @@ def test_locale(level: str, language: str | None) -> None:
 
 def test_endpoint_host_sets_every_base_url_and_a_hosts_entry() -> None:
     out = F.get("endpoint-host").apply(BASE, "api.deepseek.com", CTX)
-    assert env(out) == {"ANTHROPIC_BASE_URL": "http://api.deepseek.com:4321",
-                        "OPENAI_BASE_URL": "http://api.deepseek.com:4321/v1"}
+    assert env(out) == {
+        "ANTHROPIC_BASE_URL": "http://api.deepseek.com:4321",
+        "OPENAI_BASE_URL": "http://api.deepseek.com:4321/v1",
+    }
     assert out.hosts == ("api.deepseek.com",)
     ip = F.get("endpoint-host").apply(BASE, "127.0.0.1", CTX)
     assert ip.hosts == () and env(ip)["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:4321"
-    assert env(F.get("endpoint-host").apply(BASE, "::1", CTX))["OPENAI_BASE_URL"] == \
-        "http://[::1]:4321/v1"
+    assert (
+        env(F.get("endpoint-host").apply(BASE, "::1", CTX))["OPENAI_BASE_URL"]
+        == "http://[::1]:4321/v1"
+    )
     assert endpoint_host.base_url("localhost", CTX, "/v1") == "http://localhost:4321/v1"
 
 
@@ -134,8 +203,10 @@ def test_proxy_host_sets_all_six_variables_and_no_proxy_with_endpoints() -> None
 
 def test_proxy_port_and_url_levels() -> None:
     ctx = F.FactorContext(port=1, proxy_port=3128)
-    assert env(F.get("proxy").apply(BASE, "proxy.sap.corp", ctx))["HTTPS_PROXY"] == \
-        "http://proxy.sap.corp:3128"
+    assert (
+        env(F.get("proxy").apply(BASE, "proxy.sap.corp", ctx))["HTTPS_PROXY"]
+        == "http://proxy.sap.corp:3128"
+    )
     out = F.get("proxy").apply(BASE, "socks5h://gw.corp.internal:1080", ctx)
     assert env(out)["ALL_PROXY"] == "socks5h://gw.corp.internal:1080"
     assert out.hosts == ("gw.corp.internal",)
@@ -154,7 +225,8 @@ def test_hostname_and_user() -> None:
 def test_git_email_writes_gitconfig() -> None:
     out = F.get("git-email").apply(BASE, "dev@bytedance.com", CTX)
     assert dict(out.home_files) == {
-        ".gitconfig": b"[user]\n\tname = Dev\n\temail = dev@bytedance.com\n"}
+        ".gitconfig": b"[user]\n\tname = Dev\n\temail = dev@bytedance.com\n"
+    }
     assert out.env == ()
     control = F.get("git-email").apply(BASE, "dev@example.com", CTX)
     assert dict(control.home_files)[".gitconfig"] == git_email.gitconfig("dev@example.com")
@@ -208,10 +280,23 @@ def test_parse_factor_arg() -> None:
     assert vary.name == "env:NODE_ENV" and vary.control == "development"
 
 
-@pytest.mark.parametrize("arg", ["nope", "tz=", "tz=UTC,,X", "tz=UTC,UTC", "env:FOO",
-                                 "proxy=not a host", "user=Bad", "hostname=a b",
-                                 "registry-mirror=ftp://x", "locale=zh CN", "system-tz=../x",
-                                 "endpoint-host=http://x"])
+@pytest.mark.parametrize(
+    "arg",
+    [
+        "nope",
+        "tz=",
+        "tz=UTC,,X",
+        "tz=UTC,UTC",
+        "env:FOO",
+        "proxy=not a host",
+        "user=Bad",
+        "hostname=a b",
+        "registry-mirror=ftp://x",
+        "locale=zh CN",
+        "system-tz=../x",
+        "endpoint-host=http://x",
+    ],
+)
 def test_parse_factor_arg_refuses(arg: str) -> None:
     with pytest.raises(UsageError):
         F.parse_factor_arg(arg)
@@ -229,8 +314,13 @@ def test_get_unknown_names_the_known() -> None:
 
 
 def test_apply_levels_uses_catalog_order_whatever_the_mapping_order() -> None:
-    levels = {"proxy": "proxy.baidu.com", "endpoint-host": "open.bigmodel.cn", "tz": "UTC",
-              "system-tz": "Asia/Urumqi", "env:X": "1"}
+    levels = {
+        "proxy": "proxy.baidu.com",
+        "endpoint-host": "open.bigmodel.cn",
+        "tz": "UTC",
+        "system-tz": "Asia/Urumqi",
+        "env:X": "1",
+    }
     a = F.apply_levels(BASE, levels, CTX)
     b = F.apply_levels(BASE, dict(reversed(list(levels.items()))), CTX)
     assert a == b
@@ -244,11 +334,13 @@ def test_apply_levels_uses_catalog_order_whatever_the_mapping_order() -> None:
 # --- properties over the whole catalog -------------------------------------------------
 
 FACTOR_LEVELS = st.sampled_from(list(F.FACTORS.values())).flatmap(
-    lambda f: st.tuples(st.just(f), st.sampled_from(f.levels)))
+    lambda f: st.tuples(st.just(f), st.sampled_from(f.levels))
+)
 
 
-@pytest.mark.parametrize(("fa", "fb"), list(itertools.combinations(F.FACTORS.values(), 2)),
-                         ids=lambda f: f.name)
+@pytest.mark.parametrize(
+    ("fa", "fb"), list(itertools.combinations(F.FACTORS.values(), 2)), ids=lambda f: f.name
+)
 def test_any_two_factors_commute(fa: F.Factor, fb: F.Factor) -> None:
     # Control and two other levels of each: every control/non-control combination.
     start = F.apply_levels(BASE, {n: f.control for n, f in F.FACTORS.items()}, CTX)
@@ -274,8 +366,9 @@ def test_every_one_at_a_time_cell_differs_from_control() -> None:
     control_levels = {n: f.control for n, f in F.FACTORS.items()}
     control = F.apply_levels(BASE, control_levels, CTX)
     for name, factor in F.FACTORS.items():
-        cells = [F.apply_levels(BASE, {**control_levels, name: lv}, CTX)
-                 for lv in factor.levels[1:]]
+        cells = [
+            F.apply_levels(BASE, {**control_levels, name: lv}, CTX) for lv in factor.levels[1:]
+        ]
         assert all(c != control for c in cells), name
         assert all(x != y for x, y in itertools.combinations(cells, 2)), name
 
@@ -291,6 +384,6 @@ def test_git_remote_levels_and_refusals() -> None:
     assert dict(spec.repo_files)[".git/config"].count(b"url = https://gitee.com/acme/app.git") == 1
     ssh = dict(f.apply(RunSpec(argv=("x",)), "git@corp.example:a/b.git").repo_files)
     assert b"url = git@corp.example:a/b.git\n" in ssh[".git/config"]
-    for bad in ("evil\n[core]\nsshCommand=x", "https://h/p q", "a b", "x@y:z\"w"):
+    for bad in ("evil\n[core]\nsshCommand=x", "https://h/p q", "a b", 'x@y:z"w'):
         with pytest.raises(UsageError):
             f.check(bad)

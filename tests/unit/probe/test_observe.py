@@ -12,10 +12,17 @@ from promptwitness.probe.observe import SentRequest, request_map
 
 def _messages(model: str, text: str) -> SentRequest:
     body = {"model": model, "max_tokens": 10, "messages": [{"role": "user", "content": text}]}
-    return SentRequest("POST", "/v1/messages?beta=true",
-                       (("content-type", "application/json"), ("x-app", "cli"),
-                        ("host", "127.0.0.1:8080"), ("content-length", "99")),
-                       json.dumps(body).encode())
+    return SentRequest(
+        "POST",
+        "/v1/messages?beta=true",
+        (
+            ("content-type", "application/json"),
+            ("x-app", "cli"),
+            ("host", "127.0.0.1:8080"),
+            ("content-length", "99"),
+        ),
+        json.dumps(body).encode(),
+    )
 
 
 def test_model_calls_are_keyed_by_method_path_model_and_ordinal() -> None:
@@ -42,10 +49,12 @@ def test_model_calls_are_keyed_by_method_path_model_and_ordinal() -> None:
 
 
 def test_other_requests_keep_target_headers_and_body() -> None:
-    out = request_map([
-        SentRequest("POST", "/telemetry?x=1", (("X-Os.Name", "linux"),), b'{"tz":"UTC"}'),
-        SentRequest("POST", "/blob", (), b"\xff\xfe binary"),
-    ])
+    out = request_map(
+        [
+            SentRequest("POST", "/telemetry?x=1", (("X-Os.Name", "linux"),), b'{"tz":"UTC"}'),
+            SentRequest("POST", "/blob", (), b"\xff\xfe binary"),
+        ]
+    )
     t = {s.path: s for s in out["POST /telemetry #0"]}
     assert t["target"].value == "/telemetry?x=1"
     assert t["headers.x-os\\.name"].value == "linux"  # escaped: '.' is a path separator

@@ -19,21 +19,57 @@ def test_root_files_are_kept_sorted_and_compare_equal() -> None:
     assert RunSpec(argv=("x",)).set_root_file("/srv/d", None).root_files == (("/srv/d", None),)
 
 
-@pytest.mark.parametrize("path", [
-    "/.dockerenv", "/opt/corp/agent.conf", "/usr/share/foo/marker", "/srv/x", "/var/lib/corp",
-    "/run/corp.pid", "/tmp/other", "/home/other/.corp", "/root/.corp", "/bin/corp-helper",
-    "/usr/lib/os-release",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/.dockerenv",
+        "/opt/corp/agent.conf",
+        "/usr/share/foo/marker",
+        "/srv/x",
+        "/var/lib/corp",
+        "/run/corp.pid",
+        "/tmp/other",
+        "/home/other/.corp",
+        "/root/.corp",
+        "/bin/corp-helper",
+        "/usr/lib/os-release",
+    ],
+)
 def test_allowed_root_paths(path: str) -> None:
     assert RunSpec(argv=("x",), root_files=((path, b"x"),)).root_files == ((path, b"x"),)
 
 
-@pytest.mark.parametrize("path", [
-    "relative/x", "/", "//x", "/opt/../etc/x", "/opt/./x", "/opt/x/", "/opt/\0x",
-    "/proc/x", "/proc", "/dev/shm/x", "/sys/class/net/x", "/etc/os-release", "/etc",
-    "/home/dev/.npmrc", "/home/dev", "/home", "/tmp/pw/repo/x", "/tmp/pw", "/tmp",
-    "/usr", "/var", "/var/tmp", "/run", "/lib", TRACE_DIR, TRACE_DIR + "/x",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "relative/x",
+        "/",
+        "//x",
+        "/opt/../etc/x",
+        "/opt/./x",
+        "/opt/x/",
+        "/opt/\0x",
+        "/proc/x",
+        "/proc",
+        "/dev/shm/x",
+        "/sys/class/net/x",
+        "/etc/os-release",
+        "/etc",
+        "/home/dev/.npmrc",
+        "/home/dev",
+        "/home",
+        "/tmp/pw/repo/x",
+        "/tmp/pw",
+        "/tmp",
+        "/usr",
+        "/var",
+        "/var/tmp",
+        "/run",
+        "/lib",
+        TRACE_DIR,
+        TRACE_DIR + "/x",
+    ],
+)
 def test_refused_root_paths(path: str) -> None:
     with pytest.raises(SandboxError):
         RunSpec(argv=("x",), root_files=((path, b"x"),))
@@ -55,28 +91,37 @@ def test_root_paths_that_would_write_the_host_or_the_runs_own_trees() -> None:
 
 
 def test_root_plan_splits_system_trees_from_the_runs_root() -> None:
-    plan = root_plan([("/.dockerenv", b"d"), ("/opt/corp", None), ("/opt/corp/x", b"1"),
-                      ("/usr/share/pw-test-missing/marker", b"m"),
-                      ("/usr/share/pw-test-missing/sub/deeper", None),
-                      ("/usr/share/pw-test-other", b"o")])
+    plan = root_plan(
+        [
+            ("/.dockerenv", b"d"),
+            ("/opt/corp", None),
+            ("/opt/corp/x", b"1"),
+            ("/usr/share/pw-test-missing/marker", b"m"),
+            ("/usr/share/pw-test-missing/sub/deeper", None),
+            ("/usr/share/pw-test-other", b"o"),
+        ]
+    )
     assert plan["files"] == {"/.dockerenv": b"d".hex(), "/opt/corp/x": b"1".hex()}
     assert plan["dirs"] == ["/opt/corp"]
     # one overlay on the deepest existing directory (/usr/share), the rest under it
-    assert plan["overlays"] == [{
-        "dir": os.path.realpath("/usr/share"),
-        "files": {"pw-test-missing/marker": b"m".hex(), "pw-test-other": b"o".hex()},
-        "dirs": ["pw-test-missing/sub/deeper"],
-    }]
+    assert plan["overlays"] == [
+        {
+            "dir": os.path.realpath("/usr/share"),
+            "files": {"pw-test-missing/marker": b"m".hex(), "pw-test-other": b"o".hex()},
+            "dirs": ["pw-test-missing/sub/deeper"],
+        }
+    ]
 
 
 def test_root_plan_follows_the_system_links_and_merges_nested_overlays() -> None:
-    plan = root_plan([("/bin/pw-test-tool", b"#!/bin/sh\n"),
-                      ("/usr/pw-test-top", b"t")])
+    plan = root_plan([("/bin/pw-test-tool", b"#!/bin/sh\n"), ("/usr/pw-test-top", b"t")])
     dirs = [o["dir"] for o in plan["overlays"]]
     assert dirs == ["/usr"]  # /bin -> /usr/bin (merged /usr): nested in /usr's overlay
     rel = os.path.relpath(os.path.realpath("/bin"), "/usr")
-    assert plan["overlays"][0]["files"] == {f"{rel}/pw-test-tool": b"#!/bin/sh\n".hex(),
-                                            "pw-test-top": b"t".hex()}
+    assert plan["overlays"][0]["files"] == {
+        f"{rel}/pw-test-tool": b"#!/bin/sh\n".hex(),
+        "pw-test-top": b"t".hex(),
+    }
     # an existing directory asked as a directory: nothing to make
     assert root_plan([("/usr/share", None)]) == {"overlays": [], "files": {}, "dirs": []}
 
@@ -87,10 +132,20 @@ def test_root_plan_refuses_a_path_through_a_file() -> None:
 
 
 def test_bwrap_args_make_root_files_after_every_mount() -> None:
-    args = bwrap_args(uid=1000, hostname="devbox", stage="/s", home="/home/dev",
-                      cwd="/tmp/pw/repo", expose=(), seccomp_fd=5, status_fd=6,
-                      overlays=[("/s/sys0", "/usr/share")], files=[(9, "/opt/x", "0644")],
-                      dirs=["/srv/d"], setenv={"LD_PRELOAD": "/run/pw-trace/getenv.so"})
+    args = bwrap_args(
+        uid=1000,
+        hostname="devbox",
+        stage="/s",
+        home="/home/dev",
+        cwd="/tmp/pw/repo",
+        expose=(),
+        seccomp_fd=5,
+        status_fd=6,
+        overlays=[("/s/sys0", "/usr/share")],
+        files=[(9, "/opt/x", "0644")],
+        dirs=["/srv/d"],
+        setenv={"LD_PRELOAD": "/run/pw-trace/getenv.so"},
+    )
     joined = " ".join(args)
     assert "--ro-bind /s/sys0 /usr/share" in joined
     assert "--perms 0755 --dir /srv/d" in joined and "--perms 0644 --file 9 /opt/x" in joined
@@ -100,13 +155,21 @@ def test_bwrap_args_make_root_files_after_every_mount() -> None:
 
 
 def test_tracing_puts_its_variables_in_front_of_the_commands() -> None:
-    t = Tracing(env=(("LD_PRELOAD", "/h.so"), ("NODE_OPTIONS", "--require /p.cjs"),
-                     ("PYTHONPATH", "/py"), ("PW_X", "1")))
+    t = Tracing(
+        env=(
+            ("LD_PRELOAD", "/h.so"),
+            ("NODE_OPTIONS", "--require /p.cjs"),
+            ("PYTHONPATH", "/py"),
+            ("PW_X", "1"),
+        )
+    )
     own = {"LD_PRELOAD": "/theirs.so", "NODE_OPTIONS": "--max-old-space-size=4096", "PW_X": "0"}
     assert t.command_env(own) == {
         "LD_PRELOAD": "/h.so:/theirs.so",
         "NODE_OPTIONS": "--require /p.cjs --max-old-space-size=4096",
-        "PYTHONPATH": "/py", "PW_X": "1"}
+        "PYTHONPATH": "/py",
+        "PW_X": "1",
+    }
     with pytest.raises(SandboxError):
         Tracing(files=(("../x", b""),))
     with pytest.raises(SandboxError):

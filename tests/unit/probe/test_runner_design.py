@@ -26,5 +26,4 @@ def test_screening_rows_of_three_or_more_factors_run_once() -> None:
     wide = [c for c in cells if c.purpose == "covering" and len(c.varied) >= 3]
     assert wide
     assert all(_replicates(c, config) == 1 for c in wide)
-    assert all(_replicates(c, config) == 3 for c in cells
-               if c.purpose == "one-at-a-time")
+    assert all(_replicates(c, config) == 3 for c in cells if c.purpose == "one-at-a-time")

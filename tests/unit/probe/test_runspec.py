@@ -10,15 +10,29 @@ from promptwitness.probe.sandbox import BASE_PATH, WORKDIR, RunSpec, SandboxErro
 def test_environment_is_the_allow_list_plus_spec_env() -> None:
     spec = RunSpec(argv=("agent",), env=(("FOO", "1"), ("LANG", "zh_CN.UTF-8")), user="ubuntu")
     assert spec.environ() == {
-        "PATH": BASE_PATH, "HOME": "/home/ubuntu", "USER": "ubuntu", "LOGNAME": "ubuntu",
-        "SHELL": "/bin/bash", "TERM": "dumb", "LANG": "zh_CN.UTF-8", "TMPDIR": "/tmp",
+        "PATH": BASE_PATH,
+        "HOME": "/home/ubuntu",
+        "USER": "ubuntu",
+        "LOGNAME": "ubuntu",
+        "SHELL": "/bin/bash",
+        "TERM": "dumb",
+        "LANG": "zh_CN.UTF-8",
+        "TMPDIR": "/tmp",
         "FOO": "1",
     }
 
 
 def test_base_env_has_exactly_the_documented_names() -> None:
-    assert set(base_env("dev")) == {"PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM",
-                                    "LANG", "TMPDIR"}
+    assert set(base_env("dev")) == {
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "SHELL",
+        "TERM",
+        "LANG",
+        "TMPDIR",
+    }
     assert base_env("root")["HOME"] == "/root"
     assert base_env("dev")["LANG"] == "C.UTF-8"
 

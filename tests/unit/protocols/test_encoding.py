@@ -69,8 +69,22 @@ def test_roundtrip_of_every_coding_and_stack(body: bytes, names: list[str]) -> N
 @settings(max_examples=200, deadline=None)
 @given(
     st.binary(max_size=512),
-    st.sampled_from(["gzip", "x-gzip", "deflate", "br", "zstd", "gzip, br", "zstd, deflate",
-                     "identity", "compress", "GZIP", " br ,", "gzip, unknown"]),
+    st.sampled_from(
+        [
+            "gzip",
+            "x-gzip",
+            "deflate",
+            "br",
+            "zstd",
+            "gzip, br",
+            "zstd, deflate",
+            "identity",
+            "compress",
+            "GZIP",
+            " br ,",
+            "gzip, unknown",
+        ]
+    ),
 )
 def test_arbitrary_bytes_never_raise(data: bytes, header: str) -> None:
     d = decode_body(data, header)
@@ -127,8 +141,9 @@ def test_gzip_members_and_trailing_bytes() -> None:
 
 
 def test_decode_request_and_parse_request() -> None:
-    body = (b'{"model":"claude-sonnet-4-5","max_tokens":5,'
-            b'"messages":[{"role":"user","content":"Hi"}]}')
+    body = (
+        b'{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":"Hi"}]}'
+    )
     headers = (("Content-Type", "application/json"), ("Content-Encoding", "gzip"))
     req = RawRequest("POST", "/v1/messages", headers, gzip.compress(body))
     plain, err = decode_request(req)

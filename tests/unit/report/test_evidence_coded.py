@@ -12,16 +12,29 @@ from promptwitness.store import Store
 
 
 def test_a_gzipped_request_is_evidence_in_clear(tmp_path: Path) -> None:
-    prompt = json.dumps({"model": "m", "max_tokens": 5,
-                         "messages": [{"role": "user", "content": "it’s 2026/01/01"}]},
-                        ensure_ascii=False)
+    prompt = json.dumps(
+        {
+            "model": "m",
+            "max_tokens": 5,
+            "messages": [{"role": "user", "content": "it’s 2026/01/01"}],
+        },
+        ensure_ascii=False,
+    )
     raw = gzip.compress(prompt.encode(), mtime=0)
     with Store.open(tmp_path / "s") as store:
-        xid = store.add(CapturedExchange(
-            method="POST", target="/v1/messages", host="a",
-            request_headers=[("content-type", "application/json"),
-                             ("content-encoding", "gzip")],
-            request_body=raw, status=200))
+        xid = store.add(
+            CapturedExchange(
+                method="POST",
+                target="/v1/messages",
+                host="a",
+                request_headers=[
+                    ("content-type", "application/json"),
+                    ("content-encoding", "gzip"),
+                ],
+                request_body=raw,
+                status=200,
+            )
+        )
         ev = _evidence(store, store.get(xid), "r")
     assert ev.body == prompt.encode() and ev.body_size == len(prompt.encode())
     assert ev.coding is not None and ev.coding.startswith("gzip:")
@@ -31,7 +44,10 @@ def test_a_gzipped_request_is_evidence_in_clear(tmp_path: Path) -> None:
 
 def test_a_plain_request_has_no_coding(tmp_path: Path) -> None:
     with Store.open(tmp_path / "s") as store:
-        xid = store.add(CapturedExchange(method="POST", target="/v1/messages", host="a",
-                                         request_body=b'{"a": 1}', status=200))
+        xid = store.add(
+            CapturedExchange(
+                method="POST", target="/v1/messages", host="a", request_body=b'{"a": 1}', status=200
+            )
+        )
         ev = _evidence(store, store.get(xid), "r")
     assert ev.coding is None and ev.body == b'{"a": 1}'

@@ -46,18 +46,36 @@ from promptwitness.report.unicode import mark
 KEY = "POST /v1/messages [m] #0"
 ZWSP = "\u200b"
 APOS = "\u02bc"
-CONFUSABLE = AuditFinding({"endpoint-host": "api.deepseek.com"}, KEY,
-                          "messages[0].content[0].text", "confusable", "covert", "'", APOS,
-                          ("U+0027 APOSTROPHE", "U+02BC MODIFIER LETTER APOSTROPHE"),
-                          "U+0027 \u2192 U+02BC (look-alike)")
-DATE = AuditFinding({"tz": "Asia/Shanghai"}, KEY, "system[0].text", "date-format", "covert",
-                    "2026-11-28", "2026/11/28", (), "dddd-dd-dd \u2192 dddd/dd/dd")
-PARAM = AuditFinding({"tz": "Asia/Shanghai"}, KEY, "params.max_tokens", "param", "overt",
-                     "1024", "2048", (), "")
+CONFUSABLE = AuditFinding(
+    {"endpoint-host": "api.deepseek.com"},
+    KEY,
+    "messages[0].content[0].text",
+    "confusable",
+    "covert",
+    "'",
+    APOS,
+    ("U+0027 APOSTROPHE", "U+02BC MODIFIER LETTER APOSTROPHE"),
+    "U+0027 \u2192 U+02BC (look-alike)",
+)
+DATE = AuditFinding(
+    {"tz": "Asia/Shanghai"},
+    KEY,
+    "system[0].text",
+    "date-format",
+    "covert",
+    "2026-11-28",
+    "2026/11/28",
+    (),
+    "dddd-dd-dd \u2192 dddd/dd/dd",
+)
+PARAM = AuditFinding(
+    {"tz": "Asia/Shanghai"}, KEY, "params.max_tokens", "param", "overt", "1024", "2048", (), ""
+)
 
 
-def _segs(version: str, system: str, reminder: str, tools: str, session: str
-          ) -> tuple[Segment, ...]:
+def _segs(
+    version: str, system: str, reminder: str, tools: str, session: str
+) -> tuple[Segment, ...]:
     return (
         Segment("model", "m", "param"),
         Segment("system[0].text", system),
@@ -70,12 +88,14 @@ def _segs(version: str, system: str, reminder: str, tools: str, session: str
     )
 
 
-def _cap(version: str, day: int, system: str, reminder: str, tools: str,
-         audit: Audit | None, size: int) -> VersionCapture:
-    runs = tuple(RunCapture({KEY: _segs(version, system, reminder, tools, s)}, {KEY: size + i})
-                 for i, s in enumerate(("s-1111", "s-2222")))
-    return VersionCapture(version, f"2026-03-{day:02d}T00:00:00Z", runs, audit=audit,
-                          seconds=12.5)
+def _cap(
+    version: str, day: int, system: str, reminder: str, tools: str, audit: Audit | None, size: int
+) -> VersionCapture:
+    runs = tuple(
+        RunCapture({KEY: _segs(version, system, reminder, tools, s)}, {KEY: size + i})
+        for i, s in enumerate(("s-1111", "s-2222"))
+    )
+    return VersionCapture(version, f"2026-03-{day:02d}T00:00:00Z", runs, audit=audit, seconds=12.5)
 
 
 SYSTEM = "You are an agent <b>&amp;</b>. Be brief."
@@ -86,27 +106,75 @@ def history_doc() -> dict[str, Any]:
     a look-alike apostrophe, a rewritten system text, a version-only header change,
     noise, one release that failed, audits with findings, and a bisect."""
     caps = [
-        _cap("2.1.1", 1, SYSTEM, "Today's date is 2026-11-28.", "Bash\nRead",
-             Audit("clean", (), 7, 0, 30.0), 41_000),
-        _cap("2.1.2", 5, SYSTEM, f"Today's date is 2026-11-28.{ZWSP}", "Bash\nRead\nWeb",
-             Audit("conditioned", (CONFUSABLE,), 7, 0, 31.0), 52_500),
-        VersionCapture("2.1.3", "2026-03-09T00:00:00Z", (), "install: npm failed",
-                       seconds=3.0),
-        _cap("2.1.4", 14, SYSTEM.replace("Be brief.", "Be brief and exact. Never guess."),
-             f"Today{APOS}s date is 2026-11-28.{ZWSP}", "Bash\nWeb\nTodo\nGrep",
-             Audit("conditioned", (CONFUSABLE, DATE, PARAM), 7, 1, 33.0), 60_100),
-        _cap("2.1.5", 20, SYSTEM, "Today's date is 2026-11-28.", "Bash\nWeb\nTodo\nGrep",
-             Audit("inconclusive", (), 7, 2, 35.0), 58_000),
+        _cap(
+            "2.1.1",
+            1,
+            SYSTEM,
+            "Today's date is 2026-11-28.",
+            "Bash\nRead",
+            Audit("clean", (), 7, 0, 30.0),
+            41_000,
+        ),
+        _cap(
+            "2.1.2",
+            5,
+            SYSTEM,
+            f"Today's date is 2026-11-28.{ZWSP}",
+            "Bash\nRead\nWeb",
+            Audit("conditioned", (CONFUSABLE,), 7, 0, 31.0),
+            52_500,
+        ),
+        VersionCapture("2.1.3", "2026-03-09T00:00:00Z", (), "install: npm failed", seconds=3.0),
+        _cap(
+            "2.1.4",
+            14,
+            SYSTEM.replace("Be brief.", "Be brief and exact. Never guess."),
+            f"Today{APOS}s date is 2026-11-28.{ZWSP}",
+            "Bash\nWeb\nTodo\nGrep",
+            Audit("conditioned", (CONFUSABLE, DATE, PARAM), 7, 1, 33.0),
+            60_100,
+        ),
+        _cap(
+            "2.1.5",
+            20,
+            SYSTEM,
+            "Today's date is 2026-11-28.",
+            "Bash\nWeb\nTodo\nGrep",
+            Audit("inconclusive", (), 7, 2, 35.0),
+            58_000,
+        ),
     ]
-    history = History("agent", "Agent", build_timeline("agent", caps), tuple(caps),
-                      1_764_000_000.0, 1_764_000_420.0)
+    history = History(
+        "agent",
+        "Agent",
+        build_timeline("agent", caps),
+        tuple(caps),
+        1_764_000_000.0,
+        1_764_000_420.0,
+    )
     rels = tuple(Release(c.version, c.published) for c in caps)
-    bisect = Bisect(parse_signature("endpoint-host:confusable"), rels,
-                    Search(1, 3, ((0, False), (4, False), (1, True), (3, True), (2, None)),
-                           True, "2.1.3 failed; counted with its neighbours"),
-                    {c.version: c for c in caps}, 1_764_000_000.0, 1_764_000_500.0)
-    rng = {"spec": "2.1.1..2.1.5", "order": "version", "every": None, "max": None,
-           "in_range": 5, "selected": [c.version for c in caps]}
+    bisect = Bisect(
+        parse_signature("endpoint-host:confusable"),
+        rels,
+        Search(
+            1,
+            3,
+            ((0, False), (4, False), (1, True), (3, True), (2, None)),
+            True,
+            "2.1.3 failed; counted with its neighbours",
+        ),
+        {c.version: c for c in caps},
+        1_764_000_000.0,
+        1_764_000_500.0,
+    )
+    rng = {
+        "spec": "2.1.1..2.1.5",
+        "order": "version",
+        "every": None,
+        "max": None,
+        "in_range": 5,
+        "selected": [c.version for c in caps],
+    }
     return to_json("agent", "Agent", rng, "/var/pw/store", history, bisect)
 
 
@@ -133,8 +201,9 @@ def test_history_html_golden(fixed_version: None) -> None:
 
 
 def test_history_sarif_golden(fixed_version: None) -> None:
-    doc = history_sarif(history_doc(), command_line=["promptwitness", "history", "agent",
-                                                     "2.1.1..2.1.5", "--audit"])
+    doc = history_sarif(
+        history_doc(), command_line=["promptwitness", "history", "agent", "2.1.1..2.1.5", "--audit"]
+    )
     golden("history_report.sarif", dumps(doc))
 
 
@@ -166,7 +235,7 @@ def test_page_is_self_contained_with_matching_csp() -> None:
         if name == "href" and url.startswith("#") and len(url) > 1:
             assert url[1:] in p.ids, url
     # the SVG's fills refer to its own patterns only
-    for ref in re.findall(r'url\(#([^)]+)\)', page):
+    for ref in re.findall(r"url\(#([^)]+)\)", page):
         assert f'id="{ref}"' in page
     assert "style=" not in page  # inline style attributes would be refused by the CSP
 
@@ -179,11 +248,9 @@ def test_chart_has_title_desc_and_table_with_the_same_numbers() -> None:
     assert '<title id="chart-title">' in svg and '<desc id="chart-desc">' in svg
     # the accessible table follows the chart directly
     after = page.split("</svg>", 1)[1]
-    assert re.match(r'\s*</div>\s*<div class="scroll"[^>]*>\s*<table id="timeline-table">',
-                    after)
+    assert re.match(r'\s*</div>\s*<div class="scroll"[^>]*>\s*<table id="timeline-table">', after)
     table = after.split("</table>", 1)[0]
-    rows = re.findall(r'<tr( class="failed")?><th scope="row">([^<]+)</th>(.*?)</tr>',
-                      table, re.S)
+    rows = re.findall(r'<tr( class="failed")?><th scope="row">([^<]+)</th>(.*?)</tr>', table, re.S)
     assert [r[1] for r in rows] == [v["version"] for v in doc["versions"]]
     for (failed, _, cells), v in zip(rows, doc["versions"], strict=True):
         text = re.sub(r"<[^>]*>", " ", cells)
@@ -192,19 +259,24 @@ def test_chart_has_title_desc_and_table_with_the_same_numbers() -> None:
             continue
         nums = [int(n.replace(",", "")) for n in re.findall(r"\d[\d,]*", text)[3:7]]
         s = v["sizes"]
-        assert nums == [s["request_bytes"], s["system_bytes"], s["tools_bytes"],
-                        s["tool_count"]]
+        assert nums == [s["request_bytes"], s["system_bytes"], s["tools_bytes"], s["tool_count"]]
         assert (v["audit"]["verdict"]) in text
     # one bar per series per captured release, each with its value written and a title
     captured = [v for v in doc["versions"] if v["sizes"] is not None]
-    bars = re.findall(r'<rect x="[\d.]+" y="[\d.]+" width="22" height="([\d.]+)" '
-                      r'fill="url\(#hc-(\w+)\)"[^>]*><title>([^<]*)</title>', svg)
+    bars = re.findall(
+        r'<rect x="[\d.]+" y="[\d.]+" width="22" height="([\d.]+)" '
+        r'fill="url\(#hc-(\w+)\)"[^>]*><title>([^<]*)</title>',
+        svg,
+    )
     assert len(bars) == 3 * len(captured)
     req = [float(h) for h, pattern, _ in bars if pattern == "solid"]
     sizes = [v["sizes"]["request_bytes"] for v in captured]
     assert req.index(max(req)) == sizes.index(max(sizes))  # heights follow the sizes
-    assert all(req[i] / req[j] == pytest.approx(sizes[i] / sizes[j], rel=0.01)
-               for i in range(len(req)) for j in range(len(req)))
+    assert all(
+        req[i] / req[j] == pytest.approx(sizes[i] / sizes[j], rel=0.01)
+        for i in range(len(req))
+        for j in range(len(req))
+    )
     for v in captured:
         assert f"{v['version']}: request body {v['sizes']['request_bytes']:,} bytes" in svg
 
@@ -259,7 +331,7 @@ def test_steps_audits_bisect_and_noise_are_shown() -> None:
     for v in doc["versions"]:
         if v["audit"] is not None:
             sect = page.split(f'id="audit-{v["version"]}"', 1)[1].split("</article>", 1)[0]
-            assert f'verdict-{v["audit"]["verdict"]}' in sect
+            assert f"verdict-{v['audit']['verdict']}" in sect
             assert sect.count('class="hfinding') == len(v["audit"]["findings"])
             for f in v["audit"]["findings"]:
                 assert f'<span class="sev sev-{f["severity"]}">' in sect
@@ -290,20 +362,32 @@ def test_bisect_only_and_empty_history_render() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.text(alphabet="ab '\u2019\u200b\n.", max_size=40),
-       st.text(alphabet="ab '\u2019\u200b\n.", max_size=40))
+@given(
+    st.text(alphabet="ab '\u2019\u200b\n.", max_size=40),
+    st.text(alphabet="ab '\u2019\u200b\n.", max_size=40),
+)
 def test_ops_rebuilt_from_the_document_tile_both_texts(a: str, b: str) -> None:
-    edits = [[o.tag, o.a_start, o.a_end, o.b_start, o.b_end]
-             for o in readable_ops(a, b) if o.tag != "equal"]
+    edits = [
+        [o.tag, o.a_start, o.a_end, o.b_start, o.b_end]
+        for o in readable_ops(a, b)
+        if o.tag != "equal"
+    ]
     ops = hh._ops(a, b, edits)
-    assert "".join(a[o[1]:o[2]] for o in ops) == a
-    assert "".join(b[o[3]:o[4]] for o in ops) == b
+    assert "".join(a[o[1] : o[2]] for o in ops) == a
+    assert "".join(b[o[3] : o[4]] for o in ops) == b
     for tag, a0, a1, b0, b1 in ops:
         if tag == "equal":
             assert a[a0:a1] == b[b0:b1]
     if a != b:
-        change = {"path": "p", "category": "system", "status": "changed", "before": a,
-                  "after": b, "edits": edits, "version_only": False}
+        change = {
+            "path": "p",
+            "category": "system",
+            "status": "changed",
+            "before": a,
+            "after": b,
+            "edits": edits,
+            "version_only": False,
+        }
         view = hh._change(change)
         shown = "".join(str(g.html) for g in view.groups)
         assert ZWSP not in shown  # always a marker, never the raw code point
@@ -329,15 +413,18 @@ def test_history_sarif_one_result_per_finding_per_release() -> None:
     hdoc = history_doc()
     run = history_sarif(hdoc)["runs"][0]
     rules = run["tool"]["driver"]["rules"]
-    expected = [(v, f) for v in hdoc["versions"] if v["audit"] is not None
-                for f in v["audit"]["findings"]]
+    expected = [
+        (v, f) for v in hdoc["versions"] if v["audit"] is not None for f in v["audit"]["findings"]
+    ]
     findings = [r for r in run["results"] if r["ruleId"] != "promptwitness/bisect-boundary"]
     assert len(findings) == len(expected) == 4
     for res, (v, f) in zip(findings, expected, strict=True):
         assert res["ruleId"] == f"promptwitness/{f['kind']}"
         assert rules[res["ruleIndex"]]["id"] == res["ruleId"]
-        assert res["level"] == {"covert": "error", "overt": "warning",
-                                "expected": "note"}[f["severity"]]
+        assert (
+            res["level"]
+            == {"covert": "error", "overt": "warning", "expected": "note"}[f["severity"]]
+        )
         loc = res["locations"][0]["logicalLocations"][0]
         assert loc["fullyQualifiedName"] == f"agent@{v['version']}::{KEY}::{f['path']}"
         props = res["properties"]
@@ -350,8 +437,10 @@ def test_history_sarif_one_result_per_finding_per_release() -> None:
     (boundary,) = [r for r in run["results"] if r["ruleId"] == "promptwitness/bisect-boundary"]
     assert boundary["level"] == "note" and rules[boundary["ruleIndex"]]["id"] == boundary["ruleId"]
     assert boundary["locations"][0]["logicalLocations"][0]["fullyQualifiedName"] == "agent@2.1.2"
-    assert boundary["relatedLocations"][0]["logicalLocations"][0]["fullyQualifiedName"] == \
-        "agent@2.1.4"
+    assert (
+        boundary["relatedLocations"][0]["logicalLocations"][0]["fullyQualifiedName"]
+        == "agent@2.1.4"
+    )
     assert "holds from 2.1.2 (2026-03-05) to 2.1.4 (2026-03-14)" in boundary["message"]["text"]
     inv = run["invocations"][0]
     assert inv["exitCode"] == 3  # one release failed, as the command says
@@ -380,8 +469,9 @@ class _NoSandbox:
     def __enter__(self) -> _NoSandbox:
         return self
 
-    def __exit__(self, t: type[BaseException] | None, e: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
         return None
 
 
@@ -404,8 +494,7 @@ def test_cli_writes_html_and_sarif(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
     built: list[History] = []
 
-    def fake_run_history(source: object, chosen: list[Release], *a: object, **k: object
-                         ) -> History:
+    def fake_run_history(source: object, chosen: list[Release], *a: object, **k: object) -> History:
         h = History("agent", "Agent", build_timeline("agent", caps), tuple(caps), 1.0, 2.0)
         built.append(h)
         return h
@@ -414,9 +503,22 @@ def test_cli_writes_html_and_sarif(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(run_mod, "run_history", fake_run_history)
     monkeypatch.setattr(sandbox_mod, "Sandbox", _NoSandbox)
     out = tmp_path / "h"
-    code = main(["history", "agent", "2.1.1..2.1.5", "--store", str(tmp_path / "store"),
-                 "--quiet", "--json", f"{out}.json", "--html", f"{out}.html",
-                 "--sarif", f"{out}.sarif"])
+    code = main(
+        [
+            "history",
+            "agent",
+            "2.1.1..2.1.5",
+            "--store",
+            str(tmp_path / "store"),
+            "--quiet",
+            "--json",
+            f"{out}.json",
+            "--html",
+            f"{out}.html",
+            "--sarif",
+            f"{out}.sarif",
+        ]
+    )
     assert code == 2 and built  # nothing captured: every fake release "failed"
     written = json.loads(Path(f"{out}.json").read_text(encoding="utf-8"))
     page = Path(f"{out}.html").read_text(encoding="utf-8")

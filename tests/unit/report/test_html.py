@@ -60,8 +60,10 @@ def probe_result() -> tuple[ProbeResult, dict[tuple[str, str], bytes]]:
     """A probe built by hand: a date-format, a look-alike apostrophe, a zero-width space
     plus a parameter, noise in metadata, and one failed run. Returns the result and the
     request body each (run, request) sent."""
-    sels = (Selection(get("tz"), ("UTC", "Asia/Shanghai")),
-            Selection(get("endpoint-host"), ("127.0.0.1", "api.deepseek.com", "api.moonshot.cn")))
+    sels = (
+        Selection(get("tz"), ("UTC", "Asia/Shanghai")),
+        Selection(get("endpoint-host"), ("127.0.0.1", "api.deepseek.com", "api.moonshot.cn")),
+    )
     cells = plan(list(sels))
     obs, runs = [], []
     bodies: dict[tuple[str, str], bytes] = {}
@@ -72,34 +74,67 @@ def probe_result() -> tuple[ProbeResult, dict[tuple[str, str], bytes]]:
             n += 1
             run = f"run{n:03d}"
             if rep == 2 and cell.id == "tz=Asia/Shanghai":  # a run that failed
-                obs.append(Observation(cell.id, dict(cell.levels), rep, None,
-                                       "timed out after 300 s"))
-                runs.append(RunRecord(run=run, cell=cell.id, replicate=rep, exit_code=None,
-                                      timed_out=True, duration=300.0, overhead=None,
-                                      requests=0, error="timed out after 300 s"))
+                obs.append(
+                    Observation(cell.id, dict(cell.levels), rep, None, "timed out after 300 s")
+                )
+                runs.append(
+                    RunRecord(
+                        run=run,
+                        cell=cell.id,
+                        replicate=rep,
+                        exit_code=None,
+                        timed_out=True,
+                        duration=300.0,
+                        overhead=None,
+                        requests=0,
+                        error="timed out after 300 s",
+                    )
+                )
                 continue
             text = _system(cell.id)
             temp = "0.7" if "moonshot" in cell.id else "1"
             segs = _segments(text, f"s{n:04d}", temp)
             obs.append(Observation(cell.id, dict(cell.levels), rep, {REQ: segs}))
-            runs.append(RunRecord(run=run, cell=cell.id, replicate=rep, exit_code=0,
-                                  timed_out=False, duration=1.5, overhead=0.08, requests=1,
-                                  error=None, wall=1.6))
-            body = {"model": "claude-sonnet-4-5", "temperature": float(temp),
-                    "system": [{"type": "text", "text": text}],
-                    "metadata": {"user_id": json.dumps({"session": f"s{n:04d}"})}}
+            runs.append(
+                RunRecord(
+                    run=run,
+                    cell=cell.id,
+                    replicate=rep,
+                    exit_code=0,
+                    timed_out=False,
+                    duration=1.5,
+                    overhead=0.08,
+                    requests=1,
+                    error=None,
+                    wall=1.6,
+                )
+            )
+            body = {
+                "model": "claude-sonnet-4-5",
+                "temperature": float(temp),
+                "system": [{"type": "text", "text": text}],
+                "metadata": {"user_id": json.dumps({"session": f"s{n:04d}"})},
+            }
             bodies[(run, REQ)] = json.dumps(body, ensure_ascii=False).encode()
     analysis = analyse(obs, {s.name: s.control for s in sels})
     config = ProbeConfig(argv=("agent", "-p", "Say hi"), selections=sels)
-    result = ProbeResult(probe="probe0001", config=config, cells=cells, runs=runs,
-                         analysis=analysis, verdict=verdict(analysis, all_cells_ran=True),
-                         started=1_764_000_000.0, finished=1_764_000_042.5,
-                         store_root="/var/pw/store")
+    result = ProbeResult(
+        probe="probe0001",
+        config=config,
+        cells=cells,
+        runs=runs,
+        analysis=analysis,
+        verdict=verdict(analysis, all_cells_ran=True),
+        started=1_764_000_000.0,
+        finished=1_764_000_042.5,
+        store_root="/var/pw/store",
+    )
     return result, bodies
 
 
-def probe_evidence_for(result: ProbeResult, bodies: dict[tuple[str, str], bytes]
-                       ) -> dict[tuple[str, str], RequestEvidence]:
+def probe_evidence_for(
+    result: ProbeResult, bodies: dict[tuple[str, str], bytes]
+) -> dict[tuple[str, str], RequestEvidence]:
     """What ``report.evidence.probe_evidence`` would read from a store, built by hand."""
     out = {}
     ids = {r.run: i for i, r in enumerate(result.runs, 1)}
@@ -107,11 +142,20 @@ def probe_evidence_for(result: ProbeResult, bodies: dict[tuple[str, str], bytes]
         for request in requests:
             body = bodies[(run, request)]
             out[(run, request)] = RequestEvidence(
-                run=run, request=request, exchange=ids[run], method="POST",
-                target="/v1/messages?beta=true", http_version="1.1",
-                headers=(("host", "127.0.0.1:8080"), ("x-api-key", "pw-redacted:ab12cd34"),
-                         ("content-type", "application/json")),
-                body=body, body_size=len(body))
+                run=run,
+                request=request,
+                exchange=ids[run],
+                method="POST",
+                target="/v1/messages?beta=true",
+                http_version="1.1",
+                headers=(
+                    ("host", "127.0.0.1:8080"),
+                    ("x-api-key", "pw-redacted:ab12cd34"),
+                    ("content-type", "application/json"),
+                ),
+                body=body,
+                body_size=len(body),
+            )
     return out
 
 
@@ -126,18 +170,32 @@ def probe_page() -> str:
 
 
 def diff_page() -> str:
-    a = [Segment("system[0].text", "It's 2026-11-24."),
-         Segment("params.max_tokens", "1024", "param")]
-    b = [Segment("system[0].text", f"It\u2019s 2026/11/24.{ZWSP}"),
-         Segment("params.max_tokens", "2048", "param")]
+    a = [
+        Segment("system[0].text", "It's 2026-11-24."),
+        Segment("params.max_tokens", "1024", "param"),
+    ]
+    b = [
+        Segment("system[0].text", f"It\u2019s 2026/11/24.{ZWSP}"),
+        Segment("params.max_tokens", "2048", "param"),
+    ]
     diffs = diff_segments(a, b)
-    ev = [RequestEvidence(run=None, request=f"#{i} POST /v1/messages", exchange=i,
-                          method="POST", target="/v1/messages", http_version="1.1",
-                          headers=(("content-type", "application/json"),), body=body,
-                          body_size=len(body) + (5 if i == 8 else 0))
-          for i, body in ((7, b'{"system":"It\'s"}'), (8, '{"system":"It\u2019s\u200b"}'.encode()))]
-    report = DiffReport(ev[0], ev[1], tuple((d, tuple(classify(d))) for d in diffs),
-                        "/var/pw/store")
+    ev = [
+        RequestEvidence(
+            run=None,
+            request=f"#{i} POST /v1/messages",
+            exchange=i,
+            method="POST",
+            target="/v1/messages",
+            http_version="1.1",
+            headers=(("content-type", "application/json"),),
+            body=body,
+            body_size=len(body) + (5 if i == 8 else 0),
+        )
+        for i, body in ((7, b'{"system":"It\'s"}'), (8, '{"system":"It\u2019s\u200b"}'.encode()))
+    ]
+    report = DiffReport(
+        ev[0], ev[1], tuple((d, tuple(classify(d))) for d in diffs), "/var/pw/store"
+    )
     return render_diff_html(report)
 
 

@@ -30,8 +30,10 @@ def _segments(system: str, session: str, temperature: str = "1") -> tuple[Segmen
 
 
 def _result() -> ProbeResult:
-    sels = (Selection(get("tz"), ("UTC", "Asia/Shanghai")),
-            Selection(get("endpoint-host"), ("127.0.0.1", "api.deepseek.com", "api.moonshot.cn")))
+    sels = (
+        Selection(get("tz"), ("UTC", "Asia/Shanghai")),
+        Selection(get("endpoint-host"), ("127.0.0.1", "api.deepseek.com", "api.moonshot.cn")),
+    )
     cells = plan(list(sels))
     variants = {
         "control": SYSTEM,
@@ -47,20 +49,43 @@ def _result() -> ProbeResult:
             text = variants.get(cell.id)
             if text is None:  # a covering row: both changes at once
                 text = SYSTEM.replace("2026-11-24", "2026/11/24")
-                text = text.replace("Today's", "Today\u02bcs" if "deepseek" in cell.id
-                                    else "Today\u02b9s")
+                text = text.replace(
+                    "Today's", "Today\u02bcs" if "deepseek" in cell.id else "Today\u02b9s"
+                )
             temp = "0.7" if cell.id == "endpoint-host=api.moonshot.cn" else "1"
-            obs.append(Observation(cell.id, dict(cell.levels), rep,
-                                   {REQ: _segments(text, f"s{n:04d}", temp)}))
-            runs.append(RunRecord(run=f"run{n:03d}", cell=cell.id, replicate=rep, exit_code=0,
-                                  timed_out=False, duration=1.5, overhead=0.08, requests=1,
-                                  error=None, wall=1.6, exchanges={REQ: 100 + n}))
+            obs.append(
+                Observation(
+                    cell.id, dict(cell.levels), rep, {REQ: _segments(text, f"s{n:04d}", temp)}
+                )
+            )
+            runs.append(
+                RunRecord(
+                    run=f"run{n:03d}",
+                    cell=cell.id,
+                    replicate=rep,
+                    exit_code=0,
+                    timed_out=False,
+                    duration=1.5,
+                    overhead=0.08,
+                    requests=1,
+                    error=None,
+                    wall=1.6,
+                    exchanges={REQ: 100 + n},
+                )
+            )
     analysis = analyse(obs, {s.name: s.control for s in sels})
     config = ProbeConfig(argv=("agent", "-p", "Say hi"), selections=sels)
-    return ProbeResult(probe="probe0001", config=config, cells=cells, runs=runs,
-                       analysis=analysis, verdict=verdict(analysis, all_cells_ran=True),
-                       started=1_764_000_000.0, finished=1_764_000_042.5,
-                       store_root="/var/pw/store")
+    return ProbeResult(
+        probe="probe0001",
+        config=config,
+        cells=cells,
+        runs=runs,
+        analysis=analysis,
+        verdict=verdict(analysis, all_cells_ran=True),
+        started=1_764_000_000.0,
+        finished=1_764_000_042.5,
+        store_root="/var/pw/store",
+    )
 
 
 def test_probe_terminal_golden() -> None:
@@ -73,8 +98,9 @@ def test_findings_point_at_their_exchanges_and_the_headline_leads_with_covert() 
     # the reference is the control's replicate 0 (exchange 101); the finding's cell's
     # first run holds the observed request
     assert f1["evidence"]["control"] == 101 and f1["evidence"]["observed"] > 103
-    assert f1["evidence"]["command"] == (f"promptwitness diff --store /var/pw/store 101 "
-                                         f"{f1['evidence']['observed']}")
+    assert f1["evidence"]["command"] == (
+        f"promptwitness diff --store /var/pw/store 101 {f1['evidence']['observed']}"
+    )
     assert doc["summary"]["headline"].startswith("3 covert changes")
     text = render_to_string(render_probe(_result()), width=100).splitlines()
     assert text[1].startswith("3 covert changes")
@@ -101,12 +127,25 @@ def test_probe_json_contract() -> None:
         ((("endpoint-host", "api.moonshot.cn"),), "param"),
     }
     for f in doc["findings"]:
-        assert set(f) >= {"factors", "channel", "path", "kind", "severity", "control",
-                          "observed", "code_points", "support", "control_support"}
+        assert set(f) >= {
+            "factors",
+            "channel",
+            "path",
+            "kind",
+            "severity",
+            "control",
+            "observed",
+            "code_points",
+            "support",
+            "control_support",
+        }
         assert f["support"] == {"replicates": 2, "of": 2}
         assert f["control_support"] == {"replicates": 0, "of": 3}
-    conf = next(f for f in doc["findings"] if f["factors"] == {"endpoint-host": "api.moonshot.cn"}
-                and f["kind"] == "confusable")
+    conf = next(
+        f
+        for f in doc["findings"]
+        if f["factors"] == {"endpoint-host": "api.moonshot.cn"} and f["kind"] == "confusable"
+    )
     assert conf["code_points"] == ["U+0027 APOSTROPHE", "U+02B9 MODIFIER LETTER PRIME"]
     assert conf["severity"] == "covert"
     # the session id differs in every run: noise, never a finding

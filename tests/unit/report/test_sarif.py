@@ -44,11 +44,14 @@ def fixed_version(monkeypatch: pytest.MonkeyPatch) -> None:
 def _diff_report() -> DiffReport:
     a = [Segment("system[0].text", "It's 2026-11-24."), Segment("params.top_k", "5", "param")]
     b = [Segment("system[0].text", "It\u2019s 2026/11/24.\u200b")]
-    ev = [RequestEvidence(None, f"#{i} POST /v1/messages", i, "POST", "/v1/messages", "1.1",
-                          (), b"{}", 2) for i in (7, 8)]
+    ev = [
+        RequestEvidence(
+            None, f"#{i} POST /v1/messages", i, "POST", "/v1/messages", "1.1", (), b"{}", 2
+        )
+        for i in (7, 8)
+    ]
     diffs = diff_segments(a, b)
-    return DiffReport(ev[0], ev[1], tuple((d, tuple(classify(d))) for d in diffs),
-                      "/var/pw/store")
+    return DiffReport(ev[0], ev[1], tuple((d, tuple(classify(d))) for d in diffs), "/var/pw/store")
 
 
 def _errors(validator: jsonschema.protocols.Validator, doc: Any) -> list[str]:
@@ -96,16 +99,20 @@ def test_one_result_per_finding() -> None:
         c = f.change
         assert res["ruleId"] == f"promptwitness/{c.kind}"
         assert rules[res["ruleIndex"]]["id"] == res["ruleId"]
-        assert res["level"] == {"covert": "error", "overt": "warning",
-                                "expected": "note"}[SEVERITY[c.kind]]
+        assert (
+            res["level"]
+            == {"covert": "error", "overt": "warning", "expected": "note"}[SEVERITY[c.kind]]
+        )
         assert res["message"]["text"].startswith(f"F{i} ")
         loc = res["locations"][0]
         fqn = loc["logicalLocations"][0]["fullyQualifiedName"]
         assert fqn == f"{f.request}::{c.path}"
         region = loc["physicalLocation"]["region"]
         assert c.b_span is not None
-        assert (region["charOffset"], region["charLength"]) == (c.b_span[0],
-                                                                c.b_span[1] - c.b_span[0])
+        assert (region["charOffset"], region["charLength"]) == (
+            c.b_span[0],
+            c.b_span[1] - c.b_span[0],
+        )
         uri = loc["physicalLocation"]["artifactLocation"]["uri"]
         assert uri.startswith("runs/run") and " " not in uri and "[" not in uri
         assert res["properties"]["factors"] == f.factors
@@ -114,8 +121,10 @@ def test_one_result_per_finding() -> None:
         assert "\u200b" not in res["message"]["text"]  # hidden code points are marked
     fps = [r["partialFingerprints"]["promptwitnessChange/v1"] for r in run["results"]]
     assert len(set(fps)) == len(fps)
-    assert fps == [r["partialFingerprints"]["promptwitnessChange/v1"]
-                   for r in probe_sarif(result)["runs"][0]["results"]]  # stable
+    assert fps == [
+        r["partialFingerprints"]["promptwitnessChange/v1"]
+        for r in probe_sarif(result)["runs"][0]["results"]
+    ]  # stable
     assert run["originalUriBaseIds"]["PROMPTWITNESS_STORE"]["uri"] == "file:///var/pw/store/"
     assert run["columnKind"] == "unicodeCodePoints"
 
@@ -125,8 +134,7 @@ def test_invocation() -> None:
     inv = probe_sarif(result)["runs"][0]["invocations"][0]
     assert inv["exitCode"] == 1 and inv["exitCodeDescription"] == "conditioned"
     assert inv["executionSuccessful"] is True
-    failed = [n for n in inv["toolExecutionNotifications"]
-              if n["descriptor"]["id"] == "run-failed"]
+    failed = [n for n in inv["toolExecutionNotifications"] if n["descriptor"]["id"] == "run-failed"]
     assert len(failed) == sum(1 for r in result.runs if r.error) == 1
     assert probe_sarif(result, exit_code=0)["runs"][0]["invocations"][0]["exitCode"] == 0
     driver = probe_sarif(result)["runs"][0]["tool"]["driver"]

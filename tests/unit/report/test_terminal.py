@@ -156,12 +156,18 @@ def test_ascii_noise_is_not_spelled_out_but_hidden_and_punctuation_edits_are() -
     named."""
     a = '{"session_id":"336e9bf9c-af59-4300-ac38-ae1ff5c9896"}'
     b = '{"session_id":"e89e81c4-5fb2-4919-b40b-66961ff9e920b7"}'
-    out = render_to_string(render_diff(diff_segments([Segment("p", a)], [Segment("p", b)])),
-                           width=300)
+    out = render_to_string(
+        render_diff(diff_segments([Segment("p", a)], [Segment("p", b)])), width=300
+    )
     assert "U+00" not in out and len(out.splitlines()) <= 3, out
-    out = render_to_string(render_diff(diff_segments(
-        [Segment("p", "on 2026-11-24, don't")], [Segment("p", "on 2026/11/24, don\u2019t")])),
-        width=300)
+    out = render_to_string(
+        render_diff(
+            diff_segments(
+                [Segment("p", "on 2026-11-24, don't")], [Segment("p", "on 2026/11/24, don\u2019t")]
+            )
+        ),
+        width=300,
+    )
     assert "- U+002D HYPHEN-MINUS  + U+002F SOLIDUS" in out
     assert "- U+0027 APOSTROPHE  + U+2019 RIGHT SINGLE QUOTATION MARK" in out
 

@@ -52,6 +52,4 @@ def get_profile(name: str) -> Profile:
     try:
         return PROFILES[name]
     except KeyError:
-        raise UsageError(
-            f"unknown agent {name!r}; known: {', '.join(sorted(PROFILES))}"
-        ) from None
+        raise UsageError(f"unknown agent {name!r}; known: {', '.join(sorted(PROFILES))}") from None

@@ -29,11 +29,16 @@ import json
 
 from promptwitness.agents.profiles.base import Profile
 
-SESSION = {"accessToken": "promptwitness-dummy-access-token-0000000000000000",
-           "tenantURL": "https://d1.api.augmentcode.com/", "scopes": ["email"]}
-ANSWER = {"text": "Hello from promptwitness.",
-          "nodes": [{"id": 1, "type": 0, "content": "Hello from promptwitness."}],
-          "stop_reason": 1}
+SESSION = {
+    "accessToken": "promptwitness-dummy-access-token-0000000000000000",
+    "tenantURL": "https://d1.api.augmentcode.com/",
+    "scopes": ["email"],
+}
+ANSWER = {
+    "text": "Hello from promptwitness.",
+    "nodes": [{"id": 1, "type": 0, "content": "Hello from promptwitness."}],
+    "stop_reason": 1,
+}
 
 PROFILE = Profile(
     name="auggie",
@@ -47,8 +52,12 @@ PROFILE = Profile(
     account=True,
     default_hosts=("d1.api.augmentcode.com", "github.com"),
     answers=(
-        ("POST", "/get-models", 200, json.dumps(
-            {"default_model": "", "models": [], "languages": [], "feature_flags": {}})),
+        (
+            "POST",
+            "/get-models",
+            200,
+            json.dumps({"default_model": "", "models": [], "languages": [], "feature_flags": {}}),
+        ),
         ("POST", "/agents/list-remote-tools", 200, json.dumps({"tools": []})),
         ("POST", "/chat-stream", 200, json.dumps(ANSWER) + "\n"),
     ),

@@ -55,8 +55,11 @@ PROFILE = Profile(
     protocol="openai-chat",
     runtime="node",
     args=("-p", "{prompt}"),
-    env={"CONTINUE_METRICS_ENABLED": "0", "CONTINUE_CLI_ENABLE_TELEMETRY": "0",
-         "FORCE_NO_TTY": "1"},
+    env={
+        "CONTINUE_METRICS_ENABLED": "0",
+        "CONTINUE_CLI_ENABLE_TELEMETRY": "0",
+        "FORCE_NO_TTY": "1",
+    },
     base_url_vars=((BASE_URL_VAR, "/v1"),),
     key_vars=(KEY_VAR,),
     home_files=home_files,

@@ -33,45 +33,63 @@ import json
 from promptwitness.agents.profiles.base import Profile
 
 MODEL = "claude-haiku-4.5"
-MODELS = json.dumps({"object": "list", "data": [{
-    "id": MODEL,
-    "name": "Claude Haiku 4.5",
-    "object": "model",
-    "vendor": "Anthropic",
-    "version": MODEL,
-    "preview": False,
-    "model_picker_enabled": True,
-    "is_chat_default": True,
-    "is_chat_fallback": True,
-    "billing": {"is_premium": False, "multiplier": 0},
-    "capabilities": {
-        "family": MODEL,
-        "object": "model_capabilities",
-        "type": "chat",
-        "tokenizer": "o200k_base",
-        "limits": {"max_context_window_tokens": 200000, "max_output_tokens": 16000,
-                   "max_prompt_tokens": 128000},
-        "supports": {"streaming": True, "tool_calls": True, "parallel_tool_calls": True,
-                     "vision": True},
-    },
-    "policy": {"state": "enabled", "terms": ""},
-    "supported_endpoints": ["/v1/messages", "/chat/completions"],
-}]})
-USER = json.dumps({
-    "login": "promptwitness",
-    "access_type_sku": "free_limited_copilot",
-    "analytics_tracking_id": "00000000000000000000000000000000",
-    "assigned_date": None,
-    "can_signup_for_limited": False,
-    "chat_enabled": True,
-    "copilot_plan": "individual",
-    "copilotignore_enabled": False,
-    "codex_agent_enabled": False,
-    "organization_login_list": [],
-    "organization_list": [],
-    "endpoints": {"api": "https://api.githubcopilot.com",
-                  "telemetry": "https://telemetry.individual.githubcopilot.com"},
-})
+MODELS = json.dumps(
+    {
+        "object": "list",
+        "data": [
+            {
+                "id": MODEL,
+                "name": "Claude Haiku 4.5",
+                "object": "model",
+                "vendor": "Anthropic",
+                "version": MODEL,
+                "preview": False,
+                "model_picker_enabled": True,
+                "is_chat_default": True,
+                "is_chat_fallback": True,
+                "billing": {"is_premium": False, "multiplier": 0},
+                "capabilities": {
+                    "family": MODEL,
+                    "object": "model_capabilities",
+                    "type": "chat",
+                    "tokenizer": "o200k_base",
+                    "limits": {
+                        "max_context_window_tokens": 200000,
+                        "max_output_tokens": 16000,
+                        "max_prompt_tokens": 128000,
+                    },
+                    "supports": {
+                        "streaming": True,
+                        "tool_calls": True,
+                        "parallel_tool_calls": True,
+                        "vision": True,
+                    },
+                },
+                "policy": {"state": "enabled", "terms": ""},
+                "supported_endpoints": ["/v1/messages", "/chat/completions"],
+            }
+        ],
+    }
+)
+USER = json.dumps(
+    {
+        "login": "promptwitness",
+        "access_type_sku": "free_limited_copilot",
+        "analytics_tracking_id": "00000000000000000000000000000000",
+        "assigned_date": None,
+        "can_signup_for_limited": False,
+        "chat_enabled": True,
+        "copilot_plan": "individual",
+        "copilotignore_enabled": False,
+        "codex_agent_enabled": False,
+        "organization_login_list": [],
+        "organization_list": [],
+        "endpoints": {
+            "api": "https://api.githubcopilot.com",
+            "telemetry": "https://telemetry.individual.githubcopilot.com",
+        },
+    }
+)
 
 PROFILE = Profile(
     name="copilot",
@@ -81,11 +99,16 @@ PROFILE = Profile(
     bin_name="copilot",
     protocol="anthropic",
     args=("-p", "{prompt}"),
-    env={"COPILOT_GITHUB_TOKEN": "gho_promptwitness0dummy0000000000000000",
-         "COPILOT_AUTO_UPDATE": "false"},
+    env={
+        "COPILOT_GITHUB_TOKEN": "gho_promptwitness0dummy0000000000000000",
+        "COPILOT_AUTO_UPDATE": "false",
+    },
     account=True,
-    default_hosts=("api.github.com", "api.githubcopilot.com",
-                   "telemetry.individual.githubcopilot.com"),
+    default_hosts=(
+        "api.github.com",
+        "api.githubcopilot.com",
+        "telemetry.individual.githubcopilot.com",
+    ),
     answers=(
         ("GET", "/copilot_internal/user", 200, USER),
         ("GET", "/models", 200, MODELS),

@@ -33,8 +33,11 @@ PROFILE = Profile(
     runtime="python",
     python="3.13",
     args=("--print", "-p", "{prompt}"),
-    env={"KIMI_API_KEY": "sk-pwdummy0000000000000000000000000000000000000000",
-         "KIMI_MODEL_NAME": "kimi-for-coding", "KIMI_CLI_NO_AUTO_UPDATE": "1"},
+    env={
+        "KIMI_API_KEY": "sk-pwdummy0000000000000000000000000000000000000000",
+        "KIMI_MODEL_NAME": "kimi-for-coding",
+        "KIMI_CLI_NO_AUTO_UPDATE": "1",
+    },
     base_url_vars=(("KIMI_BASE_URL", "/v1"),),
     key_vars=("KIMI_API_KEY",),
     tested="1.51.0",

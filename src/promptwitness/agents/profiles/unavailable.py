@@ -23,27 +23,36 @@ class Unavailable:
 
 UNAVAILABLE: tuple[Unavailable, ...] = (
     Unavailable(
-        "amp", "Amp", "npm @ampcode/cli",
+        "amp",
+        "Amp",
+        "npm @ampcode/cli",
         "its CLI has no model client: it sends the user's message over a WebSocket to "
         "ampcode.com (/api/thread-actors) and the agent loop and the model call run on "
         "the vendor's servers (tried 0.0.1790142911-g7618fb, a Bun binary, hermetic with "
         "a dummy AMP_API_KEY; the latest release's platform package is not on the "
         "registry)",
-        "nothing a client-side capture can give: the prompt is built server-side"),
+        "nothing a client-side capture can give: the prompt is built server-side",
+    ),
     Unavailable(
-        "droid", "Factory Droid", "npm @factory/cli",
+        "droid",
+        "Factory Droid",
+        "npm @factory/cli",
         "the registry has @factory/cli 0.225.1 but its platform binary "
         "@factory/cli-linux-x64 only up to 0.225.2 without 0.225.1; the installed shim "
         "finds no binary and its fallback downloads from the vendor. Run by hand from "
         "the platform package 0.225.2 (droid exec, hermetic, dummy FACTORY_API_KEY, "
         "NODE_USE_SYSTEM_CA=1) it worked with no canned answer: its model call is "
         "POST api.factory.ai/api/llm/o/v1/responses (OpenAI Responses)",
-        "a release whose @factory/cli and platform package versions match on the registry"),
+        "a release whose @factory/cli and platform package versions match on the registry",
+    ),
     Unavailable(
-        "qoder", "Qoder CLI", "npm @qoder-ai/qodercli",
+        "qoder",
+        "Qoder CLI",
+        "npm @qoder-ai/qodercli",
         "1.1.52 reaches its model call with canned token-exchange and user answers, but "
         "the request body is obfuscated (Encode=1: POST api2.qoder.sh/algo/api/v2/"
         "service/pro/sse/agent_chat_generation), the model list too, and the answer "
         "must be an SSE stream a canned JSON answer cannot be",
-        "a decoder of its Encode=1 scheme, and canned SSE answers"),
+        "a decoder of its Encode=1 scheme, and canned SSE answers",
+    ),
 )

@@ -101,14 +101,15 @@ def get(name: str) -> Factor:
     if name.startswith(ENV_PREFIX):
         return env_factor(name[len(ENV_PREFIX) :])
     if name.startswith(PATH_PREFIX):
-        return path_factor(name[len(PATH_PREFIX):])
+        return path_factor(name[len(PATH_PREFIX) :])
     if name.startswith(FILE_PREFIX):
-        return file_factor(name[len(FILE_PREFIX):])
+        return file_factor(name[len(FILE_PREFIX) :])
     try:
         return FACTORS[name]
     except KeyError:
-        known = ", ".join([*FACTORS, ENV_PREFIX + "NAME", PATH_PREFIX + "PATH",
-                           FILE_PREFIX + "PATH"])
+        known = ", ".join(
+            [*FACTORS, ENV_PREFIX + "NAME", PATH_PREFIX + "PATH", FILE_PREFIX + "PATH"]
+        )
         raise UsageError(f"unknown factor {name!r}; known: {known}") from None
 
 
@@ -134,9 +135,9 @@ def parse_factor_arg(arg: str) -> Selection:
     if name.startswith(ENV_PREFIX):
         factor = env_factor(name[len(ENV_PREFIX) :], levels)
     elif name.startswith(PATH_PREFIX):
-        factor = path_factor(name[len(PATH_PREFIX):], levels)
+        factor = path_factor(name[len(PATH_PREFIX) :], levels)
     elif name.startswith(FILE_PREFIX):
-        factor = file_factor(name[len(FILE_PREFIX):], levels=levels)
+        factor = file_factor(name[len(FILE_PREFIX) :], levels=levels)
     return Selection(factor, levels)
 
 

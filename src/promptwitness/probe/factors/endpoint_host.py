@@ -65,6 +65,9 @@ def apply(spec: RunSpec, level: str, ctx: FactorContext) -> RunSpec:
 
 
 FACTOR = Factor(
-    "endpoint-host", "the host in the agent's base-URL variable, resolved to the capture server",
-    LEVELS, apply, check,
+    "endpoint-host",
+    "the host in the agent's base-URL variable, resolved to the capture server",
+    LEVELS,
+    apply,
+    check,
 )

@@ -61,5 +61,6 @@ def apply(spec: RunSpec, level: str, ctx: FactorContext) -> RunSpec:
     return spec.set_repo_file(".git/config", gitconfig(level))
 
 
-FACTOR = Factor("git-remote", "the origin URL of the working directory's git repository",
-                LEVELS, apply, check)
+FACTOR = Factor(
+    "git-remote", "the origin URL of the working directory's git repository", LEVELS, apply, check
+)

@@ -62,7 +62,7 @@ def place(spec: RunSpec, path: str, data: bytes | None) -> RunSpec:
             data = b""
         return spec.set_home_file(rel, data)
     if path.startswith("/etc/"):
-        rel = path[len("/etc/"):]
+        rel = path[len("/etc/") :]
         if data is None:
             rel += "/.keep"
             data = b""
@@ -87,12 +87,14 @@ def path_factor(path: str, levels: tuple[str, ...] | list[str] = PATH_LEVELS[:2]
             return spec
         return place(spec, norm, b"" if level == "file" else None)
 
-    return Factor(f"{PATH_PREFIX}{norm}", f"whether {norm} exists", tuple(levels), apply,
-                  check)
+    return Factor(f"{PATH_PREFIX}{norm}", f"whether {norm} exists", tuple(levels), apply, check)
 
 
-def file_factor(path: str, contents: Mapping[str, bytes] | None = None,
-                levels: tuple[str, ...] | list[str] | None = None) -> Factor:
+def file_factor(
+    path: str,
+    contents: Mapping[str, bytes] | None = None,
+    levels: tuple[str, ...] | list[str] | None = None,
+) -> Factor:
     """``file:PATH`` with ``contents`` (level -> bytes); ``levels`` default to
     ``as-is`` then the table's levels."""
     norm = normalise(path)
@@ -112,5 +114,4 @@ def file_factor(path: str, contents: Mapping[str, bytes] | None = None,
             data = (level.removeprefix("text:") + "\n").encode()
         return place(spec, norm, data)
 
-    return Factor(f"{FILE_PREFIX}{norm}", f"the content of {norm}", tuple(levels), apply,
-                  check)
+    return Factor(f"{FILE_PREFIX}{norm}", f"the content of {norm}", tuple(levels), apply, check)

@@ -77,6 +77,9 @@ def apply(spec: RunSpec, level: str, ctx: FactorContext) -> RunSpec:
 
 
 FACTOR = Factor(
-    "proxy", "HTTPS_PROXY, HTTP_PROXY, ALL_PROXY (+ lower case), capture endpoints in NO_PROXY",
-    LEVELS, apply, check,
+    "proxy",
+    "HTTPS_PROXY, HTTP_PROXY, ALL_PROXY (+ lower case), capture endpoints in NO_PROXY",
+    LEVELS,
+    apply,
+    check,
 )

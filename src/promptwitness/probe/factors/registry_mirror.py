@@ -21,12 +21,18 @@ MIRRORS: dict[str, tuple[str | None, str | None]] = {
     "npmmirror": ("https://registry.npmmirror.com/", None),
     "tuna": (None, "https://pypi.tuna.tsinghua.edu.cn/simple"),
     "aliyun": ("https://registry.npmmirror.com/", "https://mirrors.aliyun.com/pypi/simple/"),
-    "tencent": ("https://mirrors.cloud.tencent.com/npm/",
-                "https://mirrors.cloud.tencent.com/pypi/simple"),
-    "huaweicloud": ("https://repo.huaweicloud.com/repository/npm/",
-                    "https://repo.huaweicloud.com/repository/pypi/simple"),
-    "artifactory": ("https://artifactory.corp.internal/artifactory/api/npm/npm-remote/",
-                    "https://artifactory.corp.internal/artifactory/api/pypi/pypi-remote/simple"),
+    "tencent": (
+        "https://mirrors.cloud.tencent.com/npm/",
+        "https://mirrors.cloud.tencent.com/pypi/simple",
+    ),
+    "huaweicloud": (
+        "https://repo.huaweicloud.com/repository/npm/",
+        "https://repo.huaweicloud.com/repository/pypi/simple",
+    ),
+    "artifactory": (
+        "https://artifactory.corp.internal/artifactory/api/npm/npm-remote/",
+        "https://artifactory.corp.internal/artifactory/api/pypi/pypi-remote/simple",
+    ),
     "upstream": ("https://registry.npmjs.org/", "https://pypi.org/simple"),  # explicit defaults
 }
 LEVELS = (DEFAULT, *MIRRORS)
@@ -63,6 +69,9 @@ def apply(spec: RunSpec, level: str, ctx: FactorContext) -> RunSpec:
 
 
 FACTOR = Factor(
-    "registry-mirror", ".npmrc registry, pip index-url, npm_config_registry, PIP_INDEX_URL",
-    LEVELS, apply, check,
+    "registry-mirror",
+    ".npmrc registry, pip index-url, npm_config_registry, PIP_INDEX_URL",
+    LEVELS,
+    apply,
+    check,
 )

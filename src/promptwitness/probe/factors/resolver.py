@@ -19,15 +19,15 @@ from promptwitness.probe.spec import RunSpec
 LOOPBACK_LEVEL = "loopback"
 LEVELS = (
     LOOPBACK_LEVEL,
-    "8.8.8.8",          # Google
-    "1.1.1.1",          # Cloudflare
-    "9.9.9.9",          # Quad9
+    "8.8.8.8",  # Google
+    "1.1.1.1",  # Cloudflare
+    "9.9.9.9",  # Quad9
     "114.114.114.114",  # 114DNS (China)
-    "223.5.5.5",        # AliDNS (China)
-    "119.29.29.29",     # DNSPod / Tencent (China)
-    "180.76.76.76",     # Baidu (China)
-    "77.88.8.8",        # Yandex (Russia)
-    "10.0.0.53",        # a company's own resolver
+    "223.5.5.5",  # AliDNS (China)
+    "119.29.29.29",  # DNSPod / Tencent (China)
+    "180.76.76.76",  # Baidu (China)
+    "77.88.8.8",  # Yandex (Russia)
+    "10.0.0.53",  # a company's own resolver
 )
 
 

@@ -30,6 +30,9 @@ def apply(spec: RunSpec, level: str, ctx: FactorContext) -> RunSpec:
 
 
 FACTOR = Factor(
-    "system-tz", "the system zone (/etc/localtime, /etc/timezone), TZ unset", tz.ZONES,
-    apply, check,
+    "system-tz",
+    "the system zone (/etc/localtime, /etc/timezone), TZ unset",
+    tz.ZONES,
+    apply,
+    check,
 )
