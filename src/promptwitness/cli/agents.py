@@ -12,15 +12,13 @@ from typing import Any
 
 from promptwitness.cli.common import status, stderr_console, stdout_console
 from promptwitness.cli.probe import (
-    _env,
-    _expose,
-    _resolve,
-    _selections,
     add_probe_options,
     execute,
     hermetic_options,
+    selections_from_args,
 )
 from promptwitness.errors import UsageError
+from promptwitness.probe.command import env_pairs, exposed_paths, resolve_command
 
 DEFAULT_AUDIT_FACTORS = ("tz", "system-tz", "locale", "proxy", "endpoint-host")
 # The audit's screening levels: the catalog's signals a fingerprinting agent would most
@@ -280,10 +278,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
             for name in DEFAULT_AUDIT_FACTORS
             if not (profile.account and not profile.base_url_vars and name == "endpoint-host")
         ]
-    env = inst.env(profile, _env(args.env))
+    env = inst.env(profile, env_pairs(args.env))
     config = ProbeConfig(
         argv=profile.argv(str(inst.binary), args.prompt),
-        selections=_selections(args),
+        selections=selections_from_args(args),
         replicates=args.replicates,
         control_replicates=max(3, args.replicates + 1),
         covering_replicates=args.covering_replicates,
@@ -322,8 +320,8 @@ def _audit_path(args: argparse.Namespace) -> int:
     cmd = list(args.cmd)
     if cmd and cmd[0] == "--":
         cmd = cmd[1:]
-    argv = _resolve([args.path, *cmd], args.workdir)
-    expose = _expose(args.expose, argv)
+    argv = resolve_command([args.path, *cmd], args.workdir)
+    expose = exposed_paths(args.expose, argv)
     console = stderr_console()
     real = os.path.realpath(argv[0])
     top = os.path.dirname(real)
@@ -347,7 +345,7 @@ def _audit_path(args: argparse.Namespace) -> int:
         args.factor = [f"{n}={AUDIT_LEVELS[n]}" for n in DEFAULT_AUDIT_FACTORS]
     config = ProbeConfig(
         argv=tuple(argv),
-        selections=_selections(args),
+        selections=selections_from_args(args),
         replicates=args.replicates,
         control_replicates=max(3, args.replicates + 1),
         covering_replicates=args.covering_replicates,
@@ -355,7 +353,7 @@ def _audit_path(args: argparse.Namespace) -> int:
         workdir=args.workdir,
         pairwise=not args.no_pairwise,
         timeout=args.timeout,
-        env=_env(args.env),
+        env=env_pairs(args.env),
         expose=expose,
         base_url_vars=(*ProbeConfig.base_url_vars, *((v, "") for v in found)),
         hermetic=hermetic_options(args),

@@ -452,7 +452,8 @@ def record_hermetic(args: argparse.Namespace, cmd: list[str]) -> int:
         rejected,
     )
     from promptwitness.capture.tls import CertificateAuthority
-    from promptwitness.cli.probe import _env, _expose, _resolve, hermetic_options
+    from promptwitness.cli.probe import hermetic_options
+    from promptwitness.probe.command import env_pairs, exposed_paths, resolve_command
     from promptwitness.probe.sandbox import RunSpec, Sandbox, SandboxError
 
     profile = None
@@ -462,9 +463,9 @@ def record_hermetic(args: argparse.Namespace, cmd: list[str]) -> int:
         profile = get_profile(args.agent)
     opts = hermetic_options(args, profile)
     assert opts is not None
-    argv = _resolve(cmd, args.workdir)
-    expose = _expose(args.expose, argv)
-    user_env = _env(args.env)
+    argv = resolve_command(cmd, args.workdir)
+    expose = exposed_paths(args.expose, argv)
+    user_env = env_pairs(args.env)
     console = stderr_console()
     store = open_store(args)
     keys = dummy_keys(user_env)

@@ -16,14 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from promptwitness.cli.common import open_store, stderr_console
 from promptwitness.cli.probe import (
-    _env,
-    _expose,
-    _resolve,
     add_probe_options,
     execute,
     hermetic_options,
 )
 from promptwitness.errors import UsageError
+from promptwitness.probe.command import env_pairs, exposed_paths, resolve_command
 from promptwitness.probe.factors import Selection, parse_factor_arg, parse_vary_env
 
 if TYPE_CHECKING:
@@ -239,7 +237,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
 
     agent_target: str | None = None
     if cmd and cmd[0] == "--":
-        cmd = _resolve(cmd[1:], args.workdir) if cmd[1:] else []
+        cmd = resolve_command(cmd[1:], args.workdir) if cmd[1:] else []
         if not cmd:
             raise UsageError("no command given: promptwitness discover [OPTIONS] -- CMD")
         config = ProbeConfig(
@@ -251,8 +249,8 @@ def cmd_discover(args: argparse.Namespace) -> int:
             workdir=args.workdir,
             pairwise=False,
             timeout=args.timeout,
-            env=_env(args.env),
-            expose=_expose(args.expose, cmd),
+            env=env_pairs(args.env),
+            expose=exposed_paths(args.expose, cmd),
             hermetic=hermetic_options(args),
             clock=args.clock,
         )
@@ -277,7 +275,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
             workdir=args.workdir,
             pairwise=False,
             timeout=args.timeout,
-            env=inst.env(profile, _env(args.env)),
+            env=inst.env(profile, env_pairs(args.env)),
             expose=(*inst.roots, *args.expose),
             base_url_vars=profile.base_url_vars or ProbeConfig.base_url_vars,
             home_files=profile.home_files,

@@ -162,10 +162,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 def make_source(name: str, args: argparse.Namespace) -> Source:
     """The source of releases for AGENT (tests replace this function)."""
     from promptwitness.agents.profiles import get_profile
-    from promptwitness.cli.probe import _env
     from promptwitness.history.run import ProfileSource
+    from promptwitness.probe.command import env_pairs
 
-    return ProfileSource(get_profile(name), prompt=args.prompt, env=_env(args.env))
+    return ProfileSource(get_profile(name), prompt=args.prompt, env=env_pairs(args.env))
 
 
 def _screening(args: argparse.Namespace) -> tuple[Selection, ...]:

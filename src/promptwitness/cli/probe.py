@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -23,6 +21,7 @@ from promptwitness.cli.common import (
 )
 from promptwitness.errors import UsageError
 from promptwitness.model import CannedReply
+from promptwitness.probe.command import env_pairs, exposed_paths, resolve_command
 from promptwitness.probe.factors import FACTORS, Selection, parse_factor_arg, parse_vary_env
 
 if TYPE_CHECKING:
@@ -214,7 +213,7 @@ def hermetic_options(
     )
 
 
-def _selections(args: argparse.Namespace) -> tuple[Selection, ...]:
+def selections_from_args(args: argparse.Namespace) -> tuple[Selection, ...]:
     chosen = [parse_factor_arg(a) for a in args.factor]
     if getattr(args, "hermetic", False):
         # the agent's default configuration is the control of endpoint-host
@@ -243,68 +242,6 @@ def _selections(args: argparse.Namespace) -> tuple[Selection, ...]:
     return tuple(chosen)
 
 
-def _env(pairs: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in pairs:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise UsageError(f"--env needs VAR=VALUE: {item!r}")
-        out[name] = value
-    return out
-
-
-def _resolve(argv: list[str], workdir: str | None) -> list[str]:
-    """argv as the sandbox must see it (its working directory is not the caller's): the
-    program as a full path unless the sandbox's PATH finds it; an argument that names an
-    existing relative path here (and not in ``workdir``) made absolute."""
-    from promptwitness.probe.spec import BASE_PATH
-
-    exe = argv[0]
-    if "/" in exe:
-        if not os.path.exists(exe):
-            raise UsageError(f"command not found: {exe}")
-        exe = os.path.abspath(exe)
-    elif not shutil.which(exe, path=BASE_PATH):
-        found = shutil.which(exe)
-        if found is None:
-            raise UsageError(f"command not found: {exe}")
-        exe = found
-    rest = []
-    for arg in argv[1:]:
-        local = not arg.startswith(("-", "/")) and os.path.exists(arg)
-        if local and not (workdir and os.path.exists(os.path.join(workdir, arg))):
-            arg = os.path.abspath(arg)
-        rest.append(arg)
-    return [exe, *rest]
-
-
-def _expose(paths: list[str], argv: list[str]) -> tuple[str, ...]:
-    """The user's paths, plus what the command needs from outside the sandbox's visible
-    trees (only /usr and a filtered /etc are there; see ``probe.jail``): for the program
-    and every argument that is an existing path elsewhere, its directory (the
-    installation above a ``bin`` directory), both as given and with symlinks resolved (a
-    venv's python, an npm ``.bin`` link)."""
-    from promptwitness.probe.jail import needs_expose
-
-    out = [os.path.abspath(p) for p in paths]
-
-    def add(path: str) -> None:
-        if needs_expose(path) and path not in out:
-            out.append(path)
-
-    for cand in argv:
-        if not os.path.exists(cand) or (cand is not argv[0] and "/" not in cand):
-            continue
-        for p in dict.fromkeys((os.path.abspath(cand), os.path.realpath(cand))):
-            if not needs_expose(p):
-                continue
-            top = os.path.dirname(p) if os.path.isfile(p) else p
-            if os.path.basename(top) in ("bin", ".bin"):
-                top = os.path.dirname(top)
-            add(top)
-    return tuple(out)
-
-
 def cmd_probe(args: argparse.Namespace) -> int:
     from promptwitness.probe.model import ProbeConfig
 
@@ -313,10 +250,10 @@ def cmd_probe(args: argparse.Namespace) -> int:
         cmd = cmd[1:]
     if not cmd:
         raise UsageError("no command given: promptwitness probe [OPTIONS] -- CMD [ARGS...]")
-    cmd = _resolve(cmd, args.workdir)
+    cmd = resolve_command(cmd, args.workdir)
     config = ProbeConfig(
         argv=tuple(cmd),
-        selections=_selections(args),
+        selections=selections_from_args(args),
         replicates=args.replicates,
         covering_replicates=args.covering_replicates,
         control_replicates=max(3, args.replicates + 1),
@@ -324,8 +261,8 @@ def cmd_probe(args: argparse.Namespace) -> int:
         workdir=args.workdir,
         pairwise=not args.no_pairwise,
         timeout=args.timeout,
-        env=_env(args.env),
-        expose=_expose(args.expose, cmd),
+        env=env_pairs(args.env),
+        expose=exposed_paths(args.expose, cmd),
         hermetic=hermetic_options(args),
         clock=args.clock,
     )
