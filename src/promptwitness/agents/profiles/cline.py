@@ -11,10 +11,9 @@ writes that file, rendered from the run's environment, instead of running the se
 (``auto``) every run starts a detached hub daemon (``cline --cline-hub-daemon``) that
 outlives the command (a sandbox's PID namespace ends it; outside one it must be ended by
 its id); the model request is byte-identical either way. The stream must carry a
-``finish_reason``; the sink's does. Under the probe's pinned clock a run takes 12-30 s
-instead of 4-8 s: Bun's timed waits (``pthread_cond_timedwait``) take absolute
-``CLOCK_REALTIME`` deadlines from the shifted clock, which the kernel sees as already
-past, so its threads spin (``--clock real`` avoids it).
+``finish_reason``; the sink's does. It is a Bun binary: its timed waits take absolute
+``CLOCK_REALTIME`` deadlines, which the clock shim shifts back to the real clock (a
+run takes 5-6 s under the pinned clock, as on the real one).
 """
 
 from __future__ import annotations
