@@ -46,6 +46,23 @@ UNAVAILABLE: tuple[Unavailable, ...] = (
         "a release whose @factory/cli and platform package versions match on the registry",
     ),
     Unavailable(
+        "crush",
+        "Crush",
+        "npm @charmland/crush",
+        "every published version (0.92.0-0.96.1) is an install script whose postinstall "
+        "downloads the binary from GitHub releases, which this machine cannot reach",
+        "a registry package that ships the binary",
+    ),
+    Unavailable(
+        "kimi-code",
+        "Kimi Code CLI",
+        "PyPI kimi-cli-x",
+        "1.45.3 needs Python 3.14 (its code uses 3.14-only syntax); no Python 3.14 is on "
+        "this machine or a reachable registry. Its predecessor kimi-cli 1.51.0 is "
+        "profiled (kimi-cli)",
+        "Python 3.14",
+    ),
+    Unavailable(
         "qoder",
         "Qoder CLI",
         "npm @qoder-ai/qodercli",
