@@ -453,7 +453,10 @@ class ProcessWriter(StoreWriter):
             "shared_fd": shared.fd if shared is not None else None,
             "shared_size": shared.size if shared is not None else 0,
         }
-        _send(parent, pickle.dumps(config, _PROTOCOL))
+        # a child that died at once (it could not start) closes its end before this is
+        # sent: the handshake finds it gone and the writer falls back in the thread
+        with contextlib.suppress(OSError):
+            _send(parent, pickle.dumps(config, _PROTOCOL))
         super().start()
 
     def stop(self) -> None:

@@ -439,6 +439,36 @@ async def test_a_child_that_cannot_start_falls_back_at_once(store: Store) -> Non
     assert SECRET.encode() not in all_text(store)
 
 
+async def test_a_child_gone_before_its_config_is_sent_falls_back(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under load, a child that cannot start (here /bin/false) may be gone before the
+    parent sends its configuration: the send's broken pipe once escaped ``start()`` (a
+    CI run of 2026-12-06). Now the handshake finds the child gone and the writer falls
+    back, storing everything."""
+    from promptwitness.capture import writer_process as wp
+
+    real_send, calls = wp._send, []
+
+    def send(sock: object, *parts: bytes) -> None:
+        calls.append(len(parts))
+        if len(calls) == 1:
+            raise BrokenPipeError(32, "Broken pipe")
+        real_send(sock, *parts)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(wp, "_send", send)
+    w = writer(store, python="/bin/false")
+    w.start()  # never raises
+    try:
+        for i in range(3):
+            await w.put(ex(i))
+        assert await w.flush(30)
+    finally:
+        await w.aclose()
+    assert w.crashed is not None
+    assert sorted(index(x) for x in store.exchanges()) == list(range(3))
+
+
 def test_the_process_writer_needs_a_store_on_disk() -> None:
     class NoRoot:
         def add(self, x: CapturedExchange) -> int:
