@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
 from tests.e2e.helpers import promptwitness
 
 from promptwitness.agents.cache import cache_root, ensure_npm
+from promptwitness.discover.decode import Budget, decode_text
 
 pytestmark = pytest.mark.e2e
 
@@ -110,3 +112,26 @@ def test_discover_finds_what_2_1_91_conditions_on_unguided(installed: Path, tmp_
     }, covert
     assert d["runs_per_level"] <= 1.3, (d["runs"], d["derived_levels"])
     assert "inputs read" in d["coverage"]["summary"]
+
+
+def test_real_bundle_yields_few_decoded_and_fast(installed: Path) -> None:
+    """Measured on this bundle (13,097,839 characters) with
+    ``list(decode_text(text))``: 2 results in 0.7-0.9 s on a 2-core machine, both true:
+    the XOR-0x5b base64 tables of Chinese AI-lab host suffixes and lab keywords that
+    the bundle hides. (Over 194 MB of JS bundles of 8 agents the same run yields 3;
+    the third is a base64-embedded worker script.) The bounds leave room for other
+    load on the machine. (Was a unit test skipped when the bundle was not cached; here
+    the fixture installs it.)"""
+    bundle = installed / "claude-code/2.1.91/node_modules/@anthropic-ai/claude-code/cli.js"
+    text = bundle.read_text("utf-8", errors="surrogateescape")
+    budget = Budget()
+    t0 = time.perf_counter()
+    results = list(decode_text(text, budget))
+    seconds = time.perf_counter() - t0
+    assert not budget.exhausted
+    assert len(results) <= 5
+    assert seconds < 5
+    tables = {d.strings[0]: d for d in results}
+    assert tables["cn"].encoding == ("base64", "xor:5b")
+    assert {"sankuai.com", "moonshot.ai"} <= set(tables["cn"].strings)
+    assert {"deepseek", "moonshot", "zhipu"} <= set(tables["deepseek"].strings)

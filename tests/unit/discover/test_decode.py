@@ -257,8 +257,6 @@ def test_paths_rotated_or_written_backwards() -> None:
 def test_the_hiding_agent_fixture() -> None:
     """Everything tests/fixtures/agents/hiding_agent.py hides in its code."""
     path = Path(__file__).resolve().parents[2] / "fixtures" / "agents" / "hiding_agent.py"
-    if not path.exists():
-        pytest.skip("fixture not present")
     got = {d.encoding: set(classify_strings(d.strings)) for d in found(path.read_text("utf-8"))}
     assert got[("base64", "xor:5a", "zlib")] == {"host-suffix"}
     assert got[("charcodes",)] == {"zone"}
@@ -331,35 +329,6 @@ def test_no_false_positives(src: str) -> None:
 def test_base64_of_random_bytes_is_dropped() -> None:
     text = ";".join(f'k{i}="{b64(os.urandom(12 + i % 40))}"' for i in range(2000))
     assert found(text) == []
-
-
-BUNDLE = (
-    Path.home()
-    / ".cache/promptwitness/agents/claude-code/2.1.91/node_modules"
-    / "@anthropic-ai/claude-code/cli.js"
-)
-
-
-@pytest.mark.skipif(not BUNDLE.exists(), reason="the Claude Code 2.1.91 bundle is not cached")
-def test_real_bundle_yields_few_decoded_and_fast() -> None:
-    """Measured on this bundle (13,097,839 characters) with
-    ``list(decode_text(text))``: 2 results in 0.7-0.9 s on a 2-core machine, both true:
-    the XOR-0x5b base64 tables of Chinese AI-lab host suffixes and lab keywords that
-    the bundle hides. (Over 194 MB of JS bundles of 8 agents the same run yields 3;
-    the third is a base64-embedded worker script.) The bounds leave room for other
-    load on the machine."""
-    text = BUNDLE.read_text("utf-8", errors="surrogateescape")
-    budget = Budget()
-    t0 = time.perf_counter()
-    results = list(decode_text(text, budget))
-    seconds = time.perf_counter() - t0
-    assert not budget.exhausted
-    assert len(results) <= 5
-    assert seconds < 5
-    tables = {d.strings[0]: d for d in results}
-    assert tables["cn"].encoding == ("base64", "xor:5b")
-    assert {"sankuai.com", "moonshot.ai"} <= set(tables["cn"].strings)
-    assert {"deepseek", "moonshot", "zhipu"} <= set(tables["deepseek"].strings)
 
 
 # -- decode_literal ----------------------------------------------------------------------
