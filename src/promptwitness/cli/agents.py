@@ -13,6 +13,7 @@ from typing import Any
 from promptwitness.cli.common import status, stderr_console, stdout_console
 from promptwitness.cli.probe import (
     add_probe_options,
+    config_from_args,
     execute,
     hermetic_options,
     selections_from_args,
@@ -279,22 +280,15 @@ def cmd_audit(args: argparse.Namespace) -> int:
             if not (profile.account and not profile.base_url_vars and name == "endpoint-host")
         ]
     env = inst.env(profile, env_pairs(args.env))
-    config = ProbeConfig(
-        argv=profile.argv(str(inst.binary), args.prompt),
+    config = config_from_args(
+        args,
+        profile.argv(str(inst.binary), args.prompt),
         selections=selections_from_args(args),
-        replicates=args.replicates,
-        control_replicates=max(3, args.replicates + 1),
-        covering_replicates=args.covering_replicates,
-        jobs=args.jobs,
-        workdir=args.workdir,
-        pairwise=not args.no_pairwise,
-        timeout=args.timeout,
         env=env,
         expose=(*inst.roots, *args.expose),
         base_url_vars=profile.base_url_vars or ProbeConfig.base_url_vars,
         home_files=profile.home_files,
         hermetic=hermetic_options(args, profile),
-        clock=args.clock,
     )
     return execute(args, config, f"{profile.title} {version}")
 
@@ -343,20 +337,13 @@ def _audit_path(args: argparse.Namespace) -> int:
     )
     if not args.factor and not args.vary_env:
         args.factor = [f"{n}={AUDIT_LEVELS[n]}" for n in DEFAULT_AUDIT_FACTORS]
-    config = ProbeConfig(
-        argv=tuple(argv),
+    config = config_from_args(
+        args,
+        argv,
         selections=selections_from_args(args),
-        replicates=args.replicates,
-        control_replicates=max(3, args.replicates + 1),
-        covering_replicates=args.covering_replicates,
-        jobs=args.jobs,
-        workdir=args.workdir,
-        pairwise=not args.no_pairwise,
-        timeout=args.timeout,
         env=env_pairs(args.env),
         expose=expose,
         base_url_vars=(*ProbeConfig.base_url_vars, *((v, "") for v in found)),
         hermetic=hermetic_options(args),
-        clock=args.clock,
     )
     return execute(args, config, f"{os.path.basename(argv[0])} (no profile: {real})")

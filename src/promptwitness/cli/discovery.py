@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from promptwitness.cli.common import open_store, stderr_console
 from promptwitness.cli.probe import (
     add_probe_options,
+    config_from_args,
     execute,
     hermetic_options,
 )
@@ -240,19 +241,14 @@ def cmd_discover(args: argparse.Namespace) -> int:
         cmd = resolve_command(cmd[1:], args.workdir) if cmd[1:] else []
         if not cmd:
             raise UsageError("no command given: promptwitness discover [OPTIONS] -- CMD")
-        config = ProbeConfig(
-            argv=tuple(cmd),
+        config = config_from_args(
+            args,
+            cmd,
             selections=(),
-            replicates=args.replicates,
-            control_replicates=max(3, args.replicates + 1),
-            jobs=args.jobs,
-            workdir=args.workdir,
             pairwise=False,
-            timeout=args.timeout,
             env=env_pairs(args.env),
             expose=exposed_paths(args.expose, cmd),
             hermetic=hermetic_options(args),
-            clock=args.clock,
         )
         what = " ".join(cmd)
     elif len(cmd) == 1:
@@ -266,21 +262,16 @@ def cmd_discover(args: argparse.Namespace) -> int:
             version = latest(profile)
         say(f"installing {profile.package}@{version} (cached after the first time)")
         inst = install(profile, version)
-        config = ProbeConfig(
-            argv=profile.argv(str(inst.binary), args.prompt),
+        config = config_from_args(
+            args,
+            profile.argv(str(inst.binary), args.prompt),
             selections=(),
-            replicates=args.replicates,
-            control_replicates=max(3, args.replicates + 1),
-            jobs=args.jobs,
-            workdir=args.workdir,
             pairwise=False,
-            timeout=args.timeout,
             env=inst.env(profile, env_pairs(args.env)),
             expose=(*inst.roots, *args.expose),
             base_url_vars=profile.base_url_vars or ProbeConfig.base_url_vars,
             home_files=profile.home_files,
             hermetic=hermetic_options(args, profile),
-            clock=args.clock,
         )
         agent_target = f"{profile.name}@{version}"
         what = f"{profile.title} {version}"

@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -242,8 +242,29 @@ def selections_from_args(args: argparse.Namespace) -> tuple[Selection, ...]:
     return tuple(chosen)
 
 
-def cmd_probe(args: argparse.Namespace) -> int:
+def config_from_args(args: argparse.Namespace, argv: Sequence[str], **kw: Any) -> ProbeConfig:
+    """A ProbeConfig from the options every probing command shares (replicates, jobs,
+    working directory, timeout, pairwise, clock); ``kw`` is what the command decides
+    itself (selections, env, expose, hermetic options, a profile's variables)."""
     from promptwitness.probe.model import ProbeConfig
+
+    common: dict[str, Any] = {
+        "argv": tuple(argv),
+        "replicates": args.replicates,
+        "control_replicates": max(3, args.replicates + 1),
+        "jobs": args.jobs,
+        "workdir": args.workdir,
+        "timeout": args.timeout,
+        "clock": args.clock,
+    }
+    if hasattr(args, "covering_replicates"):
+        common["covering_replicates"] = args.covering_replicates
+    if hasattr(args, "no_pairwise"):
+        common["pairwise"] = not args.no_pairwise
+    return ProbeConfig(**{**common, **kw})
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
 
     cmd = list(args.cmd)
     if cmd and cmd[0] == "--":
@@ -251,20 +272,13 @@ def cmd_probe(args: argparse.Namespace) -> int:
     if not cmd:
         raise UsageError("no command given: promptwitness probe [OPTIONS] -- CMD [ARGS...]")
     cmd = resolve_command(cmd, args.workdir)
-    config = ProbeConfig(
-        argv=tuple(cmd),
+    config = config_from_args(
+        args,
+        cmd,
         selections=selections_from_args(args),
-        replicates=args.replicates,
-        covering_replicates=args.covering_replicates,
-        control_replicates=max(3, args.replicates + 1),
-        jobs=args.jobs,
-        workdir=args.workdir,
-        pairwise=not args.no_pairwise,
-        timeout=args.timeout,
         env=env_pairs(args.env),
         expose=exposed_paths(args.expose, cmd),
         hermetic=hermetic_options(args),
-        clock=args.clock,
     )
     return execute(args, config, " ".join(cmd))
 
