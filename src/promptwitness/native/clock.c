@@ -89,14 +89,17 @@ static int pw_realtime(clockid_t id) {
         ;
 }
 
-static void pw_shift(struct timespec *ts) {
-    int64_t ns = (int64_t)ts->tv_nsec + pw_offset_ns % 1000000000;
-    time_t sec = ts->tv_sec + (time_t)(pw_offset_ns / 1000000000);
+/* ts + delta nanoseconds, normalised (tv_nsec in 0..999999999) */
+static void pw_move(struct timespec *ts, int64_t delta) {
+    int64_t ns = (int64_t)ts->tv_nsec + delta % 1000000000;
+    time_t sec = ts->tv_sec + (time_t)(delta / 1000000000);
     if (ns < 0) { ns += 1000000000; sec -= 1; }
     if (ns >= 1000000000) { ns -= 1000000000; sec += 1; }
     ts->tv_sec = sec;
     ts->tv_nsec = (long)ns;
 }
+
+static void pw_shift(struct timespec *ts) { pw_move(ts, pw_offset_ns); }
 
 int clock_gettime(clockid_t id, struct timespec *ts) {
     pw_init();
@@ -142,12 +145,7 @@ int timespec_get(struct timespec *ts, int base) {
 
 static struct timespec pw_unshift(const struct timespec *ts) {
     struct timespec t = *ts;
-    int64_t ns = (int64_t)t.tv_nsec - pw_offset_ns % 1000000000;
-    time_t sec = t.tv_sec - (time_t)(pw_offset_ns / 1000000000);
-    if (ns < 0) { ns += 1000000000; sec -= 1; }
-    if (ns >= 1000000000) { ns -= 1000000000; sec += 1; }
-    t.tv_sec = sec;
-    t.tv_nsec = (long)ns;
+    pw_move(&t, -pw_offset_ns);
     return t;
 }
 
