@@ -30,11 +30,11 @@ from collections import Counter
 from typing import Any
 
 from promptwitness import __version__
-from promptwitness.analysis.attribute import EXIT_CODES, Finding
+from promptwitness.analysis.attribute import EXIT_CODES
 from promptwitness.analysis.changes import Change
 from promptwitness.model import iso_time
 from promptwitness.probe.clock import describe
-from promptwitness.probe.model import ProbeResult
+from promptwitness.probe.model import ProbeResult, RunRecord
 
 __all__ = ["SCHEMA", "exit_code", "to_json"]
 
@@ -86,25 +86,36 @@ def egress_by_cell(result: ProbeResult) -> dict[str, dict[str, Any]]:
     return out
 
 
-def evidence(result: ProbeResult, f: Finding) -> dict[str, Any]:
-    """The stored exchanges that show a finding: the reference run's request and the
-    same request in a run of the finding's cell, and the command that shows their
-    difference (pasteable: it names the store)."""
+def evidence(result: ProbeResult) -> list[dict[str, Any]]:
+    """Per finding (in order): the stored exchanges that show it, the reference run's
+    request and the same request in the first successful run of the finding's cell, and
+    the command that shows their difference (pasteable: it names the store). The runs
+    are indexed once, not per finding."""
     ref = result.analysis.reference
-    by_run = {(r.cell, r.replicate): r for r in result.runs}
-    control = by_run[ref].exchanges.get(f.request) if ref in by_run else None
-    observed = None
+    ref_run = next((r for r in result.runs if (r.cell, r.replicate) == ref), None)
+    by_cell: dict[str, list[RunRecord]] = {}
     for r in sorted(result.runs, key=lambda r: r.replicate):
-        if r.cell == f.cells[0] and r.error is None and f.request in r.exchanges:
-            observed = r.exchanges[f.request]
-            break
-    doc: dict[str, Any] = {"control": control, "observed": observed}
+        if r.error is None:
+            by_cell.setdefault(r.cell, []).append(r)
     store = shlex.quote(result.store_root)
-    if control is not None and observed is not None:
-        doc["command"] = f"promptwitness diff --store {store} {control} {observed}"
-    elif control is not None or observed is not None:
-        doc["command"] = f"promptwitness show --store {store} {control or observed}"
-    return doc
+    out = []
+    for f in result.analysis.findings:
+        control = ref_run.exchanges.get(f.request) if ref_run is not None else None
+        observed = next(
+            (
+                r.exchanges[f.request]
+                for r in by_cell.get(f.cells[0], ())
+                if f.request in r.exchanges
+            ),
+            None,
+        )
+        doc: dict[str, Any] = {"control": control, "observed": observed}
+        if control is not None and observed is not None:
+            doc["command"] = f"promptwitness diff --store {store} {control} {observed}"
+        elif control is not None or observed is not None:
+            doc["command"] = f"promptwitness show --store {store} {control or observed}"
+        out.append(doc)
+    return out
 
 
 def headline(result: ProbeResult) -> str:
@@ -144,6 +155,7 @@ def to_json(result: ProbeResult) -> dict[str, Any]:
     a = result.analysis
     runs_per_cell = Counter(r.cell for r in result.runs)
     findings = []
+    shown = evidence(result)
     for i, f in enumerate(a.findings, 1):
         findings.append(
             {
@@ -154,7 +166,7 @@ def to_json(result: ProbeResult) -> dict[str, Any]:
                 "support": _support(f.support),
                 "control_support": _support(f.control_support),
                 "cells": list(f.cells),
-                "evidence": evidence(result, f),
+                "evidence": shown[i - 1],
             }
         )
     suspects = [

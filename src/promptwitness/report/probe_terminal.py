@@ -4,6 +4,7 @@ code points made visible, noise, failed runs. Pure: returns renderables."""
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -64,7 +65,9 @@ def _group_findings(result: ProbeResult) -> list[tuple[str, list[int]]]:
     return [(names[k], v) for k, v in order]
 
 
-def _finding_block(result: ProbeResult, names: str, idx: list[int]) -> Text:
+def _finding_block(
+    result: ProbeResult, names: str, idx: list[int], shown: list[dict[str, Any]]
+) -> Text:
     fs = [result.analysis.findings[i] for i in idx]
     f = fs[0]
     c = f.change
@@ -90,7 +93,7 @@ def _finding_block(result: ProbeResult, names: str, idx: list[int]) -> Text:
     if c.context:
         out.append("\n    in: ", style="dim")
         out.append_text(mark_lines(c.context, "dim"))
-    command = evidence(result, f).get("command")
+    command = shown[idx[0]].get("command")
     if command:
         out.append(f"\n    evidence: {command}", style="dim")
     return out
@@ -143,9 +146,10 @@ def render_probe(result: ProbeResult) -> RenderableType:
     covert = any(f.change.severity == "covert" for f in a.findings)
     parts.append(Text(headline(result), style="bold red" if covert else "bold green"))
     if a.findings:
+        shown = evidence(result)
         parts.append(Text(f"{len(a.findings)} findings", style="bold underline"))
         for names, idx in _group_findings(result):
-            parts.append(_finding_block(result, names, idx))
+            parts.append(_finding_block(result, names, idx, shown))
     else:
         parts.append(Text("no difference is attributed to any factor level", style="green"))
     unresolved = list(getattr(a, "unresolved", ())) + list(a.suspects)
