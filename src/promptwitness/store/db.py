@@ -788,6 +788,39 @@ class Store:
             rows = conn.execute(sql, args).fetchall()
         return [self._exchange(r) for r in reversed(rows)]
 
+    def iter_exchanges(
+        self,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        after_id: int = 0,
+        batch: int = 1000,
+    ) -> Iterator[StoredExchange]:
+        """Every exchange in id order, streamed ``batch`` rows at a time (bounded memory
+        on any store size): those with ``since <= started < until`` and an id above
+        ``after_id``. The lock is held per batch, not across the iteration."""
+        where = ["id > ?"]
+        bounds: list[Any] = []
+        if since is not None:
+            where.append("started >= ?")
+            bounds.append(float(since))
+        if until is not None:
+            where.append("started < ?")
+            bounds.append(float(until))
+        sql = (
+            f"SELECT {self._COLUMNS} FROM exchanges WHERE {' AND '.join(where)} "  # noqa: S608 - constant text
+            "ORDER BY id LIMIT ?"
+        )
+        last, size = int(after_id), max(1, int(batch))
+        while True:
+            with self._use("list exchanges") as conn:
+                rows = conn.execute(sql, [last, *bounds, size]).fetchall()
+            for r in rows:
+                yield self._exchange(r)
+            if len(rows) < size:
+                return
+            last = int(rows[-1][0])
+
     def get(self, id: int) -> StoredExchange:
         with self._use("read an exchange") as conn:
             row = conn.execute(

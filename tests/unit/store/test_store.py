@@ -475,3 +475,13 @@ def test_classification_is_remembered_per_request(
     assert store.get(a).protocol == store.get(b).protocol == "anthropic"
     assert store.get(a).parse_error is None and store.get(c).parse_error is not None
     assert store.get(d).protocol is None
+
+
+def test_iter_exchanges_streams_in_id_order_with_time_bounds(store: Store) -> None:
+    ids = [store.add(exchange(started=1_790_000_000.0 + i)) for i in range(7)]
+    assert [x.id for x in store.iter_exchanges(batch=2)] == ids
+    assert [x.id for x in store.iter_exchanges(batch=3, after_id=ids[2])] == ids[3:]
+    window = store.iter_exchanges(since=1_790_000_002.0, until=1_790_000_005.0, batch=1)
+    assert [x.id for x in window] == ids[2:5]
+    assert list(store.iter_exchanges(since=1_790_000_100.0)) == []
+    assert [x.id for x in store.iter_exchanges(batch=7)] == ids  # a full last batch
