@@ -92,6 +92,10 @@ class NotFound(StoreError):
     """No record with the given id."""
 
 
+class Damaged(StoreError):
+    """Stored bytes no longer match their address (the store was damaged or edited)."""
+
+
 class CaptureError(Error):
     """The capture server failed (not the agent, not the upstream)."""
 

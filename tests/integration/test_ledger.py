@@ -1,7 +1,8 @@
 """The provenance log and statements end to end: a real store, the CLI, and tampering.
 
-Every mutation below is made with a separate sqlite3 connection, the way someone
-editing the store behind promptwitness's back would; ``ledger verify`` must exit 1.
+Every mutation below is made with a separate connection to the store's database, the
+way someone editing the store behind promptwitness's back would; ``ledger verify`` must
+exit 1. Each test runs on both backends (SQLite, PostgreSQL: ``store_location``).
 """
 
 from __future__ import annotations
@@ -9,18 +10,18 @@ from __future__ import annotations
 import base64
 import json
 import os
-import sqlite3
 import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from tests.rawdb import RawDB
 
 from promptwitness.cli import main
 from promptwitness.ledger import dsse, merkle
 from promptwitness.ledger.log import Ledger
 from promptwitness.model import CapturedExchange
-from promptwitness.store import DB_NAME, Store
+from promptwitness.store import Store
 
 
 def body(date: str, sep: str = "-", extra: str = "") -> bytes:
@@ -70,8 +71,8 @@ def exchange(
 
 
 @pytest.fixture
-def root(tmp_path: Path) -> Path:
-    return tmp_path / "store"
+def root(store_location: str) -> str:
+    return store_location
 
 
 @pytest.fixture
@@ -94,7 +95,7 @@ def key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Path]:
     yield tmp_path / "keys" / "log"
 
 
-def fill(root: Path, n: int = 5) -> list[int]:
+def fill(root: str, n: int = 5) -> list[int]:
     with Store.open(root) as s:
         return [s.add(exchange(date=f"2026-11-{20 + i:02d}", n=i)) for i in range(n)]
 
@@ -103,24 +104,24 @@ def cli(*argv: str) -> int:
     return main(list(argv))
 
 
-def checkpoint(root: Path, key: Path, capsys: pytest.CaptureFixture[str]) -> str:
+def checkpoint(root: str, key: Path, capsys: pytest.CaptureFixture[str]) -> str:
     assert cli("ledger", "checkpoint", "--store", str(root), "--key", f"{key}.key") == 0
     return capsys.readouterr().out
 
 
-def verify(root: Path, key: Path | None = None, *extra: str) -> int:
+def verify(root: str, key: Path | None = None, *extra: str) -> int:
     args = ["ledger", "verify", "--store", str(root)]
     if key is not None:
         args += ["--pub", f"{key}.pub"]
     return cli(*args, *extra)
 
 
-def db(root: Path) -> sqlite3.Connection:
-    return sqlite3.connect(root / DB_NAME, isolation_level=None)
+def db(root: str) -> RawDB:
+    return RawDB(root)
 
 
 def test_intact_log_checkpoint_prove_consistency(
-    root: Path, key: Path, capsys: pytest.CaptureFixture[str]
+    root: str, key: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ids = fill(root, 3)
     note1 = checkpoint(root, key, capsys)
@@ -159,7 +160,7 @@ def test_intact_log_checkpoint_prove_consistency(
 
 
 def test_wrong_public_key_fails(
-    root: Path, key: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    root: str, key: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     fill(root, 2)
     checkpoint(root, key, capsys)
@@ -212,7 +213,7 @@ def _flip_value(v: object, pos: int) -> object:
 
 @pytest.mark.parametrize("column", COLUMNS)
 def test_flipping_any_field_of_any_record_is_caught(
-    root: Path, key: Path, column: str, capsys: pytest.CaptureFixture[str]
+    root: str, key: Path, column: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ids = fill(root, 3)
     checkpoint(root, key, capsys)
@@ -234,7 +235,7 @@ def test_flipping_any_field_of_any_record_is_caught(
 
 
 def test_flipping_any_byte_of_any_blob_is_caught(
-    root: Path, key: Path, capsys: pytest.CaptureFixture[str]
+    root: str, key: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     fill(root, 2)
     checkpoint(root, key, capsys)
@@ -253,11 +254,12 @@ def test_flipping_any_byte_of_any_blob_is_caught(
             conn.execute("UPDATE blobs SET data = ? WHERE sha256 = ?", (data, sha))
         assert ledger.verify().ok
     conn.execute("DELETE FROM blobs WHERE sha256 = ?", (rows[0][0],))
+    conn.close()
     assert verify(root, key) == 1
     assert "is missing from the store" in capsys.readouterr().err
 
 
-def _tamper(root: Path, sql: Callable[[sqlite3.Connection], None]) -> None:
+def _tamper(root: str, sql: Callable[[RawDB], None]) -> None:
     conn = db(root)
     try:
         sql(conn)
@@ -286,7 +288,9 @@ def _tamper(root: Path, sql: Callable[[sqlite3.Connection], None]) -> None:
             lambda c: (
                 c.execute("DELETE FROM exchanges WHERE id = 2"),
                 c.execute("DELETE FROM ledger_leaves WHERE exchange = 2"),
-                c.execute("UPDATE ledger_leaves SET idx = idx - 1 WHERE idx > 1"),
+                # renumbered in two steps: PostgreSQL checks the key row by row
+                c.execute("UPDATE ledger_leaves SET idx = -idx WHERE idx > 1"),
+                c.execute("UPDATE ledger_leaves SET idx = -idx - 1 WHERE idx < 0"),
             ),
             "the log was truncated",
         ),
@@ -352,11 +356,11 @@ def _tamper(root: Path, sql: Callable[[sqlite3.Connection], None]) -> None:
     ids=lambda x: x if isinstance(x, str) and " " in x else "",
 )
 def test_log_mutations_are_caught(
-    root: Path,
+    root: str,
     key: Path,
     capsys: pytest.CaptureFixture[str],
     name: str,
-    mutate: Callable[[sqlite3.Connection], object],
+    mutate: Callable[[RawDB], object],
     message: str,
 ) -> None:
     fill(root, 5)
@@ -370,7 +374,7 @@ def test_log_mutations_are_caught(
 
 
 def test_fork_is_caught_against_a_checkpoint_kept_elsewhere(
-    root: Path, key: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    root: str, key: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     fill(root, 4)
     kept = tmp_path / "published-checkpoint.txt"
@@ -395,8 +399,9 @@ def test_fork_is_caught_against_a_checkpoint_kept_elsewhere(
 
 
 def test_key_never_printed_never_readable_never_in_store(
-    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    root = tmp_path / "store"  # an SQLite store: every file in its directory is read
     assert cli("keys", "generate", "--out", str(tmp_path / "k")) == 0
     out = capsys.readouterr()
     # PRIVATE+KEY+NAME+HASH+BASE64: the base64 itself may contain "+"
@@ -404,7 +409,7 @@ def test_key_never_printed_never_readable_never_in_store(
     assert len(secret) >= 43
     assert secret not in out.out + out.err
     assert stat.S_IMODE((tmp_path / "k.key").stat().st_mode) == 0o600
-    ids = fill(root, 2)
+    ids = fill(str(root), 2)
     outputs = []
     for argv in (
         ["ledger", "checkpoint", "--store", str(root), "--key", str(tmp_path / "k.key")],
@@ -440,7 +445,7 @@ def test_key_never_printed_never_readable_never_in_store(
 
 
 def test_manifest_verify_against_captures(
-    root: Path, key: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    root: str, key: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with Store.open(root) as s:
         base = s.add(exchange(date="2026-11-24"))
@@ -487,7 +492,7 @@ def test_manifest_verify_against_captures(
 
 
 def test_flipping_any_envelope_byte_is_caught(
-    root: Path, key: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    root: str, key: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ids = fill(root, 2)
     m = tmp_path / "diff.json"
@@ -532,7 +537,7 @@ def test_flipping_any_envelope_byte_is_caught(
 
 
 def test_attest_probe_names_the_exchanges(
-    root: Path, key: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    root: str, key: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with Store.open(root) as s:
         run = s.begin_run("probe", ["agent"])

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.rawdb import RawDB
 
 from promptwitness.cli import main
 from promptwitness.errors import StoreError
@@ -26,6 +27,7 @@ from promptwitness.ledger.log import Ledger, adoption_digest, parse_adoptions
 from promptwitness.ledger.note import NoteError, normalize_note
 from promptwitness.model import CapturedExchange
 from promptwitness.store import DB_NAME, Store
+from promptwitness.store.postgres import is_url
 
 UNSIGNED = 3
 
@@ -46,7 +48,13 @@ def exchange(n: int) -> CapturedExchange:
 
 
 @pytest.fixture
-def root(tmp_path: Path) -> Path:
+def root(store_location: str) -> str:
+    return store_location
+
+
+@pytest.fixture
+def lite_root(tmp_path: Path) -> Path:
+    """An SQLite store's directory (the tests of its files)."""
     return tmp_path / "store"
 
 
@@ -59,7 +67,7 @@ def key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Path]:
     yield prefix
 
 
-def fill(root: Path, n: int, start: int = 0) -> list[int]:
+def fill(root: str | Path, n: int, start: int = 0) -> list[int]:
     with Store.open(root) as s:
         return [s.add(exchange(start + i)) for i in range(n)]
 
@@ -68,39 +76,44 @@ def cli(*argv: str) -> int:
     return main(list(argv))
 
 
-def checkpoint(root: Path, key: Path, *extra: str) -> int:
+def checkpoint(root: str | Path, key: Path, *extra: str) -> int:
     return cli("ledger", "checkpoint", "--store", str(root), "--key", f"{key}.key", *extra)
 
 
-def verify(root: Path, key: Path | None, *extra: str) -> int:
+def verify(root: str | Path, key: Path | None, *extra: str) -> int:
     args = ["ledger", "verify", "--store", str(root)]
     if key is not None:
         args += ["--pub", f"{key}.pub"]
     return cli(*args, *extra)
 
 
-def sql(root: Path, *statements: str) -> None:
-    conn = sqlite3.connect(root / DB_NAME, isolation_level=None)
+def sql(root: str, *statements: str) -> None:
+    conn = RawDB(root)
     try:
-        conn.execute("PRAGMA foreign_keys = OFF")
         for st in statements:
             conn.execute(st)
     finally:
         conn.close()
 
 
-def kept_checkpoints(root: Path) -> int:
-    conn = sqlite3.connect(root / DB_NAME)
+def kept_checkpoints(root: str) -> int:
+    conn = RawDB(root)
     try:
         return int(conn.execute("SELECT count(*) FROM ledger_checkpoints").fetchone()[0])
     finally:
         conn.close()
 
 
+SET_META = (
+    "INSERT INTO meta(key, value) VALUES ('{}', '{}') "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
+
+
 REWRITE = (
     "DELETE FROM ledger_leaves",
     "DELETE FROM ledger_checkpoints",
-    "INSERT OR REPLACE INTO meta(key, value) VALUES ('ledger_adopt_upto', 1000000000)",
+    SET_META.format("ledger_adopt_upto", 1000000000),
     "UPDATE exchanges SET status = 500 WHERE id = 3",
 )
 
@@ -109,7 +122,7 @@ REWRITE = (
 
 
 def test_rewrite_with_sqlite_alone_is_never_intact(
-    root: Path, key: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    root: str, key: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     fill(root, 5)
     witness, out = tmp_path / "witness", tmp_path / "latest.checkpoint"
@@ -152,14 +165,14 @@ def test_rewrite_with_sqlite_alone_is_never_intact(
 
 
 def test_meta_alone_never_covers_an_exchange(
-    root: Path, key: Path, capsys: pytest.CaptureFixture[str]
+    root: str, key: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     fill(root, 3)
     assert checkpoint(root, key) == 0
     # an exchange inserted behind the log's back, with the adoption bound raised
     sql(
         root,
-        "INSERT OR REPLACE INTO meta(key, value) VALUES ('ledger_adopt_upto', 1000000000)",
+        SET_META.format("ledger_adopt_upto", 1000000000),
         "INSERT INTO exchanges(run, started, mode, method, scheme, host, target, http_version, "
         "request_headers, request_sha256, request_size, response_headers, response_sha256, "
         "response_size) SELECT run, started, mode, method, scheme, host, target, "
@@ -177,7 +190,7 @@ def test_meta_alone_never_covers_an_exchange(
 
 
 def test_truncation_with_no_checkpoint_in_the_store(
-    root: Path, key: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    root: str, key: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "latest.checkpoint"
     fill(root, 5)
@@ -208,7 +221,7 @@ def test_truncation_with_no_checkpoint_in_the_store(
 
 
 def test_only_leaves_after_the_newest_checkpoint_are_unsigned(
-    root: Path, key: Path, capsys: pytest.CaptureFixture[str]
+    root: str, key: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     fill(root, 2)
     assert checkpoint(root, key) == 0
@@ -225,19 +238,19 @@ def test_only_leaves_after_the_newest_checkpoint_are_unsigned(
 # -- adoption: a signed, logged event -------------------------------------------------------
 
 
-def _pre_ledger_store(root: Path) -> None:
+def _pre_ledger_store(root: str | Path) -> None:
     """Exchanges 1-3 as a store migrated from schema 1 has them: no leaves, and
     ``meta.ledger_adopt_upto`` = 3 (what the migration writes)."""
     fill(root, 3)
     sql(
         root,
         "DELETE FROM ledger_leaves",
-        "INSERT OR REPLACE INTO meta(key, value) VALUES ('ledger_adopt_upto', 3)",
+        SET_META.format("ledger_adopt_upto", 3),
     )
 
 
 def test_adoption_is_explicit_signed_and_recorded(
-    root: Path, key: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    root: str, key: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _pre_ledger_store(root)
     fill(root, 2, start=3)  # exchanges 4, 5: logged when captured (leaves 0, 1)
@@ -292,7 +305,7 @@ def test_adoption_lines_are_strict() -> None:
 
 
 def test_checkpoint_files_as_copied(
-    root: Path, key: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    root: str, key: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     fill(root, 3)
     assert checkpoint(root, key) == 0
@@ -319,7 +332,7 @@ def test_checkpoint_files_as_copied(
 
 
 def test_witness_directory_keeps_every_checkpoint(
-    root: Path, key: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    root: str, key: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     witness = tmp_path / "witness"
     for i in range(3):
@@ -351,10 +364,10 @@ def test_witness_directory_keeps_every_checkpoint(
     capsys.readouterr()
     assert verify(root, key, "--checkpoint", str(witness)) == 1
     assert capsys.readouterr().err.count("does not match the log") == 3
-    # a witness (or --out) inside the store protects nothing: refused
-    assert checkpoint(root, key, "--witness", str(root / "w")) == 2
-    assert checkpoint(root, key, "--out", str(root / "cp")) == 2
-    assert "protects nothing" in capsys.readouterr().err
+    if not is_url(root):  # a witness (or --out) inside the store protects nothing: refused
+        assert checkpoint(root, key, "--witness", str(Path(root) / "w")) == 2
+        assert checkpoint(root, key, "--out", str(Path(root) / "cp")) == 2
+        assert "protects nothing" in capsys.readouterr().err
     not_a_note = tmp_path / "notes.txt"
     not_a_note.write_text("my notes\n")
     assert checkpoint(root, key, "--out", str(not_a_note)) == 2
@@ -372,7 +385,10 @@ def _snapshot(d: Path) -> dict[str, tuple[int, int, int]]:
     }
 
 
-def test_verify_writes_nothing(root: Path, key: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_verify_writes_nothing(
+    lite_root: Path, key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = lite_root
     fill(root, 3)
     assert checkpoint(root, key) == 0
     capsys.readouterr()
@@ -396,12 +412,13 @@ def test_verify_writes_nothing(root: Path, key: Path, capsys: pytest.CaptureFixt
 
 
 def test_verify_reads_a_live_write_ahead_log(
-    root: Path, key: Path, capsys: pytest.CaptureFixture[str]
+    lite_root: Path, key: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    root = lite_root
     fill(root, 2)
     assert checkpoint(root, key) == 0
     with Store.open(root) as writer:  # a capture still running: its WAL holds exchange 3
-        writer._conn.execute("PRAGMA wal_autocheckpoint = 0")
+        writer._db.execute("PRAGMA wal_autocheckpoint = 0")
         writer.add(exchange(2))
         assert (root / f"{DB_NAME}-wal").stat().st_size > 0
         with Store.open(root, readonly=True) as ro:
@@ -422,9 +439,10 @@ def _can_bind_read_only(tmp_path: Path) -> bool:
 
 
 def test_verify_on_a_read_only_mount(
-    root: Path, key: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    lite_root: Path, key: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A real read-only file system: SQLite cannot create the -wal/-shm files there."""
+    root = lite_root
     assert shutil.which("unshare"), "unshare(1) is installed by scripts/setup.sh"
     assert _can_bind_read_only(tmp_path), "a read-only bind mount needs a mount namespace"
     fill(root, 3)
@@ -481,7 +499,7 @@ def test_a_typod_store_for_checkpoint(
 
 
 def test_the_checkpoint_note_is_a_plain_signed_note(
-    root: Path, key: Path, capsys: pytest.CaptureFixture[str]
+    root: str, key: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     fill(root, 1)
     assert checkpoint(root, key) == 0

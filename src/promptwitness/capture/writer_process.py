@@ -63,7 +63,6 @@ import time
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
-from pathlib import Path
 from typing import Any
 
 from promptwitness.capture.redact import Redactor
@@ -306,7 +305,7 @@ def child_main(fd: int) -> int:
     try:
         if config.get("shared_fd") is not None:
             shared = Bodies(config["shared_fd"], config["shared_size"])
-        store = Store.open(Path(config["store"]))
+        store = Store.open(str(config["store"]))
         redactor = Redactor(config["salt"], known_secrets=config["secrets"])
     except Exception as exc:
         _send(sock, pickle.dumps(("error", f"{type(exc).__name__}: {exc}"), _PROTOCOL))
@@ -360,7 +359,8 @@ def child_main(fd: int) -> int:
 class ProcessWriter(StoreWriter):
     """``StoreWriter`` whose redaction and storage run in a child process.
 
-    ``store`` must be a ``Store`` on disk (the child opens ``store.root``); ``redactor``
+    ``store`` must be a ``Store`` the child can open again (``store.location``: a
+    directory or a PostgreSQL URL); ``redactor``
     gives the salt and the secrets the child starts with, and both serve the fallback
     after a crash (and writes made while the writer is not running).
     """
@@ -379,9 +379,9 @@ class ProcessWriter(StoreWriter):
         linger: float = DEFAULT_LINGER,
         shared_size: int = DEFAULT_SHARED,
     ) -> None:
-        root = getattr(store, "root", None)
-        if root is None:
-            raise ValueError("the process writer needs a store on disk (a Store with .root)")
+        location = getattr(store, "location", None)
+        if location is None:
+            raise ValueError("the process writer needs a store it can reopen (.location)")
         super().__init__(
             store,
             redactor,
@@ -391,7 +391,7 @@ class ProcessWriter(StoreWriter):
             on_stored=on_stored,
             on_lines=on_lines,
         )
-        self.store_root = Path(root)
+        self.store_location = str(location)
         self.python = python or sys.executable
         self.linger = max(0.0, linger)
         self.crashed: str | None = None  # why the child is gone (then: stored in-process)
@@ -444,7 +444,7 @@ class ProcessWriter(StoreWriter):
         # The config goes first, over the socket: the salt and the secrets never appear
         # on a command line or in the environment.
         config = {
-            "store": str(self.store_root),
+            "store": self.store_location,
             "salt": _redactor_salt(self.redactor, self.store),
             "secrets": redactor_secrets(self.redactor),
             "exchanges": self.on_stored is not None,  # send the redacted exchanges back

@@ -191,9 +191,9 @@ def summarize(store: Store, run: str) -> list[str]:
             f"{len(bad)} not valid for their protocol, e.g. #{bad[0].id}: {bad[0].parse_error}"
         )
     # pasteable in another shell: the store is named
-    where = shlex.quote(str(store.root))
+    where = shlex.quote(store.label)
     lines.append(
-        f"run {run} in {store.root}  (promptwitness log --store {where} --run {run}"
+        f"run {run} in {store.label}  (promptwitness log --store {where} --run {run}"
         + (f"; promptwitness show --store {where} {biggest.id}" if biggest is not None else "")
         + ")"
     )
@@ -341,7 +341,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         mode = f"pass-through to {args.upstream}" if args.upstream else "sink"
         console.print(
             f"promptwitness: serving on http://{bound_host}:{bound_port} ({mode}), run {run}, "
-            f"store {store.root}, {gateway_loop_name()} loop, writer {args.writer}"
+            f"store {store.label}, {gateway_loop_name()} loop, writer {args.writer}"
             + ("; answers do not wait for the store" if args.ack_after_answer else "")
             + "; "
             "Ctrl-C stops",

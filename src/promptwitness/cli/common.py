@@ -20,10 +20,13 @@ __all__ = ["add_store_option", "human_size", "open_store", "stderr_console", "st
 def add_store_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--store",
-        type=Path,
+        type=str,
         default=None,
-        metavar="DIR",
-        help="capture store (default: $PROMPTWITNESS_STORE, else the per-user data directory)",
+        metavar="DIR|URL",
+        help=(
+            "capture store: a directory (SQLite) or a postgresql:// URL (default: "
+            "$PROMPTWITNESS_STORE, else the per-user data directory)"
+        ),
     )
 
 

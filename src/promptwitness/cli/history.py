@@ -316,7 +316,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         "in_range": len(in_range),
         "selected": [r.version for r in chosen],
     }
-    doc = to_json(source.name, source.title, range_info, str(store.root), history, bisect)
+    doc = to_json(source.name, source.title, range_info, store.label, history, bisect)
     text = json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
     if args.json == "-":
         sys.stdout.write(text)

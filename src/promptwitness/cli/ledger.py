@@ -32,7 +32,7 @@ from promptwitness.ledger.note import (
     parse_checkpoint,
     parse_note,
 )
-from promptwitness.store import Store, StoredExchange, default_store_dir
+from promptwitness.store import Store, StoredExchange, default_store_location, postgres
 
 EXIT_OK = 0
 EXIT_BAD = 1
@@ -177,8 +177,10 @@ def _sign_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, type=Path, metavar="FILE")
 
 
-def _store_root(args: argparse.Namespace) -> Path:
-    return Path(args.store).expanduser() if args.store is not None else default_store_dir()
+def _store_root(args: argparse.Namespace) -> Path | None:
+    """The store's directory, which keys may not be kept in (None: a PostgreSQL store)."""
+    location = args.store if args.store is not None else default_store_location()
+    return None if postgres.is_url(location) else Path(location).expanduser()
 
 
 def _signers(args: argparse.Namespace) -> list[Signer]:
@@ -209,7 +211,9 @@ def cmd_keys_generate(args: argparse.Namespace) -> int:
 # -- ledger -----------------------------------------------------------------------------
 
 
-def _outside_store(path: Path, root: Path, what: str) -> None:
+def _outside_store(path: Path, root: Path | None, what: str) -> None:
+    if root is None:  # a PostgreSQL store: no directory to keep out of
+        return
     try:
         inside = path.resolve().is_relative_to(root.resolve())
     except OSError:

@@ -46,7 +46,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             xs = [x for x in xs if x.id in wanted]
             missing = wanted - {x.id for x in xs}
             if missing:
-                raise UsageError(f"no exchange(s) {sorted(missing)} in {store.root}")
+                raise UsageError(f"no exchange(s) {sorted(missing)} in {store.label}")
         har = export_har(store, xs, unreadable=unreadable)
     text = json.dumps(har, ensure_ascii=False, indent=1)
     written = len(har["log"]["entries"])

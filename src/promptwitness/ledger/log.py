@@ -1,23 +1,21 @@
-"""The provenance log kept in the capture store (IO edge).
+"""The provenance log of a capture store: checkpoints, proofs and verification.
 
-Tables (``store.schema`` version 2): ``ledger_leaves(idx, exchange, hash)`` and
-``ledger_checkpoints(id, origin, size, root, note, created)``.
+The log's tables belong to the store (``store.db``): ``Store.add_many`` appends each
+exchange's leaf in the transaction that inserts the exchange, and ``Ledger`` reads and
+writes the log only through the store's "log" methods (``log_leaves``,
+``log_checkpoints``, ``log_records``, ``log_transaction``), whichever the backend
+(SQLite, PostgreSQL). What is here is the logic: it never issues SQL.
 
-- ``append_exchange(conn, id)`` is called by ``Store.add_many`` inside the transaction
-  that inserts the exchange: the leaf is computed from the row *as read back* and
-  appended at the next index, so an exchange and its leaf are committed together.
 - ``Ledger(store)`` makes signed checkpoints, inclusion and consistency proofs, and
   ``verify()`` recomputes everything from the records and the blobs.
 - Trust comes only from signatures and from checkpoints kept outside the store, never
-  from a value in the store: whoever can write the SQLite file can delete leaves and
+  from a value in the store: whoever can write the database can delete leaves and
   checkpoints and edit ``meta`` together. So ``verify`` with keys calls *unsigned*
   whatever no checkpoint signed by them covers (exchanges without a leaf included), and
   ``checkpoint`` signs only a log that extends every checkpoint it can check. Exchanges
   captured before the store had a ledger are adopted only on request
   (``checkpoint(adopt=True)``), and the checkpoint records the adoption (``Adoption``,
   an extension line repeated by every later checkpoint).
-
-This module never imports ``store.db`` at module level (``store.db`` imports it).
 """
 
 from __future__ import annotations
@@ -25,15 +23,13 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import sqlite3
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from promptwitness.errors import NotFound, StoreError, UsageError
+from promptwitness.errors import Damaged, NotFound, StoreError, UsageError
 from promptwitness.ledger import merkle
-from promptwitness.ledger.record import exchange_leaf_hash, leaf_data_spliced, record_json
+from promptwitness.ledger.record import exchange_leaf_hash
 
 if TYPE_CHECKING:
     from promptwitness.ledger.note import Checkpoint, Signer, Verifier
@@ -48,73 +44,8 @@ __all__ = [
     "Ledger",
     "VerifyReport",
     "adoption_digest",
-    "append_exchange",
     "parse_adoptions",
 ]
-
-
-def _read_exchange(conn: sqlite3.Connection, exchange_id: int) -> StoredExchange:
-    from promptwitness.store.db import Store
-
-    row = conn.execute(
-        f"SELECT {Store._COLUMNS} FROM exchanges WHERE id = ?",  # noqa: S608 - constant columns
-        (int(exchange_id),),
-    ).fetchone()
-    if row is None:
-        raise NotFound(f"no exchange {exchange_id}")
-    return Store._exchange(row)
-
-
-def next_index(conn: sqlite3.Connection) -> int:
-    """The index the next leaf gets (the log's size)."""
-    row = conn.execute("SELECT max(idx) FROM ledger_leaves").fetchone()
-    return 0 if row is None or row[0] is None else int(row[0]) + 1
-
-
-def _insert(conn: sqlite3.Connection, idx: int, exchange_id: int, leaf: bytes) -> int:
-    conn.execute(
-        "INSERT INTO ledger_leaves(idx, exchange, hash) VALUES (?, ?, ?)",
-        (idx, int(exchange_id), leaf),
-    )
-    return idx
-
-
-# The two header columns in a row of ``Store._COLUMNS`` without the id.
-_REQUEST_HEADERS, _RESPONSE_HEADERS = 9, 13
-
-
-def append_exchange(
-    conn: sqlite3.Connection,
-    exchange_id: int,
-    row: Sequence[Any] | None = None,
-    *,
-    index: int | None = None,
-) -> int:
-    """Append the leaf of exchange ``exchange_id`` (inside the caller's transaction), at
-    ``index`` (the log's size, ``next_index``; read from the table when None).
-
-    ``row``: the values just inserted, in ``Store._COLUMNS`` order without the id. They
-    are decoded exactly as a read-back row would be (every column's affinity keeps the
-    Python type ``Store`` writes: REAL floats, INTEGER ints, TEXT str or BLOB bytes), so
-    the leaf is the one ``verify`` recomputes from the stored row, without the extra
-    SELECT; ``verify`` would report any divergence. The two header columns are the
-    leaf's own encoding of the headers (``record.headers_json``, which ``Store`` writes
-    them with), so they are spliced into the leaf as they are, not decoded and encoded
-    again. None: read the row back."""
-    idx = next_index(conn) if index is None else index
-    if row is None:
-        return _insert(
-            conn, idx, exchange_id, exchange_leaf_hash(_read_exchange(conn, exchange_id))
-        )
-    from promptwitness.store.db import Store
-
-    req_headers, resp_headers = row[_REQUEST_HEADERS], row[_RESPONSE_HEADERS]
-    bare = list(row)
-    bare[_REQUEST_HEADERS] = bare[_RESPONSE_HEADERS] = "[]"
-    rec = record_json(Store._exchange((int(exchange_id), *bare)))
-    del rec["request_headers"], rec["response_headers"]
-    leaf = merkle.leaf_hash(leaf_data_spliced(rec, req_headers, resp_headers))
-    return _insert(conn, idx, exchange_id, leaf)
 
 
 @dataclass(frozen=True)
@@ -264,15 +195,13 @@ class Ledger:
     # reading
 
     def _meta(self, key: str) -> Any:
-        with self.store._use("read the ledger") as conn:
-            row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else row[0]
+        return self.store.meta().get(key)
 
     def origin(self) -> str:
         """The checkpoint origin of this store's log: ``promptwitness/store/<store id>``."""
         store_id = self._meta("store_id")
         if not store_id:
-            raise StoreError(f"the store {self.store.path} has no store id (damaged?)")
+            raise StoreError(f"the store {self.store.where} has no store id (damaged?)")
         return f"promptwitness/store/{store_id}"
 
     def adopt_upto(self) -> int:
@@ -281,20 +210,14 @@ class Ledger:
 
     def leaves(self) -> list[tuple[int, int, bytes]]:
         """``(index, exchange id, leaf hash)`` in index order."""
-        with self.store._use("read the ledger") as conn:
-            rows = conn.execute("SELECT idx, exchange, hash FROM ledger_leaves ORDER BY idx")
-            return [(int(i), int(e), bytes(h)) for i, e, h in rows.fetchall()]
+        return [(leaf.index, leaf.exchange, leaf.hash) for leaf in self.store.log_leaves()]
 
     def size(self) -> int:
-        with self.store._use("read the ledger") as conn:
-            row = conn.execute("SELECT max(idx) FROM ledger_leaves").fetchone()
-        return 0 if row is None or row[0] is None else int(row[0]) + 1
+        return self.store.log_size()
 
     def checkpoints(self) -> list[tuple[int, str]]:
         """``(row id, signed note)`` of every kept checkpoint, oldest first."""
-        with self.store._use("read the ledger") as conn:
-            rows = conn.execute("SELECT id, note FROM ledger_checkpoints ORDER BY id").fetchall()
-        return [(int(i), str(n)) for i, n in rows]
+        return self.store.log_checkpoints()
 
     def _hashes(self) -> list[bytes]:
         return [h for _, _, h in self.leaves()]
@@ -340,20 +263,15 @@ class Ledger:
         )
         if pre.problems:
             return res
-        with self.store._write("make a checkpoint") as conn:
-            leaves = [
-                (int(i), int(e), bytes(h))
-                for i, e, h in conn.execute(
-                    "SELECT idx, exchange, hash FROM ledger_leaves ORDER BY idx"
-                ).fetchall()
-            ]
+        with self.store.log_transaction("make a checkpoint") as tx:
+            leaves = [(leaf.index, leaf.exchange, leaf.hash) for leaf in tx.leaves()]
             hashes = [h for _, _, h in leaves]
             if len(hashes) < pre.size or merkle.root(hashes[: pre.size]) != pre.root:
                 res.problems.append("the log changed while it was being checked; run again")
                 return res
             for pos, (idx, ex_id, h) in enumerate(leaves[pre.size :], pre.size):
                 # logged meanwhile (by a capture): check them too
-                if idx != pos or exchange_leaf_hash(_read_exchange(conn, ex_id)) != h:
+                if idx != pos or exchange_leaf_hash(tx.exchange(ex_id)) != h:
                     res.problems.append(f"leaf {idx} (exchange {ex_id}) does not match its record")
                     return res
             adoptions = list(pre.adoptions)
@@ -361,15 +279,10 @@ class Ledger:
                 first = len(hashes)
                 items: list[tuple[int, bytes]] = []
                 for ex_id in pre.pending:
-                    if conn.execute(
-                        "SELECT 1 FROM ledger_leaves WHERE exchange = ?", (ex_id,)
-                    ).fetchone():
+                    if tx.has_leaf(ex_id):
                         continue
-                    idx = append_exchange(conn, ex_id, index=first + len(items))
-                    (h,) = conn.execute(
-                        "SELECT hash FROM ledger_leaves WHERE idx = ?", (idx,)
-                    ).fetchone()
-                    items.append((ex_id, bytes(h)))
+                    leaf = tx.append(ex_id)  # at first + len(items): nothing else appends
+                    items.append((ex_id, leaf.hash))
                 if items:
                     adoptions.append(Adoption(first, len(items), adoption_digest(items)))
                     hashes += [h for _, h in items]
@@ -382,11 +295,7 @@ class Ledger:
                 note = sign_note(cp.text(), signers)
             except NoteError as exc:
                 raise UsageError(str(exc)) from exc
-            conn.execute(
-                "INSERT INTO ledger_checkpoints(origin, size, root, note, created) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (origin, cp.size, cp.root, note, time.time()),
-            )
+            tx.add_checkpoint(origin, cp.size, cp.root, note)
         res.note, res.size = note, cp.size
         return res
 
@@ -412,7 +321,7 @@ class Ledger:
         index = next((i for i, e, _ in leaves if e == exchange_id), None)
         if index is None:
             raise NotFound(
-                f"exchange {exchange_id} is not in the log of {self.store.root} (captured "
+                f"exchange {exchange_id} is not in the log of {self.store.label} (captured "
                 "before the ledger existed? run: promptwitness ledger checkpoint)"
             )
         hashes = [h for _, _, h in leaves]
@@ -454,20 +363,14 @@ class Ledger:
 
     def _records(self, rep: VerifyReport) -> tuple[dict[int, StoredExchange], set[int]]:
         """Every exchange record; one that cannot even be decoded is a problem."""
-        from promptwitness.store.db import Store
-
-        with self.store._use("read the exchanges") as conn:
-            rows = conn.execute(f"SELECT {Store._COLUMNS} FROM exchanges ORDER BY id").fetchall()  # noqa: S608 - a constant column list
         records: dict[int, StoredExchange] = {}
         damaged: set[int] = set()
-        for row in rows:
-            try:
-                x = Store._exchange(row)
-            except (ValueError, TypeError, KeyError) as exc:
-                damaged.add(int(row[0]))
+        for ex_id, x in self.store.log_records():
+            if isinstance(x, str):
+                damaged.add(ex_id)
                 rep.problems.append(
-                    f"exchange {row[0]}: its record cannot be read ({type(exc).__name__}): it "
-                    "was changed after it was logged"
+                    f"exchange {ex_id}: its record cannot be read ({x}): it was changed after "
+                    "it was logged"
                 )
                 continue
             records[x.id] = x
@@ -490,7 +393,6 @@ class Ledger:
         skipped), and what no such checkpoint covers is ``unsigned``.
         """
         from promptwitness.ledger.note import NoteError, open_note, parse_checkpoint, parse_note
-        from promptwitness.store import blobs
 
         rep = VerifyReport(signatures_checked=bool(trusted))
         origin = self.origin()
@@ -671,26 +573,22 @@ class Ledger:
             wanted.setdefault(x.request_sha256, (x.id, "request", x.request_size))
             wanted.setdefault(x.response_sha256, (x.id, "response", x.response_size))
         for sha, (ex_id, which, size) in sorted(wanted.items(), key=lambda kv: kv[1]):
-            with self.store._use("read a blob") as conn:
-                row = conn.execute(
-                    "SELECT size, data, compression FROM blobs WHERE sha256 = ?", (sha,)
-                ).fetchone()
-            if row is None:
-                rep.problems.append(
-                    f"blob {sha} ({which} body of exchange {ex_id}) is missing from the store"
-                )
-                continue
             try:
-                raw = blobs.decode(sha, int(row[0]), bytes(row[1]), str(row[2]), str(self.store))
-            except StoreError:
+                stored = self.store.blob_check(sha)
+            except Damaged:
                 rep.problems.append(
                     f"blob {sha} ({which} body of exchange {ex_id}) was changed: its bytes no "
                     "longer hash to its SHA-256"
                 )
                 continue
-            if len(raw) != size:
+            if stored is None:
                 rep.problems.append(
-                    f"blob {sha} ({which} body of exchange {ex_id}) has {len(raw)} bytes, "
+                    f"blob {sha} ({which} body of exchange {ex_id}) is missing from the store"
+                )
+                continue
+            if stored != size:
+                rep.problems.append(
+                    f"blob {sha} ({which} body of exchange {ex_id}) has {stored} bytes, "
                     f"the record says {size}"
                 )
             rep.blobs += 1

@@ -537,7 +537,7 @@ class Session:
             verdict=v,
             started=self.started,
             finished=time.time(),
-            store_root=str(self.store.root),
+            store_root=self.store.label,
             egress=r.egress,
             hermetic=hermetic,
             clock=r.clock,

@@ -191,5 +191,5 @@ def diff_report(
         b=_evidence(store, xb, exchange_key(xb)),
         changes=tuple((d, tuple(classify(d))) for d in diffs)
         + tuple((d, tuple(cs)) for d, cs in forms),
-        store_root=str(store.root),
+        store_root=store.label,
     )

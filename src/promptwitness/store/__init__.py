@@ -1,22 +1,28 @@
-"""The capture store (IO edge): SQLite rows and content-addressed zstd blobs.
+"""The capture store (IO edge): exchange rows, content-addressed zstd blobs, the log.
 
-See ``store.db`` for the rules; ``store.schema`` holds the migrations.
+See ``store.db`` for the rules; ``store.sqlite`` (the embedded default, migrations in
+``store.schema``) and ``store.postgres`` (a database shared by gateway replicas) are its
+two backends.
 """
 
 from promptwitness.store.db import (
     DB_NAME,
+    LogLeaf,
     RunRecord,
     Store,
     StoredExchange,
     StoreStats,
     default_store_dir,
+    default_store_location,
 )
 
 __all__ = [
     "DB_NAME",
+    "LogLeaf",
     "RunRecord",
     "Store",
     "StoreStats",
     "StoredExchange",
     "default_store_dir",
+    "default_store_location",
 ]

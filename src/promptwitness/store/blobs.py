@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import zstandard
 
-from promptwitness.errors import StoreError
+from promptwitness.errors import Damaged, StoreError
 
 LEVEL = 3
 ZSTD = "zstd"
@@ -80,7 +80,7 @@ def decode(sha: str, size: int, data: bytes, compression: str, where: str) -> by
         try:
             raw = _decompressor().decompress(data, max_output_size=max(size, 1))
         except zstandard.ZstdError as exc:
-            raise StoreError(
+            raise Damaged(
                 f"blob {sha} in {where} cannot be decompressed ({exc}); the store is damaged: "
                 "save what is still readable with 'promptwitness export --har FILE' (it lists "
                 "what it cannot read) and 'promptwitness import --har FILE' into a fresh store"
@@ -93,7 +93,7 @@ def decode(sha: str, size: int, data: bytes, compression: str, where: str) -> by
             "does not know: upgrade promptwitness"
         )
     if len(raw) != size or sha256_hex(raw) != sha:
-        raise StoreError(
+        raise Damaged(
             f"blob {sha} in {where} does not match its SHA-256 (the store is damaged or was "
             "edited); save what is still readable with 'promptwitness export --har FILE' (it "
             "lists what it cannot read) and 'promptwitness import --har FILE' into a fresh store"

@@ -1,4 +1,4 @@
-"""The capture store: one SQLite file plus content-addressed zstd blobs (IO edge).
+"""The capture store: exchange rows, content-addressed zstd blobs and the provenance log.
 
 Rules:
 - Raw bytes are the truth: request and response bodies are stored byte-exact as blobs
@@ -6,10 +6,17 @@ Rules:
   duplicates. Every parsed view (protocol, parse error) is derived and stored beside them.
 - Nothing secret reaches this module: ``add`` expects an exchange that already went
   through ``capture.redact.Redactor``.
+- The store owns its log: every exchange's leaf (``ledger.record``) is appended in the
+  transaction that inserts the exchange, at the next dense index; the log's tables are
+  read and written only here (``ledger.log.Ledger`` signs, proves and verifies through
+  the methods of the "the log" section).
+- Two backends, one contract (``store.backend``): an SQLite file in a directory (the
+  embedded default, ``store.sqlite``) or a PostgreSQL database shared by many gateway
+  replicas (``store.postgres``), chosen by ``Store.open``'s location.
 - One connection, guarded by a lock: any thread may call any method (the capture
-  server writes from one writer thread). WAL mode lets other processes read meanwhile.
-- Every sqlite3 / zstd / OS error leaves this module as ``StoreError`` (or ``NotFound``)
-  with a message that says what to do.
+  server writes from one writer thread).
+- Every database / zstd / OS error leaves this module as ``StoreError`` (or
+  ``NotFound``) with a message that says what to do.
 - Cheap on repeats: ``add_many`` writes a batch in one transaction; a blob already in
   the store is neither compressed nor inserted again (an in-memory set of the blob
   hashes this handle has seen committed saves even the lookup); the request's
@@ -22,13 +29,12 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import sqlite3
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -36,8 +42,13 @@ from typing import Any
 import platformdirs
 
 from promptwitness.errors import NotFound, StoreError
-from promptwitness.ledger import log as ledger_log
-from promptwitness.ledger.record import headers_json
+from promptwitness.ledger import merkle
+from promptwitness.ledger.record import (
+    exchange_leaf_hash,
+    headers_json,
+    leaf_data_spliced,
+    record_json,
+)
 from promptwitness.model import CapturedExchange, RawRequest
 from promptwitness.model import iso_time as iso_time
 from promptwitness.protocols.encoding import (
@@ -47,11 +58,10 @@ from promptwitness.protocols.encoding import (
     decode_body,
     parse_codings,
 )
-from promptwitness.store import blobs, schema
+from promptwitness.store import blobs, postgres
+from promptwitness.store.backend import Backend
+from promptwitness.store.sqlite import DB_NAME, ENV_VAR, SqliteBackend
 
-DB_NAME = "promptwitness.sqlite3"
-ENV_VAR = "PROMPTWITNESS_STORE"
-BUSY_TIMEOUT_S = 10.0
 CLASSIFY_CACHE = 1024  # (method, target, request SHA-256) -> (protocol, parse error)
 SHA_MEMO = 16  # bytes objects whose hash is remembered (by identity)
 SHA_MEMO_MIN = 4096  # smaller ones are hashed again (cheaper than the lookup's lock)
@@ -61,13 +71,27 @@ KNOWN_BLOBS_MAX = 1 << 20  # hashes remembered as stored; forgotten all at once 
 
 Headers = tuple[tuple[str, str], ...]
 
+__all__ = ["DB_NAME", "ENV_VAR", "LogLeaf", "RunRecord", "Store", "StoreStats", "StoredExchange"]
 
-def default_store_dir() -> Path:
-    """``$PROMPTWITNESS_STORE`` if set, else the per-user data directory's ``store``."""
+
+def default_store_location() -> Path | str:
+    """``$PROMPTWITNESS_STORE`` if set (a directory, or a ``postgresql://`` URL), else
+    the per-user data directory's ``store``."""
     env = os.environ.get(ENV_VAR)
     if env:
-        return Path(env).expanduser()
+        return env if postgres.is_url(env) else Path(env).expanduser()
     return platformdirs.user_data_path("promptwitness") / "store"
+
+
+def default_store_dir() -> Path:
+    """The default store's directory (an SQLite store; see ``default_store_location``)."""
+    location = default_store_location()
+    if isinstance(location, str):
+        raise StoreError(
+            f"${ENV_VAR} names a PostgreSQL store ({postgres.redact_url(location)}), not a "
+            "directory"
+        )
+    return location
 
 
 # -- values -----------------------------------------------------------------------------
@@ -212,19 +236,6 @@ def new_run_id(now: float | None = None) -> str:
     return stamp + "".join(secrets.choice(_CROCKFORD) for _ in range(4))
 
 
-def _enc_text(s: str | None) -> str | bytes | None:
-    """Text for a TEXT column. Strings holding lone surrogates (undecodable bytes that
-    the HTTP layer kept with ``surrogateescape``) cannot be UTF-8 text; they are stored
-    as their original bytes instead, so nothing is lost."""
-    if s is None:
-        return None
-    try:
-        s.encode("utf-8")
-    except UnicodeEncodeError:
-        return s.encode("utf-8", "surrogateescape")
-    return s
-
-
 def _dec_text(v: object) -> str | None:
     if v is None:
         return None
@@ -248,33 +259,6 @@ def _coding_from_json(v: object) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _map_error(exc: BaseException, path: Path, doing: str) -> StoreError:
-    msg = str(exc)
-    low = msg.lower()
-    if isinstance(exc, sqlite3.DatabaseError) and (
-        "not a database" in low or "malformed" in low or "file is encrypted" in low
-    ):
-        return StoreError(
-            f"{path} is not a promptwitness store (not an SQLite database, or damaged: {msg}). "
-            "Move the file away, or use another store with --store DIR or $PROMPTWITNESS_STORE"
-        )
-    if "locked" in low or "busy" in low:
-        return StoreError(
-            f"the store {path} is busy (another process holds its write lock) while trying to "
-            f"{doing}; try again when the other promptwitness has finished"
-        )
-    if "readonly" in low or "read-only" in low or "unable to open" in low or "permission" in low:
-        return StoreError(
-            f"cannot {doing}: the store {path} cannot be opened for writing ({msg}); check the "
-            "permissions of the file and its directory, or use --store DIR"
-        )
-    if "disk is full" in low or "disk i/o" in low or "no space" in low:
-        return StoreError(f"cannot {doing} in {path}: {msg}; free some disk space and retry")
-    if isinstance(exc, sqlite3.ProgrammingError) and "closed" in low:
-        return StoreError(f"cannot {doing}: the store {path} is already closed")
-    return StoreError(f"cannot {doing} in the store {path}: {msg}")
-
-
 def _classify(ex: CapturedExchange) -> tuple[str | None, str | None]:
     """``(protocol, parse_error)`` of the request, from the protocol registry."""
     from promptwitness.protocols import parse_request
@@ -290,17 +274,32 @@ def _classify(ex: CapturedExchange) -> tuple[str | None, str | None]:
 # -- the store --------------------------------------------------------------------------
 
 
-class Store:
-    """A capture store on disk. Open with ``Store.open(root)``; use as a context manager."""
+@dataclass(frozen=True)
+class LogLeaf:
+    """One leaf of the store's log: its index, its exchange, its RFC 9162 hash."""
 
-    root: Path
-    path: Path
+    index: int
+    exchange: int
+    hash: bytes
+
+
+class Store:
+    """A capture store. Open with ``Store.open(location)``; use as a context manager."""
+
     readonly: bool = False  # opened with ``Store.open(..., readonly=True)``
 
-    def __init__(self, root: Path, path: Path, conn: sqlite3.Connection) -> None:
-        self.root = root
-        self.path = path
-        self._conn = conn
+    def __init__(self, backend: Backend, *, readonly: bool = False) -> None:
+        self._db = backend
+        self.readonly = readonly
+        self.backend = backend.name
+        self.location = backend.location  # reopens it; may hold a password: never print
+        self.where = backend.where  # names it in messages
+        # what a user passes as --store to reach it again (a directory, or the URL without
+        # its password): what reports and printed commands show
+        self.label = str(backend.root) if isinstance(backend, SqliteBackend) else backend.where
+        # An SQLite store's directory and database file (None for PostgreSQL).
+        self.root: Path | None = backend.root if isinstance(backend, SqliteBackend) else None
+        self.path: Path | None = backend.path if isinstance(backend, SqliteBackend) else None
         self._lock = threading.RLock()
         self._closed = False
         self._salt: bytes | None = None
@@ -316,153 +315,36 @@ class Store:
     @classmethod
     def open(
         cls,
-        root: str | os.PathLike[str] | None = None,
+        location: str | os.PathLike[str] | None = None,
         *,
         create: bool = True,
         readonly: bool = False,
     ) -> Store:
-        """Open (creating if needed) the store in directory ``root``.
+        """Open (creating if needed) the store at ``location``: a directory (an SQLite
+        store) or a ``postgresql://`` URL (a PostgreSQL store; the database must exist,
+        its tables are created on first use).
 
-        ``None`` means ``default_store_dir()``. The directory is created with mode 0700
-        and the database file with mode 0600. ``create=False``: a missing store is an
-        error ("no store at ..."), never a new empty one. ``readonly=True`` (implies
-        ``create=False``): nothing is written, not even beside the database (see
-        ``_open_readonly``).
+        ``None`` means ``default_store_location()``. An SQLite store's directory is
+        created with mode 0700 and its database file with mode 0600. ``create=False``: a
+        missing store is an error ("no store at ..."), never a new empty one.
+        ``readonly=True`` (implies ``create=False``): nothing is written (an SQLite store
+        is opened so that not even a file beside it is written).
         """
-        base = Path(root).expanduser() if root is not None else default_store_dir()
-        if base.exists() and not base.is_dir():
-            raise StoreError(
-                f"the store {base} is a file, not a directory: pass the directory that holds "
-                f"{DB_NAME} (--store DIR or $PROMPTWITNESS_STORE)"
-            )
-        if readonly or not create:
-            if not (base / DB_NAME).is_file():
-                raise StoreError(
-                    f"no store at {base} (no {DB_NAME} there): check --store DIR or "
-                    f"${ENV_VAR}; `promptwitness record`, `serve` or `probe` create a store"
-                )
-            if readonly:
-                return cls._open_readonly(base, base / DB_NAME)
-        try:
-            if not base.is_dir():
-                base.mkdir(parents=True, mode=0o700, exist_ok=True)
-                os.chmod(base, 0o700)
-            path = base / DB_NAME
-            if path.is_dir():
-                raise StoreError(f"{path} is a directory; move it away or use --store DIR")
-            try:
-                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-            except FileExistsError:
-                pass
-            else:
-                os.close(fd)
-        except OSError as exc:
-            raise StoreError(
-                f"cannot create the store {base}: {exc.strerror or exc}; choose a writable "
-                "directory with --store DIR or $PROMPTWITNESS_STORE"
-            ) from exc
-        try:
-            conn = sqlite3.connect(
-                str(path),
-                timeout=BUSY_TIMEOUT_S,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-        except sqlite3.Error as exc:
-            raise _map_error(exc, path, "open the store") from exc
-        try:
-            cls._setup(conn, path)
-        except sqlite3.Error as exc:
-            conn.close()
-            raise _map_error(exc, path, "open the store") from exc
-        except BaseException:
-            conn.close()
-            raise
-        return cls(base, path, conn)
-
-    @classmethod
-    def _open_readonly(cls, base: Path, path: Path) -> Store:
-        """Open for reading only, writing no file at all (read-only media, a copy kept as
-        evidence): SQLite's ``immutable=1``, unless a write-ahead log holds transactions
-        not yet in the database file (a writer is at work, or stopped without closing
-        the store): then ``mode=ro``, which reads them (with the log's ``-shm`` index)."""
-        wal = path.with_name(path.name + "-wal")
-        try:
-            live = wal.stat().st_size > 0
-        except OSError:
-            live = False
-        uri = path.absolute().as_uri() + ("?mode=ro" if live else "?mode=ro&immutable=1")
-        conn: sqlite3.Connection | None = None
-        try:
-            conn = sqlite3.connect(
-                uri,
-                uri=True,
-                timeout=BUSY_TIMEOUT_S,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-            conn.execute("PRAGMA query_only = ON")
-            found = schema.user_version(conn)
-        except sqlite3.Error as exc:
-            if conn is not None:
-                conn.close()
-            mapped = _map_error(exc, path, "read the store")
-            if "not a promptwitness store" in str(mapped):
-                raise mapped from exc
-            hint = (
-                f" (its write-ahead log {wal.name} needs {path.name}-shm beside it, which "
-                "cannot be created here: copy the store to writable storage)"
-                if live
-                else ""
-            )
-            raise StoreError(f"cannot open the store {path} read-only: {exc}{hint}") from exc
-        if found != schema.schema_version():
-            conn.close()
-            if found > schema.schema_version():
-                raise schema.too_new(found, str(path))
-            if found == 0:
-                raise StoreError(f"no store at {base} ({path} is empty)")
-            raise StoreError(
-                f"the store {path} has schema version {found}; reading it needs version "
-                f"{schema.schema_version()}: open it once with a command that writes (e.g. "
-                "`promptwitness ledger checkpoint`) to upgrade it"
-            )
-        store = cls(base, path, conn)
-        store.readonly = True
-        return store
-
-    @staticmethod
-    def _setup(conn: sqlite3.Connection, path: Path) -> None:
-        conn.execute("PRAGMA foreign_keys = ON")
-        # Reading the version first surfaces "not a database" and "too new" before we write.
-        found = schema.user_version(conn)
-        if found > schema.schema_version():
-            raise schema.too_new(found, str(path))
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        schema.migrate(conn, str(path))
-        have = {r[0] for r in conn.execute("SELECT key FROM meta")}
-        if not {"salt", "store_id", "created"} <= have:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                ins = "INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)"
-                conn.execute(ins, ("salt", secrets.token_bytes(32)))
-                conn.execute(ins, ("store_id", secrets.token_hex(16)))
-                conn.execute(ins, ("created", iso_time(time.time())))
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+        where = default_store_location() if location is None else location
+        if postgres.is_url(where):
+            pg = postgres.PostgresBackend.open(str(where), create=create, readonly=readonly)
+            return cls(pg, readonly=readonly)
+        base = Path(where).expanduser()
+        return cls(SqliteBackend.open(base, create=create, readonly=readonly), readonly=readonly)
 
     def close(self) -> None:
         with self._lock:
             if not self._closed:
                 self._closed = True
                 try:
-                    self._conn.close()
-                except sqlite3.Error as exc:  # pragma: no cover - close rarely fails
-                    raise _map_error(exc, self.path, "close the store") from exc
+                    self._db.close()
+                except self._db.errors as exc:  # pragma: no cover - close rarely fails
+                    raise self._db.map_error(exc, "close the store") from exc
 
     def __enter__(self) -> Store:
         return self
@@ -476,53 +358,50 @@ class Store:
         self.close()
 
     def __repr__(self) -> str:
-        return f"Store({str(self.root)!r})"
+        return f"Store({self.where!r})"
+
+    def __str__(self) -> str:
+        return self.where
 
     # plumbing
 
     @contextmanager
-    def _use(self, doing: str) -> Iterator[sqlite3.Connection]:
-        """The connection, under the lock, with errors mapped."""
+    def _use(self, doing: str) -> Iterator[Backend]:
+        """The database, under the lock, with errors mapped."""
         with self._lock:
             if self._closed:
-                raise StoreError(f"cannot {doing}: the store {self.path} is already closed")
+                raise StoreError(f"cannot {doing}: the store {self.where} is already closed")
             try:
-                yield self._conn
-            except sqlite3.Error as exc:
-                raise _map_error(exc, self.path, doing) from exc
+                yield self._db
+            except self._db.errors as exc:
+                raise self._db.map_error(exc, doing) from exc
 
     @contextmanager
-    def _write(self, doing: str) -> Iterator[sqlite3.Connection]:
-        """One write transaction (``BEGIN IMMEDIATE`` … ``COMMIT``)."""
-        with self._use(doing) as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+    def _write(self, doing: str) -> Iterator[Backend]:
+        """One write transaction."""
+        with self._use(doing) as db, db.write():
+            yield db
 
     # meta and runs
 
     def salt(self) -> bytes:
         """The store's random secret for credential fingerprints (created once)."""
         if self._salt is None:
-            with self._use("read the store's salt") as conn:
-                row = conn.execute("SELECT value FROM meta WHERE key = 'salt'").fetchone()
-            if row is None or not isinstance(row[0], bytes) or len(row[0]) < 16:
+            with self._use("read the store's salt") as db:
+                row = db.execute("SELECT value FROM meta WHERE key = 'salt'").fetchone()
+            salt = None if row is None else self._db.salt(row[0])
+            if salt is None:
                 raise StoreError(
-                    f"the store {self.path} has no valid salt (damaged or edited); "
+                    f"the store {self.where} has no valid salt (damaged or edited); "
                     "use a fresh store with --store DIR"
                 )
-            self._salt = bytes(row[0])
+            self._salt = salt
         return self._salt
 
     def meta(self) -> dict[str, Any]:
         """The store's ``meta`` table (the salt left out)."""
-        with self._use("read the store's metadata") as conn:
-            rows = conn.execute("SELECT key, value FROM meta WHERE key != 'salt'").fetchall()
+        with self._use("read the store's metadata") as db:
+            rows = db.execute("SELECT key, value FROM meta WHERE key != 'salt'").fetchall()
         return {str(k): v for k, v in rows}
 
     def begin_run(
@@ -534,43 +413,43 @@ class Store:
         for _ in range(8):
             run = new_run_id()
             try:
-                with self._write("start a run") as conn:
-                    conn.execute(
+                with self._write("start a run") as db:
+                    db.execute(
                         "INSERT INTO runs(id, kind, command, started, meta) VALUES (?, ?, ?, ?, ?)",
-                        (run, kind, _enc_text(cmd), time.time(), _enc_text(meta_json)),
+                        (run, kind, db.text(cmd), time.time(), db.text(meta_json)),
                     )
             except StoreError as exc:
-                if isinstance(exc.__cause__, sqlite3.IntegrityError):
+                if exc.__cause__ is not None and self._db.is_conflict(exc.__cause__):
                     continue  # the same id in the same millisecond: draw again
                 raise
             return run
-        raise StoreError(f"cannot allocate a new run id in {self.path}")  # pragma: no cover
+        raise StoreError(f"cannot allocate a new run id in {self.where}")  # pragma: no cover
 
     def end_run(self, run: str, exit_code: int | None) -> None:
-        with self._write("end a run") as conn:
-            cur = conn.execute(
+        with self._write("end a run") as db:
+            cur = db.execute(
                 "UPDATE runs SET ended = ?, exit_code = ? WHERE id = ?",
                 (time.time(), exit_code, run),
             )
             if cur.rowcount == 0:
-                raise NotFound(f"no run {run} in store {self.root}")
+                raise NotFound(f"no run {run} in store {self.label}")
 
     def runs(self) -> list[RunRecord]:
-        with self._use("list runs") as conn:
-            rows = conn.execute(
+        with self._use("list runs") as db:
+            rows = db.execute(
                 "SELECT id, kind, command, started, ended, exit_code, meta FROM runs "
                 "ORDER BY started, id"
             ).fetchall()
         return [self._run(r) for r in rows]
 
     def run(self, id: str) -> RunRecord:
-        with self._use("read a run") as conn:
-            row = conn.execute(
+        with self._use("read a run") as db:
+            row = db.execute(
                 "SELECT id, kind, command, started, ended, exit_code, meta FROM runs WHERE id = ?",
                 (id,),
             ).fetchone()
         if row is None:
-            raise NotFound(f"no run {id} in store {self.root}")
+            raise NotFound(f"no run {id} in store {self.label}")
         return self._run(row)
 
     @staticmethod
@@ -591,47 +470,44 @@ class Store:
     def add(self, ex: CapturedExchange) -> int:
         """Store one (already redacted) exchange; returns its id.
 
-        Blobs and row are written in one transaction. The protocol and parse error are
-        computed here from the request bytes.
+        Blobs, row and log leaf are written in one transaction. The protocol and parse
+        error are computed here from the request bytes.
         """
         return self.add_many((ex,))[0]
 
     def add_many(self, exchanges: Iterable[CapturedExchange]) -> list[int]:
         """Store (already redacted) exchanges in one transaction; returns their ids, in
-        order. All or nothing: if one cannot be stored, none is."""
+        order. All or nothing: if one cannot be stored, none is. Each gets its log leaf
+        at the next index, in the same transaction."""
         prepared = [self._prepare(ex) for ex in exchanges]
         if not prepared:
             return []
         ids: list[int] = []
         new_blobs: set[str] = set()
         runs: set[str] = set()
-        with self._write("store an exchange" if len(prepared) == 1 else "store exchanges") as conn:
-            leaf = ledger_log.next_index(conn)
-            for ex, row, bodies in prepared:
-                for sha, data in bodies:
+        with self._write("store an exchange" if len(prepared) == 1 else "store exchanges") as db:
+            leaf = _log_size(db)
+            for item in prepared:
+                for sha, data in item.bodies:
                     if sha not in self._known_blobs and sha not in new_blobs:
-                        self._put(conn, sha, data)
+                        self._put(db, sha, data)
                         new_blobs.add(sha)
-                if ex.run is not None and ex.run not in runs:
+                run = item.record.run
+                if run is not None and run not in runs:
                     # An exchange may name a run nobody began (a test, a foreign tool):
                     # keep the capture and record the run rather than refuse it.
-                    conn.execute(
-                        "INSERT OR IGNORE INTO runs(id, kind, started) VALUES (?, 'adhoc', ?)",
-                        (ex.run, float(ex.started)),
+                    db.execute(
+                        "INSERT INTO runs(id, kind, started) VALUES (?, 'adhoc', ?) "
+                        "ON CONFLICT DO NOTHING",
+                        (run, item.record.started),
                     )
-                    runs.add(ex.run)
-                cur = conn.execute(
-                    "INSERT INTO exchanges(run, started, duration, mode, method, scheme, host, "
-                    "target, http_version, request_headers, request_sha256, request_size, "
-                    "status, response_headers, response_sha256, response_size, protocol, "
-                    "parse_error, error, upstream, client, redactions, request_coding) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    row,
+                    runs.add(run)
+                (exchange_id,) = db.execute(_INSERT_EXCHANGE, item.row).fetchone()
+                ids.append(int(exchange_id))
+                db.execute(
+                    "INSERT INTO ledger_leaves(idx, exchange, hash) VALUES (?, ?, ?)",
+                    (leaf, ids[-1], item.leaf_hash(ids[-1])),
                 )
-                assert cur.lastrowid is not None
-                ids.append(int(cur.lastrowid))
-                # its provenance leaf, in the same transaction
-                ledger_log.append_exchange(conn, ids[-1], row, index=leaf)
                 leaf += 1
             if len(self._known_blobs) + len(new_blobs) > KNOWN_BLOBS_MAX:
                 self._known_blobs.clear()
@@ -639,46 +515,74 @@ class Store:
         self._known_blobs |= new_blobs
         return ids
 
-    def _prepare(
-        self, ex: CapturedExchange
-    ) -> tuple[CapturedExchange, tuple[Any, ...], tuple[tuple[str, bytes], ...]]:
-        """The row of one exchange and its two bodies with their hashes (no database)."""
+    def _prepare(self, ex: CapturedExchange) -> _Prepared:
+        """The row of one exchange, its record and its two bodies with their hashes."""
         req_body = bytes(ex.request_body)
         resp_body = bytes(ex.response_body)
         req_sha = self._sha(req_body)
         resp_sha = self._sha(resp_body)
         protocol, parse_error = self._classify(ex, req_sha)
+        record = StoredExchange(
+            id=0,  # given by the database
+            run=ex.run,
+            started=float(ex.started),
+            duration=float(ex.duration) if ex.duration is not None else None,
+            mode=ex.mode,
+            method=ex.method,
+            scheme=ex.scheme,
+            host=ex.host,
+            target=ex.target,
+            http_version=ex.http_version,
+            request_headers=(),  # below, as the log's own text
+            request_sha256=req_sha,
+            request_size=len(req_body),
+            status=ex.status,
+            response_headers=(),
+            response_sha256=resp_sha,
+            response_size=len(resp_body),
+            protocol=protocol,
+            parse_error=parse_error,
+            error=ex.error,
+            upstream=ex.upstream,
+            client=ex.client,
+            redactions=tuple(ex.redactions),
+            request_coding=ex.request_coding,
+        )
+        # the headers as the log's leaf writes them (compact, ASCII: escapes keep any
+        # lone surrogate exact): the column holds this text, and the leaf splices it in
+        req_headers = headers_json(ex.request_headers)
+        resp_headers = headers_json(ex.response_headers)
+        text = self._db.text
         row = (
-            ex.run,
-            float(ex.started),
-            float(ex.duration) if ex.duration is not None else None,
-            ex.mode,
-            _enc_text(ex.method),
-            ex.scheme,
-            _enc_text(ex.host),
-            _enc_text(ex.target),
-            ex.http_version,
-            # headers as the ledger leaf writes them (compact, ASCII: escapes keep any
-            # lone surrogate exact), so the leaf splices this text in as it is
-            headers_json(ex.request_headers),
+            record.run,
+            record.started,
+            record.duration,
+            record.mode,
+            text(record.method),
+            record.scheme,
+            text(record.host),
+            text(record.target),
+            record.http_version,
+            req_headers,
             req_sha,
-            len(req_body),
-            ex.status,
-            headers_json(ex.response_headers),
+            record.request_size,
+            record.status,
+            resp_headers,
             resp_sha,
-            len(resp_body),
+            record.response_size,
             protocol,
-            _enc_text(parse_error),
-            _enc_text(ex.error),
-            _enc_text(ex.upstream),
-            _enc_text(ex.client),
-            json.dumps(list(ex.redactions)),
-            # last: the ledger reads the columns before it by position
+            text(parse_error),
+            text(record.error),
+            text(record.upstream),
+            text(record.client),
+            json.dumps(list(record.redactions)),
             None
             if ex.request_coding is None
-            else _enc_text(json.dumps(ex.request_coding, ensure_ascii=False, sort_keys=True)),
+            else text(json.dumps(ex.request_coding, ensure_ascii=False, sort_keys=True)),
         )
-        return ex, row, ((req_sha, req_body), (resp_sha, resp_body))
+        return _Prepared(
+            record, req_headers, resp_headers, row, ((req_sha, req_body), (resp_sha, resp_body))
+        )
 
     def _sha(self, data: bytes) -> str:
         """SHA-256 of ``data``, remembered for the last few large bytes *objects*: the
@@ -716,36 +620,31 @@ class Store:
         return outcome
 
     @staticmethod
-    def _put(conn: sqlite3.Connection, sha: str, data: bytes) -> None:
+    def _put(db: Backend, sha: str, data: bytes) -> None:
         # Compress only large bytes not stored yet: a repeated large body costs a lookup,
         # not zstd. A small one (a streamed answer, new every time) is compressed and
         # inserted straight away: that costs less than the lookup.
         if (
             len(data) < PUT_LOOKUP_MIN
-            or conn.execute("SELECT 1 FROM blobs WHERE sha256 = ?", (sha,)).fetchone() is None
+            or db.execute("SELECT 1 FROM blobs WHERE sha256 = ?", (sha,)).fetchone() is None
         ):
             b = blobs.encode(data, sha)
-            conn.execute(
-                "INSERT OR IGNORE INTO blobs(sha256, size, data, compression) VALUES (?, ?, ?, ?)",
+            db.execute(
+                "INSERT INTO blobs(sha256, size, data, compression) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
                 (b.sha256, b.size, b.data, b.compression),
             )
 
     def put_blob(self, data: bytes) -> str:
         """Store ``data`` as a blob (once); returns its SHA-256."""
         sha = blobs.sha256_hex(data)
-        with self._write("store a blob") as conn:
-            self._put(conn, sha, bytes(data))
+        with self._write("store a blob") as db:
+            self._put(db, sha, bytes(data))
         return sha
-
-    _COLUMNS = (
-        "id, run, started, duration, mode, method, scheme, host, target, http_version, "
-        "request_headers, request_sha256, request_size, status, response_headers, "
-        "response_sha256, response_size, protocol, parse_error, error, upstream, client, "
-        "redactions, request_coding"
-    )
 
     @staticmethod
     def _exchange(r: Sequence[Any]) -> StoredExchange:
+        """A row of ``_COLUMNS`` as read back (either backend: text or bytes columns)."""
         return StoredExchange(
             id=int(r[0]),
             run=r[1],
@@ -775,7 +674,7 @@ class Store:
 
     def exchanges(self, run: str | None = None, limit: int | None = None) -> list[StoredExchange]:
         """Exchanges in id order, of one run or all; ``limit`` keeps the most recent ones."""
-        sql = f"SELECT {self._COLUMNS} FROM exchanges"  # noqa: S608 - a constant column list
+        sql = f"SELECT {_COLUMNS} FROM exchanges"  # noqa: S608 - a constant column list
         args: list[Any] = []
         if run is not None:
             sql += " WHERE run = ?"
@@ -784,8 +683,8 @@ class Store:
         if limit is not None:
             sql += " LIMIT ?"
             args.append(max(0, int(limit)))
-        with self._use("list exchanges") as conn:
-            rows = conn.execute(sql, args).fetchall()
+        with self._use("list exchanges") as db:
+            rows = db.execute(sql, args).fetchall()
         return [self._exchange(r) for r in reversed(rows)]
 
     def iter_exchanges(
@@ -799,6 +698,18 @@ class Store:
         """Every exchange in id order, streamed ``batch`` rows at a time (bounded memory
         on any store size): those with ``since <= started < until`` and an id above
         ``after_id``. The lock is held per batch, not across the iteration."""
+        for rows in self._batches(since=since, until=until, after_id=after_id, batch=batch):
+            for r in rows:
+                yield self._exchange(r)
+
+    def _batches(
+        self,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        after_id: int = 0,
+        batch: int = 1000,
+    ) -> Iterator[list[Any]]:
         where = ["id > ?"]
         bounds: list[Any] = []
         if since is not None:
@@ -808,37 +719,37 @@ class Store:
             where.append("started < ?")
             bounds.append(float(until))
         sql = (
-            f"SELECT {self._COLUMNS} FROM exchanges WHERE {' AND '.join(where)} "  # noqa: S608 - constant text
+            f"SELECT {_COLUMNS} FROM exchanges WHERE {' AND '.join(where)} "  # noqa: S608 - constant text
             "ORDER BY id LIMIT ?"
         )
         last, size = int(after_id), max(1, int(batch))
         while True:
-            with self._use("list exchanges") as conn:
-                rows = conn.execute(sql, [last, *bounds, size]).fetchall()
-            for r in rows:
-                yield self._exchange(r)
+            with self._use("list exchanges") as db:
+                rows = db.execute(sql, [last, *bounds, size]).fetchall()
+            if rows:
+                yield rows
             if len(rows) < size:
                 return
             last = int(rows[-1][0])
 
     def get(self, id: int) -> StoredExchange:
-        with self._use("read an exchange") as conn:
-            row = conn.execute(
-                f"SELECT {self._COLUMNS} FROM exchanges WHERE id = ?",  # noqa: S608
+        with self._use("read an exchange") as db:
+            row = db.execute(
+                f"SELECT {_COLUMNS} FROM exchanges WHERE id = ?",  # noqa: S608
                 (int(id),),
             ).fetchone()
         if row is None:
-            raise NotFound(f"no exchange {id} in store {self.root}")
+            raise NotFound(f"no exchange {id} in store {self.label}")
         return self._exchange(row)
 
     def blob(self, sha: str) -> bytes:
-        with self._use("read a blob") as conn:
-            row = conn.execute(
+        with self._use("read a blob") as db:
+            row = db.execute(
                 "SELECT size, data, compression FROM blobs WHERE sha256 = ?", (sha,)
             ).fetchone()
         if row is None:
-            raise NotFound(f"no blob {sha} in store {self.root}")
-        return blobs.decode(sha, int(row[0]), bytes(row[1]), str(row[2]), str(self.path))
+            raise NotFound(f"no blob {sha} in store {self.label}")
+        return blobs.decode(sha, int(row[0]), bytes(row[1]), str(row[2]), self.where)
 
     def request_body(self, x: StoredExchange) -> bytes:
         return self.blob(x.request_sha256)
@@ -847,14 +758,145 @@ class Store:
         return self.blob(x.response_sha256)
 
     def stats(self) -> StoreStats:
-        with self._use("read the store's statistics") as conn:
-            n_ex = conn.execute("SELECT count(*) FROM exchanges").fetchone()[0]
-            n_runs = conn.execute("SELECT count(*) FROM runs").fetchone()[0]
-            n_blobs, raw, stored = conn.execute(
+        with self._use("read the store's statistics") as db:
+            n_ex = db.execute("SELECT count(*) FROM exchanges").fetchone()[0]
+            n_runs = db.execute("SELECT count(*) FROM runs").fetchone()[0]
+            n_blobs, raw, stored = db.execute(
                 "SELECT count(*), coalesce(sum(size), 0), coalesce(sum(length(data)), 0) FROM blobs"
             ).fetchone()
-        size = 0
-        for p in (self.path, self.path.with_name(self.path.name + "-wal")):
-            with suppress(FileNotFoundError):
-                size += p.stat().st_size
+            size = db.db_bytes()
         return StoreStats(int(n_ex), int(n_runs), int(n_blobs), int(raw), int(stored), size)
+
+    # the log (ledger.log.Ledger reads and writes it only through these)
+
+    def log_size(self) -> int:
+        """The number of leaves in the log."""
+        with self._use("read the log") as db:
+            return _log_size(db)
+
+    def log_leaves(self) -> list[LogLeaf]:
+        """Every leaf, in index order."""
+        with self._use("read the log") as db:
+            rows = db.execute("SELECT idx, exchange, hash FROM ledger_leaves ORDER BY idx")
+            return [LogLeaf(int(i), int(e), bytes(h)) for i, e, h in rows.fetchall()]
+
+    def log_checkpoints(self) -> list[tuple[int, str]]:
+        """``(row id, signed note)`` of every kept checkpoint, oldest first."""
+        with self._use("read the log") as db:
+            rows = db.execute("SELECT id, note FROM ledger_checkpoints ORDER BY id").fetchall()
+        return [(int(i), str(n)) for i, n in rows]
+
+    def log_records(self, batch: int = 1000) -> Iterator[tuple[int, StoredExchange | str]]:
+        """Every exchange record in id order, to check the log against: ``(id, record)``,
+        or ``(id, why)`` for a row that cannot even be decoded (it was edited)."""
+        for rows in self._batches(batch=batch):
+            for row in rows:
+                try:
+                    yield int(row[0]), self._exchange(row)
+                except (ValueError, TypeError, KeyError) as exc:
+                    yield int(row[0]), type(exc).__name__
+
+    def blob_check(self, sha: str) -> int | None:
+        """The size of blob ``sha`` once its bytes are checked against their address;
+        None when the store has no such blob. A blob whose bytes no longer hash to its
+        address raises ``StoreError``."""
+        try:
+            return len(self.blob(sha))
+        except NotFound:
+            return None
+
+    @contextmanager
+    def log_transaction(self, doing: str) -> Iterator[LogTransaction]:
+        """One write transaction over the log (a checkpoint, an adoption): nothing else
+        is appended meanwhile, by this process or any other."""
+        with self._write(doing) as db:
+            yield LogTransaction(self, db)
+
+
+class LogTransaction:
+    """The log inside one write transaction (``Store.log_transaction``)."""
+
+    def __init__(self, store: Store, db: Backend) -> None:
+        self._store = store
+        self._db = db
+
+    def leaves(self) -> list[LogLeaf]:
+        rows = self._db.execute("SELECT idx, exchange, hash FROM ledger_leaves ORDER BY idx")
+        return [LogLeaf(int(i), int(e), bytes(h)) for i, e, h in rows.fetchall()]
+
+    def exchange(self, exchange_id: int) -> StoredExchange:
+        row = self._db.execute(
+            f"SELECT {_COLUMNS} FROM exchanges WHERE id = ?",  # noqa: S608 - constant columns
+            (int(exchange_id),),
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no exchange {exchange_id} in store {self._store.label}")
+        return Store._exchange(row)
+
+    def has_leaf(self, exchange_id: int) -> bool:
+        sql = "SELECT 1 FROM ledger_leaves WHERE exchange = ?"
+        return self._db.execute(sql, (int(exchange_id),)).fetchone() is not None
+
+    def append(self, exchange_id: int) -> LogLeaf:
+        """Append the leaf of a stored exchange (computed from its record as stored) at
+        the log's next index."""
+        leaf = LogLeaf(
+            _log_size(self._db), int(exchange_id), exchange_leaf_hash(self.exchange(exchange_id))
+        )
+        self._db.execute(
+            "INSERT INTO ledger_leaves(idx, exchange, hash) VALUES (?, ?, ?)",
+            (leaf.index, leaf.exchange, leaf.hash),
+        )
+        return leaf
+
+    def add_checkpoint(self, origin: str, size: int, root: bytes, note: str) -> None:
+        self._db.execute(
+            "INSERT INTO ledger_checkpoints(origin, size, root, note, created) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (origin, int(size), root, note, time.time()),
+        )
+
+
+# -- rows -------------------------------------------------------------------------------
+
+_COLUMNS = (
+    "id, run, started, duration, mode, method, scheme, host, target, http_version, "
+    "request_headers, request_sha256, request_size, status, response_headers, "
+    "response_sha256, response_size, protocol, parse_error, error, upstream, client, "
+    "redactions, request_coding"
+)
+
+_INSERT_EXCHANGE = (
+    "INSERT INTO exchanges(run, started, duration, mode, method, scheme, host, "
+    "target, http_version, request_headers, request_sha256, request_size, "
+    "status, response_headers, response_sha256, response_size, protocol, "
+    "parse_error, error, upstream, client, redactions, request_coding) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "RETURNING id"
+)
+
+
+def _log_size(db: Backend) -> int:
+    """The log's size: the index its next leaf gets (inside a write transaction, no other
+    writer can take it meanwhile)."""
+    row = db.execute("SELECT max(idx) FROM ledger_leaves").fetchone()
+    return 0 if row is None or row[0] is None else int(row[0]) + 1
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """One exchange ready to insert: its record (id 0, headers empty), the headers as the
+    column and the leaf write them, the row, and the bodies with their hashes."""
+
+    record: StoredExchange
+    request_headers: str
+    response_headers: str
+    row: tuple[Any, ...]
+    bodies: tuple[tuple[str, bytes], tuple[str, bytes]]
+
+    def leaf_hash(self, exchange_id: int) -> bytes:
+        """The leaf of the record once stored with id ``exchange_id``: what ``verify``
+        recomputes from the row read back (the header lists spliced in as encoded)."""
+        rec = record_json(replace(self.record, id=exchange_id))
+        del rec["request_headers"], rec["response_headers"]
+        return merkle.leaf_hash(leaf_data_spliced(rec, self.request_headers, self.response_headers))

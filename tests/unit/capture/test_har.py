@@ -262,11 +262,11 @@ def test_import_then_redact_then_store_leaves_no_secret(tmp_path: Path) -> None:
         assert x.mode == "import"
         assert dict(x.request_headers)["Authorization"] == "Bearer " + redactor.fingerprint(SECRET)
         assert x.target == f"/v1/messages?key={redactor.fingerprint(SECRET)}"
-        shas = [r[0] for r in store._conn.execute("SELECT sha256 FROM blobs")]
+        shas = [r[0] for r in store._db.execute("SELECT sha256 FROM blobs")]
         content = b"".join(store.blob(s) for s in shas)
         rows = json.dumps([x.to_json(), x.request_headers, x.response_headers]).encode()
         for secret in (SECRET, "cookie-value-123456", "p4ssw0rd!!"):
             assert secret.encode() not in content and secret.encode() not in rows
-        store._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     raw = (tmp_path / "s" / "promptwitness.sqlite3").read_bytes()
     assert SECRET.encode() not in raw and b"cookie-value-123456" not in raw

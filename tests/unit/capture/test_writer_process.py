@@ -469,12 +469,12 @@ async def test_a_child_gone_before_its_config_is_sent_falls_back(
     assert sorted(index(x) for x in store.exchanges()) == list(range(3))
 
 
-def test_the_process_writer_needs_a_store_on_disk() -> None:
+def test_the_process_writer_needs_a_store_it_can_reopen() -> None:
     class NoRoot:
         def add(self, x: CapturedExchange) -> int:
             return 1
 
-    with pytest.raises(ValueError, match="on disk"):
+    with pytest.raises(ValueError, match="reopen"):
         ProcessWriter(NoRoot(), Redactor(b"s" * 32))
 
 

@@ -10,11 +10,13 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.rawdb import RawDB
 
 from promptwitness.ledger.log import Ledger
 from promptwitness.ledger.record import FIELDS, LEAF_DOMAIN, headers_json, leaf_data_spliced
 from promptwitness.model import CapturedExchange
 from promptwitness.store import Store
+from promptwitness.store.postgres import is_url
 
 text = st.text(max_size=20) | st.binary(max_size=12).map(
     lambda b: b.decode("utf-8", "surrogateescape")
@@ -42,9 +44,16 @@ headers = st.lists(st.tuples(text, text), max_size=4)
     ),
     st.integers(0, 6),
 )
-def test_leaves_at_insert_equal_leaves_recomputed(tmp_path: Path, items: list, split: int) -> None:
-    root = Path(tempfile.mkdtemp(dir=tmp_path))  # one store per example
-    with Store.open(root) as store:
+def test_leaves_at_insert_equal_leaves_recomputed(
+    store_location: str, tmp_path: Path, items: list, split: int
+) -> None:
+    pg = is_url(store_location)  # PostgreSQL: one database per test, emptied per example
+    location = store_location if pg else tempfile.mkdtemp(dir=tmp_path)  # one per example
+    with Store.open(location) as store:
+        if pg:
+            with RawDB(location) as db:
+                for table in ("ledger_leaves", "ledger_checkpoints", "exchanges", "runs", "blobs"):
+                    db.execute(f"DELETE FROM {table}")
         exs = [
             CapturedExchange(
                 method="POST",

@@ -40,7 +40,7 @@ def test_old_version_is_migrated_and_data_kept(
     with Store.open(tmp_path) as s:
         assert s.run(run).command == ("a",)
         assert s.salt() == salt
-        label = s._conn.execute("SELECT label FROM runs WHERE id = ?", (run,)).fetchone()[0]
+        label = s._db.execute("SELECT label FROM runs WHERE id = ?", (run,)).fetchone()[0]
         assert label == "migrated"
     assert _version(tmp_path / DB_NAME) == v1 + 1
 

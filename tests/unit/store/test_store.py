@@ -1,4 +1,6 @@
-"""The capture store against a real SQLite file in tmp_path."""
+"""The capture store against both backends: a real SQLite file in tmp_path and a real
+PostgreSQL database (``store_location``, tests/conftest.py). Tests about the SQLite
+file itself (modes, WAL, a damaged file) take ``tmp_path``."""
 
 from __future__ import annotations
 
@@ -16,8 +18,7 @@ from hypothesis import strategies as st
 
 from promptwitness.errors import NotFound, StoreError
 from promptwitness.model import CapturedExchange
-from promptwitness.store import DB_NAME, Store, StoredExchange, default_store_dir
-from promptwitness.store import db as store_db
+from promptwitness.store import DB_NAME, Store, StoredExchange, default_store_dir, schema
 
 ANTHROPIC_BODY = json.dumps(
     {
@@ -58,8 +59,8 @@ def exchange(**kw: object) -> CapturedExchange:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store.open(tmp_path / "store")
+def store(store_location: str) -> Iterator[Store]:
+    s = Store.open(store_location)
     yield s
     s.close()
 
@@ -76,12 +77,10 @@ def test_open_creates_private_dir_and_file_in_wal_mode(tmp_path: Path) -> None:
         conn = sqlite3.connect(root / DB_NAME)
         try:
             assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-            assert conn.execute("PRAGMA user_version").fetchone()[0] == len(
-                store_db.schema.MIGRATIONS
-            )
+            assert conn.execute("PRAGMA user_version").fetchone()[0] == len(schema.MIGRATIONS)
         finally:
             conn.close()
-        assert s._conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        assert s._db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
 
 
 def test_default_store_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -239,7 +238,7 @@ def test_unknown_run_is_recorded_not_refused(store: Store) -> None:
 def test_missing_records(store: Store) -> None:
     with pytest.raises(NotFound) as err:
         store.get(42)
-    assert str(err.value) == f"no exchange 42 in store {store.root}"
+    assert str(err.value) == f"no exchange 42 in store {store.label}"
     with pytest.raises(NotFound, match="no blob"):
         store.blob("0" * 64)
 
@@ -265,7 +264,7 @@ def test_status_none_error_and_odd_text_survive(store: Store) -> None:
 
 def test_damaged_blob_is_detected(store: Store) -> None:
     x = store.get(store.add(exchange()))
-    store._conn.execute(
+    store._db.execute(
         "UPDATE blobs SET data = ?, compression = 'none' WHERE sha256 = ?",
         (b"tampered", x.request_sha256),
     )
@@ -285,9 +284,7 @@ def test_any_bytes_round_trip(store: Store, data: bytes) -> None:
 def test_incompressible_bytes_stored_raw(store: Store) -> None:
     data = os.urandom(5000)
     sha = store.put_blob(data)
-    row = store._conn.execute(
-        "SELECT compression, length(data) FROM blobs WHERE sha256 = ?", (sha,)
-    )
+    row = store._db.execute("SELECT compression, length(data) FROM blobs WHERE sha256 = ?", (sha,))
     assert row.fetchone() == ("none", 5000)
     assert store.blob(sha) == data
 
@@ -321,6 +318,13 @@ def _big_body() -> bytes:
     return body[:100_000] if len(body) > 100_000 else body + b" " * (100_000 - len(body))
 
 
+def _settle(store: Store) -> None:
+    """Move SQLite's write-ahead log into the file, so that its size counts what is kept
+    (PostgreSQL's database size counts its tables' files; its WAL is recycled)."""
+    if store.backend == "sqlite":
+        store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
 def test_repeated_100kb_request_costs_under_5kb_each(store: Store) -> None:
     body = _big_body()
     assert len(body) == 100_000
@@ -335,12 +339,12 @@ def test_repeated_100kb_request_costs_under_5kb_each(store: Store) -> None:
         *[(f"x-stainless-{k}", "value-" + k) for k in ("os", "arch", "lang", "runtime")],
     ]
     store.add(exchange(run=run, request_body=body, request_headers=headers))
-    store._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    _settle(store)
     before = store.stats()
     n = 1000
     for i in range(n):
         store.add(exchange(run=run, request_body=body, request_headers=headers, started=1e9 + i))
-    store._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    _settle(store)
     after = store.stats()
     assert after.exchanges - before.exchanges == n
     assert after.blobs == before.blobs == 2
@@ -389,9 +393,9 @@ def test_stats(store: Store) -> None:
     assert 0 < s.stored_bytes <= s.raw_bytes and s.db_bytes > 0
 
 
-def test_two_handles_on_one_store(tmp_path: Path) -> None:
+def test_two_handles_on_one_store(store_location: str) -> None:
     """A second process (``promptwitness log``) reads while the recorder writes."""
-    with Store.open(tmp_path) as writer, Store.open(tmp_path) as reader:
+    with Store.open(store_location) as writer, Store.open(store_location) as reader:
         assert writer.salt() == reader.salt()
         run = writer.begin_run("record", None)
         i = writer.add(exchange(run=run))
@@ -429,10 +433,10 @@ def test_repeated_body_is_compressed_once(
     assert sorted(calls) == sorted([len(body), 1])  # each distinct blob once
     # A fresh handle knows no blob: it looks a large one up (no zstd) and encodes a
     # small one again (cheaper than the lookup); either is stored once.
-    other = Store.open(store.root)
+    other = Store.open(store.location)
     try:
         other.add(exchange(request_body=body, response_body=b"r"))
-        assert other._conn.execute("SELECT count(*) FROM blobs").fetchone()[0] == 2
+        assert other._db.execute("SELECT count(*) FROM blobs").fetchone()[0] == 2
     finally:
         other.close()
     assert sorted(calls) == sorted([len(body), 1, 1])
@@ -447,7 +451,7 @@ def test_rolled_back_blob_is_written_again(store: Store, monkeypatch: pytest.Mon
         n["puts"] += 1
         real_put(conn, sha, data)  # type: ignore[arg-type]
         if n["puts"] == 2:
-            raise sqlite3.OperationalError("disk I/O error")
+            raise store._db.errors[0]("disk I/O error")  # the backend's driver error
 
     monkeypatch.setattr(Store, "_put", staticmethod(failing_put))
     with pytest.raises(StoreError):
