@@ -96,7 +96,6 @@ class TempCluster:
                     "PostgreSQL does not run as root and there is no 'postgres' user to run "
                     "it as (install the postgresql package, which creates it)"
                 ) from None
-            os.chmod(self.dir, 0o755)
             for p in (self.dir, self.socket_dir):
                 os.chown(p, user.pw_uid, user.pw_gid)
             self._as = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}"]
@@ -145,7 +144,7 @@ class TempCluster:
         import psycopg
 
         with psycopg.connect(self.url(), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]  # a checked name
+            conn.execute(f'CREATE DATABASE "{name}"')  # a name checked above
         return self.url(name)
 
     def stop(self) -> None:
@@ -153,7 +152,8 @@ class TempCluster:
             return
         try:
             if (self.data / "postmaster.pid").exists():
-                self._run(str(self._bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
+                pg_ctl = str(self._bin / "pg_ctl")
+                self._run(pg_ctl, "-D", str(self.data), "-m", "immediate", "stop")
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
