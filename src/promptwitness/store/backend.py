@@ -8,6 +8,9 @@ differs between the two:
 
 - opening, creating and migrating the database (``store.sqlite``, ``store.postgres``);
 - ``execute``: a statement with ``?`` placeholders (PostgreSQL's driver wants ``%s``);
+- ``reserve``: the ids of the exchanges about to be inserted and their leaves' first
+  index, so that a batch's rows and leaves go in together (each leaf hashes its
+  exchange's id);
 - ``write``: one write transaction. On PostgreSQL it also takes the store's advisory
   lock, which makes the database the one sequencer of the log when several gateway
   replicas write into it: exchange ids and leaf indices are handed out in commit order;
@@ -54,8 +57,21 @@ class Backend(ABC):
     def execute(self, sql: str, args: Sequence[Any] = ()) -> Cursor: ...
 
     @abstractmethod
-    def write(self) -> AbstractContextManager[None]:
-        """One write transaction: committed on exit, rolled back on an exception."""
+    def write(self, *, batch: bool = False) -> AbstractContextManager[None]:
+        """One write transaction: committed on exit, rolled back on an exception.
+        ``batch``: the caller reads no result but ``reserve``'s, so statements may be sent
+        without waiting for each one's answer (PostgreSQL's pipeline mode; a round trip
+        per batch, not per statement)."""
+
+    @abstractmethod
+    def reserve(self, n: int) -> tuple[int, list[int]]:
+        """Inside a write: the log's next leaf index, and ``n`` new exchange ids in
+        ascending order (the caller inserts rows with exactly these)."""
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """``sql`` once per row (nothing when there is no row)."""
+        for row in rows:
+            self.execute(sql, row)
 
     @abstractmethod
     def text(self, s: str | None) -> str | bytes | None:

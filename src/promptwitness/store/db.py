@@ -377,9 +377,9 @@ class Store:
                 raise self._db.map_error(exc, doing) from exc
 
     @contextmanager
-    def _write(self, doing: str) -> Iterator[Backend]:
-        """One write transaction."""
-        with self._use(doing) as db, db.write():
+    def _write(self, doing: str, *, batch: bool = False) -> Iterator[Backend]:
+        """One write transaction (``batch``: see ``Backend.write``)."""
+        with self._use(doing) as db, db.write(batch=batch):
             yield db
 
     # meta and runs
@@ -482,33 +482,39 @@ class Store:
         prepared = [self._prepare(ex) for ex in exchanges]
         if not prepared:
             return []
-        ids: list[int] = []
         new_blobs: set[str] = set()
-        runs: set[str] = set()
-        with self._write("store an exchange" if len(prepared) == 1 else "store exchanges") as db:
-            leaf = _log_size(db)
+        blob_rows: list[tuple[Any, ...]] = []
+        run_rows: dict[str, tuple[str, float]] = {}
+        doing = "store an exchange" if len(prepared) == 1 else "store exchanges"
+        with self._write(doing, batch=True) as db:
+            # ids and leaf indices first, in one go: nothing else writes meanwhile
+            leaf, ids = db.reserve(len(prepared))
             for item in prepared:
                 for sha, data in item.bodies:
                     if sha not in self._known_blobs and sha not in new_blobs:
-                        self._put(db, sha, data)
                         new_blobs.add(sha)
+                        if row := self._blob_row(db, sha, data):
+                            blob_rows.append(row)
                 run = item.record.run
-                if run is not None and run not in runs:
+                if run is not None:
                     # An exchange may name a run nobody began (a test, a foreign tool):
                     # keep the capture and record the run rather than refuse it.
-                    db.execute(
-                        "INSERT INTO runs(id, kind, started) VALUES (?, 'adhoc', ?) "
-                        "ON CONFLICT DO NOTHING",
-                        (run, item.record.started),
-                    )
-                    runs.add(run)
-                (exchange_id,) = db.execute(_INSERT_EXCHANGE, item.row).fetchone()
-                ids.append(int(exchange_id))
-                db.execute(
-                    "INSERT INTO ledger_leaves(idx, exchange, hash) VALUES (?, ?, ?)",
-                    (leaf, ids[-1], item.leaf_hash(ids[-1])),
-                )
-                leaf += 1
+                    run_rows.setdefault(run, (run, item.record.started))
+            db.executemany(_INSERT_BLOB, blob_rows)
+            db.executemany(
+                "INSERT INTO runs(id, kind, started) VALUES (?, 'adhoc', ?) ON CONFLICT DO NOTHING",
+                list(run_rows.values()),
+            )
+            db.executemany(
+                _INSERT_EXCHANGE, [(i, *item.row) for i, item in zip(ids, prepared, strict=True)]
+            )
+            db.executemany(
+                "INSERT INTO ledger_leaves(idx, exchange, hash) VALUES (?, ?, ?)",
+                [
+                    (leaf + k, i, item.leaf_hash(i))
+                    for k, (i, item) in enumerate(zip(ids, prepared, strict=True))
+                ],
+            )
             if len(self._known_blobs) + len(new_blobs) > KNOWN_BLOBS_MAX:
                 self._known_blobs.clear()
         # Remembered only once committed: a rolled-back blob must be written again.
@@ -620,20 +626,23 @@ class Store:
         return outcome
 
     @staticmethod
-    def _put(db: Backend, sha: str, data: bytes) -> None:
-        # Compress only large bytes not stored yet: a repeated large body costs a lookup,
-        # not zstd. A small one (a streamed answer, new every time) is compressed and
-        # inserted straight away: that costs less than the lookup.
+    def _blob_row(db: Backend, sha: str, data: bytes) -> tuple[Any, ...] | None:
+        """The row that stores ``data`` (None: already stored). Only large bytes not
+        stored yet are compressed: a repeated large body costs a lookup, not zstd. A
+        small one (a streamed answer, new every time) is compressed and inserted straight
+        away: that costs less than the lookup."""
         if (
-            len(data) < PUT_LOOKUP_MIN
-            or db.execute("SELECT 1 FROM blobs WHERE sha256 = ?", (sha,)).fetchone() is None
+            len(data) >= PUT_LOOKUP_MIN
+            and db.execute("SELECT 1 FROM blobs WHERE sha256 = ?", (sha,)).fetchone() is not None
         ):
-            b = blobs.encode(data, sha)
-            db.execute(
-                "INSERT INTO blobs(sha256, size, data, compression) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT DO NOTHING",
-                (b.sha256, b.size, b.data, b.compression),
-            )
+            return None
+        b = blobs.encode(data, sha)
+        return (b.sha256, b.size, b.data, b.compression)
+
+    @classmethod
+    def _put(cls, db: Backend, sha: str, data: bytes) -> None:
+        if row := cls._blob_row(db, sha, data):
+            db.execute(_INSERT_BLOB, row)
 
     def put_blob(self, data: bytes) -> str:
         """Store ``data`` as a blob (once); returns its SHA-256."""
@@ -867,12 +876,15 @@ _COLUMNS = (
 )
 
 _INSERT_EXCHANGE = (
-    "INSERT INTO exchanges(run, started, duration, mode, method, scheme, host, "
+    "INSERT INTO exchanges(id, run, started, duration, mode, method, scheme, host, "
     "target, http_version, request_headers, request_sha256, request_size, "
     "status, response_headers, response_sha256, response_size, protocol, "
     "parse_error, error, upstream, client, redactions, request_coding) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "RETURNING id"
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+_INSERT_BLOB = (
+    "INSERT INTO blobs(sha256, size, data, compression) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
 )
 
 

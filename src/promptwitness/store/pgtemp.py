@@ -134,6 +134,10 @@ class TempCluster:
         )
         return self
 
+    def version(self) -> str:
+        """The server's version line (``postgres --version``)."""
+        return self._run(str(self._bin / "postgres"), "--version").strip()
+
     def url(self, database: str = SUPERUSER) -> str:
         return f"postgresql://{SUPERUSER}@/{database}?host={self.socket_dir}"
 

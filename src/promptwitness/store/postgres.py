@@ -155,6 +155,7 @@ class PostgresBackend(Backend):
         self.readonly = readonly
         self._conn = conn
         self._sql: dict[str, str] = {}
+        self._pipelined = False
         self.errors = (_driver().Error,)
 
     @classmethod
@@ -254,11 +255,46 @@ class PostgresBackend(Backend):
         return self._conn.execute(text, args)
 
     @contextmanager
-    def write(self) -> Iterator[None]:
+    def write(self, *, batch: bool = False) -> Iterator[None]:
         self._ensure()
-        with self._conn.transaction():
+        if not batch:
+            with self._conn.transaction():
+                self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+                yield
+            return
+        # BEGIN, the lock and ``reserve``'s query go out together, then the inserts and
+        # COMMIT: two round trips for a whole batch
+        with self._conn.pipeline(), self._conn.transaction():
             self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
-            yield
+            self._pipelined = True
+            try:
+                yield
+            finally:
+                self._pipelined = False
+
+    def reserve(self, n: int) -> tuple[int, list[int]]:
+        # a statement of its own, after the lock's: its snapshot sees every commit
+        # made before this transaction got the lock
+        rows = self._conn.execute(
+            "SELECT (SELECT max(idx) FROM ledger_leaves), "
+            "nextval(pg_get_serial_sequence('exchanges', 'id')) "
+            "FROM generate_series(1, %s)",
+            (n,),
+        ).fetchall()
+        leaf = 0 if not rows or rows[0][0] is None else int(rows[0][0]) + 1
+        return leaf, sorted(int(r[1]) for r in rows)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        text = self._sql.get(sql)
+        if text is None:
+            text = self._sql[sql] = sql.replace("?", "%s")
+        if self._pipelined:  # queued in the open pipeline: no round trip of their own
+            for row in rows:
+                self._conn.execute(text, row)
+        else:
+            self._conn.cursor().executemany(text, rows)
 
     def text(self, s: str | None) -> str | bytes | None:
         return None if s is None else s.encode("utf-8", "surrogateescape")

@@ -211,7 +211,7 @@ class SqliteBackend(Backend):
         return self._conn.execute(sql, args)
 
     @contextmanager
-    def write(self) -> Iterator[None]:
+    def write(self, *, batch: bool = False) -> Iterator[None]:
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -221,6 +221,20 @@ class SqliteBackend(Backend):
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+
+    def reserve(self, n: int) -> tuple[int, list[int]]:
+        # AUTOINCREMENT keeps the largest id ever used in sqlite_sequence (never reused)
+        row = self._conn.execute(
+            "SELECT (SELECT seq FROM sqlite_sequence WHERE name = 'exchanges'), "
+            "(SELECT max(id) FROM exchanges), (SELECT max(idx) FROM ledger_leaves)"
+        ).fetchone()
+        last = max(int(row[0] or 0), int(row[1] or 0))
+        leaf = 0 if row[2] is None else int(row[2]) + 1
+        return leaf, list(range(last + 1, last + 1 + n))
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self._conn.executemany(sql, rows)
 
     def text(self, s: str | None) -> str | bytes | None:
         return enc_text(s)

@@ -444,19 +444,19 @@ def test_repeated_body_is_compressed_once(
 
 def test_rolled_back_blob_is_written_again(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     body = b"a body that will be rolled back" * 10
-    real_put = Store._put
-    n = {"puts": 0}
+    real_row = Store._blob_row
+    n = {"rows": 0}
 
-    def failing_put(conn: object, sha: str, data: bytes) -> None:
-        n["puts"] += 1
-        real_put(conn, sha, data)  # type: ignore[arg-type]
-        if n["puts"] == 2:
+    def failing_row(db: object, sha: str, data: bytes) -> object:
+        n["rows"] += 1
+        if n["rows"] == 2:  # the transaction fails after the first blob was taken in
             raise store._db.errors[0]("disk I/O error")  # the backend's driver error
+        return real_row(db, sha, data)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(Store, "_put", staticmethod(failing_put))
+    monkeypatch.setattr(Store, "_blob_row", staticmethod(failing_row))
     with pytest.raises(StoreError):
         store.add(exchange(request_body=body, response_body=b"resp"))
-    monkeypatch.setattr(Store, "_put", staticmethod(real_put))
+    monkeypatch.setattr(Store, "_blob_row", staticmethod(real_row))
     assert store.exchanges() == []
     x = store.get(store.add(exchange(request_body=body, response_body=b"resp")))
     assert store.request_body(x) == body  # not skipped as "already stored"

@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""Fleet benchmark: two ``serve`` replicas on one PostgreSQL store beside one SQLite gateway.
+
+Run with the project venv from the checkout root::
+
+    .venv/bin/python benchmarks/fleet_bench.py            # full run (~2 minutes)
+    .venv/bin/python benchmarks/fleet_bench.py --quick    # smoke run (~40 s)
+
+What runs, all on loopback, all at once on this machine (the database included):
+- a stand-in upstream (``capture_bench.py``'s, an SSE answer per request);
+- one ``promptwitness serve --upstream URL --store DIR`` (SQLite), the reference;
+- two ``promptwitness serve --upstream URL --store postgresql://…`` replicas writing into
+  one database of a PostgreSQL server this script starts from the system's binaries
+  (``promptwitness.store.pgtemp``, PostgreSQL's own defaults: ``fsync`` and
+  ``synchronous_commit`` on, so a commit is on disk before an answer's last byte leaves);
+- the client: ``capture_bench.py``'s raw asyncio HTTP/1.1 client, in this process.
+
+Measured side by side in one run:
+- throughput: the same number of concurrent clients on the SQLite gateway, then split
+  over the two replicas (two passes, the second in the other order); the ratio
+  pair / SQLite (target: at least 0.60);
+- added latency: paired rounds, one request to each of the upstream, the SQLite gateway
+  and one replica per round, shuffled; p50 of each minus the upstream's (target for the
+  PostgreSQL replica: at most 2 ms);
+- integrity: every exchange answered is stored once (rows = requests sent), the log is
+  one dense tree and ``ledger verify`` finds nothing wrong.
+
+Results are printed as one table and written to ``benchmarks/results/fleet-latest.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "src"))
+
+import capture_bench as cb  # noqa: E402  (this directory's own module)
+
+from promptwitness.ledger.log import Ledger  # noqa: E402
+from promptwitness.store import Store  # noqa: E402
+from promptwitness.store.pgtemp import TempCluster  # noqa: E402
+
+TARGETS = {"throughput_ratio": 0.60, "added_p50_ms": 2.0}
+
+
+async def _start_serve_at(name: str, logdir: Path, upstream_port: int, store: str) -> cb.Child:
+    """``serve`` with ``--store`` given as it is (a URL is not a path)."""
+    port = cb.free_port()
+    log = logdir / f"{name}.log"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "promptwitness", "serve",
+        "--listen", f"{cb.LOOPBACK}:{port}",
+        "--upstream", f"http://{cb.LOOPBACK}:{upstream_port}",
+        "--store", store,
+        stdin=asyncio.subprocess.DEVNULL, stdout=log.open("wb"), stderr=asyncio.subprocess.STDOUT,
+        env=cb._child_env(),
+    )  # fmt: skip
+    await cb.wait_listening(port, proc, log)
+    return cb.Child(name, proc, port, log)
+
+
+def _count(location: str) -> int:
+    with Store.open(location, readonly=True) as s:
+        return s.stats().exchanges
+
+
+async def _wait_stored(location: str, n: int, timeout: float = 600) -> float:
+    t0 = time.monotonic()
+    while _count(location) < n:
+        if time.monotonic() - t0 > timeout:
+            raise SystemExit(f"{location}: only {_count(location)} of {n} exchanges stored")
+        await asyncio.sleep(0.2)
+    return time.monotonic() - t0
+
+
+async def throughput(
+    body: bytes, ports: list[int], concurrency: int, seconds: float
+) -> tuple[int, int]:
+    """Requests answered inside the window (all ports together), and all requests sent."""
+    n = len(ports)
+    per = [concurrency // n + (1 if i < concurrency % n else 0) for i in range(n)]
+    results = await asyncio.gather(
+        *(cb.throughput_one(p, body, c, 0.5, seconds) for p, c in zip(ports, per, strict=True))
+    )
+    return sum(r[0] for r in results), sum(r[1] for r in results)
+
+
+async def latency(body: bytes, targets: dict[str, int], n: int, warm: int) -> dict[str, Any]:
+    conns = {k: cb.Conn(p) for k, p in targets.items()}
+    reqs = {k: cb.build_request(p, body) for k, p in targets.items()}
+    times: dict[str, list[int]] = {k: [] for k in targets}
+    order = list(targets)
+    rng = random.Random(1)
+    for i in range(warm + n):
+        rng.shuffle(order)
+        for k in order:
+            t0 = time.perf_counter_ns()
+            cb.check_answer(await conns[k].request(reqs[k]))
+            if i >= warm:
+                times[k].append(time.perf_counter_ns() - t0)
+    for c in conns.values():
+        await c.close()
+    total = {k: cb.summary_ms(v) for k, v in times.items()}
+    return {
+        "total_ms": total,
+        "added_p50_ms": {
+            k: round(total[k]["p50"] - total["direct"]["p50"], 3) for k in targets if k != "direct"
+        },
+    }
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    logdir = Path(tempfile.mkdtemp(prefix="pw-fleet-"))
+    body = cb.make_request_body(args.size)
+    res: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "git": cb.git_head(),
+        "quick": args.quick,
+        "request_bytes": len(body),
+        "concurrency": args.concurrency,
+        "seconds_per_pass": args.duration,
+    }
+    children: list[cb.Child] = []
+    with TempCluster(durable=True) as pg:
+        url = pg.create_database("fleet")
+        lite = str(logdir / "store")
+        res["postgresql"] = pg.version()
+        try:
+            up = await cb.start_python_role("upstream", logdir, "--role", "upstream", "--port", "0")
+            children.append(up)
+            sqlite_gw = await _start_serve_at("sqlite", logdir, up.port, lite)
+            children.append(sqlite_gw)
+            replica_a = await _start_serve_at("pg-a", logdir, up.port, url)
+            children.append(replica_a)
+            replica_b = await _start_serve_at("pg-b", logdir, up.port, url)
+            children.append(replica_b)
+            for c in children[1:]:  # correctness once before timing
+                conn = cb.Conn(c.port)
+                cb.check_answer(await conn.request(cb.build_request(c.port, body)))
+                await conn.close()
+            sent = {"sqlite": 1, "postgresql": 2}  # those checks
+            rps: dict[str, list[float]] = {"sqlite": [], "postgresql": []}
+            for order in (("sqlite", "postgresql"), ("postgresql", "sqlite")):
+                for which in order:
+                    ports = (
+                        [sqlite_gw.port] if which == "sqlite" else [replica_a.port, replica_b.port]
+                    )
+                    done, total = await throughput(body, ports, args.concurrency, args.duration)
+                    rps[which].append(done / args.duration)
+                    sent[which] += total
+                    print(f"  {which:<10} {done / args.duration:8.1f} answers/s", file=sys.stderr)
+            res["throughput_rps"] = {k: round(sum(v) / len(v), 1) for k, v in rps.items()}
+            res["throughput_ratio"] = round(
+                res["throughput_rps"]["postgresql"] / res["throughput_rps"]["sqlite"], 3
+            )
+            lat = await latency(
+                body,
+                {"direct": up.port, "sqlite": sqlite_gw.port, "postgresql": replica_a.port},
+                args.requests,
+                args.warmup,
+            )
+            sent["sqlite"] += args.requests + args.warmup
+            sent["postgresql"] += args.requests + args.warmup
+            res["latency"] = lat
+            res["catch_up_s"] = {
+                "sqlite": round(await _wait_stored(lite, sent["sqlite"]), 2),
+                "postgresql": round(await _wait_stored(url, sent["postgresql"]), 2),
+            }
+        finally:
+            for c in reversed(children):
+                await c.stop()
+        with Store.open(url, readonly=True) as s:
+            leaves = s.log_leaves()
+            stats = s.stats()
+            report = Ledger(s).verify()
+        res["integrity"] = {
+            "sent": sent["postgresql"],
+            "stored": stats.exchanges,
+            "blobs": stats.blobs,
+            "leaves": len(leaves),
+            "dense": [leaf.index for leaf in leaves] == list(range(len(leaves))),
+            "verify_problems": report.problems,
+        }
+    return res
+
+
+def render(res: dict[str, Any]) -> str:
+    t, lat, integ = res["throughput_rps"], res["latency"], res["integrity"]
+    ok_ratio = res["throughput_ratio"] >= TARGETS["throughput_ratio"]
+    added = lat["added_p50_ms"]["postgresql"]
+    ok_lat = added <= TARGETS["added_p50_ms"]
+    ok_int = (
+        integ["stored"] == integ["sent"]
+        and integ["dense"]
+        and integ["leaves"] == integ["stored"]
+        and not integ["verify_problems"]
+    )
+    rows = [
+        f"fleet benchmark {res['date']} (git {res['git']}), {res['postgresql']}",
+        f"request {res['request_bytes']} B, {res['concurrency']} clients, "
+        f"{res['seconds_per_pass']} s per pass, 2 passes",
+        "",
+        f"throughput  SQLite gateway      {t['sqlite']:8.1f} answers/s",
+        f"            2 replicas on PG    {t['postgresql']:8.1f} answers/s",
+        f"            ratio pair/SQLite   {res['throughput_ratio']:8.3f}   "
+        f"target >= {TARGETS['throughput_ratio']}: {'met' if ok_ratio else 'MISSED'}",
+        f"added p50   SQLite gateway      {lat['added_p50_ms']['sqlite']:8.3f} ms",
+        f"            PG replica          {added:8.3f} ms   "
+        f"target <= {TARGETS['added_p50_ms']} ms: {'met' if ok_lat else 'MISSED'}",
+        f"integrity   sent {integ['sent']}, stored {integ['stored']}, leaves {integ['leaves']}, "
+        f"dense {integ['dense']}, verify problems {len(integ['verify_problems'])}: "
+        f"{'ok' if ok_int else 'FAILED'}",
+        f"catch-up after the load: {res['catch_up_s']}",
+    ]
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="short passes (a smoke run)")
+    p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--duration", type=float, default=None, help="seconds per pass")
+    p.add_argument("--requests", type=int, default=None, help="latency rounds")
+    p.add_argument("--warmup", type=int, default=20)
+    p.add_argument("--size", type=int, default=100 * 1024, help="request body bytes")
+    args = p.parse_args(argv)
+    args.duration = args.duration or (3.0 if args.quick else 10.0)
+    args.requests = args.requests or (100 if args.quick else 400)
+    res = asyncio.run(run(args))
+    print(render(res))
+    out = HERE / "results" / "fleet-latest.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(res, indent=2) + "\n")
+    print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
