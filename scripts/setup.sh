@@ -36,6 +36,19 @@ fi
 # `setup.sh --no-browser` (the demo) skips it: only the tests need it.
 browser=1
 [ "${1:-}" = "--no-browser" ] && browser=0
+# The store's tests run against a real PostgreSQL server too, which they start
+# themselves from the system's binaries (promptwitness.store.pgtemp: a temporary cluster
+# on a unix socket); nothing is started here. Like the browser, a test need only.
+if [ "$browser" = 1 ] && ! { ls /usr/lib/postgresql/*/bin/initdb || command -v initdb; } >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing postgresql with apt-get (the store's tests start a server)" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      --no-install-recommends postgresql </dev/null >/dev/null
+  else
+    echo "setup: please install postgresql (the store's tests start a server from it)" >&2
+    exit 2
+  fi
+fi
 if [ "$browser" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing chromium with apt-get (for the HTML reports' browser tests)" >&2
@@ -53,7 +66,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]" 2>&1 \
   | grep -v "^WARNING: Location" || true
-.venv/bin/python -c "import promptwitness, aiohttp, zstandard, pyseccomp"
+.venv/bin/python -c "import promptwitness, aiohttp, zstandard, pyseccomp, psycopg"
 
 # The shims preloaded into runs (promptwitness.native): the clock shim that pins every
 # run's wall clock, and the getenv shim of traced runs. Compiled once into the cache with

@@ -18,7 +18,9 @@ from tests.integration.test_ledger import exchange
 from tests.rawdb import RawDB
 
 from promptwitness.cli import main
+from promptwitness.ledger.log import Ledger
 from promptwitness.store import Store
+from promptwitness.store.pgtemp import TempCluster
 from promptwitness.store.postgres import redact_url
 
 
@@ -156,3 +158,17 @@ def test_a_password_is_never_printed() -> None:
     assert "s3cret" not in shown and "other" not in shown
     assert shown.startswith("postgresql://fleet:***@db.example:5432/pw?")
     assert "sslmode=require" in shown
+
+
+def test_a_server_restart_loses_no_write() -> None:
+    """The database restarts between two writes (a failover, an upgrade): the store's
+    connection, ended by the server, is opened again before the next write."""
+    with TempCluster() as pg:
+        url = pg.create_database("restart")
+        with Store.open(url) as s:
+            first = s.add(exchange(n=0))
+            pg.restart()
+            second = s.add(exchange(n=1))
+            assert (first, second) == (1, 2)
+            assert [x.id for x in s.exchanges()] == [1, 2]
+            assert Ledger(s).verify().ok

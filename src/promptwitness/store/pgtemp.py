@@ -121,18 +121,18 @@ class TempCluster:
             conf += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]
         with open(self.data / "postgresql.conf", "a", encoding="utf-8") as f:
             f.write("\n# promptwitness TempCluster\n" + "\n".join(conf) + "\n")
-        self._run(
-            str(self._bin / "pg_ctl"),
-            "-D",
-            str(self.data),
-            "-l",
-            str(self.dir / "server.log"),
-            "-w",
-            "-t",
-            "60",
-            "start",
-        )
+        self._pg_ctl("start")
         return self
+
+    def restart(self) -> None:
+        """Stop the server (ending every connection) and start it again."""
+        self._pg_ctl("-m", "fast", "restart")
+
+    def _pg_ctl(self, *argv: str) -> None:
+        log = str(self.dir / "server.log") if self.dir is not None else "/dev/null"
+        self._run(
+            str(self._bin / "pg_ctl"), "-D", str(self.data), "-l", log, "-w", "-t", "60", *argv
+        )
 
     def version(self) -> str:
         """The server's version line (``postgres --version``)."""

@@ -20,6 +20,7 @@ when a PostgreSQL store is opened: nothing changes for a user who never names on
 from __future__ import annotations
 
 import secrets
+import select
 import time
 import urllib.parse
 from collections.abc import Iterator, Sequence
@@ -241,16 +242,29 @@ class PostgresBackend(Backend):
     # the backend
 
     def _ensure(self) -> None:
-        """A connection the server dropped (restart, failover) is opened again, between
-        transactions only."""
-        if self._conn.closed and self._conn.info.transaction_status.name == "UNKNOWN":
+        """Between transactions: a connection the server ended (a restart, a failover,
+        an administrator) is opened again, so that the next write does not fail on it.
+        An idle connection with bytes to read has been ended by the server (it sends
+        its reason before it closes): one cheap ``select``, no round trip."""
+        conn = self._conn
+        if not conn.closed and conn.info.transaction_status.name == "IDLE":
+            try:
+                readable = select.select([conn.fileno()], [], [], 0)[0]
+            except (OSError, ValueError):
+                readable = [True]
+            if readable:
+                try:
+                    conn.execute("SELECT 1")  # a notice is read; an ended connection raises
+                except _driver().Error:
+                    conn.close()
+        if conn.closed:
             self._conn = self._connect(self.location, self.readonly)
 
     def execute(self, sql: str, args: Sequence[Any] = ()) -> Cursor:
         text = self._sql.get(sql)
         if text is None:
             text = self._sql[sql] = sql.replace("?", "%s")
-        if self._conn.closed:
+        if not self._pipelined and self._conn.info.transaction_status.name in ("IDLE", "UNKNOWN"):
             self._ensure()
         return self._conn.execute(text, args)
 
