@@ -1,0 +1,167 @@
+"""Units of a prompt and their two fingerprints: what a unit says, and how it is written.
+
+``drift`` compares the same piece of template text as many clients sent it. The piece is
+a *unit*: one line of a text segment (``system[1].text``, ``tools[Bash].description``,
+``messages[0].content[0].text``, ...) with the line breaks that end it, so a line written
+with ``\\n\\n`` instead of ``\\n`` is the same unit in another form. A unit has
+
+- a **key**: what it says, blind to form. Values are replaced by placeholders (dates and
+  times, URLs, paths, e-mail addresses, long ids, numbers), the rest goes through the
+  Unicode TS#39 skeleton (a look-alike becomes what it looks like), is case-folded, and
+  only letters and the placeholders are kept (punctuation, whitespace and invisible
+  code points are dropped). ``Today's date is 2026-12-06.`` and
+  ``Today’s date is 2026/12/07.`` share a key.
+- a **form**: how it is written, blind to values. Dates keep their layout
+  (``analysis.forms.form``, with day and month fields of one or two digits alike:
+  ``2026-12-06`` and ``2026-12-16`` share a form, ``2026/12/06`` does not); other values
+  become one placeholder, a run of digits becomes one nine of its own script; every
+  other code point is kept as it is: letters (so a look-alike and a change of case
+  show), punctuation, whitespace, invisible code points.
+
+So two units with one key and two forms differ only in form: a look-alike, an invisible
+code point, whitespace, punctuation, casing, or a date written differently. Values
+(another day, another path, another id) never change the form. What the differences
+are exactly is left to the probe's detectors (``analysis.detectors.classify``) on two
+example texts, which also set apart anything the masks missed as a value.
+
+Sans-IO and pure; ``units_of`` is linear in the text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import regex
+
+from promptwitness.analysis.confusables import skeleton
+from promptwitness.analysis.forms import find_dates, form
+
+__all__ = [
+    "MAX_UNITS",
+    "MIN_KEY",
+    "Unit",
+    "digest",
+    "form_of",
+    "key_of",
+    "units_of",
+    "value_spans",
+]
+
+MIN_KEY = 8
+"""A unit whose key has fewer letters than this says too little to be template text."""
+MAX_UNITS = 4000
+"""Units taken from one segment (a longer text is cut: its first lines count)."""
+
+_DATE = "\ue001"  # placeholders (private use: never in a skeleton table, never dropped)
+_VALUE = "\ue002"
+_NUMBER = "\ue003"
+
+_LINES = regex.compile(r"[^\n]*\n+|[^\n]+")
+_VALUES = regex.compile(
+    r"""
+      [A-Za-z][A-Za-z0-9+.\-]*://[^\s"'<>`]+                      # URL
+    | [\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+                            # e-mail address
+    | (?<![\w/.~])(?:~|\.{1,2})?(?:/[^\s/"'<>`:,;()\[\]]+)+/?    # POSIX path
+    | (?<![\w])[A-Za-z]:\\[^\s"'<>`]*                            # Windows path
+    | (?<![\w\-])pw-redacted:[0-9a-f]+                           # a credential fingerprint
+    | (?<![\w\-])(?=[\w\-]*\d)(?=[\w\-]*[A-Za-z])[\w\-]{12,}     # a long id (letters+digits)
+    | (?<![\w])[0-9a-fA-F]{8,}(?![\w])                           # hex
+    """,
+    regex.VERBOSE,
+)
+_DIGITS = regex.compile(r"\d+")
+_KEEP = regex.compile(r"[^\p{L}\ue001-\ue003]+")
+
+
+def digest(text: str) -> bytes:
+    """A short, stable digest of a text (8 bytes of BLAKE2b)."""
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+
+
+def value_spans(text: str) -> list[tuple[int, int, bool]]:
+    """``(start, end, is_date)`` of the values of ``text``, in order, not overlapping:
+    dates and times first, then URLs, paths, e-mail addresses and ids around them."""
+    dates = list(find_dates(text))
+    out = [(s, e, True) for s, e in dates]
+    for m in _VALUES.finditer(text):
+        s, e = m.span()
+        if not any(s < de and ds < e for ds, de in dates):
+            out.append((s, e, False))
+    out.sort()
+    return out
+
+
+def _date_form(text: str) -> str:
+    """The form of a date with day/month/hour fields of one or two digits alike."""
+    masked = form(text)
+    return _DIGITS.sub(lambda m: m.group() if len(m.group()) > 2 else m.group()[0], masked)
+
+
+def _nine(run: str) -> str:
+    return form(run[0])
+
+
+def _parts(text: str) -> Iterator[tuple[str, str]]:
+    """``(key piece, form piece)`` pieces of ``text``: values as placeholders."""
+    last = 0
+    for s, e, is_date in value_spans(text):
+        if s < last:
+            continue
+        yield from _plain(text[last:s])
+        if is_date:
+            yield _DATE, _DATE + _date_form(text[s:e]) + _DATE
+        else:
+            yield _VALUE, _VALUE
+        last = e
+    yield from _plain(text[last:])
+
+
+def _plain(text: str) -> Iterator[tuple[str, str]]:
+    last = 0
+    for m in _DIGITS.finditer(text):
+        if m.start() > last:
+            piece = text[last : m.start()]
+            yield piece, piece
+        yield _NUMBER, _nine(m.group())
+        last = m.end()
+    if last < len(text):
+        piece = text[last:]
+        yield piece, piece
+
+
+def key_of(text: str) -> str:
+    """What ``text`` says, blind to form (module docstring)."""
+    return _KEEP.sub("", skeleton("".join(k for k, _ in _parts(text))).casefold())
+
+
+def form_of(text: str) -> str:
+    """How ``text`` is written, blind to values (module docstring)."""
+    return "".join(f for _, f in _parts(text))
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One unit of a segment: ``text[start:end]`` of the segment's value."""
+
+    key: bytes  # digest of key_of
+    form: bytes  # digest of form_of
+    start: int
+    end: int
+
+
+def units_of(text: str) -> tuple[Unit, ...]:
+    """The units of one segment's text (lines with their line breaks) whose key is long
+    enough to be template text (``MIN_KEY``); at most ``MAX_UNITS``."""
+    out: list[Unit] = []
+    for m in _LINES.finditer(text):
+        piece = m.group()
+        parts = list(_parts(piece))
+        key = _KEEP.sub("", skeleton("".join(k for k, _ in parts)).casefold())
+        if sum(1 for c in key if c not in (_DATE, _VALUE, _NUMBER)) < MIN_KEY:
+            continue
+        out.append(Unit(digest(key), digest("".join(f for _, f in parts)), m.start(), m.end()))
+        if len(out) >= MAX_UNITS:
+            break
+    return tuple(out)
