@@ -67,7 +67,7 @@ _VALUES = regex.compile(
     | (?<![\w])[A-Za-z]:\\[^\s"'<>`]*                            # Windows path
     | (?<![\w\-])pw-redacted:[0-9a-f]+                           # a credential fingerprint
     | (?<![\w\-])(?=[\w\-]*\d)(?=[\w\-]*[A-Za-z])[\w\-]{12,}     # a long id (letters+digits)
-    | (?<![\w])[0-9a-fA-F]{8,}(?![\w])                           # hex
+    | (?<![\w])(?=[0-9a-fA-F]*[a-fA-F])(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{8,}(?![\w])  # hex
     """,
     regex.VERBOSE,
 )
@@ -82,13 +82,12 @@ def digest(text: str) -> bytes:
 
 def value_spans(text: str) -> list[tuple[int, int, bool]]:
     """``(start, end, is_date)`` of the values of ``text``, in order, not overlapping:
-    dates and times first, then URLs, paths, e-mail addresses and ids around them."""
-    dates = list(find_dates(text))
-    out = [(s, e, True) for s, e in dates]
-    for m in _VALUES.finditer(text):
-        s, e = m.span()
-        if not any(s < de and ds < e for ds, de in dates):
-            out.append((s, e, False))
+    URLs, paths, e-mail addresses and ids, then the dates and times outside them (a
+    path such as ``/0/1/2`` is a path, not a date)."""
+    out = [(m.start(), m.end(), False) for m in _VALUES.finditer(text)]
+    for s, e in find_dates(text):
+        if not any(s < ve and vs < e for vs, ve, _ in out):
+            out.append((s, e, True))
     out.sort()
     return out
 
