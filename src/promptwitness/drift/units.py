@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 import regex
 
@@ -53,6 +54,8 @@ MIN_KEY = 8
 """A unit whose key has fewer letters than this says too little to be template text."""
 MAX_UNITS = 4000
 """Units taken from one segment (a longer text is cut: its first lines count)."""
+LINE_MEMO = 65536
+"""Lines whose key and form are remembered."""
 
 _DATE = "\ue001"  # placeholders (private use: never in a skeleton table, never dropped)
 _VALUE = "\ue002"
@@ -66,11 +69,16 @@ _VALUES = regex.compile(
     | (?<![\w/.~])(?:~|\.{1,2})?(?:/[^\s/"'<>`:,;()\[\]]+)+/?    # POSIX path
     | (?<![\w])[A-Za-z]:\\[^\s"'<>`]*                            # Windows path
     | (?<![\w\-])pw-redacted:[0-9a-f]+                           # a credential fingerprint
-    | (?<![\w\-])(?=[\w\-]*\d)(?=[\w\-]*[A-Za-z])[\w\-]{12,}     # a long id (letters+digits)
-    | (?<![\w])(?=[0-9a-fA-F]*[a-fA-F])(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{8,}(?![\w])  # hex
     """,
     regex.VERBOSE,
 )
+# ids: tokens of 12+ word characters or hyphens with a digit and an ASCII letter, and
+# hex of 8+ digits with a letter and a digit (checked in code: a look-ahead at every
+# position would make the search quadratic)
+_TOKEN = regex.compile(r"(?<![\w\-])[\w\-]{8,}(?![\w\-])")
+_HAS_DIGIT = regex.compile(r"\d")
+_HAS_LETTER = regex.compile(r"[A-Za-z]")
+_HEX = regex.compile(r"[0-9a-fA-F]+")
 _DIGITS = regex.compile(r"\d+")
 _KEEP = regex.compile(r"[^\p{L}\ue001-\ue003]+")
 
@@ -80,11 +88,21 @@ def digest(text: str) -> bytes:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
 
 
+def _is_id(token: str) -> bool:
+    if _HAS_DIGIT.search(token) is None or _HAS_LETTER.search(token) is None:
+        return False
+    return len(token) >= 12 or _HEX.fullmatch(token) is not None
+
+
 def value_spans(text: str) -> list[tuple[int, int, bool]]:
     """``(start, end, is_date)`` of the values of ``text``, in order, not overlapping:
     URLs, paths, e-mail addresses and ids, then the dates and times outside them (a
     path such as ``/0/1/2`` is a path, not a date)."""
     out = [(m.start(), m.end(), False) for m in _VALUES.finditer(text)]
+    for m in _TOKEN.finditer(text):
+        s, e = m.span()
+        if _is_id(m.group()) and not any(s < ve and vs < e for vs, ve, _ in out):
+            out.append((s, e, False))
     for s, e in find_dates(text):
         if not any(s < ve and vs < e for vs, ve, _ in out):
             out.append((s, e, True))
@@ -130,9 +148,19 @@ def _plain(text: str) -> Iterator[tuple[str, str]]:
         yield piece, piece
 
 
+_ASCII_SKELETON = {i: skeleton(chr(i)) for i in range(128)}
+
+
+def _skeleton(text: str) -> str:
+    """``analysis.confusables.skeleton``; ASCII text by a table (the same result)."""
+    if text.isascii():
+        return text.translate(_ASCII_SKELETON)
+    return skeleton(text)
+
+
 def key_of(text: str) -> str:
     """What ``text`` says, blind to form (module docstring)."""
-    return _KEEP.sub("", skeleton("".join(k for k, _ in _parts(text))).casefold())
+    return _KEEP.sub("", _skeleton("".join(k for k, _ in _parts(text))).casefold())
 
 
 def form_of(text: str) -> str:
@@ -150,17 +178,25 @@ class Unit:
     end: int
 
 
+@lru_cache(maxsize=LINE_MEMO)
+def _line(piece: str) -> tuple[bytes, bytes] | None:
+    parts = list(_parts(piece))
+    key = _KEEP.sub("", _skeleton("".join(k for k, _ in parts)).casefold())
+    if sum(1 for c in key if c not in (_DATE, _VALUE, _NUMBER)) < MIN_KEY:
+        return None
+    return digest(key), digest("".join(f for _, f in parts))
+
+
 def units_of(text: str) -> tuple[Unit, ...]:
     """The units of one segment's text (lines with their line breaks) whose key is long
-    enough to be template text (``MIN_KEY``); at most ``MAX_UNITS``."""
+    enough to be template text (``MIN_KEY``); at most ``MAX_UNITS``. Lines are
+    remembered (``LINE_MEMO``): template lines recur in every request."""
     out: list[Unit] = []
     for m in _LINES.finditer(text):
-        piece = m.group()
-        parts = list(_parts(piece))
-        key = _KEEP.sub("", skeleton("".join(k for k, _ in parts)).casefold())
-        if sum(1 for c in key if c not in (_DATE, _VALUE, _NUMBER)) < MIN_KEY:
+        got = _line(m.group())
+        if got is None:
             continue
-        out.append(Unit(digest(key), digest("".join(f for _, f in parts)), m.start(), m.end()))
+        out.append(Unit(got[0], got[1], m.start(), m.end()))
         if len(out) >= MAX_UNITS:
             break
     return tuple(out)
