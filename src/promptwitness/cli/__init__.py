@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         capture,
         discover,
         discovery,
+        drift,
         history,
         inspect,
         ledger,
@@ -39,7 +40,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"promptwitness {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (capture, inspect, transfer, probe, discover, discovery, agents, history, ledger):
+    for module in (
+        capture,
+        inspect,
+        transfer,
+        probe,
+        discover,
+        discovery,
+        drift,
+        agents,
+        history,
+        ledger,
+    ):
         module.add_parsers(sub)
     return parser
 

@@ -1,0 +1,365 @@
+"""The drift analysis over a stream of parsed requests (sans-IO): two passes, bounded state.
+
+**Pass 1** (``Scanner``) reads every request once. Per group (``drift.grouping``) it keeps
+a table of units (``drift.units``) by key: in how many of the group's requests each key
+appears, and per form of it (at most ``Options.max_forms``) the count, a few senders,
+the first exchange ids and one example text. The table holds at most
+``2 × Options.max_units`` keys: when full, it keeps the ``max_units`` most frequent ones
+(template text recurs in most requests, a user's own words once, so the template stays;
+a key dropped and seen again starts counting anew). Memory is therefore bounded by
+groups × ``max_units``, whatever the number of requests.
+
+**Template.** A unit is template text of its group when its key appears in at least
+``Options.template_share`` of the group's requests and its most frequent form was sent
+by at least two senders. The user's own messages, file contents and anything else that
+differs from request to request never reach that share; lines with per-user values
+(paths, dates, ids) do, because values are masked in the key.
+
+**Variants.** Every other form of a template unit is a candidate variant. Its example
+and the template form's example are diffed and classified by the probe's detectors
+(``analysis.diff`` and ``analysis.detectors``): a variant with covert changes
+(look-alike, invisible, whitespace, punctuation, casing, date format) is kept; one
+with only value or content changes is set apart as ``expected``.
+
+**Pass 2** (``Correlator``) reads the requests of the groups with candidates again and
+counts exactly, for each candidate, the requests with the variant and those with the
+template form, their senders, and each sender attribute's values on both sides (at
+most ``VALUES_CAP`` values per dimension; the rest pooled). ``drift.correlate`` turns
+that into separators. A variant sent by fewer than ``Options.min_senders`` senders is
+set apart (``one-sender``) with its counts, not reported as a finding.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from promptwitness.analysis.changes import Change
+from promptwitness.analysis.detectors import classify
+from promptwitness.analysis.diff import diff_segments
+from promptwitness.drift.correlate import OTHER, separate
+from promptwitness.drift.grouping import GroupKey
+from promptwitness.drift.model import (
+    FormSide,
+    GroupSummary,
+    Options,
+    Separator,
+    Status,
+    Variant,
+)
+from promptwitness.drift.units import Unit, digest, units_of
+from promptwitness.model import Segment
+
+__all__ = [
+    "Candidate",
+    "Correlator",
+    "Scanner",
+    "Segmenter",
+    "UnitMap",
+    "compared",
+    "unit_map",
+]
+
+EXAMPLE_CHARS = 2000  # code points of an example kept
+SENDERS_KEPT = 16  # senders remembered per form in pass 1 (enough to tell 1 from ≥2)
+GROUP_SENDERS_CAP = 100_000
+VALUES_CAP = 1024  # distinct values counted per dimension and variant side in pass 2
+MEMO_UNITS = 200_000  # units remembered by the segment memo
+OTHERS_EVIDENCE = 10  # exchange ids kept of the template form's side
+
+UnitMap = dict[bytes, dict[bytes, tuple[str, str]]]
+"""key → form → (path, example text) of one request's units."""
+
+
+def compared(seg: Segment) -> bool:
+    """Whether a segment's text is compared: text of the body (system blocks, tool
+    descriptions and schemas, message parts), not parameters, headers, roles, part
+    types or metadata (ids)."""
+    if seg.channel != "body":
+        return False
+    return not (seg.path.endswith((".type", ".role")) or seg.path.startswith("metadata."))
+
+
+class Segmenter:
+    """``units_of`` with a memo by text digest (the same system prompt is cut once)."""
+
+    def __init__(self, budget: int = MEMO_UNITS) -> None:
+        self.budget = budget
+        self.size = 0
+        self.memo: OrderedDict[tuple[bytes, int], tuple[Unit, ...]] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def units(self, text: str) -> tuple[Unit, ...]:
+        k = (digest(text), len(text))
+        got = self.memo.get(k)
+        if got is not None:
+            self.memo.move_to_end(k)
+            self.hits += 1
+            return got
+        self.misses += 1
+        got = units_of(text)
+        self.memo[k] = got
+        self.size += len(got) + 1
+        while self.size > self.budget and self.memo:
+            _, old = self.memo.popitem(last=False)
+            self.size -= len(old) + 1
+        return got
+
+
+def unit_map(segs: Iterable[Segment], segmenter: Segmenter) -> UnitMap:
+    """The units of a request's compared segments: key → form → first (path, text)."""
+    out: UnitMap = {}
+    for seg in segs:
+        if not compared(seg):
+            continue
+        for u in segmenter.units(seg.value):
+            forms = out.setdefault(u.key, {})
+            if u.form not in forms:
+                forms[u.form] = (seg.path, seg.value[u.start : u.end][:EXAMPLE_CHARS])
+    return out
+
+
+@dataclass
+class _Form:
+    count: int = 0
+    senders: set[str] = field(default_factory=set)
+    ids: list[int] = field(default_factory=list)
+    first: int = 0
+    text: str = ""
+    path: str = ""
+
+
+@dataclass
+class _Unit:
+    seen: int = 0
+    forms: dict[bytes, _Form] = field(default_factory=dict)
+    overflow: int = 0
+
+
+@dataclass
+class _Group:
+    key: GroupKey
+    exchanges: int = 0
+    senders: set[str] = field(default_factory=set)
+    senders_capped: bool = False
+    first: float = 0.0
+    last: float = 0.0
+    units: dict[bytes, _Unit] = field(default_factory=dict)
+    template: int = 0
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A minority form of a template unit, after pass 1."""
+
+    group: GroupKey
+    key: bytes
+    form: bytes
+    template_form: bytes
+    template_text: str
+    template_path: str
+    text: str
+    path: str
+    changes: tuple[Change, ...]
+    expected: bool  # only value (or content) changes: set apart
+
+
+def _classify(path: str, a: str, b: str) -> list[Change]:
+    out: list[Change] = []
+    for d in diff_segments([Segment(path, a)], [Segment(path, b)]):
+        out.extend(classify(d))
+    return out
+
+
+class Scanner:
+    """Pass 1 (module docstring)."""
+
+    def __init__(self, options: Options | None = None) -> None:
+        self.options = options or Options()
+        self.groups: dict[GroupKey, _Group] = {}
+
+    def add(self, id: int, started: float, group: GroupKey, units: UnitMap, sender: str) -> None:
+        g = self.groups.get(group)
+        if g is None:
+            g = self.groups[group] = _Group(group, first=started)
+        g.exchanges += 1
+        g.first, g.last = min(g.first, started), max(g.last, started)
+        if len(g.senders) < GROUP_SENDERS_CAP:
+            g.senders.add(sender)
+        else:
+            g.senders_capped = True
+        opts = self.options
+        for key, forms in units.items():
+            u = g.units.get(key)
+            if u is None:
+                u = g.units[key] = _Unit()
+            u.seen += 1
+            for fkey, (path, text) in forms.items():
+                f = u.forms.get(fkey)
+                if f is None:
+                    if len(u.forms) >= opts.max_forms:
+                        u.overflow += 1
+                        continue
+                    f = u.forms[fkey] = _Form(first=id, text=text, path=path)
+                f.count += 1
+                if len(f.senders) < SENDERS_KEPT:
+                    f.senders.add(sender)
+                if len(f.ids) < opts.evidence:
+                    f.ids.append(id)
+        if len(g.units) > 2 * opts.max_units:
+            keep = sorted(g.units.items(), key=lambda kv: -kv[1].seen)[: opts.max_units]
+            g.units = dict(keep)
+
+    def candidates(self) -> list[Candidate]:
+        """The variants of template units (module docstring), in group and id order."""
+        out: list[Candidate] = []
+        for gk in sorted(self.groups):
+            g = self.groups[gk]
+            g.template = 0
+            for key, u in g.units.items():
+                if u.seen < self.options.template_share * g.exchanges or g.exchanges < 2:
+                    continue
+                ranked = sorted(u.forms.items(), key=lambda kv: (-kv[1].count, kv[1].first))
+                dom_key, dom = ranked[0]
+                if len(dom.senders) < 2:
+                    continue
+                g.template += 1
+                for fkey, f in ranked[1:]:
+                    changes = _classify(dom.path, dom.text, f.text)
+                    covert = tuple(c for c in changes if c.severity == "covert")
+                    out.append(
+                        Candidate(
+                            gk,
+                            key,
+                            fkey,
+                            dom_key,
+                            dom.text,
+                            dom.path,
+                            f.text,
+                            f.path,
+                            covert or tuple(changes),
+                            not covert,
+                        )
+                    )
+        out.sort(key=lambda c: (c.group, self.groups[c.group].units[c.key].forms[c.form].first))
+        return out
+
+    def summaries(self) -> tuple[GroupSummary, ...]:
+        return tuple(
+            GroupSummary(
+                g.key,
+                g.exchanges,
+                len(g.senders),
+                g.senders_capped,
+                g.template,
+                g.first,
+                g.last,
+            )
+            for g in sorted(self.groups.values(), key=lambda g: (-g.exchanges, g.key))
+        )
+
+
+@dataclass
+class _Side:
+    count: int = 0
+    senders: set[str] = field(default_factory=set)
+    ids: list[int] = field(default_factory=list)
+    values: dict[str, Counter[str]] = field(default_factory=dict)
+
+
+def _count(side: _Side, id: int, sender: str, attrs: Sequence[tuple[str, str]], cap: int) -> None:
+    side.count += 1
+    if len(side.senders) < GROUP_SENDERS_CAP:
+        side.senders.add(sender)
+    if len(side.ids) < cap:
+        side.ids.append(id)
+    seen: set[str] = set()
+    for dim, value in attrs:
+        if dim in seen:
+            continue
+        seen.add(dim)
+        c = side.values.setdefault(dim, Counter())
+        if value in c or len(c) < VALUES_CAP:
+            c[value] += 1
+        else:
+            c[OTHER] += 1
+
+
+class Correlator:
+    """Pass 2 (module docstring)."""
+
+    def __init__(self, candidates: Sequence[Candidate], options: Options | None = None) -> None:
+        self.options = options or Options()
+        self.candidates = list(candidates)
+        self.by_group: dict[GroupKey, list[int]] = {}
+        for i, c in enumerate(self.candidates):
+            self.by_group.setdefault(c.group, []).append(i)
+        self.sides = [(_Side(), _Side()) for _ in self.candidates]
+
+    def wants(self, group: GroupKey) -> bool:
+        return group in self.by_group
+
+    def add(
+        self,
+        id: int,
+        group: GroupKey,
+        units: Mapping[bytes, Mapping[bytes, object]],
+        sender: str,
+        attrs: Sequence[tuple[str, str]],
+    ) -> None:
+        for i in self.by_group.get(group, ()):
+            c = self.candidates[i]
+            forms = units.get(c.key)
+            if forms is None:
+                continue
+            with_v, other = self.sides[i]
+            if c.form in forms:
+                _count(with_v, id, sender, attrs, self.options.evidence)
+            elif c.template_form in forms:
+                _count(other, id, sender, attrs, min(OTHERS_EVIDENCE, self.options.evidence))
+
+    def variants(self) -> tuple[tuple[Variant, ...], tuple[Variant, ...]]:
+        """``(findings, set apart)``, numbered ``V1``, ``V2``, ... findings first."""
+        found: list[tuple[Candidate, _Side, _Side]] = []
+        apart: list[tuple[Candidate, _Side, _Side]] = []
+        for c, (w, o) in zip(self.candidates, self.sides, strict=True):
+            if w.count == 0:
+                continue
+            if c.expected or len(w.senders) < self.options.min_senders:
+                apart.append((c, w, o))
+            else:
+                found.append((c, w, o))
+        out: list[Variant] = []
+        rows = [(c, w, o, True) for c, w, o in found] + [(c, w, o, False) for c, w, o in apart]
+        for n, (c, w, o, is_finding) in enumerate(rows, start=1):
+            status: Status = "finding" if is_finding else "expected" if c.expected else "one-sender"
+            seps: tuple[Separator, ...] = ()
+            notes: tuple[str, ...] = ()
+            if status == "expected":
+                notes = ("only values differ (the probe's detectors find no covert change)",)
+            else:
+                seps, notes = separate(w.values, o.values, w.count, o.count, len(w.senders))
+            if status == "one-sender":
+                notes = (
+                    f"sent by {len(w.senders)} sender(s) only (fewer than "
+                    f"{self.options.min_senders}): a split this small is not a finding",
+                    *notes,
+                )
+            out.append(
+                Variant(
+                    id=f"V{n}",
+                    group=c.group,
+                    status=status,
+                    template=FormSide(
+                        o.count, len(o.senders), c.template_text, c.template_path, tuple(o.ids)
+                    ),
+                    variant=FormSide(w.count, len(w.senders), c.text, c.path, tuple(w.ids)),
+                    changes=c.changes,
+                    separators=seps,
+                    notes=notes,
+                )
+            )
+        k = len(found)
+        return tuple(out[:k]), tuple(out[k:])
