@@ -29,7 +29,7 @@ from promptwitness.capture.hermetic import (
     json_reply,
     rejected,
 )
-from promptwitness.capture.server import CaptureServer
+from promptwitness.capture.server import CaptureServer, ServerConfig
 from promptwitness.capture.tls import CertificateAuthority
 from promptwitness.probe.factors import parse_factor_arg
 from promptwitness.probe.runner import ProbeConfig, run_probe
@@ -63,7 +63,9 @@ def hermetic_run(
     opts = options or HermeticOptions(
         answers={("GET", "/api/settings"): json_reply(200, {"ok": True})}, fallback=json_reply(204)
     )
-    server = CaptureServer(store, run=run, answers=opts.answers, fallback=opts.fallback)
+    server = CaptureServer(
+        store, ServerConfig(run=run, answers=opts.answers, fallback=opts.fallback)
+    )
     hermetic = HermeticServer(server, ca, opts, capture_port=CAPTURE)
     spec = RunSpec(
         argv=(*PY, "-c", textwrap.dedent(script)),

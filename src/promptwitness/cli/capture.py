@@ -24,7 +24,7 @@ from promptwitness.capture.env import (
     secrets_in_env,
 )
 from promptwitness.capture.redact import Redactor
-from promptwitness.capture.server import CaptureServer, ServerThread
+from promptwitness.capture.server import CaptureServer, ServerConfig, ServerThread
 from promptwitness.capture.upstream import parse_upstream
 from promptwitness.cli.common import add_store_option, human_size, open_store, stderr_console
 from promptwitness.cli.probe import add_hermetic_options
@@ -232,10 +232,8 @@ def cmd_record(args: argparse.Namespace) -> int:
         known = secrets_in_env(base) + list(keys.values())
         server = CaptureServer(
             store,
-            upstream=args.upstream,
-            run=run,
+            ServerConfig(upstream=args.upstream, run=run, answer_text=args.answer),
             redactor=Redactor(store.salt(), known_secrets=known),
-            answer_text=args.answer,
         )
         thread = ServerThread(server)
         host, port = thread.start(port=args.port)
@@ -296,42 +294,53 @@ LINES_EVERY = 0.25
 """Seconds between two writes of ``serve``'s queued per-exchange lines."""
 
 
+class _QueuedLines:
+    """``serve``'s hooks: the stored exchanges' lines, queued by the writer's thread
+    and written to standard error by the main thread (``write``)."""
+
+    on_exchange = None  # the writer process sends no exchange back
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: list[str] = []
+
+    def on_lines(self, lines: list[str]) -> None:
+        with self._lock:
+            self._pending.extend(lines)
+
+    def write(self) -> None:
+        with self._lock:
+            text = "".join(self._pending)
+            self._pending.clear()
+        if text:
+            sys.stderr.write(text)
+            sys.stderr.flush()
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     _check_upstream(args.upstream)
     host, port = _parse_listen(args.listen)
     console = stderr_console()
     store = open_store(args)
     run = store.begin_run("serve", None, {"listen": args.listen, "upstream": args.upstream})
-    lock = threading.Lock()
-
     # The writer makes a line per stored exchange (in the writer process with the default
     # writer) and hands them over per batch; this (main) thread writes them a few times a
     # second, in one write. Anything more per exchange in the server process (the
     # redacted exchange sent back, a write per line) costs its event loop, under load,
     # ~10 % of its requests per second (benchmarks/README.md).
-    pending: list[str] = []
-
-    def queue_lines(lines: list[str]) -> None:
-        with lock:
-            pending.extend(lines)
-
-    def write_lines() -> None:
-        with lock:
-            text = "".join(pending)
-            pending.clear()
-        if text:
-            sys.stderr.write(text)
-            sys.stderr.flush()
+    lines = _QueuedLines()
 
     server = CaptureServer(
         store,
-        upstream=args.upstream,
-        run=run,
+        ServerConfig(
+            upstream=args.upstream,
+            run=run,
+            answer_text=args.answer,
+            writer=args.writer,
+            commit_before_answer=not args.ack_after_answer,
+        ),
         redactor=Redactor(store.salt(), known_secrets=secrets_in_env(os.environ)),
-        answer_text=args.answer,
-        on_lines=None if args.quiet else queue_lines,
-        writer=args.writer,
-        commit_before_answer=not args.ack_after_answer,
+        hooks=None if args.quiet else lines,
     )
     from promptwitness.capture.loop import gateway_loop, gateway_loop_name
 
@@ -358,7 +367,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         reported = False
         try:
             while not stop.wait(LINES_EVERY):
-                write_lines()
+                lines.write()
                 if not reported and server.writer_crashed is not None:
                     reported = True
                     console.print(f"promptwitness: error: {server.writer_crashed}", markup=False)
@@ -366,7 +375,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             pass
     finally:
         thread.stop()  # stores everything received, so the last lines are queued now
-        write_lines()
+        lines.write()
         for failure in server.failures:
             console.print(f"promptwitness: store writer: {failure}", markup=False)
         n = len(store.exchanges(run=run))
@@ -484,11 +493,13 @@ def record_hermetic(args: argparse.Namespace, cmd: list[str]) -> int:
                 )
                 server = CaptureServer(
                     store,
-                    run=run,
+                    ServerConfig(
+                        run=run,
+                        answer_text=args.answer,
+                        answers=opts.answers,
+                        fallback=opts.fallback,
+                    ),
                     redactor=redactor,
-                    answer_text=args.answer,
-                    answers=opts.answers,
-                    fallback=opts.fallback,
                 )
                 hermetic = HermeticServer(server, ca, opts, capture_port=HERMETIC_PORT)
                 spec = RunSpec(

@@ -61,7 +61,7 @@ from promptwitness.capture.hermetic import (
     rejected,
 )
 from promptwitness.capture.redact import Redactor
-from promptwitness.capture.server import CaptureServer, ServerThread
+from promptwitness.capture.server import CaptureServer, ServerConfig, ServerThread
 from promptwitness.capture.tls import CertificateAuthority
 from promptwitness.errors import (
     ProbeError as ProbeError,
@@ -200,11 +200,13 @@ class _Runner:
         opts = self.config.hermetic
         server = CaptureServer(
             self.store,
-            run=run,
+            ServerConfig(
+                run=run,
+                answer_text=self.config.answer_text,
+                answers={} if opts is None else opts.answers,
+                fallback=None if opts is None else opts.fallback,
+            ),
             redactor=self.redactor,
-            answer_text=self.config.answer_text,
-            answers=None if opts is None else opts.answers,
-            fallback=None if opts is None else opts.fallback,
         )
         hermetic: HermeticServer | None = None
         stop: Callable[[], None]
