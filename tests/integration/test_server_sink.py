@@ -239,7 +239,7 @@ async def test_run_and_on_exchange(store: Store) -> None:
     threads: set[str] = set()
 
     class Hooks:
-        on_lines = None
+        on_lines = line_format = None
 
         def on_exchange(self, ex_id: int, ex: CapturedExchange) -> None:
             seen.append((ex_id, ex))

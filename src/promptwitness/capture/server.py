@@ -81,6 +81,7 @@ from promptwitness.capture.upstream import (
 from promptwitness.capture.writer import (
     DEFAULT_MAX_BACKLOG,
     DEFAULT_MAX_BACKLOG_BYTES,
+    LineFormat,
     OnLines,
     StoreWriter,
     WriterStats,
@@ -214,10 +215,16 @@ class ServerHooks(Protocol):
 
     @property
     def on_lines(self) -> OnLines | None:
-        """``on_lines(lines)`` once per stored batch, with each stored exchange's
-        ``capture.summary.exchange_line``. A gateway that only prints wants this one:
+        """``on_lines(lines)`` once per stored batch, with ``line_format(id, exchange)``
+        of each stored exchange (redacted). A gateway that only prints wants this one:
         with ``writer="process"`` the lines are made in the writer process and nothing
         else comes back."""
+
+    @property
+    def line_format(self) -> LineFormat | None:
+        """How ``on_lines`` wants a stored exchange as a line (needed with it; ``serve``:
+        ``report.lines.exchange_line``). A module-level function, so that the writer
+        process can run it (a class attribute holds it as ``staticmethod(f)``)."""
 
 
 def _json_body(kind: str, message: str) -> bytes:
@@ -294,16 +301,20 @@ class CaptureServer:
             from promptwitness.capture.writer_process import ProcessWriter
 
             writer_cls = ProcessWriter
-        self._writer = writer_cls(
-            store,
-            self.redactor,
-            max_backlog=self.config.max_backlog,
-            max_backlog_bytes=self.config.max_backlog_bytes,
-            # only when someone listens: the process writer then sends each redacted
-            # exchange back, which costs this process's GIL
-            on_stored=on_exchange,
-            on_lines=hooks.on_lines if hooks is not None else None,
-        )
+        try:
+            self._writer = writer_cls(
+                store,
+                self.redactor,
+                max_backlog=self.config.max_backlog,
+                max_backlog_bytes=self.config.max_backlog_bytes,
+                # only when someone listens: the process writer then sends each redacted
+                # exchange back, which costs this process's GIL
+                on_stored=on_exchange,
+                on_lines=hooks.on_lines if hooks is not None else None,
+                line_format=hooks.line_format if hooks is not None else None,
+            )
+        except ValueError as exc:  # hooks the writer cannot serve
+            raise CaptureError(str(exc)) from None
         self._addresses: list[tuple[str, int]] = []
         self._inflight = 0
 

@@ -30,6 +30,7 @@ from promptwitness.cli.common import add_store_option, human_size, open_store, s
 from promptwitness.cli.probe import add_hermetic_options
 from promptwitness.errors import UsageError
 from promptwitness.protocols import DEFAULT_ANSWER
+from promptwitness.report.lines import exchange_line
 from promptwitness.store import Store
 
 
@@ -299,6 +300,7 @@ class _QueuedLines:
     and written to standard error by the main thread (``write``)."""
 
     on_exchange = None  # the writer process sends no exchange back
+    line_format = staticmethod(exchange_line)  # made in the writer process
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

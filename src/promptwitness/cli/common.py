@@ -10,8 +10,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from promptwitness.capture.summary import human_size
 from promptwitness.errors import UsageError
+from promptwitness.report.lines import human_size
 from promptwitness.store import Store
 
 __all__ = ["add_store_option", "human_size", "open_store", "stderr_console", "stdout_console"]

@@ -11,6 +11,7 @@ import pytest
 from promptwitness.capture.server import CaptureServer, ServerConfig
 from promptwitness.errors import CaptureError
 from promptwitness.model import CannedReply, CapturedExchange
+from promptwitness.report.lines import exchange_line
 
 
 class _Store:
@@ -82,7 +83,7 @@ async def test_hooks_hear_only_what_they_have() -> None:
     threads: set[str] = set()
 
     class OnlyExchanges:
-        on_lines = None
+        on_lines = line_format = None
 
         def on_exchange(self, ex_id: int, ex: CapturedExchange) -> None:
             seen.append(ex_id)
@@ -98,3 +99,20 @@ async def test_hooks_hear_only_what_they_have() -> None:
     assert seen == [1] and threading.current_thread().name not in threads
     quiet = CaptureServer(_Store())
     assert quiet._writer.on_stored is None and quiet._writer.on_lines is None
+
+
+def test_hooks_that_want_lines_say_how_they_are_made() -> None:
+    class LinesOnly:
+        on_exchange = line_format = None
+
+        def on_lines(self, lines: list[str]) -> None:
+            del lines
+
+    with pytest.raises(CaptureError, match="line_format"):
+        CaptureServer(_Store(), hooks=LinesOnly())
+
+    class Lines(LinesOnly):
+        line_format = staticmethod(exchange_line)  # type: ignore[assignment]
+
+    server = CaptureServer(_Store(), hooks=Lines())
+    assert server._writer.on_stored is None and server._writer.line_format is exchange_line
