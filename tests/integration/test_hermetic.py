@@ -303,6 +303,48 @@ def test_record_hermetic_cli(tmp_path: Path) -> None:
     assert "nothing left the namespace" in err
 
 
+def test_record_hermetic_runs_again_with_the_runtimes_variable(tmp_path: Path) -> None:
+    """A client that trusts only what its runtime's variable names rejects our CA
+    through the system bundle: the first attempt is stopped there, the second runs with
+    the variable (``probe.hermetic.HermeticSession``, as a probe's preflight)."""
+    script = """
+    import os, ssl, urllib.request
+    cafile = os.environ.get("REQUESTS_CA_BUNDLE")
+    if cafile:
+        ctx = ssl.create_default_context(cafile=cafile)
+    else:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # like certifi: not the system's
+    with urllib.request.urlopen("https://api.example.com/v1/models", context=ctx) as r:
+        print("models", r.status)
+    """
+    summary = tmp_path / "egress.json"
+    run = _cli(
+        "record",
+        "--hermetic",
+        "--runtime",
+        "python",
+        "--json",
+        str(summary),
+        "--timeout",
+        "60",
+        "--",
+        sys.executable,
+        "-I",
+        "-S",
+        "-c",
+        textwrap.dedent(script),
+        tmp_path=tmp_path,
+    )
+    err = run.stderr.decode()
+    assert run.returncode == 0, err
+    assert run.stdout.decode() == "models 200\n"
+    doc = json.loads(summary.read_text())
+    assert doc["attempt"] == 2 and "REQUESTS_CA_BUNDLE" in doc["ca_trust"]
+    first = doc["system_bundle_attempt"]
+    assert first["rejected_by"] == ["api.example.com"] and first["run"] != doc["run"]
+    assert "rejected our certificate through the system bundle (api.example.com)" in err
+
+
 def test_record_hermetic_rejects_upstream_and_default_needs_hermetic(tmp_path: Path) -> None:
     run = _cli(
         "record", "--hermetic", "--upstream", "http://127.0.0.1:1", "--", "true", tmp_path=tmp_path
