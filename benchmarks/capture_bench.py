@@ -398,15 +398,19 @@ async def role_promptwitness(
     if switch_interval:
         sys.setswitchinterval(switch_interval)
     from promptwitness.capture.redact import Redactor
-    from promptwitness.capture.server import CaptureServer
+    from promptwitness.capture.server import CaptureServer, ServerConfig
     from promptwitness.store import Store
 
     store = Store.open(Path(store_dir))
     if writer == "null":
-        server = CaptureServer(_NullStore(), upstream=upstream, redactor=_NullRedactor())  # type: ignore[arg-type]
+        server = CaptureServer(
+            _NullStore(), ServerConfig(upstream=upstream), redactor=_NullRedactor()
+        )  # type: ignore[arg-type]
     else:
         server = CaptureServer(
-            store, upstream=upstream, redactor=Redactor(store.salt()), writer=writer
+            store,
+            ServerConfig(upstream=upstream, writer=writer),  # type: ignore[arg-type] # "thread"/"process"
+            redactor=Redactor(store.salt()),
         )
     _host, bound = await server.start(LOOPBACK, port)
     _announce(bound)

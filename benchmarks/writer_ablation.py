@@ -36,7 +36,7 @@ import asyncio, sys
 sys.path.insert(0, {bench_dir!r})
 import capture_bench as cb
 from promptwitness.capture.redact import Redactor
-from promptwitness.capture.server import CaptureServer
+from promptwitness.capture.server import CaptureServer, ServerConfig
 from promptwitness.store import Store
 
 class NullStore:
@@ -50,7 +50,7 @@ async def run():
     mode, upstream, root = {mode!r}, {upstream!r}, {root!r}
     store = NullStore() if mode in ("null", "no-store") else Store.open(root)
     redactor = NullRedactor() if mode in ("null", "no-redact") else Redactor(bytes(32))
-    srv = CaptureServer(store, upstream=upstream, redactor=redactor)
+    srv = CaptureServer(store, ServerConfig(upstream=upstream), redactor=redactor)
     _h, port = await srv.start("127.0.0.1", 0)
     cb._announce(port)
     await cb._until_signalled()

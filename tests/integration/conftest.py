@@ -38,7 +38,7 @@ class Running:
 
 @pytest.fixture
 async def sink(store: Store) -> AsyncIterator[Running]:
-    server = CaptureServer(store, run=None)
+    server = CaptureServer(store)
     host, port = await server.start()
     try:
         yield Running(server, host, port)

@@ -21,7 +21,7 @@ import pytest
 import zstandard
 
 from promptwitness.capture.har import export_har
-from promptwitness.capture.server import CaptureServer
+from promptwitness.capture.server import CaptureServer, ServerConfig
 from promptwitness.cli import main
 from promptwitness.ledger.log import Ledger
 from promptwitness.protocols import DEFAULT_ANSWER, rebuild_answer
@@ -116,7 +116,7 @@ Answer = tuple[int, bytes, list[tuple[str, str]]]
 
 @pytest.fixture(params=["thread", "process"])
 async def server(request: pytest.FixtureRequest, store: Store) -> AsyncIterator[Served]:
-    srv = CaptureServer(store, writer=request.param)
+    srv = CaptureServer(store, ServerConfig(writer=request.param))
     host, port = await srv.start()
     try:
         yield f"http://{host}:{port}", srv

@@ -29,7 +29,7 @@ from promptwitness.capture.hermetic import (
     json_reply,
     rejected,
 )
-from promptwitness.capture.server import CaptureServer
+from promptwitness.capture.server import CaptureServer, ServerConfig
 from promptwitness.capture.tls import CertificateAuthority
 from promptwitness.probe.factors import parse_factor_arg
 from promptwitness.probe.runner import ProbeConfig, run_probe
@@ -63,7 +63,9 @@ def hermetic_run(
     opts = options or HermeticOptions(
         answers={("GET", "/api/settings"): json_reply(200, {"ok": True})}, fallback=json_reply(204)
     )
-    server = CaptureServer(store, run=run, answers=opts.answers, fallback=opts.fallback)
+    server = CaptureServer(
+        store, ServerConfig(run=run, answers=opts.answers, fallback=opts.fallback)
+    )
     hermetic = HermeticServer(server, ca, opts, capture_port=CAPTURE)
     spec = RunSpec(
         argv=(*PY, "-c", textwrap.dedent(script)),
@@ -299,6 +301,48 @@ def test_record_hermetic_cli(tmp_path: Path) -> None:
     assert doc["non_loopback_clients"] == []
     assert "3 hosts contacted:" in err and "DNS names looked up: " in err
     assert "nothing left the namespace" in err
+
+
+def test_record_hermetic_runs_again_with_the_runtimes_variable(tmp_path: Path) -> None:
+    """A client that trusts only what its runtime's variable names rejects our CA
+    through the system bundle: the first attempt is stopped there, the second runs with
+    the variable (``probe.hermetic.HermeticSession``, as a probe's preflight)."""
+    script = """
+    import os, ssl, urllib.request
+    cafile = os.environ.get("REQUESTS_CA_BUNDLE")
+    if cafile:
+        ctx = ssl.create_default_context(cafile=cafile)
+    else:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # like certifi: not the system's
+    with urllib.request.urlopen("https://api.example.com/v1/models", context=ctx) as r:
+        print("models", r.status)
+    """
+    summary = tmp_path / "egress.json"
+    run = _cli(
+        "record",
+        "--hermetic",
+        "--runtime",
+        "python",
+        "--json",
+        str(summary),
+        "--timeout",
+        "60",
+        "--",
+        sys.executable,
+        "-I",
+        "-S",
+        "-c",
+        textwrap.dedent(script),
+        tmp_path=tmp_path,
+    )
+    err = run.stderr.decode()
+    assert run.returncode == 0, err
+    assert run.stdout.decode() == "models 200\n"
+    doc = json.loads(summary.read_text())
+    assert doc["attempt"] == 2 and "REQUESTS_CA_BUNDLE" in doc["ca_trust"]
+    first = doc["system_bundle_attempt"]
+    assert first["rejected_by"] == ["api.example.com"] and first["run"] != doc["run"]
+    assert "rejected our certificate through the system bundle (api.example.com)" in err
 
 
 def test_record_hermetic_rejects_upstream_and_default_needs_hermetic(tmp_path: Path) -> None:

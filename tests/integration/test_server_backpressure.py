@@ -13,7 +13,7 @@ import time
 import aiohttp
 import pytest
 
-from promptwitness.capture.server import CaptureServer
+from promptwitness.capture.server import CaptureServer, ServerConfig
 from promptwitness.model import CapturedExchange
 from promptwitness.store import Store
 
@@ -47,7 +47,7 @@ async def test_full_backlog_holds_handlers_back_and_everything_is_stored(store: 
     room after answering; on a keep-alive connection (how agents and the benchmark talk)
     the next request is not read until then."""
     slow = SlowStore(store)
-    server = CaptureServer(slow, max_backlog=3, commit_before_answer=False)  # type: ignore[arg-type]
+    server = CaptureServer(slow, ServerConfig(max_backlog=3, commit_before_answer=False))  # type: ignore[arg-type]
     host, port = await server.start()
     n = 12
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as client:
@@ -82,7 +82,7 @@ async def test_no_answer_ends_before_its_exchange_is_committed(store: Store) -> 
     for the commit), the backlog stays within its bound, and once the store moves every
     answer ends and every exchange is stored."""
     slow = SlowStore(store)
-    server = CaptureServer(slow, max_backlog=3)  # type: ignore[arg-type]
+    server = CaptureServer(slow, ServerConfig(max_backlog=3))  # type: ignore[arg-type]
     host, port = await server.start()
     n = 12
     async with aiohttp.ClientSession() as client:
@@ -114,7 +114,7 @@ async def test_answered_never_runs_ahead_of_stored_by_more_than_the_bound(
 ) -> None:
     slow = SlowStore(store, delay=0.01)
     slow.gate.set()
-    server = CaptureServer(slow, max_backlog=4)  # type: ignore[arg-type]
+    server = CaptureServer(slow, ServerConfig(max_backlog=4))  # type: ignore[arg-type]
     host, port = await server.start()
     answered = 0
     worst = 0

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 import promptwitness.capture.server as server_module
-from promptwitness.capture.server import CaptureServer
+from promptwitness.capture.server import CaptureServer, ServerConfig
 from promptwitness.store import Store
 
 pytestmark = pytest.mark.usefixtures("no_server_errors")
@@ -124,7 +124,7 @@ async def test_broken_chunked_upload_is_kept(sink, store: Store, wire) -> None:
 
 async def test_body_over_the_limit_is_413_and_the_first_bytes_kept(store: Store) -> None:
     body = random_bytes(300_000, 3)
-    async with CaptureServer(store, max_body=100_000) as server:
+    async with CaptureServer(store, ServerConfig(max_body=100_000)) as server:
         host, port = server.addresses[0]
         async with aiohttp.ClientSession() as client:
             async with client.post(f"http://{host}:{port}/v1/messages", data=body) as resp:

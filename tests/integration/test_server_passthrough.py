@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import aiohttp
 import pytest
 
-from promptwitness.capture.server import CaptureServer
+from promptwitness.capture.server import CaptureServer, ServerConfig
 from promptwitness.store import Store
 
 pytestmark = pytest.mark.usefixtures("no_server_errors")
@@ -244,7 +244,8 @@ class Proxy:
 @pytest.fixture
 async def proxy(store: Store, upstream: Upstream) -> AsyncIterator[Proxy]:
     server = CaptureServer(
-        store, upstream=f"http://127.0.0.1:{upstream.port}/prefix", upstream_timeout=0.5
+        store,
+        ServerConfig(upstream=f"http://127.0.0.1:{upstream.port}/prefix", upstream_timeout=0.5),
     )
     host, port = await server.start()
     try:
@@ -390,7 +391,7 @@ async def test_head_keeps_the_upstream_length(proxy: Proxy, store: Store, wire) 
 
 async def test_refused_upstream_is_502(store: Store, wire) -> None:
     port = wire.closed_port()
-    async with CaptureServer(store, upstream=f"http://127.0.0.1:{port}") as server:
+    async with CaptureServer(store, ServerConfig(upstream=f"http://127.0.0.1:{port}")) as server:
         host, sport = server.addresses[0]
         async with client() as c:
             async with c.post(f"http://{host}:{sport}/v1/messages", data=b"{}") as resp:
@@ -482,7 +483,7 @@ async def test_client_that_leaves_mid_stream_is_recorded(
 
 async def test_stop_records_a_stream_still_in_flight(store: Store, upstream: Upstream) -> None:
     server = CaptureServer(
-        store, upstream=f"http://127.0.0.1:{upstream.port}", shutdown_timeout=0.2
+        store, ServerConfig(upstream=f"http://127.0.0.1:{upstream.port}", shutdown_timeout=0.2)
     )
     host, port = await server.start()
     async with client() as c:

@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from promptwitness.capture.redact import Redactor
-from promptwitness.capture.server import CaptureServer, ServerThread
+from promptwitness.capture.server import CaptureServer, ServerConfig, ServerThread
 from promptwitness.model import CapturedExchange
 from promptwitness.protocols import DEFAULT_ANSWER, rebuild_answer
 from promptwitness.protocols.sse import SSEParser
@@ -223,7 +223,7 @@ async def test_compressed_request_body_is_not_decompressed(sink, store: Store) -
 
 async def test_answer_text_is_configurable(store: Store) -> None:
     text = "Custom ’answer’\u200b."
-    async with CaptureServer(store, answer_text=text) as server:
+    async with CaptureServer(store, ServerConfig(answer_text=text)) as server:
         host, port = server.addresses[0]
         target, body = call("anthropic", False)
         async with aiohttp.ClientSession() as client:
@@ -238,11 +238,14 @@ async def test_run_and_on_exchange(store: Store) -> None:
     seen: list[tuple[int, CapturedExchange]] = []
     threads: set[str] = set()
 
-    def on_exchange(ex_id: int, ex: CapturedExchange) -> None:
-        seen.append((ex_id, ex))
-        threads.add(threading.current_thread().name)
+    class Hooks:
+        on_lines = line_format = None
 
-    async with CaptureServer(store, run=run, on_exchange=on_exchange) as server:
+        def on_exchange(self, ex_id: int, ex: CapturedExchange) -> None:
+            seen.append((ex_id, ex))
+            threads.add(threading.current_thread().name)
+
+    async with CaptureServer(store, ServerConfig(run=run), hooks=Hooks()) as server:
         host, port = server.addresses[0]
         async with aiohttp.ClientSession() as client:
             for target in ("/", "/v1/models"):
@@ -436,11 +439,13 @@ async def test_profile_answers_and_fallback_replace_the_sink(tmp_path: Path) -> 
     store = Store.open(tmp_path / "s")
     server = CaptureServer(
         store,
-        answers={
-            ("GET", "/api/claude_code/settings"): CannedReply(200, json_h, (b"{}",)),
-            ("*", "/v1/models"): CannedReply(418, json_h, (b'{"t":1}',)),
-        },
-        fallback=CannedReply(204, (), ()),
+        ServerConfig(
+            answers={
+                ("GET", "/api/claude_code/settings"): CannedReply(200, json_h, (b"{}",)),
+                ("*", "/v1/models"): CannedReply(418, json_h, (b'{"t":1}',)),
+            },
+            fallback=CannedReply(204, (), ()),
+        ),
     )
     host, port = await server.start("127.0.0.1", 0)
     try:

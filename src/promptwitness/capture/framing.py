@@ -173,8 +173,8 @@ def rejected_exchange(
         started=time.time(),
         duration=0.0,
         mode=capture.mode,
-        upstream=capture.upstream,
-        run=capture.run,
+        upstream=capture.config.upstream,
+        run=capture.config.run,
         client=peer,
         error=f"request framing: {exc.message or exc}; the request is stored as the raw "
         f"bytes received since the last request head the parser accepted{kept}",

@@ -26,6 +26,8 @@ Rules:
   aiohttp sets TCP_NODELAY on every connection, so each SSE event leaves at once).
   Credentials never reach the store unredacted: an exchange that cannot be redacted
   is stored without its headers and bodies.
+- Every setting and its default is one frozen ``ServerConfig``; what the owner hears
+  about stored exchanges is its ``ServerHooks``.
 - The writer's backlog is bounded (``max_backlog`` exchanges, ``max_backlog_bytes``):
   when it is full, a handler waits for room after answering (so the next request on
   that keep-alive connection is not read until then), which slows the client down
@@ -58,8 +60,8 @@ import threading
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Protocol, TypeVar
+from types import MappingProxyType, TracebackType
+from typing import Any, Literal, Protocol, TypeVar
 
 import aiohttp
 from aiohttp import web
@@ -79,6 +81,7 @@ from promptwitness.capture.upstream import (
 from promptwitness.capture.writer import (
     DEFAULT_MAX_BACKLOG,
     DEFAULT_MAX_BACKLOG_BYTES,
+    LineFormat,
     OnLines,
     StoreWriter,
     WriterStats,
@@ -93,7 +96,11 @@ __all__ = [
     "CaptureServer",
     "ExchangeStore",
     "LoopThread",
+    "OnExchange",
+    "ServerConfig",
+    "ServerHooks",
     "ServerThread",
+    "WriterKind",
 ]
 
 log = logging.getLogger("promptwitness.capture")
@@ -134,6 +141,90 @@ class ExchangeStore(Protocol):
 
 
 OnExchange = Callable[[int, CapturedExchange], None]
+
+WriterKind = Literal["thread", "process"]
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """What a ``CaptureServer`` answers and how it stores: every setting and its default,
+    in one place. Checked when made (``CaptureError``)."""
+
+    upstream: str | None = None
+    """None: sink mode. An http(s) URL, with an optional path prefix: pass-through
+    (kept without its trailing ``/``)."""
+    run: str | None = None
+    """The store run every exchange belongs to."""
+    answer_text: str = DEFAULT_ANSWER
+    """Sink: the text of the protocols' canned model answers."""
+    answers: Mapping[tuple[str, str], CannedReply] = field(default_factory=dict)
+    """Sink: fixed answers by (METHOD or ``"*"``, path), tried before the protocols'
+    canned replies (what an agent's own settings endpoints must say, from its profile)."""
+    fallback: CannedReply | None = None
+    """Sink: the answer instead of the 404 for paths no protocol knows."""
+    upstream_timeout: float = 600.0
+    """Pass-through: seconds to connect, and between two reads of the upstream."""
+    upstream_ssl: ssl.SSLContext | None = None
+    """Pass-through: the TLS context for an https upstream (None: the default one)."""
+    max_body: int = DEFAULT_MAX_BODY
+    """Request body bytes kept, at most (a larger one is answered 413, its start kept)."""
+    shutdown_timeout: float = 5.0
+    """``stop``: seconds the requests in flight get to finish before they are cancelled."""
+    max_backlog: int = DEFAULT_MAX_BACKLOG
+    """Exchanges received but not yet stored, at most (then handlers wait)."""
+    max_backlog_bytes: int = DEFAULT_MAX_BACKLOG_BYTES
+    """Their bodies' bytes, at most."""
+    writer: WriterKind = "thread"
+    """Where redaction and storage run: a thread of this process, or a child
+    ``"process"`` (``capture.writer_process``; the gateway's choice)."""
+    commit_before_answer: bool = True
+    """An answer's last bytes wait for its exchange's commit (False: stored after
+    answering, as soon as the writer gets to it; a kill may lose it)."""
+
+    def __post_init__(self) -> None:
+        if self.writer not in ("thread", "process"):
+            raise CaptureError(f"the store writer is 'thread' or 'process', not {self.writer!r}")
+        if self.upstream is not None:
+            try:
+                parse_upstream(self.upstream)
+            except ValueError as exc:
+                raise CaptureError(str(exc)) from None
+            object.__setattr__(self, "upstream", self.upstream.rstrip("/"))
+        for name in ("max_body", "max_backlog", "max_backlog_bytes"):
+            if getattr(self, name) < 1:
+                raise CaptureError(f"{name} must be at least 1, not {getattr(self, name)}")
+        for name in ("upstream_timeout", "shutdown_timeout"):
+            if not getattr(self, name) > 0:
+                raise CaptureError(f"{name} must be more than 0 seconds, not {getattr(self, name)}")
+        object.__setattr__(self, "answers", MappingProxyType(dict(self.answers)))
+
+
+class ServerHooks(Protocol):
+    """What the owner of a ``CaptureServer`` hears about stored exchanges.
+
+    Both are called from the store writer's thread (never the event loop's), after each
+    stored batch; an exception they raise is logged, never raised. Either may be None
+    (a class attribute ``on_exchange = None`` will do): then nothing is made or sent
+    back for it, which matters with ``writer="process"``, whose child sends each
+    redacted exchange back only for ``on_exchange``.
+    """
+
+    @property
+    def on_exchange(self) -> OnExchange | None:
+        """``on_exchange(id, exchange)`` for each stored exchange (redacted)."""
+
+    @property
+    def on_lines(self) -> OnLines | None:
+        """``on_lines(lines)`` once per stored batch, with ``line_format(id, exchange)``
+        of each stored exchange (redacted). A gateway that only prints wants this one:
+        with ``writer="process"`` the lines are made in the writer process and nothing
+        else comes back."""
+
+    @property
+    def line_format(self) -> LineFormat | None:
+        """How ``on_lines`` wants a stored exchange as a line (needed with it; ``serve``:
+        ``report.lines.exchange_line``). A module-level function, so that the writer
+        process can run it (a class attribute holds it as ``staticmethod(f)``)."""
 
 
 def _json_body(kind: str, message: str) -> bytes:
@@ -181,82 +272,49 @@ class _Flight:
 class CaptureServer:
     """The capture server. ``async with CaptureServer(store) as srv`` or ``start``/``stop``.
 
+    ``CaptureServer(store, ServerConfig(...), redactor=..., hooks=...)``: what it
+    answers and how it stores is the frozen ``config``; ``redactor`` (default: one with
+    the store's salt) replaces credentials before anything is stored; ``hooks`` hears
+    about stored exchanges (``ServerHooks``).
+
     ``start`` may be called more than once to listen on several addresses (or on sockets
     handed over by the sandbox, ``sock=``); ``stop`` closes them all.
-
-    After each exchange is stored (redacted), from the writer's thread:
-    ``on_exchange(id, exchange)``, and ``on_lines(lines)`` once per stored batch with
-    the exchanges' ``capture.summary.exchange_line``. A gateway that only prints wants
-    ``on_lines``: with ``writer="process"`` the lines are made in the writer process and
-    nothing else comes back.
     """
 
     def __init__(
         self,
         store: ExchangeStore,
+        config: ServerConfig | None = None,
         *,
-        upstream: str | None = None,
-        run: str | None = None,
         redactor: Redactor | None = None,
-        answer_text: str = DEFAULT_ANSWER,
-        upstream_timeout: float = 600,
-        max_body: int = DEFAULT_MAX_BODY,
-        on_exchange: OnExchange | None = None,
-        on_lines: OnLines | None = None,
-        shutdown_timeout: float = 5.0,
-        max_backlog: int = DEFAULT_MAX_BACKLOG,
-        max_backlog_bytes: int = DEFAULT_MAX_BACKLOG_BYTES,
-        answers: Mapping[tuple[str, str], CannedReply] | None = None,
-        fallback: CannedReply | None = None,
-        writer: str = "thread",
-        upstream_ssl: ssl.SSLContext | None = None,
-        commit_before_answer: bool = True,
+        hooks: ServerHooks | None = None,
     ) -> None:
-        if writer not in ("thread", "process"):
-            raise CaptureError(f"the store writer is 'thread' or 'process', not {writer!r}")
-        if upstream is not None:
-            try:
-                parse_upstream(upstream)
-            except ValueError as exc:
-                raise CaptureError(str(exc)) from None
+        self.config = config if config is not None else ServerConfig()
         self.store = store
-        self.upstream = upstream.rstrip("/") if upstream is not None else None
-        self.run = run
         self.redactor = redactor if redactor is not None else Redactor(store.salt())
-        self.answer_text = answer_text
-        # sink: fixed answers by (METHOD or "*", path) first (what an agent's own
-        # settings endpoints must say, from its profile), then the protocols' canned
-        # replies; ``fallback`` replaces the 404 for paths no protocol knows
-        self.answers = dict(answers or {})
-        self.fallback = fallback
-        self.upstream_timeout = upstream_timeout
-        self.max_body = max_body
-        self.on_exchange = on_exchange
-        self.shutdown_timeout = shutdown_timeout
-        # the last bytes of each answer wait for its exchange's commit (False: stored
-        # after answering, as soon as the writer gets to it; a kill may lose it)
-        self.commit_before_answer = commit_before_answer
+        self.hooks = hooks
         self._runner: web.ServerRunner | None = None
         self._pool: UpstreamPool | None = None
-        self.upstream_ssl = upstream_ssl
-        # "process": redaction and storage in a child process (capture.writer_process),
-        # off this process's GIL; the gateway (``serve``) uses it
+        on_exchange = hooks.on_exchange if hooks is not None else None
         writer_cls = StoreWriter
-        if writer == "process":
+        if self.config.writer == "process":
             from promptwitness.capture.writer_process import ProcessWriter
 
             writer_cls = ProcessWriter
-        self.writer_kind = writer
-        self._writer = writer_cls(
-            store,
-            self.redactor,
-            max_backlog=max_backlog,
-            max_backlog_bytes=max_backlog_bytes,
-            # only when someone listens: the process writer then sends each redacted
-            # exchange back, which costs this process's GIL
-            on_stored=self._stored_one if on_exchange is not None else None,
-            on_lines=on_lines,
-        )
+        try:
+            self._writer = writer_cls(
+                store,
+                self.redactor,
+                max_backlog=self.config.max_backlog,
+                max_backlog_bytes=self.config.max_backlog_bytes,
+                # only when someone listens: the process writer then sends each redacted
+                # exchange back, which costs this process's GIL
+                on_stored=on_exchange,
+                on_lines=hooks.on_lines if hooks is not None else None,
+                line_format=hooks.line_format if hooks is not None else None,
+            )
+        except ValueError as exc:  # hooks the writer cannot serve
+            raise CaptureError(str(exc)) from None
         self._addresses: list[tuple[str, int]] = []
         self._inflight = 0
 
@@ -264,7 +322,7 @@ class CaptureServer:
 
     @property
     def mode(self) -> str:
-        return "pass-through" if self.upstream is not None else "sink"
+        return "pass-through" if self.config.upstream is not None else "sink"
 
     @property
     def stored(self) -> int:
@@ -302,9 +360,11 @@ class CaptureServer:
         address bound."""
         if self._runner is None:
             self._writer.start()
-            if self.upstream is not None:
+            if self.config.upstream is not None:
                 self._pool = UpstreamPool(
-                    self.upstream, timeout=self.upstream_timeout, ssl_context=self.upstream_ssl
+                    self.config.upstream,
+                    timeout=self.config.upstream_timeout,
+                    ssl_context=self.config.upstream_ssl,
                 )
             # aiohttp's server, whose connections also capture what its parser rejects
             server = FramingServer(
@@ -317,7 +377,7 @@ class CaptureServer:
                 max_headers=4096,
                 handler_cancellation=False,  # finish recording after a client goes away
             )
-            self._runner = web.ServerRunner(server, shutdown_timeout=self.shutdown_timeout)
+            self._runner = web.ServerRunner(server, shutdown_timeout=self.config.shutdown_timeout)
             await self._runner.setup()
         try:
             if sock is None:
@@ -358,7 +418,7 @@ class CaptureServer:
             local = _address(transport.get_extra_info("sockname"))
         ex = rejected_exchange(self, raw, total, exc, resp, peer, local)
         try:
-            if self.commit_before_answer:
+            if self.config.commit_before_answer:
                 await self._writer.commit(ex)
             else:
                 await self._writer.put(ex)
@@ -405,12 +465,6 @@ class CaptureServer:
     ) -> None:
         await self.stop()
 
-    # -- the store writer ---------------------------------------------------------
-
-    def _stored_one(self, ex_id: int, ex: CapturedExchange) -> None:
-        if self.on_exchange is not None:
-            self.on_exchange(ex_id, ex)
-
     # -- the handler ----------------------------------------------------------------
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
@@ -436,8 +490,8 @@ class CaptureServer:
                 request_headers=headers,
                 started=time.time(),
                 mode=self.mode,
-                upstream=self.upstream,
-                run=self.run,
+                upstream=self.config.upstream,
+                run=self.config.run,
                 client=_address(peername),
             ),
             time.monotonic(),
@@ -449,7 +503,7 @@ class CaptureServer:
             elif state == "too-large":
                 assert flight.ex.error is not None
                 await self._send_error(request, flight, 413, "request_too_large", flight.ex.error)
-            elif self.upstream is not None:
+            elif self.config.upstream is not None:
                 await self._forward(request, flight)
             else:
                 await self._sink(request, flight)
@@ -511,13 +565,13 @@ class CaptureServer:
         size = 0
         try:
             async for chunk in request.content.iter_any():
-                if size + len(chunk) > self.max_body:
-                    chunks.append(chunk[: self.max_body - size])
-                    size = self.max_body
+                if size + len(chunk) > self.config.max_body:
+                    chunks.append(chunk[: self.config.max_body - size])
+                    size = self.config.max_body
                     ex.error = (
-                        f"request body larger than {self.max_body} bytes"
+                        f"request body larger than {self.config.max_body} bytes"
                         + (f" (Content-Length {expected})" if expected else "")
-                        + f"; the first {self.max_body} bytes are kept"
+                        + f"; the first {self.config.max_body} bytes are kept"
                     )
                     break
                 chunks.append(chunk)
@@ -544,11 +598,11 @@ class CaptureServer:
             ex.method, _origin_form(ex.target), tuple(ex.request_headers), ex.request_body
         )
         path = raw.target.split("?", 1)[0]
-        reply = self.answers.get((ex.method, path)) or self.answers.get(("*", path))
+        reply = self.config.answers.get((ex.method, path)) or self.config.answers.get(("*", path))
         if reply is None:
-            reply = sink_reply(raw, self.answer_text)
-            if reply.status == 404 and self.fallback is not None:
-                reply = self.fallback
+            reply = sink_reply(raw, self.config.answer_text)
+            if reply.status == 404 and self.config.fallback is not None:
+                reply = self.config.fallback
         resp = web.StreamResponse(status=reply.status)
         for k, v in reply.headers:
             if k.lower() not in _FRAMING:
@@ -571,7 +625,7 @@ class CaptureServer:
     # -- pass-through -----------------------------------------------------------------
 
     async def _forward(self, request: web.BaseRequest, flight: _Flight) -> None:
-        assert self._pool is not None and self.upstream is not None
+        assert self._pool is not None and self.config.upstream is not None
         ex = flight.ex
         # Host comes from the upstream URL (first); the client's own is not forwarded.
         headers = [
@@ -597,7 +651,7 @@ class CaptureServer:
             await self._send_error(request, flight, 502, "upstream_unreachable", str(exc))
             return
         except (UpstreamError, ValueError) as exc:
-            msg = f"upstream {self.upstream} failed before answering: {exc}"
+            msg = f"upstream {self.config.upstream} failed before answering: {exc}"
             ex.error = msg
             await self._send_error(request, flight, 502, "upstream_error", msg)
             return
@@ -690,7 +744,7 @@ class CaptureServer:
         if last:
             flight.sent.append(last)
             flight.sent_size += len(last)
-        if self.commit_before_answer and not flight.handed_over:
+        if self.config.commit_before_answer and not flight.handed_over:
             transport = request.transport
             if transport is not None and not transport.is_closing():  # else: not answered
                 await self._hand_over(flight, commit=True)

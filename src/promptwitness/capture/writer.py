@@ -31,8 +31,10 @@ Rules:
   Group commit: every waiter of a batch is woken by one call per event loop after that
   batch's ``COMMIT``, so many waiting exchanges share one transaction.
 - After each stored batch: ``on_stored(id, redacted exchange)`` per exchange, and/or
-  ``on_lines(lines)`` once with ``capture.summary.exchange_line`` of each (made where
-  the redacted exchange is: in the writer process, they are all that comes back).
+  ``on_lines(lines)`` once with ``line_format(id, redacted exchange)`` of each (made
+  where the redacted exchange is: in the writer process, they are all that comes back).
+  The format is the caller's (``serve`` passes ``report.lines.exchange_line``): this
+  module imports no presenter.
 """
 
 from __future__ import annotations
@@ -48,7 +50,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from promptwitness.capture.redact import Redactor
-from promptwitness.capture.summary import exchange_line
 from promptwitness.model import CapturedExchange
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "DEFAULT_MAX_BACKLOG",
     "DEFAULT_MAX_BACKLOG_BYTES",
     "DEFAULT_MAX_BATCH",
+    "LineFormat",
     "OnLines",
     "OnStored",
     "StoreWriter",
@@ -86,6 +88,8 @@ class _Store(Protocol):
 
 OnStored = Callable[[int, CapturedExchange], None]
 OnLines = Callable[[list[str]], None]
+LineFormat = Callable[[int, CapturedExchange], str]
+"""One stored exchange (its id, the redacted exchange) as a line for ``on_lines``."""
 Committed = asyncio.Future[None]
 """Set once the exchange's transaction has committed (``StoreWriter.commit``)."""
 _Item = tuple[CapturedExchange, int, Committed | None]
@@ -160,9 +164,12 @@ class StoreWriter:
         max_batch: int = DEFAULT_MAX_BATCH,
         on_stored: OnStored | None = None,
         on_lines: OnLines | None = None,
+        line_format: LineFormat | None = None,
     ) -> None:
         if max_backlog < 1 or max_backlog_bytes < 1 or max_batch < 1:
             raise ValueError("the writer's bounds must be at least 1")
+        if on_lines is not None and line_format is None:
+            raise ValueError("on_lines needs a line_format (how a stored exchange is a line)")
         self.store = store
         self.redactor = redactor
         self.max_backlog = max_backlog
@@ -170,6 +177,7 @@ class StoreWriter:
         self.max_batch = max_batch
         self.on_stored = on_stored
         self.on_lines = on_lines
+        self.line_format = line_format if on_lines is not None else None
         self.failures: list[str] = []
         self._cond = threading.Condition(threading.Lock())
         self._items: deque[_Item | _Marker] = deque()
@@ -408,8 +416,8 @@ class StoreWriter:
                     self.on_stored(ex_id, ex)
                 except Exception:
                     log.exception("on_exchange callback failed")
-        if self.on_lines is not None:
-            self._lines(lines_of(ids, done))
+        if self.line_format is not None:
+            self._lines(lines_of(ids, done, self.line_format))
         self.after_commit(len(batch))
 
     def _lines(self, lines: list[str]) -> None:
@@ -472,6 +480,8 @@ class StoreWriter:
                 loop.call_soon_threadsafe(_wake, fut)
 
 
-def lines_of(ids: Sequence[int | None], done: Sequence[CapturedExchange]) -> list[str]:
-    """``exchange_line`` of every stored exchange of a batch (``done``: redacted)."""
-    return [exchange_line(i, ex) for i, ex in zip(ids, done, strict=True) if i is not None]
+def lines_of(
+    ids: Sequence[int | None], done: Sequence[CapturedExchange], line_format: LineFormat
+) -> list[str]:
+    """``line_format`` of every stored exchange of a batch (``done``: redacted)."""
+    return [line_format(i, ex) for i, ex in zip(ids, done, strict=True) if i is not None]

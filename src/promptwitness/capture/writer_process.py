@@ -26,7 +26,8 @@ Rules (the thread writer's, plus):
 - The child answers each batch with the ids; when the server has an ``on_stored``
   callback, with what redaction changed (the changed fields only, by index; a body only
   when it changed), so the server rebuilds the redacted exchange from its own copy; and
-  when it has an ``on_lines`` callback, with the summary lines, made in the child. The
+  when it has an ``on_lines`` callback, with the lines, made in the child by its
+  ``line_format`` (a module-level function, pickled by reference to the child). The
   sending thread holds the GIL only to pickle and unpickle; ``sendall``/``recv_into``
   release it. (Every bit of Python it runs per exchange is paid twice under load: the
   event loop's thread gives the GIL up around each poll, and a sender that wants it then
@@ -70,6 +71,7 @@ from promptwitness.capture.writer import (
     DEFAULT_MAX_BACKLOG,
     DEFAULT_MAX_BACKLOG_BYTES,
     DEFAULT_MAX_BATCH,
+    LineFormat,
     OnLines,
     OnStored,
     StoreWriter,
@@ -343,7 +345,7 @@ def child_main(fd: int) -> int:
                 else [(ex_id, None, None, None) for ex_id in ids]
             )
             failures = writer.failures[before:]
-            lines = lines_of(ids, done) if config["lines"] else []
+            lines = lines_of(ids, done, config["lines"]) if config["lines"] else []
             _send(sock, pickle.dumps((results, failures, lines), _PROTOCOL))
             writer.after_commit(len(batch))  # while the server sends the answers
     finally:
@@ -375,6 +377,7 @@ class ProcessWriter(StoreWriter):
         max_batch: int = DEFAULT_MAX_BATCH,
         on_stored: OnStored | None = None,
         on_lines: OnLines | None = None,
+        line_format: LineFormat | None = None,
         python: str | None = None,
         linger: float = DEFAULT_LINGER,
         shared_size: int = DEFAULT_SHARED,
@@ -390,7 +393,16 @@ class ProcessWriter(StoreWriter):
             max_batch=max_batch,
             on_stored=on_stored,
             on_lines=on_lines,
+            line_format=line_format,
         )
+        if self.line_format is not None:
+            try:  # the child runs it: it goes there by reference, like a module's function
+                pickle.dumps(self.line_format, _PROTOCOL)
+            except Exception as exc:
+                raise ValueError(
+                    "the process writer's line_format must be a module-level function "
+                    f"(the writer process runs it): {exc}"
+                ) from None
         self.store_location = str(location)
         self.python = python or sys.executable
         self.linger = max(0.0, linger)
@@ -448,7 +460,7 @@ class ProcessWriter(StoreWriter):
             "salt": _redactor_salt(self.redactor, self.store),
             "secrets": redactor_secrets(self.redactor),
             "exchanges": self.on_stored is not None,  # send the redacted exchanges back
-            "lines": self.on_lines is not None,  # send their summary lines back
+            "lines": self.line_format,  # make their lines with it and send them back
             # the shared region for bodies: the descriptor the child inherited
             "shared_fd": shared.fd if shared is not None else None,
             "shared_size": shared.size if shared is not None else 0,

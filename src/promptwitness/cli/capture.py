@@ -24,12 +24,13 @@ from promptwitness.capture.env import (
     secrets_in_env,
 )
 from promptwitness.capture.redact import Redactor
-from promptwitness.capture.server import CaptureServer, ServerThread
+from promptwitness.capture.server import CaptureServer, ServerConfig, ServerThread
 from promptwitness.capture.upstream import parse_upstream
 from promptwitness.cli.common import add_store_option, human_size, open_store, stderr_console
 from promptwitness.cli.probe import add_hermetic_options
 from promptwitness.errors import UsageError
 from promptwitness.protocols import DEFAULT_ANSWER
+from promptwitness.report.lines import exchange_line
 from promptwitness.store import Store
 
 
@@ -232,10 +233,8 @@ def cmd_record(args: argparse.Namespace) -> int:
         known = secrets_in_env(base) + list(keys.values())
         server = CaptureServer(
             store,
-            upstream=args.upstream,
-            run=run,
+            ServerConfig(upstream=args.upstream, run=run, answer_text=args.answer),
             redactor=Redactor(store.salt(), known_secrets=known),
-            answer_text=args.answer,
         )
         thread = ServerThread(server)
         host, port = thread.start(port=args.port)
@@ -296,42 +295,54 @@ LINES_EVERY = 0.25
 """Seconds between two writes of ``serve``'s queued per-exchange lines."""
 
 
+class _QueuedLines:
+    """``serve``'s hooks: the stored exchanges' lines, queued by the writer's thread
+    and written to standard error by the main thread (``write``)."""
+
+    on_exchange = None  # the writer process sends no exchange back
+    line_format = staticmethod(exchange_line)  # made in the writer process
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: list[str] = []
+
+    def on_lines(self, lines: list[str]) -> None:
+        with self._lock:
+            self._pending.extend(lines)
+
+    def write(self) -> None:
+        with self._lock:
+            text = "".join(self._pending)
+            self._pending.clear()
+        if text:
+            sys.stderr.write(text)
+            sys.stderr.flush()
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     _check_upstream(args.upstream)
     host, port = _parse_listen(args.listen)
     console = stderr_console()
     store = open_store(args)
     run = store.begin_run("serve", None, {"listen": args.listen, "upstream": args.upstream})
-    lock = threading.Lock()
-
     # The writer makes a line per stored exchange (in the writer process with the default
     # writer) and hands them over per batch; this (main) thread writes them a few times a
     # second, in one write. Anything more per exchange in the server process (the
     # redacted exchange sent back, a write per line) costs its event loop, under load,
     # ~10 % of its requests per second (benchmarks/README.md).
-    pending: list[str] = []
-
-    def queue_lines(lines: list[str]) -> None:
-        with lock:
-            pending.extend(lines)
-
-    def write_lines() -> None:
-        with lock:
-            text = "".join(pending)
-            pending.clear()
-        if text:
-            sys.stderr.write(text)
-            sys.stderr.flush()
+    lines = _QueuedLines()
 
     server = CaptureServer(
         store,
-        upstream=args.upstream,
-        run=run,
+        ServerConfig(
+            upstream=args.upstream,
+            run=run,
+            answer_text=args.answer,
+            writer=args.writer,
+            commit_before_answer=not args.ack_after_answer,
+        ),
         redactor=Redactor(store.salt(), known_secrets=secrets_in_env(os.environ)),
-        answer_text=args.answer,
-        on_lines=None if args.quiet else queue_lines,
-        writer=args.writer,
-        commit_before_answer=not args.ack_after_answer,
+        hooks=None if args.quiet else lines,
     )
     from promptwitness.capture.loop import gateway_loop, gateway_loop_name
 
@@ -358,7 +369,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         reported = False
         try:
             while not stop.wait(LINES_EVERY):
-                write_lines()
+                lines.write()
                 if not reported and server.writer_crashed is not None:
                     reported = True
                     console.print(f"promptwitness: error: {server.writer_crashed}", markup=False)
@@ -366,7 +377,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             pass
     finally:
         thread.stop()  # stores everything received, so the last lines are queued now
-        write_lines()
+        lines.write()
         for failure in server.failures:
             console.print(f"promptwitness: store writer: {failure}", markup=False)
         n = len(store.exchanges(run=run))
@@ -436,25 +447,18 @@ def _hermetic_lines(doc: dict[str, object]) -> list[str]:
 def record_hermetic(args: argparse.Namespace, cmd: list[str]) -> int:
     """``record --hermetic``: CMD in a sandbox (loopback-only netns, private /etc) with no
     base-URL variable; DNS, TLS (minted per name), plain HTTP and CONNECT all captured.
-    The CA is trusted through the system bundle files; when a client rejects it that way,
-    CMD runs once more with its runtime's CA variable (the summary says which was needed)."""
+    The CA trust is ``probe.hermetic.HermeticSession``'s: the system bundle files first;
+    when a client rejects our CA that way, CMD runs once more with its runtime's CA
+    variable (the summary says which was needed). This function parses and prints."""
     import json
     from pathlib import Path
 
-    from promptwitness.capture.hermetic import (
-        DNS_PORT,
-        HTTP_PORT,
-        HTTPS_PORT,
-        HermeticServer,
-        HermeticThread,
-        Trust,
-        cancel_on_rejection,
-        rejected,
-    )
+    from promptwitness.capture.hermetic import DNS_PORT, HTTP_PORT, HTTPS_PORT
     from promptwitness.capture.tls import CertificateAuthority
     from promptwitness.cli.probe import hermetic_options
     from promptwitness.probe.command import env_pairs, exposed_paths, resolve_command
-    from promptwitness.probe.sandbox import RunSpec, Sandbox, SandboxError
+    from promptwitness.probe.hermetic import HermeticSession
+    from promptwitness.probe.sandbox import RunSpec, Sandbox
 
     profile = None
     if args.agent:
@@ -470,8 +474,16 @@ def record_hermetic(args: argparse.Namespace, cmd: list[str]) -> int:
     store = open_store(args)
     keys = dummy_keys(user_env)
     redactor = Redactor(store.salt(), known_secrets=secrets_in_env(user_env) + list(keys.values()))
-    ca = CertificateAuthority.generate()
-    trust = Trust()
+    session = HermeticSession(CertificateAuthority.generate(), opts, port=HERMETIC_PORT)
+    base = RunSpec(
+        argv=tuple(argv),
+        env=tuple({**user_env, **keys}.items()),
+        ports=(HERMETIC_PORT, DNS_PORT, HTTP_PORT, HTTPS_PORT),
+        udp_ports=(DNS_PORT,),
+        expose=expose,
+        workdir=args.workdir,
+        timeout=args.timeout,
+    )
     code = 2
     doc: dict[str, object] = {}
     try:
@@ -479,28 +491,21 @@ def record_hermetic(args: argparse.Namespace, cmd: list[str]) -> int:
             # the first attempt uses the system bundle alone; a client that rejects it is
             # stopped at its first rejection and run again with the runtime's CA variable
             for attempt in (1, 2):
+                trust = session.trust
                 run = store.begin_run(
                     "record", cmd, {"hermetic": True, "attempt": attempt, "ca_trust": trust.label}
                 )
                 server = CaptureServer(
                     store,
-                    run=run,
+                    ServerConfig(
+                        run=run,
+                        answer_text=args.answer,
+                        answers=opts.answers,
+                        fallback=opts.fallback,
+                    ),
                     redactor=redactor,
-                    answer_text=args.answer,
-                    answers=opts.answers,
-                    fallback=opts.fallback,
                 )
-                hermetic = HermeticServer(server, ca, opts, capture_port=HERMETIC_PORT)
-                spec = RunSpec(
-                    argv=tuple(argv),
-                    env=tuple({**user_env, **keys, **trust.env()}.items()),
-                    ports=(HERMETIC_PORT, DNS_PORT, HTTP_PORT, HTTPS_PORT),
-                    udp_ports=(DNS_PORT,),
-                    etc_files=tuple(trust.etc_files(ca.pem()).items()),
-                    expose=expose,
-                    workdir=args.workdir,
-                    timeout=args.timeout,
-                )
+                spec = session.spec(base)
                 if profile is not None:  # its configuration files, from the run's env
                     spec = replace(spec, env=tuple({**profile.env, **dict(spec.env)}.items()))
                     for path, data in profile.home_files(spec.environ()):
@@ -511,46 +516,38 @@ def record_hermetic(args: argparse.Namespace, cmd: list[str]) -> int:
                         f" running {shlex.join(cmd)}",
                         markup=False,
                     )
-                result = None
-                try:
-                    with cancel_on_rejection(hermetic) as cancel:
-                        result = box.run(
-                            spec,
-                            serve=HermeticThread(hermetic).serving,
-                            cancel=cancel if attempt == 1 else None,
-                        )
-                except SandboxError as exc:
-                    console.print(f"promptwitness: error: {exc}", markup=False)
+                outcome = session.run(box, spec, server, cancel_on_reject=attempt == 1)
+                result = outcome.result
+                if outcome.sandbox_error is not None:
+                    console.print(f"promptwitness: error: {outcome.sandbox_error}", markup=False)
                 code = 2 if result is None or result.exit_code is None else result.exit_code
                 store.end_run(run, code)
-                refused = rejected(hermetic.tls_log.entries())
                 doc = hermetic_summary(
                     store,
                     run,
                     {
-                        **hermetic.report(),
+                        **outcome.hermetic.report(),
                         "ca_trust": trust.label,
                         "attempt": attempt,
                         "exit_code": None if result is None else result.exit_code,
                         "timed_out": bool(result and result.timed_out),
                     },
                 )
-                if refused and attempt == 1 and not trust.variables:
-                    names = sorted({h.sni or h.served or "?" for h in refused})
-                    doc_first = doc
-                    trust = Trust.for_runtimes(opts.trust_rows())
+                if attempt == 1 and session.learn(outcome):
+                    first, names = doc, [n or "?" for n in outcome.refused_by]
                     if not args.quiet:
                         console.print(
                             f"promptwitness: the client rejected our certificate through the "
-                            f"system bundle ({', '.join(names)}); again with {trust.label}",
+                            f"system bundle ({', '.join(names)}); again with "
+                            f"{session.trust.label}",
                             markup=False,
                         )
                     continue
-                if attempt == 2 and doc_first["ca_trust"] != doc["ca_trust"]:
+                if attempt == 2:
                     doc["system_bundle_attempt"] = {
-                        "run": doc_first["run"],
+                        "run": first["run"],
                         "rejected_by": names,
-                        "exit_code": doc_first["exit_code"],
+                        "exit_code": first["exit_code"],
                     }
                 if result is not None:
                     sys.stdout.buffer.write(result.stdout)

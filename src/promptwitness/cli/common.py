@@ -10,11 +10,19 @@ from pathlib import Path
 
 from rich.console import Console
 
-from promptwitness.capture.summary import human_size
 from promptwitness.errors import UsageError
+from promptwitness.report.lines import human_size
 from promptwitness.store import Store
 
-__all__ = ["add_store_option", "human_size", "open_store", "stderr_console", "stdout_console"]
+__all__ = [
+    "add_store_option",
+    "human_size",
+    "open_store",
+    "status",
+    "stderr_console",
+    "stdout_console",
+    "write_report",
+]
 
 
 def add_store_option(p: argparse.ArgumentParser) -> None:
@@ -46,9 +54,13 @@ def stdout_console() -> Console:
 
 
 @contextmanager
-def status(console: Console, text: str) -> Iterator[None]:
+def status(console: Console, text: str, *, quiet: bool = False) -> Iterator[None]:
     """A spinner with ``text`` on a terminal; in a log (not a terminal), ``text`` as a
-    line now and how long it took when it ends, so long work is never silent."""
+    line now and how long it took when it ends, so long work is never silent; nothing
+    with ``quiet``."""
+    if quiet:
+        yield
+        return
     if console.is_terminal:
         with console.status(text):
             yield

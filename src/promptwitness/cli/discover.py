@@ -16,13 +16,10 @@ import shlex
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-
-from promptwitness.cli.common import stderr_console, stdout_console, write_report
+from promptwitness.cli.common import status, stderr_console, stdout_console, write_report
 from promptwitness.errors import UsageError
 
 __all__ = ["add_parsers", "cmd_scan", "loaded_files"]
@@ -167,17 +164,16 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if args.max_mb is not None and args.max_mb <= 0:
         raise UsageError("--max-mb must be positive")
     console = stderr_console()
-    show = console.is_terminal and not args.quiet
     if command:
-        with _status(console, "tracing one run of the command to list the files it loads", show):
+        what = "tracing one run of the command to list the files it loads"
+        with status(console, what, quiet=args.quiet):
             files = loaded_files(command)
         if not files:
             raise UsageError(f"the traced run of {shlex.join(command)} loaded no code file")
         target = Target.of_files("-- " + shlex.join(command), files)
     elif "@" in spec[1:] and not Path(spec).exists():
-        with _status(
-            console, f"resolving {spec} in the agent cache (installed the first time)", show
-        ):
+        what = f"resolving {spec} in the agent cache (installed the first time)"
+        with status(console, what, quiet=args.quiet):
             target = resolve_target(spec, install=True)
     else:
         target = resolve_target(spec)
@@ -208,7 +204,3 @@ def cmd_scan(args: argparse.Namespace) -> int:
 def _write(path: str, text: str) -> None:
     what = {".json": "JSON report", ".html": "HTML report"}.get(Path(path).suffix, "report")
     write_report(path, text, what)
-
-
-def _status(console: Console, text: str, show: bool) -> AbstractContextManager[Any]:
-    return console.status(text) if show else nullcontext()

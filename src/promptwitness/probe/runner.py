@@ -17,9 +17,10 @@ For each run the runner
 Hermetic mode (``ProbeConfig.hermetic``): no base-URL variable in the base spec (the
 agent as installed; ``endpoint-host`` levels may still set one), and every run's
 namespace also gets the hermetic endpoints of ``capture.hermetic`` (DNS on 53, TLS on
-443 with the probe's CA, plain HTTP on 80, CONNECT on the capture port). How the CA is
-trusted is decided once, by a preflight control run with the system bundle alone: when a
-client rejected our certificate there, every run also gets the runtime's CA variable.
+443 with the probe's CA, plain HTTP on 80, CONNECT on the capture port), run by a
+``probe.hermetic.HermeticSession``. How the CA is trusted is decided once, by a preflight
+control run with the system bundle alone: when a client rejected our certificate there,
+every run also gets the runtime's CA variable.
 Every exchange with every host is captured; the report's ``egress`` lists them per run.
 
 The order: control replicates first (noise), then the one-at-a-time and covering
@@ -52,16 +53,11 @@ from promptwitness.capture.hermetic import (
     DNS_PORT,
     HTTP_PORT,
     HTTPS_PORT,
-    HermeticServer,
-    HermeticThread,
-    Trust,
-    cancel_on_rejection,
     egress,
     host_name,
-    rejected,
 )
 from promptwitness.capture.redact import Redactor
-from promptwitness.capture.server import CaptureServer, ServerThread
+from promptwitness.capture.server import CaptureServer, ServerConfig, ServerThread
 from promptwitness.capture.tls import CertificateAuthority
 from promptwitness.errors import (
     ProbeError as ProbeError,
@@ -72,6 +68,7 @@ from promptwitness.probe.clock import parse_clock
 from promptwitness.probe.clock import shim as clock_shim
 from promptwitness.probe.design import Cell, confirm, plan
 from promptwitness.probe.factors import FactorContext, apply_levels, control_levels
+from promptwitness.probe.hermetic import HermeticRun, HermeticSession
 from promptwitness.probe.model import ProbeConfig, ProbeResult, RunRecord
 from promptwitness.probe.observe import SentRequest, keyed_requests
 from promptwitness.probe.sandbox import RunResult, RunSpec, Sandbox, SandboxError, Tracing
@@ -132,8 +129,7 @@ class _Runner:
         self.ctx = FactorContext(port=PORT, base_url_vars=config.base_url_vars)
         self.keys = dummy_keys(config.env)
         self.redactor = Redactor(store.salt(), known_secrets=tuple(self.keys.values()))
-        self.ca: CertificateAuthority | None = None
-        self.trust = Trust()
+        self.session: HermeticSession | None = None
         self.clock, self.clock_note = _resolve_clock(config.clock, time.time())
         if config.hermetic is None:
             env = capture_env(
@@ -152,7 +148,8 @@ class _Runner:
             # the agent as installed: no base-URL variable, no NO_PROXY; keys only
             # valid from before the runs' clock too (a --clock instant in the past)
             start = min(time.time(), self.clock if self.clock is not None else time.time())
-            self.ca = CertificateAuthority.generate(now=dt.datetime.fromtimestamp(start, dt.UTC))
+            ca = CertificateAuthority.generate(now=dt.datetime.fromtimestamp(start, dt.UTC))
+            self.session = HermeticSession(ca, config.hermetic, port=PORT)
             env = {**dict(config.env), **self.keys}
             self.base = RunSpec(
                 argv=config.argv,
@@ -182,10 +179,8 @@ class _Runner:
         if self.config.home_files is not None:
             for path, data in self.config.home_files(spec.environ()):
                 spec = spec.set_home_file(path, data)
-        if self.ca is not None:
-            spec = spec.set_env(self.trust.env())
-            for path, data in self.trust.etc_files(self.ca.pem()).items():
-                spec = spec.set_etc_file(path, data)
+        if self.session is not None:
+            spec = self.session.spec(spec)
         return spec
 
     def execute(
@@ -194,23 +189,33 @@ class _Runner:
         run: str,
         cancel_on_reject: bool = False,
         trace: Tracing | None = None,
-    ) -> tuple[RunResult | None, str | None, HermeticServer | None]:
+    ) -> tuple[RunResult | None, str | None, HermeticRun | None]:
         """Run ``spec`` in the sandbox with a capture server (and, in hermetic mode,
-        the hermetic endpoints) serving it; every exchange is stored on return."""
+        the hermetic endpoints: ``HermeticSession.run``) serving it; every exchange is
+        stored on return."""
         opts = self.config.hermetic
         server = CaptureServer(
             self.store,
-            run=run,
+            ServerConfig(
+                run=run,
+                answer_text=self.config.answer_text,
+                answers={} if opts is None else opts.answers,
+                fallback=None if opts is None else opts.fallback,
+            ),
             redactor=self.redactor,
-            answer_text=self.config.answer_text,
-            answers=None if opts is None else opts.answers,
-            fallback=None if opts is None else opts.fallback,
         )
-        hermetic: HermeticServer | None = None
-        stop: Callable[[], None]
-        if opts is None or self.ca is None:
+        hermetic: HermeticRun | None = None
+        result: RunResult | None = None
+        error: str | None = None
+        if self.session is not None:
+            hermetic = self.session.run(
+                self.sandbox, spec, server, cancel_on_reject=cancel_on_reject, trace=trace
+            )
+            result = hermetic.result
+            if hermetic.sandbox_error is not None:
+                error = f"sandbox: {hermetic.sandbox_error}"
+        else:
             thread = ServerThread(server)
-            stop = thread.stop
 
             @contextlib.contextmanager
             def serve(socks: Mapping[int | str, Any]) -> Iterator[None]:
@@ -219,33 +224,16 @@ class _Runner:
                     yield
                 finally:
                     thread.stop()
-        else:
-            hermetic = HermeticServer(server, self.ca, opts, capture_port=PORT)
-            hthread = HermeticThread(hermetic)
-            stop = hthread.stop
 
-            @contextlib.contextmanager
-            def serve(socks: Mapping[int | str, Any]) -> Iterator[None]:
-                hthread.start(socks)
-                try:
-                    yield
-                finally:
-                    hthread.stop()
-
-        result: RunResult | None = None
-        error: str | None = None
-        try:
-            if cancel_on_reject and hermetic is not None:
-                with cancel_on_rejection(hermetic) as cancel:
-                    result = self.sandbox.run(spec, serve=serve, cancel=cancel)
-            elif trace is not None:
-                result = self.sandbox.run(spec, serve=serve, trace=trace)
-            else:
-                result = self.sandbox.run(spec, serve=serve)
-        except SandboxError as exc:
-            error = f"sandbox: {exc}"
-        finally:
-            stop()
+            try:
+                if trace is not None:
+                    result = self.sandbox.run(spec, serve=serve, trace=trace)
+                else:
+                    result = self.sandbox.run(spec, serve=serve)
+            except SandboxError as exc:
+                error = f"sandbox: {exc}"
+            finally:
+                thread.stop()
         if server.failures:
             error = "; ".join([*([error] if error else []), *server.failures])
         return result, error, hermetic
@@ -253,22 +241,21 @@ class _Runner:
     def preflight(self) -> dict[str, Any]:
         """Hermetic mode: one control run with the system bundle alone; when a client
         rejected our certificate, every run also gets the runtime's CA variable."""
-        assert self.config.hermetic is not None
+        assert self.session is not None
         cell = plan(list(self.config.selections), pairwise=False)[0]
         spec = self.spec(cell)
         run = self.store.begin_run(
             "probe-preflight",
             list(self.config.argv),
-            {"probe": self.probe_id, "cell": cell.id, "ca_trust": self.trust.label},
+            {"probe": self.probe_id, "cell": cell.id, "ca_trust": self.session.trust.label},
         )
         result, error, hermetic = self.execute(spec, run, cancel_on_reject=True)
         self.store.end_run(run, None if result is None else result.exit_code)
-        refused = rejected(hermetic.tls_log.entries()) if hermetic is not None else []
-        if refused:
-            self.trust = Trust.for_runtimes(self.config.hermetic.trust_rows())
+        assert hermetic is not None
+        self.session.learn(hermetic)
         return {
             "run": run,
-            "system_bundle_rejected_by": sorted({h.sni or h.served or "" for h in refused}),
+            "system_bundle_rejected_by": hermetic.refused_by,
             "exit_code": None if result is None else result.exit_code,
             "timed_out": bool(result and result.timed_out),
             "stopped_at_rejection": bool(result and result.cancelled),
@@ -289,7 +276,8 @@ class _Runner:
                 "purpose": cell.purpose,
             },
         )
-        result, error, hermetic = self.execute(spec, run)
+        result, error, hermetic_run = self.execute(spec, run)
+        hermetic = None if hermetic_run is None else hermetic_run.hermetic
         exchanges = self.store.exchanges(run=run)
         on_host = hermetic is not None
         sent = [
@@ -453,7 +441,8 @@ class Session:
         if config.hermetic is not None:
             r.progress("phase", {"phase": "preflight", "runs": 1, "total": 0})
             preflight = r.preflight()
-            self.hermetic = {"ca_trust": r.trust.label, "preflight": preflight}
+            assert r.session is not None
+            self.hermetic = {"ca_trust": r.session.trust.label, "preflight": preflight}
 
     def run(self, work: Sequence[tuple[Cell, int]], phase: str) -> None:
         """Run each cell until it has had ``n`` runs (replicates numbered on)."""

@@ -12,8 +12,9 @@ without it simply has no "exact request bytes" sections).
 evidence and their segment differences, classified once here (the presenters never
 recompute anything).
 
-Request keys are the probe's (``probe.observe``): the store's exchanges of one run, in
-arrival order, keyed by ``request_map``.
+Request keys are the probe's (``probe.observe``). The runner recorded each run's keys
+with their exchange ids (``RunRecord.exchanges``): the evidence is read by those ids,
+never by keying a run's exchanges again.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from dataclasses import dataclass
 
 from promptwitness.analysis.changes import Change
 from promptwitness.analysis.diff import SegmentDiff
+from promptwitness.errors import NotFound
 from promptwitness.probe.model import ProbeResult
-from promptwitness.probe.observe import SentRequest, request_map
 from promptwitness.store import Store, StoredExchange
 
 __all__ = [
@@ -120,31 +121,27 @@ def evidence_runs(result: ProbeResult) -> dict[str, set[str]]:
     return want
 
 
-def _keyed(store: Store, exchanges: Sequence[StoredExchange]) -> dict[str, StoredExchange]:
-    sent = [
-        SentRequest(x.method, x.target, tuple(x.request_headers), store.request_body(x), x.id)
-        for x in exchanges
-    ]
-    keys = list(request_map(sent))
-    return dict(zip(keys, exchanges, strict=True))
-
-
 def probe_evidence(
     result: ProbeResult, store: Store | None = None
 ) -> dict[tuple[str, str], RequestEvidence]:
     """The raw requests a report of ``result`` refers to, read from ``store`` (default:
     ``Store.open(result.store_root)``, closed again). Missing runs or requests are left
     out, never invented."""
+    ids = {r.run: r.exchanges for r in result.runs}
     own = store is None
     st = Store.open(result.store_root) if store is None else store
     try:
         out: dict[tuple[str, str], RequestEvidence] = {}
         for run, requests in sorted(evidence_runs(result).items()):
-            keyed = _keyed(st, st.exchanges(run=run))
             for request in sorted(requests):
-                x = keyed.get(request)
-                if x is not None:
-                    out[(run, request)] = _evidence(st, x, request)
+                ex_id = ids.get(run, {}).get(request)
+                if ex_id is None:
+                    continue
+                try:
+                    x = st.get(ex_id)
+                except NotFound:
+                    continue
+                out[(run, request)] = _evidence(st, x, request)
         return out
     finally:
         if own:

@@ -21,8 +21,7 @@ from rich.text import Text
 from promptwitness.analysis.diff import SegmentDiff
 from promptwitness.history.run import Bisect, History
 from promptwitness.history.timeline import NOISE, AuditFinding, SegmentChange, Step
-from promptwitness.report.terminal import chunk_line, chunks, mark_lines
-from promptwitness.report.unicode import edit_labels
+from promptwitness.report.terminal import chunk_line, chunks, edit_note, mark_lines
 
 __all__ = ["render_bisect", "render_change", "render_history", "render_step"]
 
@@ -50,18 +49,10 @@ def _clip(text: str, style: str, limit: int = SIDE_MAX) -> Text:
     return out
 
 
-def _code_points(old: str, new: str) -> str | None:
-    """``- U+0027 APOSTROPHE  + U+02BC MODIFIER LETTER APOSTROPHE`` (``edit_labels``)."""
-    removed, added = edit_labels(old, new, LIST_ALL, LIST_MAX)
-    sides = [
-        f"{sign} " + ", ".join(items) for sign, items in (("-", removed), ("+", added)) if items
-    ]
-    return "  ".join(sides) if sides else None
-
-
 def _note(old: str, new: str) -> str | None:
-    """The code points of an edit, unless it touches masked noise."""
-    return None if NOISE in old + new else _code_points(old, new)
+    """The code points of an edit (``terminal.edit_note``), unless it touches masked
+    noise."""
+    return None if NOISE in old + new else edit_note(old, new, LIST_ALL, LIST_MAX)
 
 
 def _edit_stats(d: SegmentDiff) -> str:

@@ -28,16 +28,17 @@ from promptwitness.analysis.diff import Op, SegmentDiff
 from promptwitness.model import Segment
 from promptwitness.report.unicode import (
     describe,
-    is_suspicious,
-    label,
+    edit_labels,
     mark_summary,
     rich_mark,
+    side_labels,
 )
 
 __all__ = [
     "CONTEXT",
     "chunk_line",
     "chunks",
+    "edit_note",
     "mark_lines",
     "render_code_point_counts",
     "render_code_point_table",
@@ -125,34 +126,14 @@ def _changed_span(text: str, style: str) -> Text:
     return out
 
 
-def _side_labels(text: str) -> list[str]:
-    """The hidden and non-ASCII code points of one side, each once with a count; ASCII
-    is left to the marked text, which shows it as it is."""
-    counts = Counter(ch for ch in text if is_suspicious(ch) and ch not in "\n\t")
-    items = [label(ch) + (f" ×{n}" if n > 1 else "") for ch, n in counts.items()]
-    if len(items) > LIST_MAX:
-        items = items[:LIST_MAX] + [f"{ELLIPSIS} {len(items) - LIST_MAX} more"]
-    return items
-
-
-def _code_point_line(old: str, new: str) -> str | None:
-    """``- U+0027 APOSTROPHE  + U+2019 RIGHT SINGLE QUOTATION MARK`` for one change with
-    a hidden or non-ASCII code point on a side; nothing for an ASCII edit (ids, hex
-    digits, words: the marked text shows them as they are). A short edit (``LIST_ALL``
-    code points) that has such a code point, or is only punctuation or white space
-    (``-`` for ``/``), names every code point of it."""
-    removed, added = _side_labels(old), _side_labels(new)
-    both = old + new
-    # ASCII alone is named only when the edit is punctuation or white space (``-`` for
-    # ``/``, a tab for a space): hard to see; ids, digits and words are not
-    if not removed and not added and (any(ch.isalnum() for ch in both) or not both):
-        return None
-    if len(old) + len(new) <= LIST_ALL:  # a short edit: its every code point, by name
-        removed, added = [label(ch) for ch in old], [label(ch) for ch in new]
+def edit_note(old: str, new: str, list_all: int = LIST_ALL, list_max: int = LIST_MAX) -> str | None:
+    """``- U+0027 APOSTROPHE  + U+2019 RIGHT SINGLE QUOTATION MARK``: the code points of
+    one edit that a reader needs named (``unicode.edit_labels``), or None."""
+    removed, added = edit_labels(old, new, list_all, list_max)
     sides = [
         f"{sign} " + ", ".join(items) for sign, items in (("-", removed), ("+", added)) if items
     ]
-    return "  ".join(sides)
+    return "  ".join(sides) if sides else None
 
 
 def chunks(ops: Sequence[Op], context: int = CONTEXT) -> list[list[Op]]:
@@ -182,7 +163,7 @@ def chunk_line(
     context: int = CONTEXT,
     mark: Callable[[str], Text] = rich_mark,
     span: Callable[[str, str], Text] = _changed_span,
-    note: Callable[[str, str], str | None] = _code_point_line,
+    note: Callable[[str, str], str | None] = edit_note,
 ) -> tuple[Text, list[str]]:
     """One chunk of changes on one line (``context`` unchanged code points kept at its
     ends, ``[-old-]{+new+}`` between them, the spans drawn by ``span``), and the notes
@@ -234,7 +215,7 @@ def _render_whole(value: str, sign: str, style: str, out: Text) -> None:
         line.append(f"{ELLIPSIS} ({len(value) - ADDED_PREVIEW} more code points)", style="dim")
     out.append("\n" + INDENT)
     _append_indented(out, line, INDENT)
-    items = _side_labels(value)
+    items = side_labels(value, LIST_MAX)
     if items:
         out.append("\n" + INDENT * 2 + f"{sign} " + ", ".join(items))
 

@@ -42,6 +42,7 @@ __all__ = [
     "mark_summary",
     "marker",
     "rich_mark",
+    "side_labels",
 ]
 
 MARK_OPEN = "\u27e6"  # ⟦
@@ -386,27 +387,35 @@ def mark_summary(text: str) -> Counter[str]:
     return Counter(ch for ch in text if is_suspicious(ch))
 
 
+def side_labels(text: str, list_max: int = 12) -> list[str]:
+    """The hidden and non-ASCII code points of one side of an edit, each once with a
+    count, at most ``list_max`` (then how many more); line breaks and tabs aside (every
+    view shows them), and ASCII left to the marked text, which shows it as it is."""
+    counts = Counter(ch for ch in text if is_suspicious(ch) and ch not in "\n\t")
+    items = [label(ch) + (f" \u00d7{n}" if n > 1 else "") for ch, n in counts.items()]
+    if len(items) > list_max:
+        items = items[:list_max] + [f"\u2026 {len(items) - list_max} more"]
+    return items
+
+
 def edit_labels(
-    old: str, new: str, list_all: int = 8, list_max: int = 8
+    old: str, new: str, list_all: int = 8, list_max: int = 12
 ) -> tuple[list[str], list[str]]:
     """The code points an edit removed and added, as labels, when they matter to a
-    reader: every one for a short edit (``list_all`` code points or fewer) that is not
-    plain words (``'`` → ``ʼ``, ``-`` → ``/``); else only the non-ASCII and invisible
-    ones (line breaks aside), each once with a count, at most ``list_max`` per side;
-    nothing for a plain-ASCII rewording."""
-    plain = (old + new).replace(" ", "").isalnum() or not (old + new).strip()
-    short = len(old) + len(new) <= list_all and not plain
-    sides: list[list[str]] = []
-    for text in (old, new):
-        if short:
-            items = [label(ch) for ch in text]
-        else:
-            counts = Counter(ch for ch in text if is_suspicious(ch) and ch != "\n")
-            items = [label(ch) + (f" \u00d7{n}" if n > 1 else "") for ch, n in counts.items()]
-            if len(items) > list_max:
-                items = items[:list_max] + [f"\u2026 {len(items) - list_max} more"]
-        sides.append(items)
-    return sides[0], sides[1]
+    reader (the one rule of every view: terminal, HTML, history).
+
+    An edit with a hidden or non-ASCII code point: its ``side_labels``, or every code
+    point of it when it is short (``list_all`` code points or fewer, both sides
+    together). A plain-ASCII edit only when it is punctuation or white space alone
+    (``-`` for ``/``, a tab for a space: hard to see), every code point of it; nothing
+    for ids, digits and words (the marked text shows them)."""
+    removed, added = side_labels(old, list_max), side_labels(new, list_max)
+    both = old + new
+    if not removed and not added and (any(ch.isalnum() for ch in both) or not both):
+        return [], []
+    if len(both) <= list_all:
+        return [label(ch) for ch in old], [label(ch) for ch in new]
+    return removed, added
 
 
 def binary_summary(data: bytes, head: int = 32) -> str:

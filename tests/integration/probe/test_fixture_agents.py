@@ -31,7 +31,7 @@ from promptwitness.analysis.changes import KINDS
 from promptwitness.analysis.diff import diff_segments
 from promptwitness.analysis.segments import segments
 from promptwitness.analysis.serialisation import compare_forms
-from promptwitness.capture.server import CaptureServer, ServerThread
+from promptwitness.capture.server import CaptureServer, ServerConfig, ServerThread
 from promptwitness.model import Segment
 from promptwitness.probe import factors as F
 from promptwitness.probe.factors import FactorContext
@@ -103,7 +103,7 @@ class Runner:
         )
         spec = F.apply_levels(spec, {**CONTROL, **levels}, CTX)
         run = self.store.begin_run("test", list(spec.argv), {"levels": levels})
-        server = CaptureServer(self.store, run=run)
+        server = CaptureServer(self.store, ServerConfig(run=run))
 
         @contextmanager
         def serve(socks: Mapping[int, object]) -> Iterator[None]:

@@ -111,3 +111,16 @@ def test_unknown_agent_names_the_known_ones() -> None:
     with pytest.raises(UsageError) as err:
         get_profile("clade-code")
     assert "claude-code" in str(err.value) and "codex" in str(err.value)
+
+
+def test_kilocode_writes_opencodes_file_under_its_own_name() -> None:
+    """Kilo Code is a fork of opencode: one renderer, its path and schema apart."""
+    env = {"OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}
+    [(kpath, kdata)] = get_profile("kilocode").home_files(env)
+    [(opath, odata)] = get_profile("opencode").home_files(env)
+    assert (kpath, opath) == (".config/kilo/kilo.json", ".config/opencode/opencode.json")
+    kilo, opencode = json.loads(kdata), json.loads(odata)
+    assert kilo.pop("$schema") == "https://app.kilo.ai/config.json"
+    assert opencode.pop("$schema") == "https://opencode.ai/config.json"
+    assert kilo == opencode
+    assert kilo["provider"]["promptwitness"]["options"]["baseURL"] == "http://127.0.0.1:9/v1"

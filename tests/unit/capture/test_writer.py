@@ -10,6 +10,7 @@ import pytest
 from promptwitness.capture.redact import Redactor
 from promptwitness.capture.writer import StoreWriter
 from promptwitness.model import CapturedExchange
+from promptwitness.report.lines import exchange_line
 
 SALT = b"s" * 32
 
@@ -179,7 +180,7 @@ async def test_lines_of_each_stored_batch_are_made_from_the_redacted_exchanges()
     store = SlowStore(fail_on={2})
     store.gate.set()
     got: list[list[str]] = []
-    w = StoreWriter(store, Redactor(SALT), on_lines=got.append)
+    w = StoreWriter(store, Redactor(SALT), on_lines=got.append, line_format=exchange_line)
     w.start()
     for i in range(5):
         await w.put(ex(i))
@@ -190,3 +191,11 @@ async def test_lines_of_each_stored_batch_are_made_from_the_redacted_exchanges()
     assert [line.split("i=")[1].split(" ")[0] for line in lines] == ["0", "1", "3", "4"]
     assert all(line.endswith("\n") and " POST h/v1/messages?i=" in line for line in lines)
     assert not any("sk-secret-value-0001" in line for line in lines)
+
+
+def test_lines_need_a_line_format() -> None:
+    """The writer imports no presenter: whoever wants lines says how they are made."""
+    with pytest.raises(ValueError, match="line_format"):
+        StoreWriter(SlowStore(), Redactor(SALT), on_lines=print)
+    w = StoreWriter(SlowStore(), Redactor(SALT), line_format=exchange_line)
+    assert w.line_format is None  # nobody listens: no lines are made

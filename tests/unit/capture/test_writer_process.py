@@ -29,6 +29,7 @@ from promptwitness.capture.writer_process import (
     redactor_secrets,
 )
 from promptwitness.model import CapturedExchange
+from promptwitness.report.lines import exchange_line
 from promptwitness.store import Store
 from promptwitness.store.db import StoredExchange
 
@@ -305,7 +306,7 @@ async def test_summary_lines_come_back_from_the_child_redacted(store: Store) -> 
     """With ``on_lines`` (what ``serve`` uses), the lines are made in the child from the
     redacted exchanges; they name the stored ids; the secret in the target is not in them."""
     got: list[list[str]] = []
-    w = writer(store, on_lines=got.append)
+    w = writer(store, on_lines=got.append, line_format=exchange_line)
     w.start()
     try:
         for i in range(70):
@@ -320,6 +321,13 @@ async def test_summary_lines_come_back_from_the_child_redacted(store: Store) -> 
         ex_id = int(line.split(" ", 1)[0][1:])
         assert f"api.example{rows[ex_id].target} → 200 " in line
         assert HEADER_KEY not in line and "pw-redacted:" in line
+
+
+def test_a_line_format_the_child_cannot_import_is_refused(store: Store) -> None:
+    """The child makes the lines: the format goes there by reference, so it must be a
+    module-level function (a lambda or a closure would fail only at start)."""
+    with pytest.raises(ValueError, match="module-level function"):
+        writer(store, on_lines=print, line_format=lambda i, x: f"#{i}\n")
 
 
 async def test_the_child_exits_when_stopped(store: Store) -> None:
@@ -352,7 +360,7 @@ async def test_backlog_is_bounded_and_nothing_dropped(store: Store) -> None:
 
 async def test_a_killed_child_is_reported_and_nothing_is_lost(store: Store) -> None:
     got: list[list[str]] = []
-    w = writer(store, on_lines=got.append)
+    w = writer(store, on_lines=got.append, line_format=exchange_line)
     w.start()
     try:
         for i in range(20):

@@ -205,3 +205,29 @@ def test_mark_fast_path_equals_the_full_walk(text: str) -> None:
     from promptwitness.report.unicode import _pieces
 
     assert mark(text) == "".join(piece for piece, _ in _pieces(text))
+
+
+def test_edit_labels_is_the_one_rule_of_every_view() -> None:
+    """The terminal's, the HTML's and the history's note under an edit."""
+    from promptwitness.report.terminal import edit_note
+    from promptwitness.report.unicode import edit_labels, side_labels
+
+    # a look-alike, short: every code point of it, by name
+    assert edit_labels("'", "\u02bc") == (
+        ["U+0027 APOSTROPHE"],
+        ["U+02BC MODIFIER LETTER APOSTROPHE"],
+    )
+    # plain-ASCII punctuation or white space: named (hard to see)
+    assert edit_labels("-", "/") == (["U+002D HYPHEN-MINUS"], ["U+002F SOLIDUS"])
+    assert edit_labels("\t", " ")[0] and edit_labels("\t", " ")[1]
+    # ids, digits, words: nothing (the marked text shows them)
+    assert edit_labels("a1b2", "c3d4") == ([], []) == edit_labels("a-", "b/")
+    assert edit_labels("", "") == ([], [])
+    # long: only the hidden and non-ASCII code points, once each, with a count
+    long_old, long_new = "Today is a fine day", "Today\u200b is a fine\u200b day"
+    assert edit_labels(long_old, long_new) == ([], ["U+200B ZERO WIDTH SPACE \u00d72"])
+    assert side_labels("\n\t\u200b", 12) == ["U+200B ZERO WIDTH SPACE"]
+    many = "".join(chr(0x3041 + i) for i in range(14))
+    assert side_labels(many, 12)[-1] == "\u2026 2 more"
+    assert edit_note("-", "/") == "- U+002D HYPHEN-MINUS  + U+002F SOLIDUS"
+    assert edit_note("word", "other") is None

@@ -2,9 +2,9 @@
 
 A fork of opencode: the npm package is a Node launcher plus a Bun binary from the
 platform package ``@kilocode/cli-linux-x64`` (about 290 MB installed). Headless:
-``kilo run PROMPT``. The provider lives in ``~/.config/kilo/kilo.json`` (an
-OpenAI-compatible provider with ``options.baseURL`` and the key read from
-``OPENAI_API_KEY`` through ``{env:...}``), rendered from the run's environment.
+``kilo run PROMPT``. The provider lives in ``~/.config/kilo/kilo.json``, opencode's
+file under another name (``opencode.provider_config``), rendered from the run's
+environment.
 ``KILO_DISABLE_MODELS_FETCH``, ``KILO_DISABLE_AUTOUPDATE``, ``KILO_DISABLE_SHARE``,
 ``KILO_DISABLE_SESSION_INGEST`` and ``KILO_TELEMETRY_LEVEL=off`` (PostHog) keep it off
 most of its vendor's hosts; it still asks ``GET https://api.kilo.ai/api/openrouter/models``
@@ -27,34 +27,10 @@ Only some versions are installable from this registry: the launcher's platform p
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
-
 from promptwitness.agents.profiles.base import Profile
+from promptwitness.agents.profiles.opencode import BASE_URL_VAR, provider_config
 
-BASE_URL_VAR = "OPENAI_BASE_URL"
-
-
-def home_files(env: Mapping[str, str]) -> tuple[tuple[str, bytes], ...]:
-    config = {
-        "$schema": "https://app.kilo.ai/config.json",
-        "autoupdate": False,
-        "share": "disabled",
-        "model": "promptwitness/fake-model",
-        "provider": {
-            "promptwitness": {
-                "npm": "@ai-sdk/openai-compatible",
-                "name": "promptwitness",
-                "options": {
-                    "baseURL": env.get(BASE_URL_VAR, "http://127.0.0.1:8080/v1"),
-                    "apiKey": "{env:OPENAI_API_KEY}",
-                },
-                "models": {"fake-model": {"name": "fake-model"}},
-            }
-        },
-    }
-    data = (json.dumps(config, indent=2) + "\n").encode()
-    return ((".config/kilo/kilo.json", data),)
+home_files = provider_config("https://app.kilo.ai/config.json", ".config/kilo/kilo.json")
 
 
 PROFILE = Profile(

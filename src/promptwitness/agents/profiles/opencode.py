@@ -13,31 +13,40 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from promptwitness.agents.profiles.base import Profile
+from promptwitness.agents.profiles.base import HomeFiles, Profile
 
 BASE_URL_VAR = "OPENAI_BASE_URL"
 
 
-def home_files(env: Mapping[str, str]) -> tuple[tuple[str, bytes], ...]:
-    config = {
-        "$schema": "https://opencode.ai/config.json",
-        "autoupdate": False,
-        "share": "disabled",
-        "model": "promptwitness/fake-model",
-        "provider": {
-            "promptwitness": {
-                "npm": "@ai-sdk/openai-compatible",
-                "name": "promptwitness",
-                "options": {
-                    "baseURL": env.get(BASE_URL_VAR, "http://127.0.0.1:8080/v1"),
-                    "apiKey": "{env:OPENAI_API_KEY}",
-                },
-                "models": {"fake-model": {"name": "fake-model"}},
-            }
-        },
-    }
-    data = (json.dumps(config, indent=2) + "\n").encode()
-    return ((".config/opencode/opencode.json", data),)
+def provider_config(schema: str, path: str) -> HomeFiles:
+    """The home files of opencode and its forks (Kilo Code): one JSON file at ``path``
+    (``$schema``: ``schema``) with an OpenAI-compatible provider whose ``baseURL`` is
+    the run's ``OPENAI_BASE_URL`` and whose key is read from ``OPENAI_API_KEY``."""
+
+    def home_files(env: Mapping[str, str]) -> tuple[tuple[str, bytes], ...]:
+        config = {
+            "$schema": schema,
+            "autoupdate": False,
+            "share": "disabled",
+            "model": "promptwitness/fake-model",
+            "provider": {
+                "promptwitness": {
+                    "npm": "@ai-sdk/openai-compatible",
+                    "name": "promptwitness",
+                    "options": {
+                        "baseURL": env.get(BASE_URL_VAR, "http://127.0.0.1:8080/v1"),
+                        "apiKey": "{env:OPENAI_API_KEY}",
+                    },
+                    "models": {"fake-model": {"name": "fake-model"}},
+                }
+            },
+        }
+        return ((path, (json.dumps(config, indent=2) + "\n").encode()),)
+
+    return home_files
+
+
+home_files = provider_config("https://opencode.ai/config.json", ".config/opencode/opencode.json")
 
 
 PROFILE = Profile(

@@ -1,8 +1,10 @@
 """One line per stored exchange (sans-IO): what ``promptwitness serve`` prints.
 
-The writer (thread or process) makes these lines where the redacted exchange is, so a
-gateway that prints them does not ship every redacted exchange back to its server
-process (see ``capture.writer``, ``capture.writer_process``).
+``serve`` hands ``exchange_line`` to the capture server as its hooks' ``line_format``:
+the store writer (thread or process) makes the lines where the redacted exchange is,
+so a gateway that prints them does not ship every redacted exchange back to its server
+process (see ``capture.writer``, ``capture.writer_process``). The capture code never
+imports this module.
 """
 
 from __future__ import annotations

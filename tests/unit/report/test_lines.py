@@ -1,10 +1,10 @@
-"""``serve``'s per-exchange line (``capture.summary``): plain text, nothing raw from the
+"""``serve``'s per-exchange line (``report.lines``): plain text, nothing raw from the
 client."""
 
 from __future__ import annotations
 
-from promptwitness.capture.summary import exchange_line
 from promptwitness.model import CapturedExchange
+from promptwitness.report.lines import exchange_line
 
 
 def _ex(**kw: object) -> CapturedExchange:
