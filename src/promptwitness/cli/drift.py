@@ -122,7 +122,7 @@ def cmd_drift(args: argparse.Namespace) -> int:
     store = open_store(args, create=False, readonly=True)
     try:
         if not args.quiet:
-            console.print(f"drift: reading {store.root}", markup=False, highlight=False)
+            console.print(f"drift: reading {store.label}", markup=False, highlight=False)
         report = run_drift(
             store,
             since=since,

@@ -142,7 +142,7 @@ def run_drift(
             )
     findings, apart = correlator.variants()
     return DriftReport(
-        store=str(store.root),
+        store=store.label,
         since=since,
         until=until,
         agent=agent,
