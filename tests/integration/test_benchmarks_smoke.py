@@ -99,3 +99,37 @@ def test_writer_cost_runs() -> None:
     assert r.returncode == 0, r.stderr[-3000:]
     assert "50 exchanges: redact" in r.stdout
     assert "49 hits, 1 misses" in r.stdout
+
+
+def test_fleet_bench_runs_two_replicas_on_postgresql(tmp_path: Path) -> None:
+    """Two ``serve`` replicas on a PostgreSQL server the script starts, beside one SQLite
+    gateway: every exchange sent is stored once, in one dense, verifiable log."""
+    out = tmp_path / "fleet.json"
+    r = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "fleet_bench.py"),
+            "--duration",
+            "1",
+            "--concurrency",
+            "4",
+            "--requests",
+            "20",
+            "--warmup",
+            "2",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+        cwd=ROOT,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    res = json.loads(out.read_text())
+    integ = res["integrity"]
+    assert integ["sent"] == integ["stored"] == integ["leaves"] > 0
+    assert integ["dense"] and integ["verify_problems"] == []
+    assert set(res["throughput_rps"]) == {"sqlite", "postgresql"}
+    assert "throughput" in r.stdout and "added p50" in r.stdout
