@@ -9,14 +9,23 @@ coordinates and "the same change" (``Change.key``) means the same thing in every
 - **Noise** (per request and segment path): the reference-side spans of the changes
   seen in any other control replicate, and of the changes seen in some but not all
   replicates of any one cell. A whole-segment change (a segment or a request added or
-  removed: no span) makes the whole segment noisy (span ``None``). A change *touches*
-  noise when its span overlaps or touches a noise span of the same request and path
-  (touching counts: an insertion has an empty span), or either is the whole segment.
-  Noise is reported and never attributed.
+  removed: no span) makes the whole segment noisy (span ``None``), and every change in
+  it is dropped. Noise is reported and never attributed.
+- **Inside noise** (``analysis.noisy``): a noise span is widened to the changes (up to
+  ``noisy.GROW`` code points) that overlap or touch it, a *window*. The changes in a
+  window are not taken on their own keys but judged by the window's *form*
+  (``forms``: digits and letters masked, a UTC offset kept): when every control run has
+  the reference's form and the runs of a cell share another one, what differs in form
+  (the values set aside) is classified as any change and keyed the same in each run (a
+  date in a per-run timestamp written ``2026/12/06``, an offset ``+08:00`` for
+  ``+00:00``: ``date-format``). New values stay noise; a window whose form varies
+  between identical runs (control replicates, or the replicates of any one cell) stays
+  noise whole. A change outside every window (a longer one right next to it too) is
+  taken as any.
 - **Finding**: a change with the same key in every successful replicate of a cell (at
   least two when the cell was replicated: one survivor cannot tell a stable change
   from noise; ``support`` counts the failed runs too), in no control replicate, not
-  touching noise, in a cell that varies exactly one factor (attributed to that level)
+  dropped as noise, in a cell that varies exactly one factor (attributed to that level)
   or two (attributed to the pair, unless it is already a finding of one of the two
   levels alone). One finding per (cell, change); ``cells`` lists the cell first, then
   the cells of more factors where the same change is explained by it.
@@ -46,6 +55,7 @@ from typing import Literal, cast
 
 from promptwitness.analysis.changes import Change
 from promptwitness.analysis.diff import SegmentDiff, diff_segments
+from promptwitness.analysis.noisy import RunAt, Window, in_window, judge
 from promptwitness.model import Segment
 
 __all__ = [
@@ -206,15 +216,6 @@ def _varied(levels: Mapping[str, str], control: Mapping[str, str]) -> dict[str, 
     return {k: levels[k] for k in ordered if control.get(k) != levels[k]}
 
 
-def _touches(span: Span | None, noise: Iterable[Span | None]) -> bool:
-    for n in noise:
-        if span is None or n is None:
-            return True
-        if span[0] <= n[1] and n[0] <= span[1]:
-            return True
-    return False
-
-
 def _merge(spans: Iterable[Span | None]) -> tuple[Span | None, ...]:
     got = list(spans)
     if any(s is None for s in got):
@@ -244,9 +245,11 @@ class _NoiseMap:
             ex.append(change.observed)
         self.runs.setdefault(where, set()).add(run)
 
-    def touches(self, request: str, change: Change) -> bool:
-        spans = self.spans.get((request, change.path))
-        return spans is not None and _touches(change.a_span, spans)
+
+def _segment(segs: Iterable[Segment], path: str) -> Segment | None:
+    """The segment at ``path`` when exactly one has it."""
+    found = [s for s in segs if s.path == path]
+    return found[0] if len(found) == 1 else None
 
 
 # ---------------------------------------------------------------------------- analyse
@@ -360,17 +363,77 @@ def analyse(
                 if is_control or counts[ck] < n:
                     noise.add((run.cell, run.replicate), ck[0], c)
 
+    # Inside noise: per noisy segment, its windows and the changes judged in them by form.
+    windows: dict[tuple[str, str], tuple[Window, ...] | None] = {}  # None: whole segment
+    judged: dict[tuple[str, int], dict[ChangeKey, Change]] = {}
+    at: dict[tuple[str, str], list[RunAt]] = {}
+    for where, spans in noise.spans.items():
+        seg = _segment(ref.requests.get(where[0], ()), where[1])
+        if seg is None or any(sp is None for sp in spans):
+            windows[where] = None
+        else:
+            at[where] = []
+    noisy_requests = sorted({request for request, _ in at})
+    for cell in sorted(cells.values(), key=lambda c: c.id):
+        for o, found in zip(cell.runs, cell.changes, strict=True):
+            if not at:
+                break
+            assert o.requests is not None
+            mine: dict[tuple[str, str], list[Change]] = {}
+            for (request, _), c in found.items():
+                if (request, c.path) in at:
+                    mine.setdefault((request, c.path), []).append(c)
+            index: dict[str, dict[str, Segment | None]] = {}
+            for request in noisy_requests:
+                by_path: dict[str, Segment | None] = {}
+                for s in o.requests.get(request, ()):
+                    by_path[s.path] = None if s.path in by_path else s
+                index[request] = by_path
+            for where, runs_at in at.items():
+                seg = index[where[0]].get(where[1])
+                ordered = sorted(mine.get(where, ()), key=lambda c: c.a_span or (-1, -1))
+                runs_at.append(
+                    RunAt(
+                        (o.cell, o.replicate),
+                        not cell.varied,
+                        None if seg is None else seg.value,
+                        tuple(ordered),
+                    )
+                )
+    for where, runs_at in sorted(at.items()):
+        seg = _segment(ref.requests[where[0]], where[1])
+        assert seg is not None
+        seeds: list[Span] = [sp for sp in noise.spans[where] if sp is not None]
+        windows[where], got = judge(seg, seeds, runs_at, classify)
+        for run_id, changes in got.items():
+            mine_j = judged.setdefault(run_id, {})
+            for change_key, c in changes.items():
+                mine_j.setdefault((where[0], change_key), c)
+
+    def dropped(request: str, c: Change) -> bool:
+        """In a window (judged there, or noise) or in a segment that is noise whole."""
+        if (request, c.path) not in windows:
+            return False
+        ws = windows[(request, c.path)]
+        return ws is None or any(in_window(c, w.span) for w in ws)
+
+    def attributable(cell: _Cell) -> list[dict[ChangeKey, Change]]:
+        out = []
+        for o, found in zip(cell.runs, cell.changes, strict=True):
+            mine = {ck: c for ck, c in found.items() if not dropped(ck[0], c)}
+            mine.update(judged.get((o.cell, o.replicate), {}))
+            out.append(mine)
+        return out
+
     def stable(cell: _Cell) -> list[tuple[ChangeKey, Change]]:
         # One surviving run of a replicated cell cannot tell a stable change from noise.
         if len(cell.runs) < min(2, cell.total):
             return []
-        first = cell.changes[0]
+        first, *others = attributable(cell)
         return [
             (ck, c)
             for ck, c in first.items()
-            if all(ck in other for other in cell.changes[1:])
-            and ck not in control_keys
-            and not noise.touches(ck[0], c)
+            if all(ck in other for other in others) and ck not in control_keys
         ]
 
     by_size: dict[int, list[_Cell]] = {}

@@ -10,11 +10,20 @@ Mask rules (``form``):
 - an ASCII letter becomes ``A`` / ``a`` by case (so ids like ``req_ab12`` keep their
   shape); a known month or weekday name becomes a class tag such as ``{month:en:full}``
   (so ``November`` and ``December`` share a form, ``Nov`` does not);
+- a UTC offset right after a time is one field; ``same_form`` (and ``form(text,
+  keep_offsets=True)``) keep it as it is, digits too: ``10:05+08:00`` has the form
+  ``99:99+08:00``, so ``+00:00`` → ``+08:00`` is a change of form (the zone written
+  differently), as ``Z`` → ``+08:00`` is. ``form(text)`` masks its digits
+  (``99:99+99:99``), as it always did (the ledger's recorded forms);
 - everything else (separators, CJK date marks, non-ASCII letters) is kept as is.
 
 ``same_form(a, b)`` compares two texts field by field and treats natural numbers as
 having one form whatever their length (``9`` → ``10``, ``999`` → ``1000``), while a
 zero-padded field (``09``) differs in form from an unpadded one (``9``).
+
+``fields`` and ``same_fields`` expose the tokens the two compare (a UTC offset, a run of
+digits, a run of letters, any other code point), for attribution that compares a noisy
+value token by token (``analysis.noisy``).
 
 Date recognition (``is_date``, ``find_dates``): ISO 8601 dates and date-times, numeric
 dates with ``-``, ``/``, ``.`` in any field order (en_US, en_GB, de_DE, ru_RU, ...),
@@ -34,12 +43,15 @@ import regex
 
 __all__ = [
     "MONTHS",
+    "Fields",
     "WEEKDAYS",
+    "fields",
     "find_dates",
     "form",
     "has_digit",
     "is_date",
     "name_class",
+    "same_fields",
     "same_form",
 ]
 
@@ -173,7 +185,10 @@ _DATE = (
     rf"|{_L}{_TIME}{_R})"
 )
 _DATE_RE = regex.compile(_DATE, regex.IGNORECASE)
-_TOKENS = regex.compile(r"\d+|\p{L}+|.", regex.DOTALL)
+# A UTC offset right after a time (``10:05:07.123+08:00``, ``10:05 +0800``) is one token,
+# kept as it is by the masks: the zone it names is its form, not a value.
+_OFFSET = r"(?=[+-])(?<=\d[:：]\d{2}(?:[:：]\d{2})?(?:[.,]\d{1,9})?\s?)[+-]\d{2}:?\d{2}(?!\d)"
+_TOKENS = regex.compile(rf"{_OFFSET}|\d+|\p{{L}}+|.", regex.DOTALL)
 _DIGIT = regex.compile(r"\d")
 
 
@@ -207,42 +222,67 @@ def _nine(ch: str) -> str:
     return chr(ord(ch) - value + 9)
 
 
+_ASCII_MASK = str.maketrans(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", "A" * 26 + "a" * 26
+)
+
+
 def _mask_word(word: str) -> str:
     cls = name_class(word)
     if cls is not None:
         return cls
+    if word.isascii():
+        return word.translate(_ASCII_MASK)
     return "".join(("A" if c.isupper() else "a") if c.isascii() else c for c in word)
 
 
+def _field(tok: str) -> tuple[str, str]:
+    """(kind, mask) of one token of ``_TOKENS``: kind ``num``/``word``/``zone``/``other``."""
+    if len(tok) > 1 and tok[0] in "+-":
+        return ("zone", tok)
+    if tok.isascii() and tok[0].isdigit():
+        return ("num", "9" * len(tok))
+    if tok[0].isdigit() or unicodedata.digit(tok[0], None) is not None:
+        return ("num", "".join(_nine(c) for c in tok))
+    if tok[0].isalpha():
+        return ("word", _mask_word(tok))
+    return ("other", tok)
+
+
 def _fields(text: str) -> list[tuple[str, str]]:
-    """(kind, mask) per token: kind ``num``/``word``/``other``."""
-    out: list[tuple[str, str]] = []
-    for tok in _TOKENS.findall(text):
-        if tok[0].isdigit() or unicodedata.digit(tok[0], None) is not None:
-            out.append(("num", "".join(_nine(c) for c in tok)))
-        elif tok[0].isalpha():
-            out.append(("word", _mask_word(tok)))
-        else:
-            out.append(("other", tok))
-    return out
+    """(kind, mask) per token."""
+    return [_field(tok) for tok in _TOKENS.findall(text)]
 
 
-def form(text: str) -> str:
-    """The mask of ``text``: values hidden, form kept (see the module doc)."""
-    return "".join(mask for _, mask in _fields(text))
+def form(text: str, *, keep_offsets: bool = False) -> str:
+    """The mask of ``text``: values hidden, form kept (see the module doc). A UTC offset
+    is masked as a number (``+99:99``) unless ``keep_offsets``, the form ``same_form``
+    compares (``+08:00``)."""
+    if keep_offsets:
+        return "".join(mask for _, mask in _fields(text))
+    return "".join(
+        _DIGIT.sub("9", mask) if kind == "zone" else mask for kind, mask in _fields(text)
+    )
 
 
 def _natural(tok: str) -> bool:
     return len(tok) == 1 or unicodedata.digit(tok[0], 0) != 0
 
 
-def same_form(a: str, b: str) -> bool:
-    """True when ``a`` and ``b`` have the same form (natural numbers of any length match)."""
-    fa, fb = _fields(a), _fields(b)
+Fields = tuple[tuple[str, str, str], ...]  # (kind, mask, token) per token
+
+
+def fields(text: str) -> Fields:
+    """Kind (``num``/``word``/``zone``/``other``), mask and text of every token, for
+    comparing one text's form with many (``same_fields``) without cutting it again."""
+    return tuple((*_field(tok), tok) for tok in _TOKENS.findall(text))
+
+
+def same_fields(fa: Fields, fb: Fields) -> bool:
+    """``same_form`` of the two texts these are the ``fields`` of."""
     if len(fa) != len(fb):
         return False
-    ta, tb = _TOKENS.findall(a), _TOKENS.findall(b)
-    for (ka, ma), (kb, mb), xa, xb in zip(fa, fb, ta, tb, strict=True):
+    for (ka, ma, xa), (kb, mb, xb) in zip(fa, fb, strict=True):
         if ka != kb:
             return False
         if ka == "num" and ma != mb:
@@ -252,3 +292,8 @@ def same_form(a: str, b: str) -> bool:
         elif ka != "num" and ma != mb:
             return False
     return True
+
+
+def same_form(a: str, b: str) -> bool:
+    """True when ``a`` and ``b`` have the same form (natural numbers of any length match)."""
+    return same_fields(fields(a), fields(b))

@@ -260,6 +260,47 @@ def test_a_stable_change_away_from_the_noise_is_still_found() -> None:
     assert [n.path for n in a.noise] == ["metadata.user_id"]
 
 
+def test_a_change_right_next_to_the_noise_is_found() -> None:
+    """Touching is not overlapping: the session id's digits vary between control runs,
+    and A=a1 inserts "!" right after them (never in the control). It used to be dropped
+    as touching the noise; the id's form (``9999`` → ``9999!``) differs the same way in
+    every replicate, so it is a finding."""
+    sid = BASE[2].value.index("1111")
+
+    def agent(levels: Mapping[str, str], rep: int) -> Requests | None:
+        segs = edit(BASE, "metadata.user_id", sid, "1111", str(rep + 1) * 4)
+        if levels["env:A"] == "a1":
+            segs = edit(segs, "metadata.user_id", sid + 4, "", "!")
+        return {REQ: segs}
+
+    a = go(run([cell(), cell(A="a1"), cell(B="b1")], agent))
+    assert [(f.factors, f.change.kind) for f in a.findings] == [({"env:A": "a1"}, "content")]
+    c = a.findings[0].change
+    # the run's own text over the noisy id: its digits, then the "!"
+    assert (c.control, c.observed, c.a_span) == ("1111", "1111!", (sid, sid + 4))
+    assert [(n.path, n.spans) for n in a.noise] == [("metadata.user_id", ((sid, sid + 4),))]
+    assert verdict(a, True) == "conditioned"
+
+
+def test_a_longer_insertion_next_to_the_noise_is_found_whatever_the_diff_joins() -> None:
+    """Where the digits differ from the reference's the diff joins them and the text
+    after them into one change, where they do not it makes two; either way the window
+    holds them and the form decides."""
+    sid = BASE[2].value.index("1111")
+    tail = "-" + "x" * 300
+
+    def agent(levels: Mapping[str, str], rep: int) -> Requests | None:
+        segs = edit(BASE, "metadata.user_id", sid, "1111", str(rep + 1) * 4)
+        if levels["env:A"] == "a1":
+            segs = edit(segs, "metadata.user_id", sid + 4, "", tail)
+        return {REQ: segs}
+
+    a = go(run([cell(), cell(A="a1")], agent))
+    assert [(f.factors, f.change.observed) for f in a.findings] == [
+        ({"env:A": "a1"}, "1111" + tail)
+    ]
+
+
 def test_a_noisy_whole_segment_hides_every_change_in_it() -> None:
     def agent(levels: Mapping[str, str], rep: int) -> Requests | None:
         segs = BASE
@@ -444,8 +485,8 @@ def rule_agent(
             if all(levels[f"env:{k}"] == v for k, v in cond.items()):
                 text = text[:pos] + ch + text[pos + 1 :]
         segs = (Segment("system[0].text", text), BASE[2])
-        if (cid, rep) in noisy:
-            segs = (segs[0], Segment("metadata.user_id", f"user-{rep}"))
+        if (cid, rep) in noisy:  # a session id that varies between runs: new digits
+            segs = (segs[0], Segment("metadata.user_id", f"user-{rep + 1:04d}-session-1111"))
         return {REQ: segs}
 
     return agent

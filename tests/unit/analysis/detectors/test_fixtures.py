@@ -217,6 +217,8 @@ DATE_FORMS = [
     ("ja 12h", "22:05", "午後10:05"),
     ("zh 12h", "22:05", "下午10:05"),
     ("ISO date-time zone", "2026-11-24T10:05:00Z", "2026-11-24T10:05:00+08:00"),
+    ("ISO offset of another zone", "2026-11-24T10:05:00+00:00", "2026-11-24T18:05:00+08:00"),
+    ("offset without colon", "10:05 +0000", "18:05 +0800"),
 ]
 
 
@@ -247,6 +249,7 @@ DATE_VALUES = [
     ("9:59 AM", "10:00 AM"),
     ("Tuesday", "Wednesday"),
     ("2026-11-24T23:59:59Z", "2026-11-25T00:00:01Z"),
+    ("2026-11-24T23:59:59+08:00", "2026-11-25T00:00:01+08:00"),  # the same offset
 ]
 
 
@@ -271,6 +274,12 @@ def test_forms() -> None:
     assert form("\uff12\uff10\uff12\uff16") == "\uff19" * 4  # full-width keeps its width
     assert same_form("November", "December") and not same_form("Nov", "November")
     assert same_form("9", "10") and not same_form("09", "9")
+    # a UTC offset after a time is its form; form() masks it unless asked to keep it
+    assert not same_form("10:05+00:00", "10:05+08:00")
+    assert same_form("10:05+08:00", "19:07+08:00")
+    assert form("10:05:07.123+08:00") == "99:99:99.999+99:99"
+    assert form("10:05:07.123+08:00", keep_offsets=True) == "99:99:99.999+08:00"
+    assert same_form("24-11-2026", "25-11-2027")  # not an offset: no time before it
     assert is_date("Tue, 24 Nov 2026 10:05:00 GMT")
     assert not is_date("10.0.0.1") and not is_date("hello") and not is_date("Do")
     assert list(find_dates("at 10:05 on 2026-11-24")) == [(3, 8), (12, 22)]
