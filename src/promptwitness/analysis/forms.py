@@ -10,11 +10,14 @@ Mask rules (``form``):
 - an ASCII letter becomes ``A`` / ``a`` by case (so ids like ``req_ab12`` keep their
   shape); a known month or weekday name becomes a class tag such as ``{month:en:full}``
   (so ``November`` and ``December`` share a form, ``Nov`` does not);
-- a UTC offset right after a time is one field; ``same_form`` (and ``form(text,
-  keep_offsets=True)``) keep it as it is, digits too: ``10:05+08:00`` has the form
-  ``99:99+08:00``, so ``+00:00`` → ``+08:00`` is a change of form (the zone written
-  differently), as ``Z`` → ``+08:00`` is. ``form(text)`` masks its digits
-  (``99:99+99:99``), as it always did (the ledger's recorded forms);
+- a UTC offset right after a time (``Z``, ``+08:00``, ``-0500``) is one field. Its
+  sign and digits are a value, like the time's own digits: in another zone the same
+  formatter writes another offset, as it writes another hour (``+00:00`` → ``+08:00``,
+  and ``Z`` → ``+08:00``, the RFC 3339 way of writing a zero offset and any other, are
+  value changes). Its form is how it is written: with a colon (``Z`` counts as one) or
+  without (``+0800``); and a zero offset written ``Z`` on one side and ``+00:00`` on the
+  other is a change of form (one formatter writes one of them). ``form`` masks it as it
+  masks any text (``+99:99``, ``A`` for ``Z``);
 - everything else (separators, CJK date marks, non-ASCII letters) is kept as is.
 
 ``same_form(a, b)`` compares two texts field by field and treats natural numbers as
@@ -187,7 +190,10 @@ _DATE = (
 _DATE_RE = regex.compile(_DATE, regex.IGNORECASE)
 # A UTC offset right after a time (``10:05:07.123+08:00``, ``10:05 +0800``) is one token,
 # kept as it is by the masks: the zone it names is its form, not a value.
-_OFFSET = r"(?=[+-])(?<=\d[:：]\d{2}(?:[:：]\d{2})?(?:[.,]\d{1,9})?\s?)[+-]\d{2}:?\d{2}(?!\d)"
+_OFFSET = (
+    r"(?<=\d[:：]\d{2}(?:[:：]\d{2})?(?:[.,]\d{1,9})?\s?)"
+    r"(?:[+-]\d{2}:?\d{2}(?!\d)|Z(?![\p{L}\d]))"
+)
 _TOKENS = regex.compile(rf"{_OFFSET}|\d+|\p{{L}}+|.", regex.DOTALL)
 _DIGIT = regex.compile(r"\d")
 
@@ -237,9 +243,10 @@ def _mask_word(word: str) -> str:
 
 
 def _field(tok: str) -> tuple[str, str]:
-    """(kind, mask) of one token of ``_TOKENS``: kind ``num``/``word``/``zone``/``other``."""
-    if len(tok) > 1 and tok[0] in "+-":
-        return ("zone", tok)
+    """(kind, mask) of one token of ``_TOKENS``: kind ``num``/``word``/``zone``/``other``.
+    A zone's mask is its form: ``±99:99`` (``Z`` too) or ``±9999``."""
+    if tok == "Z" or (len(tok) > 1 and tok[0] in "+-"):
+        return ("zone", "±9999" if len(tok) == 5 else "±99:99")
     if tok.isascii() and tok[0].isdigit():
         return ("num", "9" * len(tok))
     if tok[0].isdigit() or unicodedata.digit(tok[0], None) is not None:
@@ -249,20 +256,13 @@ def _field(tok: str) -> tuple[str, str]:
     return ("other", tok)
 
 
-def _fields(text: str) -> list[tuple[str, str]]:
-    """(kind, mask) per token."""
-    return [_field(tok) for tok in _TOKENS.findall(text)]
-
-
-def form(text: str, *, keep_offsets: bool = False) -> str:
-    """The mask of ``text``: values hidden, form kept (see the module doc). A UTC offset
-    is masked as a number (``+99:99``) unless ``keep_offsets``, the form ``same_form``
-    compares (``+08:00``)."""
-    if keep_offsets:
-        return "".join(mask for _, mask in _fields(text))
-    return "".join(
-        _DIGIT.sub("9", mask) if kind == "zone" else mask for kind, mask in _fields(text)
-    )
+def form(text: str) -> str:
+    """The mask of ``text``: values hidden, form kept (see the module doc)."""
+    out: list[str] = []
+    for tok in _TOKENS.findall(text):
+        kind, mask = _field(tok)
+        out.append(mask if kind != "zone" else "A" if tok == "Z" else _DIGIT.sub("9", tok))
+    return "".join(out)
 
 
 def _natural(tok: str) -> bool:
@@ -291,7 +291,13 @@ def same_fields(fa: Fields, fb: Fields) -> bool:
                 return False
         elif ka != "num" and ma != mb:
             return False
+        elif ka == "zone" and (xa == "Z") != (xb == "Z") and _zero(xa) and _zero(xb):
+            return False  # a zero offset written two ways: two formatters
     return True
+
+
+def _zero(offset: str) -> bool:
+    return offset == "Z" or not offset.strip("+-:0")
 
 
 def same_form(a: str, b: str) -> bool:

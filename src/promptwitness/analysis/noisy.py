@@ -243,7 +243,6 @@ def _judge_window(
     w0, w1 = span
     base = value[w0:w1]
     base_f = fields(base)
-    fixed = _fixed(base_f)
     good_ids = {r.run for r in good}
     by_cell: dict[str, list[tuple[RunAt, tuple[str, int] | None]]] = {}
     for r in runs:
@@ -252,7 +251,7 @@ def _judge_window(
             return False
         if r.control:
             if got is None or not (
-                _digits_only(got[0], base, fixed) or same_fields(fields(got[0]), base_f)
+                _digits_only(got[0], base) or same_fields(fields(got[0]), base_f)
             ):
                 return False  # the control's form varies (or is not known): noise
         else:
@@ -265,7 +264,7 @@ def _judge_window(
             continue  # opaque: nothing of it in this window is judged
         if len(present) < len(members):
             return False  # some of the cell's runs have a text of it, some not: noise
-        if all(_digits_only(got[0], base, fixed) for _, got in present):
+        if all(_digits_only(got[0], base) for _, got in present):
             continue  # values only: noise
         fs = [fields(got[0]) for _, got in present]
         if any(not same_fields(f, fs[0]) for f in fs[1:]):
@@ -313,26 +312,13 @@ def _judge_window(
     return True
 
 
-def _fixed(f: Fields) -> frozenset[int]:
-    """Offsets in the text of ``f`` whose digits are form (those of a UTC offset)."""
-    out: set[int] = set()
-    at = 0
-    for kind, _, tok in f:
-        if kind == "zone":
-            out.update(range(at, at + len(tok)))
-        at += len(tok)
-    return frozenset(out)
-
-
-def _digits_only(text: str, base: str, fixed: frozenset[int]) -> bool:
-    """A quick ``same_form``: ``text`` differs from ``base`` only in ASCII digits
-    (outside a UTC offset), so every token has the same mask."""
+def _digits_only(text: str, base: str) -> bool:
+    """A quick ``same_form``: ``text`` differs from ``base`` only in ASCII digits, so
+    every token has the same mask."""
     if len(text) != len(base):
         return False
-    for k, (x, y) in enumerate(zip(text, base, strict=True)):
-        if x != y and not ("0" <= x <= "9" and "0" <= y <= "9" and k not in fixed):
-            return False
-    return True
+    pairs = zip(text, base, strict=True)
+    return all(x == y or ("0" <= x <= "9" and "0" <= y <= "9") for x, y in pairs)
 
 
 def _cls(f: tuple[str, str, str]) -> str:

@@ -54,38 +54,58 @@ def go(obs: list[Observation]) -> Analysis:
 # --------------------------------------------------------------------------- Kimi CLI
 
 
-def test_kimi_offset_of_another_zone_inside_a_microsecond_timestamp_is_found() -> None:
-    """Issue 12: the timestamp is noise (its digits differ on every run), and under
-    Asia/Shanghai it is written with ``+08:00``: a form change inside the noise."""
+def test_kimi_offset_of_another_zone_inside_a_microsecond_timestamp_is_a_value() -> None:
+    """The timestamp is noise (its digits differ on every run), and under Asia/Shanghai
+    it carries ``+08:00``: the same formatter writing the offset of another zone, as it
+    writes another hour. A value inside the noise: no finding, the timestamp stays noise
+    (as the date being tomorrow in Shanghai is expected, not covert)."""
     obs = observe([(CONTROL, kimi("04", "+00:00"), 3), (SHANGHAI, kimi("12", "+08:00"), 2)])
     a = go(obs)
-    # the timestamp is still reported as noise
+    assert [(n.request, n.path) for n in a.noise] == [(REQ, PATH)]
+    assert a.findings == () and a.suspects == ()
+    assert a.verdict() == "clean"
+
+
+def test_z_in_the_control_and_an_offset_in_the_cell_is_a_value() -> None:
+    """RFC 3339 writes a zero offset ``Z`` and any other ``+08:00`` (Go's time.RFC3339,
+    for one): a value too."""
+    obs = observe([(CONTROL, kimi("04", "Z"), 3), (SHANGHAI, kimi("12", "+08:00"), 2)])
+    a = go(obs)
+    assert a.findings == () and a.suspects == ()
+
+
+def test_the_offset_written_another_way_inside_the_noise_is_found() -> None:
+    """The zone's offset dropped its colon under Asia/Shanghai (``+08:00`` → ``+0800``):
+    a form change inside the noise (the detectors call a dropped colon punctuation),
+    found and attributed; the timestamp stays noise."""
+    obs = observe([(CONTROL, kimi("04", "+08:00"), 3), (SHANGHAI, kimi("12", "+0800"), 2)])
+    a = go(obs)
     assert [(n.request, n.path) for n in a.noise] == [(REQ, PATH)]
     assert len(a.findings) == 1
     f = a.findings[0]
     assert f.factors == SHANGHAI and f.request == REQ and f.support == (2, 2)
     assert f.control_support == (0, 3)
     c = f.change
-    assert (c.path, c.kind, c.severity) == (PATH, "date-format", "covert")
+    assert (c.path, c.kind, c.severity) == (PATH, "punctuation", "covert")
     # the reference's and the run's own texts, over the whole timestamp
     ref = obs[0].requests[REQ][1].value  # type: ignore[index]
     run0 = next(o for o in obs if o.cell == "tz=Asia/Shanghai" and o.replicate == 0)
     seen = run0.requests[REQ][1].value  # type: ignore[index]
     assert c.a_span is not None and c.b_span is not None
-    assert c.control == ref[c.a_span[0] : c.a_span[1]] and c.control.endswith("+00:00")
-    assert c.observed == seen[c.b_span[0] : c.b_span[1]] and c.observed.endswith("+08:00")
+    assert c.control == ref[c.a_span[0] : c.a_span[1]] and c.control.endswith("+08:00")
+    assert c.observed == seen[c.b_span[0] : c.b_span[1]] and c.observed.endswith("+0800")
     assert c.observed.startswith("2026-12-06T12:12:")
-    assert "9999-99-99A99:99:99.999999+00:00" in c.detail
-    assert "9999-99-99A99:99:99.999999+08:00" in c.detail
-    assert "U+0038 DIGIT EIGHT" in c.code_points  # the offset's 8, not the noise's digits
+    assert "9999-99-99A99:99:99.999999±99:99" in c.detail
+    assert "9999-99-99A99:99:99.999999±9999" in c.detail
+    assert "U+003A COLON" in c.code_points  # the colon dropped, not the noise's digits
     assert a.verdict() == "conditioned"
 
 
-def test_kimi_z_in_the_control_and_an_offset_in_the_cell() -> None:
-    obs = observe([(CONTROL, kimi("04", "Z"), 3), (SHANGHAI, kimi("12", "+08:00"), 2)])
+def test_a_zero_offset_written_two_ways_is_found() -> None:
+    """``Z`` in the control, ``+00:00`` in the cell, both a zero offset: two formatters."""
+    obs = observe([(CONTROL, kimi("04", "Z"), 3), (SHANGHAI, kimi("04", "+00:00"), 2)])
     a = go(obs)
     assert [(f.factors, f.change.kind) for f in a.findings] == [(SHANGHAI, "date-format")]
-    assert a.findings[0].change.control.endswith("Z")  # type: ignore[union-attr]
 
 
 def test_new_digits_in_the_noise_stay_noise() -> None:
@@ -112,13 +132,13 @@ def test_a_one_at_a_time_finding_explains_the_covering_rows() -> None:
     for levels in cells:
         cid = ",".join(f"{k}={v}" for k, v in levels.items() if control[k] != v) or "control"
         east = levels["tz"] == "Asia/Shanghai"
-        stamp = kimi("12", "+08:00") if east else kimi("04", "+00:00")
+        stamp = kimi("12", "+0800") if east else kimi("04", "+08:00")  # the colon dropped
         for rep in range(3 if cid == "control" else 2):
             text = PROMPT.format(stamp(rng))
             obs.append(Observation(cid, levels, rep, {REQ: (Segment(PATH, text),)}))
     a = analyse(obs, control)
-    assert [(f.factors, f.change.kind) for f in a.findings] == [
-        ({"tz": "Asia/Shanghai"}, "date-format")
+    assert [(f.factors, f.change.severity) for f in a.findings] == [
+        ({"tz": "Asia/Shanghai"}, "covert")
     ]
     assert a.findings[0].cells == ("tz=Asia/Shanghai", "tz=Asia/Shanghai,env:X=1,env:Y=1")
     assert a.suspects == () and a.unresolved == ()
@@ -233,8 +253,8 @@ MUTATIONS = {
     "slash date": "{}/{}/{}T{}:{}:{}.{}+00:00",
     "dotted date": "{}.{}.{}T{}:{}:{}.{}+00:00",
     "space for T": "{}-{}-{} {}:{}:{}.{}+00:00",
-    "another offset": "{}-{}-{}T{}:{}:{}.{}+08:00",
-    "Z": "{}-{}-{}T{}:{}:{}.{}Z",
+    "offset without its colon": "{}-{}-{}T{}:{}:{}.{}+0000",
+    "zero offset as Z": "{}-{}-{}T{}:{}:{}.{}Z",
     "no offset": "{}-{}-{}T{}:{}:{}.{}",
     "full-width colon": "{}-{}-{}T{}：{}：{}.{}+00:00",
     "zero-width space": "{}-{}-{}T{}:{}:{}.{}\u200b+00:00",
@@ -276,24 +296,25 @@ def test_a_consistent_form_change_inside_a_stable_noisy_form_is_always_found(
 @settings(max_examples=40, deadline=None)
 @given(
     st.sampled_from(sorted(MUTATIONS)),
-    st.sampled_from(sorted(MUTATIONS)),
     st.integers(min_value=0, max_value=2),
     digits_st(),
     st.lists(digits_st(), min_size=2, max_size=2),
     st.lists(digits_st(), min_size=1, max_size=3),
 )
 def test_a_noisy_value_whose_control_form_varies_never_makes_a_finding(
-    in_control: str,
-    in_cell: str,
+    mutation: str,
     which: int,
     base: list[str],
     others: list[list[str]],
     cell: list[list[str]],
 ) -> None:
+    """One control run writes the value in the form the cell writes it in: that form is
+    the control's own variation, never attributed. (A form change the control never
+    makes, elsewhere in the value, is another matter: the tests above.)"""
+    in_cell = mutation
     controls = noisy_controls(base, others)
     stamps = [
-        stamp_of(d, MUTATIONS[in_control] if k == which else TEMPLATE)
-        for k, d in enumerate(controls)
+        stamp_of(d, MUTATIONS[mutation] if k == which else TEMPLATE) for k, d in enumerate(controls)
     ]
     a = go(observations(stamps, [stamp_of(d, MUTATIONS[in_cell]) for d in cell]))
     assert a.findings == () and a.suspects == ()

@@ -2,9 +2,9 @@
 
 The op, widened to the dates/times around it, is a date on both sides and the forms
 differ (``analysis.forms.same_form``): ``2026-11-24`` → ``2026/11/24``, ``November``
-→ ``Nov``, ``24.11.2026`` → ``11/24/2026``, ``10:05`` → ``10:05 AM``, and a time's UTC
-offset written differently (``10:05Z`` → ``10:05+08:00``, ``10:05+00:00`` →
-``18:05+08:00``: the zone is named in the text, not only a value that follows it).
+→ ``Nov``, ``24.11.2026`` → ``11/24/2026``, ``10:05`` → ``10:05 AM``, a time's UTC
+offset written another way (``+08:00`` → ``+0800``; another offset is a value:
+``analysis.forms``).
 """
 
 from __future__ import annotations
@@ -22,6 +22,5 @@ def detect(ctx: Context) -> Change | None:
     ta, tb = ctx.texts(ctx.date)
     if not (is_date(ta) and is_date(tb)) or same_form(ta, tb):
         return None
-    fa, fb = form(ta, keep_offsets=True), form(tb, keep_offsets=True)
-    detail = f"{short(ta, 40)} → {short(tb, 40)} (date form {fa} → {fb})"
+    detail = f"{short(ta, 40)} → {short(tb, 40)} (date form {form(ta)} → {form(tb)})"
     return ctx.change("date-format", ctx.date, detail)

@@ -24,10 +24,10 @@ def detect(ctx: Context) -> Change | None:
     if ctx.date is not None:
         ta, tb = ctx.texts(ctx.date)
         if ta != tb and is_date(ta) and is_date(tb) and same_form(ta, tb):
-            detail = f"{short(ta, 40)} → {short(tb, 40)} (same form {form(ta, keep_offsets=True)})"
+            detail = f"{short(ta, 40)} → {short(tb, 40)} (same form {form(ta)})"
             return ctx.change("value", ctx.date, detail)
     ta, tb = ctx.texts(ctx.word)
     if ta != tb and has_digit(ta) and has_digit(tb) and same_form(ta, tb):
-        detail = f"{short(ta, 40)} → {short(tb, 40)} (same form {form(ta, keep_offsets=True)})"
+        detail = f"{short(ta, 40)} → {short(tb, 40)} (same form {form(ta)})"
         return ctx.change("value", ctx.word, detail)
     return None
