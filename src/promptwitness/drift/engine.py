@@ -60,7 +60,7 @@ from promptwitness.drift.model import (
     Status,
     Variant,
 )
-from promptwitness.drift.units import Unit, digest, units_of
+from promptwitness.drift.units import LineMemo, Unit, digest, units_of
 from promptwitness.model import Segment
 
 __all__ = [
@@ -105,8 +105,8 @@ class SegmentUnits:
     combos: dict[bytes, Combo]
 
     @classmethod
-    def of(cls, text: str) -> SegmentUnits:
-        units = units_of(text)
+    def of(cls, text: str, lines: LineMemo | None = None, fill: bool = True) -> SegmentUnits:
+        units = units_of(text, lines, fill)
         by_key: dict[bytes, list[bytes]] = {}
         for u in units:
             by_key.setdefault(u.key, []).append(u.form)
@@ -114,10 +114,15 @@ class SegmentUnits:
 
 
 class Segmenter:
-    """``SegmentUnits.of`` with a memo by text digest (the same system prompt is cut once)."""
+    """``SegmentUnits.of`` with a memo by text digest (the same system prompt is cut once)
+    and a memo of lines of its own. ``fill = False`` (pass 2) reads both memos without
+    adding to them (``units.LineMemo``: what pass 1 left in them is what pass 2 reaches
+    last)."""
 
     def __init__(self, budget: int = MEMO_UNITS) -> None:
         self.budget = budget
+        self.fill = True
+        self.lines = LineMemo()
         self.size = 0
         self.memo: OrderedDict[tuple[bytes, int], SegmentUnits] = OrderedDict()
         self.hits = 0
@@ -131,7 +136,9 @@ class Segmenter:
             self.hits += 1
             return got
         self.misses += 1
-        got = SegmentUnits.of(text)
+        got = SegmentUnits.of(text, self.lines, self.fill)
+        if not self.fill:
+            return got
         self.memo[k] = got
         self.size += len(got.units) + 1
         while self.size > self.budget and self.memo:
@@ -384,6 +391,10 @@ class Correlator:
 
     def wants(self, group: GroupKey) -> bool:
         return group in self.by_group
+
+    def keys(self, group: GroupKey) -> frozenset[bytes]:
+        """The unit keys of the group's candidates (all pass 2 needs of a request)."""
+        return frozenset(self.candidates[i].key for i in self.by_group.get(group, ()))
 
     def add(
         self,
