@@ -4,9 +4,11 @@ Builds a store of N synthetic exchanges (default 100,000) of the stand-in fleet 
 (``tests/fixtures/agents/fleet_agent.py``: 2 KB system prompts with per-client dates,
 times, paths and locales; CLIENTS clients, one host in three conditioned), stored
 with ``Store.add_many`` after redaction as ``serve`` stores them, then runs
-``run_drift`` over it and prints exchanges per second for each size and the peak
-resident memory (``ru_maxrss``) of a fresh process per size, so the ratio of memory
-between sizes shows whether it stays bounded. Nothing is asserted: numbers only.
+``run_drift`` over it and prints, for each size, the CPU seconds drift took (user and
+system time of its process: on a shared machine wall time measures the neighbours too),
+the CPU time per exchange, the wall time and the peak resident memory (``ru_maxrss``) of
+a fresh process per size, so the ratios between sizes show whether time grows faster
+than the store and whether memory stays bounded. Nothing is asserted: numbers only.
 
     python benchmarks/drift_bench.py                 # 10k and 100k
     python benchmarks/drift_bench.py --sizes 2000    # quick
@@ -74,14 +76,16 @@ def build(root: Path, n: int, clients: int) -> float:
 def measure(root: Path) -> dict[str, float]:
     """Run drift in this process (call in a fresh one: ru_maxrss is the process peak)."""
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    t0 = time.monotonic()
+    t0, c0 = time.monotonic(), time.process_time()
     with Store.open(root, create=False, readonly=True) as st:
         report = run_drift(st)
-    took = time.monotonic() - t0
+    took, cpu = time.monotonic() - t0, time.process_time() - c0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
         "exchanges": report.read,
         "seconds": took,
+        "cpu_seconds": cpu,
+        "cpu_ms_per_exchange": 1000 * cpu / max(report.read, 1),
         "per_second": report.read / took,
         "findings": len(report.findings),
         "passes": report.passes,
@@ -114,7 +118,8 @@ def main() -> int:
             row = {"size": n, "build_seconds": built, **json.loads(child.stdout)}
             rows.append(row)
             print(
-                f"{n:>9,} exchanges: drift {row['seconds']:.1f} s "
+                f"{n:>9,} exchanges: drift {row['cpu_seconds']:.1f} s CPU "
+                f"({row['cpu_ms_per_exchange']:.3f} ms an exchange), {row['seconds']:.1f} s wall "
                 f"({row['per_second']:,.0f}/s, {row['passes']:.0f} passes, "
                 f"{row['findings']:.0f} finding), peak RSS {row['peak_rss_mib']:.0f} MiB "
                 f"(build {built:.0f} s)",
@@ -124,7 +129,8 @@ def main() -> int:
         a, b = rows[0], rows[-1]
         print(
             f"ratios {b['size']:,} / {a['size']:,}: size ×{b['size'] / a['size']:.1f}, "
-            f"time ×{b['seconds'] / a['seconds']:.2f}, "
+            f"CPU time ×{b['cpu_seconds'] / a['cpu_seconds']:.2f}, "
+            f"wall time ×{b['seconds'] / a['seconds']:.2f}, "
             f"peak RSS ×{b['peak_rss_mib'] / a['peak_rss_mib']:.2f}"
         )
     if args.out:

@@ -15,11 +15,23 @@ by at least two senders. The user's own messages, file contents and anything els
 differs from request to request never reach that share; lines with per-user values
 (paths, dates, ids) do, because values are masked in the key.
 
-**Variants.** Every other form of a template unit is a candidate variant. Its example
-and the template form's example are diffed and classified by the probe's detectors
-(``analysis.diff`` and ``analysis.detectors``): a variant with covert changes
-(look-alike, invisible, whitespace, punctuation, casing, date format) is kept; one
-with only value or content changes is set apart as ``expected``.
+**Forms of a unit in a request.** A key can occur more than once in one request (real
+Claude Code has ``<examples>``, ``## Examples`` and ``- Examples:`` in three tool
+descriptions, and one Bash instruction line twice with other indentation). What a
+request sends of a key is therefore the *multiset* of its occurrences' forms (the
+sorted tuple of their digests, ``Combo``), and the forms a table counts are those
+multisets: occurrences that every request sends side by side are one form, never a
+variant of each other.
+
+**Variants.** Every other multiset of a template unit is a candidate variant when it
+writes an occurrence *instead of* another: the occurrences in the template multiset and
+not in the variant's are paired, in order, with those in the variant's and not in the
+template's, and each pair's examples are diffed and classified by the probe's detectors
+(``analysis.diff`` and ``analysis.detectors``). A multiset that only adds occurrences
+(a user pasting a template line) or only drops some is not another form and makes no
+candidate. A variant with covert changes (look-alike, invisible, whitespace,
+punctuation, casing, date format) is kept; one with only value or content changes is
+set apart as ``expected``.
 
 **Pass 2** (``Correlator``) reads the requests of the groups with candidates again and
 counts exactly, for each candidate, the requests with the variant and those with the
@@ -32,7 +44,7 @@ set apart (``one-sender``) with its counts, not reported as a finding.
 from __future__ import annotations
 
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from promptwitness.analysis.changes import Change
@@ -48,13 +60,15 @@ from promptwitness.drift.model import (
     Status,
     Variant,
 )
-from promptwitness.drift.units import Unit, digest, units_of
+from promptwitness.drift.units import LineMemo, Unit, digest, units_of
 from promptwitness.model import Segment
 
 __all__ = [
     "Candidate",
+    "Combo",
     "Correlator",
     "Scanner",
+    "SegmentUnits",
     "Segmenter",
     "UnitMap",
     "compared",
@@ -68,8 +82,10 @@ VALUES_CAP = 1024  # distinct values counted per dimension and variant side in p
 MEMO_UNITS = 200_000  # units remembered by the segment memo
 OTHERS_EVIDENCE = 10  # exchange ids kept of the template form's side
 
-UnitMap = dict[bytes, dict[bytes, tuple[str, str]]]
-"""key → form → (path, example text) of one request's units."""
+Combo = tuple[bytes, ...]
+"""The sorted form digests of a key's occurrences in one request (a multiset)."""
+Example = tuple[bytes, str, str]
+"""``(form digest, segment path, text)`` of one occurrence."""
 
 
 def compared(seg: Segment) -> bool:
@@ -81,17 +97,38 @@ def compared(seg: Segment) -> bool:
     return not (seg.path.endswith((".type", ".role")) or seg.path.startswith("metadata."))
 
 
+@dataclass(frozen=True)
+class SegmentUnits:
+    """The units of one segment's text, and per key the ``Combo`` of its occurrences."""
+
+    units: tuple[Unit, ...]
+    combos: dict[bytes, Combo]
+
+    @classmethod
+    def of(cls, text: str, lines: LineMemo | None = None, fill: bool = True) -> SegmentUnits:
+        units = units_of(text, lines, fill)
+        by_key: dict[bytes, list[bytes]] = {}
+        for u in units:
+            by_key.setdefault(u.key, []).append(u.form)
+        return cls(units, {k: tuple(sorted(v)) for k, v in by_key.items()})
+
+
 class Segmenter:
-    """``units_of`` with a memo by text digest (the same system prompt is cut once)."""
+    """``SegmentUnits.of`` with a memo by text digest (the same system prompt is cut once)
+    and a memo of lines of its own. ``fill = False`` (pass 2) reads both memos without
+    adding to them (``units.LineMemo``: what pass 1 left in them is what pass 2 reaches
+    last)."""
 
     def __init__(self, budget: int = MEMO_UNITS) -> None:
         self.budget = budget
+        self.fill = True
+        self.lines = LineMemo()
         self.size = 0
-        self.memo: OrderedDict[tuple[bytes, int], tuple[Unit, ...]] = OrderedDict()
+        self.memo: OrderedDict[tuple[bytes, int], SegmentUnits] = OrderedDict()
         self.hits = 0
         self.misses = 0
 
-    def units(self, text: str) -> tuple[Unit, ...]:
+    def units(self, text: str) -> SegmentUnits:
         k = (digest(text), len(text))
         got = self.memo.get(k)
         if got is not None:
@@ -99,26 +136,56 @@ class Segmenter:
             self.hits += 1
             return got
         self.misses += 1
-        got = units_of(text)
+        got = SegmentUnits.of(text, self.lines, self.fill)
+        if not self.fill:
+            return got
         self.memo[k] = got
-        self.size += len(got) + 1
+        self.size += len(got.units) + 1
         while self.size > self.budget and self.memo:
             _, old = self.memo.popitem(last=False)
-            self.size -= len(old) + 1
+            self.size -= len(old.units) + 1
         return got
 
 
+class UnitMap:
+    """The units of one request's compared segments: ``combos`` (key → ``Combo``), and
+    the occurrences' example texts, cut only when asked for (``examples``)."""
+
+    __slots__ = ("_segments", "combos")
+
+    def __init__(self, combos: dict[bytes, Combo], segs: list[tuple[str, str, SegmentUnits]]):
+        self.combos = combos
+        self._segments = segs
+
+    def examples(self, key: bytes) -> tuple[Example, ...]:
+        """Every occurrence of ``key``, in the request's order."""
+        return tuple(
+            (u.form, path, text[u.start : u.end][:EXAMPLE_CHARS])
+            for path, text, su in self._segments
+            if key in su.combos
+            for u in su.units
+            if u.key == key
+        )
+
+
 def unit_map(segs: Iterable[Segment], segmenter: Segmenter) -> UnitMap:
-    """The units of a request's compared segments: key → form → first (path, text)."""
-    out: UnitMap = {}
+    """The units of a request's compared segments (``UnitMap``)."""
+    combos: dict[bytes, Combo] = {}
+    kept: list[tuple[str, str, SegmentUnits]] = []
     for seg in segs:
         if not compared(seg):
             continue
-        for u in segmenter.units(seg.value):
-            forms = out.setdefault(u.key, {})
-            if u.form not in forms:
-                forms[u.form] = (seg.path, seg.value[u.start : u.end][:EXAMPLE_CHARS])
-    return out
+        su = segmenter.units(seg.value)
+        if not su.combos:
+            continue
+        kept.append((seg.path, seg.value, su))
+        if not combos:
+            combos.update(su.combos)
+            continue
+        for k, c in su.combos.items():
+            prev = combos.get(k)
+            combos[k] = c if prev is None else tuple(sorted(prev + c))
+    return UnitMap(combos, kept)
 
 
 @dataclass
@@ -127,14 +194,13 @@ class _Form:
     senders: set[str] = field(default_factory=set)
     ids: list[int] = field(default_factory=list)
     first: int = 0
-    text: str = ""
-    path: str = ""
+    examples: tuple[Example, ...] = ()
 
 
 @dataclass
 class _Unit:
     seen: int = 0
-    forms: dict[bytes, _Form] = field(default_factory=dict)
+    forms: dict[Combo, _Form] = field(default_factory=dict)
     overflow: int = 0
 
 
@@ -156,8 +222,8 @@ class Candidate:
 
     group: GroupKey
     key: bytes
-    form: bytes
-    template_form: bytes
+    form: Combo
+    template_form: Combo
     template_text: str
     template_path: str
     text: str
@@ -171,6 +237,26 @@ def _classify(path: str, a: str, b: str) -> list[Change]:
     for d in diff_segments([Segment(path, a)], [Segment(path, b)]):
         out.extend(classify(d))
     return out
+
+
+def _pairs(
+    template: Sequence[Example], variant: Sequence[Example]
+) -> list[tuple[Example, Example]]:
+    """The occurrences the variant writes instead of the template's, paired in order:
+    those of the template's multiset not in the variant's with those of the variant's
+    not in the template's. Empty when one side only adds occurrences (or drops some)."""
+
+    def minus(a: Sequence[Example], b: Sequence[Example]) -> list[Example]:
+        left = Counter(f for f, _, _ in b)
+        out = []
+        for ex in a:
+            if left[ex[0]] > 0:
+                left[ex[0]] -= 1
+            else:
+                out.append(ex)
+        return out
+
+    return list(zip(minus(template, variant), minus(variant, template), strict=False))
 
 
 class Scanner:
@@ -191,23 +277,22 @@ class Scanner:
         else:
             g.senders_capped = True
         opts = self.options
-        for key, forms in units.items():
+        for key, combo in units.combos.items():
             u = g.units.get(key)
             if u is None:
                 u = g.units[key] = _Unit()
             u.seen += 1
-            for fkey, (path, text) in forms.items():
-                f = u.forms.get(fkey)
-                if f is None:
-                    if len(u.forms) >= opts.max_forms:
-                        u.overflow += 1
-                        continue
-                    f = u.forms[fkey] = _Form(first=id, text=text, path=path)
-                f.count += 1
-                if len(f.senders) < SENDERS_KEPT:
-                    f.senders.add(sender)
-                if len(f.ids) < opts.evidence:
-                    f.ids.append(id)
+            f = u.forms.get(combo)
+            if f is None:
+                if len(u.forms) >= opts.max_forms:
+                    u.overflow += 1
+                    continue
+                f = u.forms[combo] = _Form(first=id, examples=units.examples(key))
+            f.count += 1
+            if len(f.senders) < SENDERS_KEPT:
+                f.senders.add(sender)
+            if len(f.ids) < opts.evidence:
+                f.ids.append(id)
         if len(g.units) > 2 * opts.max_units:
             keep = sorted(g.units.items(), key=lambda kv: -kv[1].seen)[: opts.max_units]
             g.units = dict(keep)
@@ -227,18 +312,24 @@ class Scanner:
                     continue
                 g.template += 1
                 for fkey, f in ranked[1:]:
-                    changes = _classify(dom.path, dom.text, f.text)
+                    pairs = _pairs(dom.examples, f.examples)
+                    if not pairs:
+                        continue
+                    changes: list[Change] = []
+                    for (_, tpath, ttext), (_, _, vtext) in pairs:
+                        changes.extend(_classify(tpath, ttext, vtext))
                     covert = tuple(c for c in changes if c.severity == "covert")
+                    (_, tpath, ttext), (_, vpath, vtext) = pairs[0]
                     out.append(
                         Candidate(
                             gk,
                             key,
                             fkey,
                             dom_key,
-                            dom.text,
-                            dom.path,
-                            f.text,
-                            f.path,
+                            ttext,
+                            tpath,
+                            vtext,
+                            vpath,
                             covert or tuple(changes),
                             not covert,
                         )
@@ -301,23 +392,27 @@ class Correlator:
     def wants(self, group: GroupKey) -> bool:
         return group in self.by_group
 
+    def keys(self, group: GroupKey) -> frozenset[bytes]:
+        """The unit keys of the group's candidates (all pass 2 needs of a request)."""
+        return frozenset(self.candidates[i].key for i in self.by_group.get(group, ()))
+
     def add(
         self,
         id: int,
         group: GroupKey,
-        units: Mapping[bytes, Mapping[bytes, object]],
+        units: UnitMap,
         sender: str,
         attrs: Sequence[tuple[str, str]],
     ) -> None:
         for i in self.by_group.get(group, ()):
             c = self.candidates[i]
-            forms = units.get(c.key)
-            if forms is None:
+            combo = units.combos.get(c.key)
+            if combo is None:
                 continue
             with_v, other = self.sides[i]
-            if c.form in forms:
+            if combo == c.form:
                 _count(with_v, id, sender, attrs, self.options.evidence)
-            elif c.template_form in forms:
+            elif combo == c.template_form:
                 _count(other, id, sender, attrs, min(OTHERS_EVIDENCE, self.options.evidence))
 
     def variants(self) -> tuple[tuple[Variant, ...], tuple[Variant, ...]]:

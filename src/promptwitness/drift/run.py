@@ -7,15 +7,32 @@ substring of the user agent, any case) is checked on the stored headers before t
 body is read. Pass 2 runs only when pass 1 found candidates, and reads only the
 exchanges of their groups up to the last id pass 1 saw (so exchanges captured
 meanwhile do not change the counts).
+
+Pass 1 remembers, per model call it counted, its id and its group (``_Seen``: two
+compact arrays, 12 bytes an exchange, the one part of drift's memory that grows with
+the store: 1.2 MB per 100,000 exchanges). Pass 2 walks the same ids: an exchange pass 1
+did not count, or of a group without candidates, is skipped before its body is read;
+the others are parsed again (their units are not kept), except those whose body
+(``request_sha256``) was already seen in pass 2: identical bodies have identical
+units (a bounded memo of their combos).
 """
 
 from __future__ import annotations
 
+from array import array
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from promptwitness.analysis.segments import segments
-from promptwitness.drift.engine import Correlator, Scanner, Segmenter, UnitMap, unit_map
+from promptwitness.drift.engine import (
+    Combo,
+    Correlator,
+    Scanner,
+    Segmenter,
+    UnitMap,
+    unit_map,
+)
 from promptwitness.drift.grouping import GroupKey, group_key
 from promptwitness.drift.model import DriftReport, Options
 from promptwitness.drift.senders import sender, sender_attributes
@@ -28,6 +45,28 @@ __all__ = ["Progress", "run_drift"]
 
 Progress = Callable[[str, int], None]
 """``progress(phase, exchanges read so far)``; phases ``pass 1``, ``pass 2``."""
+
+BODY_MEMO = 4096
+"""Bodies (by ``request_sha256``) whose candidate combos pass 2 remembers."""
+
+
+@dataclass
+class _Seen:
+    """The model calls pass 1 counted: their ids (increasing) and group numbers."""
+
+    ids: array[int] = field(default_factory=lambda: array("q"))
+    groups: array[int] = field(default_factory=lambda: array("i"))
+    at: int = 0
+
+    def group_of(self, id: int) -> int | None:
+        """The group number of ``id`` (asked in increasing order), None when pass 1 did
+        not count it."""
+        ids, n = self.ids, len(self.ids)
+        while self.at < n and ids[self.at] < id:
+            self.at += 1
+        if self.at < n and ids[self.at] == id:
+            return self.groups[self.at]
+        return None
 
 
 @dataclass
@@ -52,13 +91,10 @@ def _parsed(
     counts: _Counts | None,
     progress: Progress | None,
     phase: str,
-    last_id: int | None = None,
 ) -> Iterator[tuple[StoredExchange, Prompt]]:
     needle = agent.casefold() if agent else None
     n = 0
     for x in store.iter_exchanges(since=since, until=until):
-        if last_id is not None and x.id > last_id:
-            return
         n += 1
         if progress is not None and n % 1000 == 0:
             progress(phase, n)
@@ -93,6 +129,60 @@ def _units(prompt: Prompt, segmenter: Segmenter) -> UnitMap:
     return unit_map(segments(prompt), segmenter)
 
 
+def _pass2(
+    store: Store,
+    since: float | None,
+    until: float | None,
+    progress: Progress | None,
+    last_id: int,
+    keys: dict[GroupKey, int],
+    seen: _Seen,
+    correlator: Correlator,
+    segmenter: Segmenter,
+) -> None:
+    """Pass 2 (module docstring): the exchanges pass 1 counted, of the groups with
+    candidates, into ``correlator``."""
+    wanted = {n: gk for gk, n in keys.items() if correlator.wants(gk)}
+    watched = {gk: correlator.keys(gk) for gk in wanted.values()}
+    memo: OrderedDict[str, tuple[str | None, dict[bytes, Combo]]] = OrderedDict()
+    segmenter.fill = False  # read what pass 1 left in the memos, add nothing
+    n = 0
+    for x in store.iter_exchanges(since=since, until=until):
+        if x.id > last_id:
+            break
+        n += 1
+        if progress is not None and n % 1000 == 0:
+            progress("pass 2", n)
+        number = seen.group_of(x.id)
+        gk = wanted.get(number) if number is not None else None
+        if gk is None:
+            continue
+        known = memo.get(x.request_sha256)
+        if known is None:
+            outcome = parse_request(x.raw_request(store.request_body(x)))
+            if outcome.prompt is None:  # pass 1 parsed it: the store changed meanwhile
+                continue
+            got = _units(outcome.prompt, segmenter).combos
+            known = (outcome.prompt.model, {k: got[k] for k in watched[gk] if k in got})
+            memo[x.request_sha256] = known
+            if len(memo) > BODY_MEMO:
+                memo.popitem(last=False)
+        else:
+            memo.move_to_end(x.request_sha256)
+        model, combos = known
+        attrs = sender_attributes(
+            host=x.host,
+            client=x.client,
+            headers=x.request_headers,
+            model=model,
+            run=x.run,
+            upstream=x.upstream,
+        )
+        correlator.add(x.id, gk, UnitMap(combos, []), sender(x.client, x.request_headers), attrs)
+    if progress is not None:
+        progress("pass 2", n)
+
+
 def run_drift(
     store: Store,
     *,
@@ -107,10 +197,13 @@ def run_drift(
     segmenter = Segmenter()
     scanner = Scanner(opts)
     counts = _Counts()
-    keys: dict[GroupKey, GroupKey] = {}
+    keys: dict[GroupKey, int] = {}
+    seen = _Seen()
     for x, prompt in _parsed(store, since, until, agent, counts, progress, "pass 1"):
         gk = group_key(prompt, x.method, x.path)
-        gk = keys.setdefault(gk, gk)
+        number = keys.setdefault(gk, len(keys))
+        seen.ids.append(x.id)
+        seen.groups.append(number)
         scanner.add(
             x.id, x.started, gk, _units(prompt, segmenter), sender(x.client, x.request_headers)
         )
@@ -119,27 +212,7 @@ def run_drift(
     correlator = Correlator(candidates, opts)
     if candidates:
         passes = 2
-        for x, prompt in _parsed(
-            store, since, until, agent, None, progress, "pass 2", last_id=counts.last_id
-        ):
-            gk = group_key(prompt, x.method, x.path)
-            if not correlator.wants(gk):
-                continue
-            attrs = sender_attributes(
-                host=x.host,
-                client=x.client,
-                headers=x.request_headers,
-                model=prompt.model,
-                run=x.run,
-                upstream=x.upstream,
-            )
-            correlator.add(
-                x.id,
-                gk,
-                _units(prompt, segmenter),
-                sender(x.client, x.request_headers),
-                attrs,
-            )
+        _pass2(store, since, until, progress, counts.last_id, keys, seen, correlator, segmenter)
     findings, apart = correlator.variants()
     return DriftReport(
         store=store.label,

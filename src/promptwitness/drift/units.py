@@ -30,9 +30,9 @@ Sans-IO and pure; ``units_of`` is linear in the text.
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 
 import regex
 
@@ -40,8 +40,10 @@ from promptwitness.analysis.confusables import skeleton
 from promptwitness.analysis.forms import find_dates, form
 
 __all__ = [
+    "LINE_MEMO",
     "MAX_UNITS",
     "MIN_KEY",
+    "LineMemo",
     "Unit",
     "digest",
     "form_of",
@@ -149,11 +151,14 @@ def _plain(text: str) -> Iterator[tuple[str, str]]:
 
 
 _ASCII_SKELETON = {i: skeleton(chr(i)) for i in range(128)}
+_NO_PLACEHOLDERS = {ord(_DATE): None, ord(_VALUE): None, ord(_NUMBER): None}
 
 
 def _skeleton(text: str) -> str:
-    """``analysis.confusables.skeleton``; ASCII text by a table (the same result)."""
-    if text.isascii():
+    """``analysis.confusables.skeleton``; ASCII text with placeholders by a table (the
+    same result: the placeholders are private-use code points the skeleton keeps, and
+    every line with a value or a number has one, so this is the common case)."""
+    if text.isascii() or text.translate(_NO_PLACEHOLDERS).isascii():
         return text.translate(_ASCII_SKELETON)
     return skeleton(text)
 
@@ -178,7 +183,6 @@ class Unit:
     end: int
 
 
-@lru_cache(maxsize=LINE_MEMO)
 def _line(piece: str) -> tuple[bytes, bytes] | None:
     parts = list(_parts(piece))
     key = _KEEP.sub("", _skeleton("".join(k for k, _ in parts)).casefold())
@@ -187,13 +191,46 @@ def _line(piece: str) -> tuple[bytes, bytes] | None:
     return digest(key), digest("".join(f for _, f in parts))
 
 
-def units_of(text: str) -> tuple[Unit, ...]:
+_MISSING = object()
+
+
+class LineMemo:
+    """The key and form digests of lines, least recently used dropped past ``size``.
+
+    ``fill=False`` reads it without adding to it: drift's pass 2 walks the store again
+    from its start, and filling the memo then would push out the lines of the latest
+    exchanges, the ones pass 1 left in it, just before pass 2 reaches them (a scan
+    longer than an LRU cache hits nothing); reading only, it finds them."""
+
+    def __init__(self, size: int = LINE_MEMO) -> None:
+        self.size = size
+        self.memo: OrderedDict[str, tuple[bytes, bytes] | None] = OrderedDict()
+
+    def get(self, piece: str, fill: bool = True) -> tuple[bytes, bytes] | None:
+        got = self.memo.get(piece, _MISSING)
+        if got is not _MISSING:
+            self.memo.move_to_end(piece)
+            return got  # type: ignore[return-value]
+        out = _line(piece)
+        if fill:
+            self.memo[piece] = out
+            if len(self.memo) > self.size:
+                self.memo.popitem(last=False)
+        return out
+
+
+_LINES_MEMO = LineMemo()
+
+
+def units_of(text: str, memo: LineMemo | None = None, fill: bool = True) -> tuple[Unit, ...]:
     """The units of one segment's text (lines with their line breaks) whose key is long
     enough to be template text (``MIN_KEY``); at most ``MAX_UNITS``. Lines are
-    remembered (``LINE_MEMO``): template lines recur in every request."""
+    remembered (``LineMemo``, by default one of ``LINE_MEMO`` lines for the process):
+    template lines recur in every request."""
+    lines = _LINES_MEMO if memo is None else memo
     out: list[Unit] = []
     for m in _LINES.finditer(text):
-        got = _line(m.group())
+        got = lines.get(m.group(), fill)
         if got is None:
             continue
         out.append(Unit(got[0], got[1], m.start(), m.end()))
