@@ -166,5 +166,43 @@ def leaf_data_spliced(rec: dict[str, Any], request_headers: str, response_header
     return LEAF_DOMAIN + text.encode("ascii")
 
 
+_ID_MARK = b'"id":-1,'
+
+
+def leaf_parts(rec: dict[str, Any], request_headers: str, response_headers: str) -> LeafParts:
+    """``leaf_data_spliced`` of a record whose id is not known yet, as the bytes before
+    and after the id's digits: ``leaf_data`` is ``prefix + str(id) + suffix`` (the id is
+    the one field whose value is given by the database, at insert). ``rec["id"]`` is
+    ignored."""
+    data = leaf_data_spliced({**rec, "id": -1}, request_headers, response_headers)
+    # a string value never holds an unescaped quote, and a header list never a colon
+    # after a string: the mark is the id field, once
+    before, mark, after = data.partition(_ID_MARK)
+    if not mark or _ID_MARK in after:  # pragma: no cover - the encoding rules out both
+        raise ValueError("the record's id field is not where the encoding puts it")
+    return LeafParts(before + b'"id":', b"," + after)
+
+
+class LeafParts(tuple[bytes, bytes]):
+    """``(prefix, suffix)`` of a leaf's data around its exchange id (``leaf_parts``)."""
+
+    def __new__(cls, prefix: bytes, suffix: bytes) -> LeafParts:
+        return super().__new__(cls, (prefix, suffix))
+
+    @property
+    def prefix(self) -> bytes:
+        return self[0]
+
+    @property
+    def suffix(self) -> bytes:
+        return self[1]
+
+    def data(self, exchange_id: int) -> bytes:
+        return self[0] + str(int(exchange_id)).encode("ascii") + self[1]
+
+    def hash(self, exchange_id: int) -> bytes:
+        return leaf_hash(self.data(exchange_id))
+
+
 def exchange_leaf_hash(x: ExchangeRecord) -> bytes:
     return leaf_hash(leaf_data(x))

@@ -8,9 +8,9 @@ differs between the two:
 
 - opening, creating and migrating the database (``store.sqlite``, ``store.postgres``);
 - ``execute``: a statement with ``?`` placeholders (PostgreSQL's driver wants ``%s``);
-- ``reserve``: the ids of the exchanges about to be inserted and their leaves' first
-  index, so that a batch's rows and leaves go in together (each leaf hashes its
-  exchange's id);
+- ``append``: a batch's blobs, runs, exchanges and their log leaves (each leaf hashes
+  its exchange's id, which the database gives): SQLite reserves the ids first,
+  PostgreSQL sends the whole batch in one round trip and hashes the leaves itself;
 - ``write``: one write transaction. On PostgreSQL it also takes the store's advisory
   lock, which makes the database the one sequencer of the log when several gateway
   replicas write into it: exchange ids and leaf indices are handed out in commit order;
@@ -29,6 +29,21 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from promptwitness.errors import StoreError
+from promptwitness.ledger.record import LeafParts
+
+EXCHANGE_COLUMNS = (
+    "run, started, duration, mode, method, scheme, host, target, http_version, "
+    "request_headers, request_sha256, request_size, status, response_headers, "
+    "response_sha256, response_size, protocol, parse_error, error, upstream, client, "
+    "redactions, request_coding"
+)
+"""An exchange row's columns but its id, in the order ``Store`` builds rows."""
+
+INSERT_BLOB = (
+    "INSERT INTO blobs(sha256, size, data, compression) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
+)
+INSERT_RUN = "INSERT INTO runs(id, kind, started) VALUES (?, 'adhoc', ?) ON CONFLICT DO NOTHING"
+INSERT_LEAF = "INSERT INTO ledger_leaves(idx, exchange, hash) VALUES (?, ?, ?)"
 
 
 class Cursor(Protocol):
@@ -64,9 +79,16 @@ class Backend(ABC):
         per batch, not per statement)."""
 
     @abstractmethod
-    def reserve(self, n: int) -> tuple[int, list[int]]:
-        """Inside a write: the log's next leaf index, and ``n`` new exchange ids in
-        ascending order (the caller inserts rows with exactly these)."""
+    def append(
+        self,
+        blobs: Sequence[Sequence[Any]],
+        runs: Sequence[Sequence[Any]],
+        exchanges: Sequence[tuple[Sequence[Any], LeafParts]],
+    ) -> list[int]:
+        """Inside a ``write(batch=True)``: insert the blob rows (``INSERT_BLOB``), the
+        runs (``INSERT_RUN``), then each exchange's row (``EXCHANGE_COLUMNS``, without
+        its id) and its log leaf at the log's next index, the leaf's hash computed from
+        ``LeafParts`` and the id the exchange got; returns the ids, in order."""
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """``sql`` once per row (nothing when there is no row)."""

@@ -34,7 +34,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -42,11 +42,11 @@ from typing import Any
 import platformdirs
 
 from promptwitness.errors import NotFound, StoreError
-from promptwitness.ledger import merkle
 from promptwitness.ledger.record import (
+    LeafParts,
     exchange_leaf_hash,
     headers_json,
-    leaf_data_spliced,
+    leaf_parts,
     record_json,
 )
 from promptwitness.model import CapturedExchange, RawRequest
@@ -59,7 +59,7 @@ from promptwitness.protocols.encoding import (
     parse_codings,
 )
 from promptwitness.store import blobs, postgres
-from promptwitness.store.backend import Backend
+from promptwitness.store.backend import INSERT_BLOB, INSERT_LEAF, Backend
 from promptwitness.store.sqlite import DB_NAME, ENV_VAR, SqliteBackend
 
 CLASSIFY_CACHE = 1024  # (method, target, request SHA-256) -> (protocol, parse error)
@@ -482,41 +482,30 @@ class Store:
         prepared = [self._prepare(ex) for ex in exchanges]
         if not prepared:
             return []
+        # Blob rows first, outside the transaction: a large body this handle has not
+        # seen is looked up (a body is never deleted, and a row another writer adds
+        # meanwhile is skipped by the insert), so the batch itself is write-only.
         new_blobs: set[str] = set()
         blob_rows: list[tuple[Any, ...]] = []
         run_rows: dict[str, tuple[str, float]] = {}
+        for item in prepared:
+            for sha, data in item.bodies:
+                if sha not in self._known_blobs and sha not in new_blobs:
+                    new_blobs.add(sha)
+                    if row := self._blob_row(sha, data):
+                        blob_rows.append(row)
+            run = item.record.run
+            if run is not None:
+                # An exchange may name a run nobody began (a test, a foreign tool):
+                # keep the capture and record the run rather than refuse it.
+                run_rows.setdefault(run, (run, item.record.started))
         doing = "store an exchange" if len(prepared) == 1 else "store exchanges"
         with self._write(doing, batch=True) as db:
-            # ids and leaf indices first, in one go: nothing else writes meanwhile
-            leaf, ids = db.reserve(len(prepared))
-            for item in prepared:
-                for sha, data in item.bodies:
-                    if sha not in self._known_blobs and sha not in new_blobs:
-                        new_blobs.add(sha)
-                        if row := self._blob_row(db, sha, data):
-                            blob_rows.append(row)
-                run = item.record.run
-                if run is not None:
-                    # An exchange may name a run nobody began (a test, a foreign tool):
-                    # keep the capture and record the run rather than refuse it.
-                    run_rows.setdefault(run, (run, item.record.started))
-            db.executemany(_INSERT_BLOB, blob_rows)
-            db.executemany(
-                "INSERT INTO runs(id, kind, started) VALUES (?, 'adhoc', ?) ON CONFLICT DO NOTHING",
-                list(run_rows.values()),
+            ids = db.append(
+                blob_rows, list(run_rows.values()), [(item.row, item.leaf) for item in prepared]
             )
-            db.executemany(
-                _INSERT_EXCHANGE, [(i, *item.row) for i, item in zip(ids, prepared, strict=True)]
-            )
-            db.executemany(
-                "INSERT INTO ledger_leaves(idx, exchange, hash) VALUES (?, ?, ?)",
-                [
-                    (leaf + k, i, item.leaf_hash(i))
-                    for k, (i, item) in enumerate(zip(ids, prepared, strict=True))
-                ],
-            )
-            if len(self._known_blobs) + len(new_blobs) > KNOWN_BLOBS_MAX:
-                self._known_blobs.clear()
+        if len(self._known_blobs) + len(new_blobs) > KNOWN_BLOBS_MAX:
+            self._known_blobs.clear()
         # Remembered only once committed: a rolled-back blob must be written again.
         self._known_blobs |= new_blobs
         return ids
@@ -586,8 +575,13 @@ class Store:
             if ex.request_coding is None
             else text(json.dumps(ex.request_coding, ensure_ascii=False, sort_keys=True)),
         )
+        rec = record_json(record)
+        del rec["request_headers"], rec["response_headers"]
         return _Prepared(
-            record, req_headers, resp_headers, row, ((req_sha, req_body), (resp_sha, resp_body))
+            record,
+            leaf_parts(rec, req_headers, resp_headers),
+            row,
+            ((req_sha, req_body), (resp_sha, resp_body)),
         )
 
     def _sha(self, data: bytes) -> str:
@@ -625,30 +619,25 @@ class Store:
                 self._classified.popitem(last=False)
         return outcome
 
-    @staticmethod
-    def _blob_row(db: Backend, sha: str, data: bytes) -> tuple[Any, ...] | None:
+    def _blob_row(self, sha: str, data: bytes) -> tuple[Any, ...] | None:
         """The row that stores ``data`` (None: already stored). Only large bytes not
         stored yet are compressed: a repeated large body costs a lookup, not zstd. A
         small one (a streamed answer, new every time) is compressed and inserted straight
         away: that costs less than the lookup."""
-        if (
-            len(data) >= PUT_LOOKUP_MIN
-            and db.execute("SELECT 1 FROM blobs WHERE sha256 = ?", (sha,)).fetchone() is not None
-        ):
-            return None
+        if len(data) >= PUT_LOOKUP_MIN:
+            with self._use("look a body up") as db:
+                found = db.execute("SELECT 1 FROM blobs WHERE sha256 = ?", (sha,)).fetchone()
+            if found is not None:
+                return None
         b = blobs.encode(data, sha)
         return (b.sha256, b.size, b.data, b.compression)
-
-    @classmethod
-    def _put(cls, db: Backend, sha: str, data: bytes) -> None:
-        if row := cls._blob_row(db, sha, data):
-            db.execute(_INSERT_BLOB, row)
 
     def put_blob(self, data: bytes) -> str:
         """Store ``data`` as a blob (once); returns its SHA-256."""
         sha = blobs.sha256_hex(data)
-        with self._write("store a blob") as db:
-            self._put(db, sha, bytes(data))
+        if row := self._blob_row(sha, bytes(data)):
+            with self._write("store a blob") as db:
+                db.execute(INSERT_BLOB, row)
         return sha
 
     @staticmethod
@@ -852,10 +841,7 @@ class LogTransaction:
         leaf = LogLeaf(
             _log_size(self._db), int(exchange_id), exchange_leaf_hash(self.exchange(exchange_id))
         )
-        self._db.execute(
-            "INSERT INTO ledger_leaves(idx, exchange, hash) VALUES (?, ?, ?)",
-            (leaf.index, leaf.exchange, leaf.hash),
-        )
+        self._db.execute(INSERT_LEAF, (leaf.index, leaf.exchange, leaf.hash))
         return leaf
 
     def add_checkpoint(self, origin: str, size: int, root: bytes, note: str) -> None:
@@ -875,18 +861,6 @@ _COLUMNS = (
     "redactions, request_coding"
 )
 
-_INSERT_EXCHANGE = (
-    "INSERT INTO exchanges(id, run, started, duration, mode, method, scheme, host, "
-    "target, http_version, request_headers, request_sha256, request_size, "
-    "status, response_headers, response_sha256, response_size, protocol, "
-    "parse_error, error, upstream, client, redactions, request_coding) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-
-_INSERT_BLOB = (
-    "INSERT INTO blobs(sha256, size, data, compression) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
-)
-
 
 def _log_size(db: Backend) -> int:
     """The log's size: the index its next leaf gets (inside a write transaction, no other
@@ -897,18 +871,12 @@ def _log_size(db: Backend) -> int:
 
 @dataclass(frozen=True)
 class _Prepared:
-    """One exchange ready to insert: its record (id 0, headers empty), the headers as the
-    column and the leaf write them, the row, and the bodies with their hashes."""
+    """One exchange ready to insert: its record (id 0, headers empty), its leaf's data
+    around the id the database will give it (the header lists spliced in as the columns
+    hold them: what ``verify`` recomputes from the row read back), the row, and the
+    bodies with their hashes."""
 
     record: StoredExchange
-    request_headers: str
-    response_headers: str
+    leaf: LeafParts
     row: tuple[Any, ...]
     bodies: tuple[tuple[str, bytes], tuple[str, bytes]]
-
-    def leaf_hash(self, exchange_id: int) -> bytes:
-        """The leaf of the record once stored with id ``exchange_id``: what ``verify``
-        recomputes from the row read back (the header lists spliced in as encoded)."""
-        rec = record_json(replace(self.record, id=exchange_id))
-        del rec["request_headers"], rec["response_headers"]
-        return merkle.leaf_hash(leaf_data_spliced(rec, self.request_headers, self.response_headers))

@@ -28,8 +28,9 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from promptwitness.errors import StoreError
+from promptwitness.ledger.record import LeafParts
 from promptwitness.model import iso_time
-from promptwitness.store.backend import Backend, Cursor
+from promptwitness.store.backend import EXCHANGE_COLUMNS, INSERT_BLOB, INSERT_RUN, Backend, Cursor
 
 if TYPE_CHECKING:
     import psycopg
@@ -109,6 +110,21 @@ _V3: tuple[str, ...] = (
 
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = ((3, _V3),)
 
+# One exchange and its leaf in one statement: the id is the identity column's next
+# value; the leaf goes at the log's next index (this statement sees the leaves the
+# transaction's earlier statements added, and the advisory lock, taken first, keeps
+# every other writer out) and hashes the record as ``ledger.record`` encodes it:
+# SHA-256(0x00 || prefix || id || suffix), RFC 9162's leaf hash. ``ledger verify``
+# recomputes every leaf from the stored record in Python.
+_APPEND = (
+    f"WITH e AS (INSERT INTO exchanges({EXCHANGE_COLUMNS}) "  # noqa: S608 - constant text
+    f"VALUES ({', '.join(['%s'] * 23)}) RETURNING id) "
+    "INSERT INTO ledger_leaves(idx, exchange, hash) "
+    "SELECT (SELECT coalesce(max(idx), -1) + 1 FROM ledger_leaves), e.id, "
+    "sha256(%s::bytea || convert_to(e.id::text, 'UTF8') || %s::bytea) FROM e "
+    "RETURNING exchange"
+)
+
 
 def schema_version() -> int:
     return MIGRATIONS[-1][0]
@@ -156,7 +172,7 @@ class PostgresBackend(Backend):
         self.readonly = readonly
         self._conn = conn
         self._sql: dict[str, str] = {}
-        self._pipelined = False
+        self._pipeline: psycopg.Pipeline | None = None
         self.errors = (_driver().Error,)
 
     @classmethod
@@ -264,7 +280,8 @@ class PostgresBackend(Backend):
         text = self._sql.get(sql)
         if text is None:
             text = self._sql[sql] = sql.replace("?", "%s")
-        if not self._pipelined and self._conn.info.transaction_status.name in ("IDLE", "UNKNOWN"):
+        idle = self._conn.info.transaction_status.name in ("IDLE", "UNKNOWN")
+        if self._pipeline is None and idle:
             self._ensure()
         return self._conn.execute(text, args)
 
@@ -276,27 +293,46 @@ class PostgresBackend(Backend):
                 self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
                 yield
             return
-        # BEGIN, the lock and ``reserve``'s query go out together, then the inserts and
-        # COMMIT: two round trips for a whole batch
-        with self._conn.pipeline(), self._conn.transaction():
-            self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
-            self._pipelined = True
+        # The whole batch in one round trip: BEGIN, the lock, every insert and COMMIT
+        # (``append`` queues it and reads the answers), then one Sync. An error in any
+        # statement turns the COMMIT into a rollback; an exception here before the
+        # COMMIT is queued queues a ROLLBACK instead: all of it, or none of it.
+        conn = self._conn
+        with conn.pipeline() as pipe:
+            conn.execute("BEGIN")
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+            self._pipeline = pipe
             try:
                 yield
+            except BaseException:
+                if not conn.closed and not conn.broken:
+                    conn.execute("ROLLBACK")
+                raise
             finally:
-                self._pipelined = False
+                self._pipeline = None
 
-    def reserve(self, n: int) -> tuple[int, list[int]]:
-        # a statement of its own, after the lock's: its snapshot sees every commit
-        # made before this transaction got the lock
-        rows = self._conn.execute(
-            "SELECT (SELECT max(idx) FROM ledger_leaves), "
-            "nextval(pg_get_serial_sequence('exchanges', 'id')) "
-            "FROM generate_series(1, %s)",
-            (n,),
-        ).fetchall()
-        leaf = 0 if not rows or rows[0][0] is None else int(rows[0][0]) + 1
-        return leaf, sorted(int(r[1]) for r in rows)
+    def append(
+        self,
+        blobs: Sequence[Sequence[Any]],
+        runs: Sequence[Sequence[Any]],
+        exchanges: Sequence[tuple[Sequence[Any], LeafParts]],
+    ) -> list[int]:
+        if self._pipeline is None:  # pragma: no cover - Store calls it in write(batch=True)
+            raise RuntimeError("append needs write(batch=True)")
+        self.executemany(INSERT_BLOB, blobs)
+        self.executemany(INSERT_RUN, runs)
+        cursors = [
+            self._conn.execute(_APPEND, (*row, b"\x00" + parts.prefix, parts.suffix))
+            for row, parts in exchanges
+        ]
+        self._conn.execute("COMMIT")
+        self._pipeline.sync()  # the round trip
+        out: list[int] = []
+        for cur in cursors:
+            row = cur.fetchone()
+            assert row is not None
+            out.append(int(row[0]))
+        return out
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
@@ -304,7 +340,7 @@ class PostgresBackend(Backend):
         text = self._sql.get(sql)
         if text is None:
             text = self._sql[sql] = sql.replace("?", "%s")
-        if self._pipelined:  # queued in the open pipeline: no round trip of their own
+        if self._pipeline is not None:  # queued in the open pipeline: no round trip each
             for row in rows:
                 self._conn.execute(text, row)
         else:

@@ -17,13 +17,23 @@ from pathlib import Path
 from typing import Any
 
 from promptwitness.errors import StoreError
+from promptwitness.ledger.record import LeafParts
 from promptwitness.model import iso_time
 from promptwitness.store import schema
-from promptwitness.store.backend import Backend, Cursor
+from promptwitness.store.backend import (
+    EXCHANGE_COLUMNS,
+    INSERT_BLOB,
+    INSERT_LEAF,
+    INSERT_RUN,
+    Backend,
+    Cursor,
+)
 
 DB_NAME = "promptwitness.sqlite3"
 ENV_VAR = "PROMPTWITNESS_STORE"
 BUSY_TIMEOUT_S = 10.0
+
+_INSERT_EXCHANGE = f"INSERT INTO exchanges(id, {EXCHANGE_COLUMNS}) VALUES ({', '.join('?' * 24)})"  # noqa: S608 - constant text
 
 
 def map_error(exc: BaseException, path: Path | str, doing: str) -> StoreError:
@@ -222,7 +232,30 @@ class SqliteBackend(Backend):
                 conn.execute("ROLLBACK")
             raise
 
-    def reserve(self, n: int) -> tuple[int, list[int]]:
+    def append(
+        self,
+        blobs: Sequence[Sequence[Any]],
+        runs: Sequence[Sequence[Any]],
+        exchanges: Sequence[tuple[Sequence[Any], LeafParts]],
+    ) -> list[int]:
+        # in-process: the ids first (nothing else writes meanwhile), then every insert
+        leaf, ids = self._reserve(len(exchanges))
+        self.executemany(INSERT_BLOB, blobs)
+        self.executemany(INSERT_RUN, runs)
+        self.executemany(
+            _INSERT_EXCHANGE, [(i, *row) for i, (row, _) in zip(ids, exchanges, strict=True)]
+        )
+        self.executemany(
+            INSERT_LEAF,
+            [
+                (leaf + k, i, parts.hash(i))
+                for k, (i, (_, parts)) in enumerate(zip(ids, exchanges, strict=True))
+            ],
+        )
+        return ids
+
+    def _reserve(self, n: int) -> tuple[int, list[int]]:
+        """The log's next leaf index and ``n`` new exchange ids."""
         # AUTOINCREMENT keeps the largest id ever used in sqlite_sequence (never reused)
         row = self._conn.execute(
             "SELECT (SELECT seq FROM sqlite_sequence WHERE name = 'exchanges'), "

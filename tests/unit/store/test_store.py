@@ -443,20 +443,28 @@ def test_repeated_body_is_compressed_once(
 
 
 def test_rolled_back_blob_is_written_again(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The batch fails after its blob rows went in (PostgreSQL: were queued): nothing of
+    it is stored, and the blob is not remembered as stored."""
     body = b"a body that will be rolled back" * 10
-    real_row = Store._blob_row
-    n = {"rows": 0}
+    real = store._db.executemany
+    calls = {"n": 0}
 
-    def failing_row(db: object, sha: str, data: bytes) -> object:
-        n["rows"] += 1
-        if n["rows"] == 2:  # the transaction fails after the first blob was taken in
+    def failing(sql: str, rows: object) -> None:
+        calls["n"] += 1
+        real(sql, rows)  # type: ignore[arg-type]
+        if calls["n"] == 1:  # the blobs are in; the transaction fails before the rest
             raise store._db.errors[0]("disk I/O error")  # the backend's driver error
-        return real_row(db, sha, data)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(Store, "_blob_row", staticmethod(failing_row))
+    monkeypatch.setattr(store._db, "executemany", failing)
     with pytest.raises(StoreError):
         store.add(exchange(request_body=body, response_body=b"resp"))
-    monkeypatch.setattr(Store, "_blob_row", staticmethod(real_row))
+    monkeypatch.setattr(store._db, "executemany", real)
+    # the transaction was ended (rolled back), not left open for the next write to commit
+    conn = store._db._conn  # type: ignore[attr-defined]
+    if store.backend == "postgresql":
+        assert conn.info.transaction_status.name == "IDLE"
+    else:
+        assert not conn.in_transaction
     assert store.exchanges() == []
     x = store.get(store.add(exchange(request_body=body, response_body=b"resp")))
     assert store.request_body(x) == body  # not skipped as "already stored"
