@@ -12,8 +12,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.rawdb import RawDB
 
+from promptwitness.ledger import merkle
 from promptwitness.ledger.log import Ledger
-from promptwitness.ledger.record import FIELDS, LEAF_DOMAIN, headers_json, leaf_data_spliced
+from promptwitness.ledger.record import (
+    FIELDS,
+    LEAF_DOMAIN,
+    headers_json,
+    leaf_data_spliced,
+    leaf_parts,
+)
 from promptwitness.model import CapturedExchange
 from promptwitness.store import Store
 from promptwitness.store.postgres import is_url
@@ -95,3 +102,31 @@ def test_spliced_leaf_data_equals_encoded_leaf_data(req: list, resp: list, rec: 
         whole, sort_keys=True, separators=(",", ":"), ensure_ascii=True
     ).encode("ascii")
     assert leaf_data_spliced(rec, headers_json(req), headers_json(resp)) == encoded
+
+
+@given(
+    headers,
+    headers,
+    st.dictionaries(
+        st.sampled_from([f for f in FIELDS if not f.endswith("_headers") and f != "id"]),
+        text | st.integers() | st.none(),
+    ),
+    st.integers(min_value=0, max_value=2**63 - 1),
+)
+def test_leaf_parts_around_the_id_give_the_leaf_data(
+    req: list, resp: list, rec: dict, exchange_id: int
+) -> None:
+    """What the PostgreSQL store sends so that the database hashes the leaf once it has
+    given the id: prefix + id + suffix is exactly the leaf's data, whatever the record's
+    text (quotes, colons, "id" in a header or a value)."""
+    parts = leaf_parts(rec, headers_json(req), headers_json(resp))
+    whole = leaf_data_spliced({**rec, "id": exchange_id}, headers_json(req), headers_json(resp))
+    assert parts.data(exchange_id) == whole
+    assert parts.hash(exchange_id) == merkle.leaf_hash(whole)
+
+
+def test_leaf_parts_with_an_id_shaped_header() -> None:
+    tricky = [('"id":-1,', '"id":-1,'), ("id", "-1")]
+    parts = leaf_parts({"run": '"id":-1,'}, headers_json(tricky), headers_json([]))
+    whole = leaf_data_spliced({"run": '"id":-1,', "id": 7}, headers_json(tricky), "[]")
+    assert parts.data(7) == whole
