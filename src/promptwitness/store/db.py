@@ -221,7 +221,7 @@ class StoreStats:
     blobs: int
     raw_bytes: int  # sum of the blobs' uncompressed sizes (each distinct body once)
     stored_bytes: int  # sum of the blobs' stored (compressed) sizes
-    db_bytes: int  # the database file plus its write-ahead log, on disk
+    db_bytes: int  # on disk: the SQLite file plus its write-ahead log, or the PostgreSQL database
 
 
 # -- helpers ----------------------------------------------------------------------------
