@@ -58,7 +58,9 @@ from promptwitness.store.pgtemp import TempCluster  # noqa: E402
 TARGETS = {"throughput_ratio": 0.60, "added_p50_ms": 2.0}
 
 
-async def _start_serve_at(name: str, logdir: Path, upstream_port: int, store: str) -> cb.Child:
+async def _start_serve_at(
+    name: str, logdir: Path, upstream_port: int, store: str, writer: str = "process"
+) -> cb.Child:
     """``serve`` with ``--store`` given as it is (a URL is not a path)."""
     port = cb.free_port()
     log = logdir / f"{name}.log"
@@ -66,7 +68,7 @@ async def _start_serve_at(name: str, logdir: Path, upstream_port: int, store: st
         sys.executable, "-m", "promptwitness", "serve",
         "--listen", f"{cb.LOOPBACK}:{port}",
         "--upstream", f"http://{cb.LOOPBACK}:{upstream_port}",
-        "--store", store,
+        "--store", store, "--writer", writer,
         stdin=asyncio.subprocess.DEVNULL, stdout=log.open("wb"), stderr=asyncio.subprocess.STDOUT,
         env=cb._child_env(),
     )  # fmt: skip
@@ -157,6 +159,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "request_bytes": len(body),
         "concurrency": args.concurrency,
         "seconds_per_pass": args.duration,
+        "pg_writer": args.pg_writer,
     }
     children: list[cb.Child] = []
     with TempCluster(durable=True) as pg:
@@ -170,7 +173,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             ports: dict[str, list[int]] = {}
             for name, store in stores.items():  # one SQLite gateway, two replicas per database
                 for k in range(1 if name == "sqlite" else 2):
-                    gw = await _start_serve_at(f"{name}-{k}", logdir, up.port, store)
+                    writer = "process" if name == "sqlite" else args.pg_writer
+                    gw = await _start_serve_at(f"{name}-{k}", logdir, up.port, store, writer)
                     children.append(gw)
                     ports.setdefault(name, []).append(gw.port)
             sent = dict.fromkeys(stores, 0)
@@ -273,6 +277,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--requests", type=int, default=None, help="latency rounds")
     p.add_argument("--warmup", type=int, default=200, help="latency rounds not counted")
     p.add_argument("--size", type=int, default=100 * 1024, help="request body bytes")
+    p.add_argument(
+        "--pg-writer",
+        choices=("process", "thread"),
+        default="process",
+        help="the replicas' serve --writer (the SQLite gateway keeps serve's default)",
+    )
     p.add_argument("--out", type=Path, default=HERE / "results" / "fleet-latest.json")
     args = p.parse_args(argv)
     args.duration = args.duration or (3.0 if args.quick else 10.0)
