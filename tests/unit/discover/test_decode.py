@@ -535,24 +535,42 @@ def test_round_trip_of_host_tables_under_code(hosts: tuple[str, ...], n: int) ->
     assert [d.strings for d in found(src)] == [hosts, hosts, hosts]
 
 
-@settings(max_examples=200, deadline=None)
-@given(
-    st.text(max_size=2000)
-    | st.text(alphabet="\"'`[](),.\\x0123456789abcdefABCDEF+/=^%&>| ", max_size=2000)
+ARBITRARY_TEXT = st.text(max_size=2000) | st.text(
+    alphabet="\"'`[](),.\\x0123456789abcdefABCDEF+/=^%&>| ", max_size=2000
 )
-def test_arbitrary_text_never_raises_and_respects_the_budget(text: str) -> None:
+
+
+@settings(max_examples=200, deadline=None)
+@given(ARBITRARY_TEXT, st.booleans())
+def test_arbitrary_text_never_raises_and_respects_the_budget(text: str, planted: bool) -> None:
+    """Any text, with or without a base64 table planted in it (on its own line, so no
+    arbitrary neighbour can run into the literal): nothing raises, the budget holds,
+    every result is well formed, and the planted table is always among them."""
+    if planted:
+        text = f'{text}\nvar t="{b64(RAW)}";\n{text}'
     budget = Budget(max_candidates=50, max_output_bytes=20_000, max_depth=3, max_piece=4096)
     results = list(decode_text(text, budget))
     assert budget.candidates <= 50 and budget.produced <= 20_000
     for d in results:
         assert 1 <= len(d.encoding) <= 3 and d.strings
         assert 0 <= d.start < d.end <= len(text)
+    if planted and not budget.exhausted:
+        assert chains(results).get(("base64",)) == TABLE
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.binary(max_size=3000) | st.text(max_size=1000))
-def test_arbitrary_literals_never_raise_and_respect_the_budget(value: bytes | str) -> None:
+@given(st.binary(max_size=3000) | st.text(max_size=1000), st.booleans())
+def test_arbitrary_literals_never_raise_and_respect_the_budget(
+    value: bytes | str, planted: bool
+) -> None:
+    """Any literal, or a zlib stream of a table (always decoded), never raises; every
+    result is well formed and the budget holds."""
+    if planted:
+        value = zlib.compress(RAW)
     budget = Budget(max_output_bytes=50_000, max_depth=3, max_piece=8192)
-    for d in decode_literal(value, budget):
+    results = list(decode_literal(value, budget))
+    for d in results:
         assert 1 <= len(d.encoding) <= 3 and all(d.strings)
     assert budget.produced <= 50_000
+    if planted:
+        assert chains(results) == {("zlib",): TABLE}
