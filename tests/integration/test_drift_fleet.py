@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 from tests.fixtures.agents.fleet_agent import HOSTS, fleet_env
-from tests.integration.test_html_browser import CHROMIUM, MEASURE, measure
+from tests.integration.test_html_browser import MEASURE, measure
 
 from promptwitness.store import Store
 
@@ -189,7 +189,6 @@ def test_bad_input_is_a_clear_error(fleet: tuple[Path, Path]) -> None:
     assert r.returncode == 2 and "no store at" in r.stderr
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
 def test_html_markers_are_visible_in_a_browser(fleet: tuple[Path, Path], tmp_path: Path) -> None:
     root, store = fleet
     html = root / "drift.html"
