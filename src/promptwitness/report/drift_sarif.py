@@ -14,7 +14,6 @@ as the first exchange with the variant sent it (``exchanges/ID/PATH`` under the
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,6 +24,7 @@ from promptwitness.report.sarif import (
     STORE_BASE,
     _driver,
     _fingerprint,
+    _invocation,
     _log,
     _physical,
     _store_uri,
@@ -109,19 +109,13 @@ def drift_sarif(
     report: DriftReport, *, command_line: Sequence[str] | None = None
 ) -> dict[str, Any]:
     """The SARIF log of a drift report (module docstring)."""
-    invocation: dict[str, Any] = {
-        "executionSuccessful": True,
-        "exitCode": report.exit_code,
-        "exitCodeDescription": report.verdict,
-    }
     notes = [n for v in report.findings for n in v.notes] + list(report.notes)
-    if notes:
-        invocation["toolExecutionNotifications"] = [
-            {"level": "note", "message": {"text": n}} for n in notes
-        ]
-    if command_line is not None:
-        invocation["commandLine"] = shlex.join(command_line)
-        invocation["arguments"] = list(command_line)
+    invocation = _invocation(
+        report.exit_code,
+        command_line,
+        description=report.verdict,
+        notes=[{"level": "note", "message": {"text": n}} for n in notes],
+    )
     return _log(
         {
             "tool": {"driver": _driver()},

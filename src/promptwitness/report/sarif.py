@@ -240,6 +240,32 @@ def _driver() -> dict[str, Any]:
     }
 
 
+def _invocation(
+    code: int,
+    command_line: Sequence[str] | None,
+    *,
+    description: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    notes: Sequence[dict[str, Any]] = (),
+) -> dict[str, Any]:
+    """A run's one ``invocation``: exit code 2 is a failed execution; the command line,
+    the start and end times and the notifications when there are any."""
+    invocation: dict[str, Any] = {"executionSuccessful": code != 2, "exitCode": code}
+    if description is not None:
+        invocation["exitCodeDescription"] = description
+    if start is not None:
+        invocation["startTimeUtc"] = start
+    if end is not None:
+        invocation["endTimeUtc"] = end
+    if command_line is not None:
+        invocation["commandLine"] = shlex.join(command_line)
+        invocation["arguments"] = list(command_line)
+    if notes:
+        invocation["toolExecutionNotifications"] = list(notes)
+    return invocation
+
+
 def _log(run: dict[str, Any]) -> dict[str, Any]:
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
 
@@ -327,18 +353,14 @@ def probe_sarif(
             }
         )
     code = verdict_exit_code(result.verdict) if exit_code is None else exit_code
-    invocation: dict[str, Any] = {
-        "executionSuccessful": code != 2,
-        "exitCode": code,
-        "exitCodeDescription": result.verdict,
-        "startTimeUtc": iso_time(result.started, timespec="seconds"),
-        "endTimeUtc": iso_time(result.finished, timespec="seconds"),
-    }
-    if command_line is not None:
-        invocation["commandLine"] = shlex.join(command_line)
-        invocation["arguments"] = list(command_line)
-    if notes:
-        invocation["toolExecutionNotifications"] = notes
+    invocation = _invocation(
+        code,
+        command_line,
+        description=result.verdict,
+        start=iso_time(result.started, timespec="seconds"),
+        end=iso_time(result.finished, timespec="seconds"),
+        notes=notes,
+    )
     sev = Counter(f.severity for f in a.findings)
     run_doc = {
         "tool": {"driver": _driver()},
@@ -411,14 +433,7 @@ def diff_sarif(report: DiffReport, *, command_line: Sequence[str] | None = None)
                 )
             )
     code = 0 if report.identical else 1
-    invocation: dict[str, Any] = {
-        "executionSuccessful": True,
-        "exitCode": code,
-        "exitCodeDescription": "identical" if code == 0 else "differ",
-    }
-    if command_line is not None:
-        invocation["commandLine"] = shlex.join(command_line)
-        invocation["arguments"] = list(command_line)
+    invocation = _invocation(code, command_line, description="identical" if code == 0 else "differ")
     return _log(
         {
             "tool": {"driver": _driver()},
@@ -650,17 +665,9 @@ def history_sarif(
             }
         )
     code = _history_exit_code(doc) if exit_code is None else exit_code
-    invocation: dict[str, Any] = {
-        "executionSuccessful": code != 2,
-        "exitCode": code,
-        "startTimeUtc": doc["started"],
-        "endTimeUtc": doc["finished"],
-    }
-    if command_line is not None:
-        invocation["commandLine"] = shlex.join(command_line)
-        invocation["arguments"] = list(command_line)
-    if notes:
-        invocation["toolExecutionNotifications"] = notes
+    invocation = _invocation(
+        code, command_line, start=doc["started"], end=doc["finished"], notes=notes
+    )
     sev = Counter(
         f["severity"]
         for v in doc["versions"]
