@@ -12,7 +12,6 @@ from promptwitness.store.db import (
     Store,
     StoredExchange,
     StoreStats,
-    default_store_dir,
     default_store_location,
 )
 
@@ -23,6 +22,5 @@ __all__ = [
     "Store",
     "StoreStats",
     "StoredExchange",
-    "default_store_dir",
     "default_store_location",
 ]

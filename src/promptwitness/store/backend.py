@@ -24,7 +24,7 @@ differs between the two:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
@@ -74,9 +74,9 @@ class Backend(ABC):
     @abstractmethod
     def write(self, *, batch: bool = False) -> AbstractContextManager[None]:
         """One write transaction: committed on exit, rolled back on an exception.
-        ``batch``: the caller reads no result but ``reserve``'s, so statements may be sent
-        without waiting for each one's answer (PostgreSQL's pipeline mode; a round trip
-        per batch, not per statement)."""
+        ``batch``: the transaction of one ``append`` and nothing else, so its statements
+        may be sent without waiting for each one's answer (PostgreSQL's pipeline mode: a
+        round trip per batch, not per statement)."""
 
     @abstractmethod
     def append(
@@ -90,10 +90,9 @@ class Backend(ABC):
         its id) and its log leaf at the log's next index, the leaf's hash computed from
         ``LeafParts`` and the id the exchange got; returns the ids, in order."""
 
+    @abstractmethod
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """``sql`` once per row (nothing when there is no row)."""
-        for row in rows:
-            self.execute(sql, row)
 
     @abstractmethod
     def text(self, s: str | None) -> str | bytes | None:
@@ -116,6 +115,3 @@ class Backend(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
-
-    def rows(self, sql: str, args: Sequence[Any] = ()) -> Iterator[Any]:
-        yield from self.execute(sql, args).fetchall()

@@ -83,17 +83,6 @@ def default_store_location() -> Path | str:
     return platformdirs.user_data_path("promptwitness") / "store"
 
 
-def default_store_dir() -> Path:
-    """The default store's directory (an SQLite store; see ``default_store_location``)."""
-    location = default_store_location()
-    if isinstance(location, str):
-        raise StoreError(
-            f"${ENV_VAR} names a PostgreSQL store ({postgres.redact_url(location)}), not a "
-            "directory"
-        )
-    return location
-
-
 # -- values -----------------------------------------------------------------------------
 
 

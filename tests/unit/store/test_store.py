@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from promptwitness.errors import NotFound, StoreError
 from promptwitness.model import CapturedExchange
-from promptwitness.store import DB_NAME, Store, StoredExchange, default_store_dir, schema
+from promptwitness.store import DB_NAME, Store, StoredExchange, default_store_location, schema
 
 ANTHROPIC_BODY = json.dumps(
     {
@@ -83,16 +83,18 @@ def test_open_creates_private_dir_and_file_in_wal_mode(tmp_path: Path) -> None:
         assert s._db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
 
 
-def test_default_store_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_default_store_location(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PROMPTWITNESS_STORE", "postgresql://gw@db.example/pw")
+    assert default_store_location() == "postgresql://gw@db.example/pw"  # a URL, kept as is
     monkeypatch.setenv("PROMPTWITNESS_STORE", str(tmp_path / "env-store"))
-    assert default_store_dir() == tmp_path / "env-store"
+    assert default_store_location() == tmp_path / "env-store"
     with Store.open() as s:
         assert s.root == tmp_path / "env-store"
     assert (tmp_path / "env-store" / DB_NAME).is_file()
     monkeypatch.delenv("PROMPTWITNESS_STORE")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
-    d = default_store_dir()
-    assert d.name == "store" and d.parent.name == "promptwitness"
+    d = default_store_location()
+    assert isinstance(d, Path) and d.name == "store" and d.parent.name == "promptwitness"
 
 
 def test_salt_is_random_and_created_once(tmp_path: Path) -> None:
