@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import struct
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from promptwitness.ledger.merkle import leaf_hash
@@ -183,22 +184,15 @@ def leaf_parts(rec: dict[str, Any], request_headers: str, response_headers: str)
     return LeafParts(before + b'"id":', b"," + after)
 
 
-class LeafParts(tuple[bytes, bytes]):
-    """``(prefix, suffix)`` of a leaf's data around its exchange id (``leaf_parts``)."""
+@dataclass(frozen=True)
+class LeafParts:
+    """A leaf's data around its exchange id (``leaf_parts``)."""
 
-    def __new__(cls, prefix: bytes, suffix: bytes) -> LeafParts:
-        return super().__new__(cls, (prefix, suffix))
-
-    @property
-    def prefix(self) -> bytes:
-        return self[0]
-
-    @property
-    def suffix(self) -> bytes:
-        return self[1]
+    prefix: bytes
+    suffix: bytes
 
     def data(self, exchange_id: int) -> bytes:
-        return self[0] + str(int(exchange_id)).encode("ascii") + self[1]
+        return self.prefix + str(int(exchange_id)).encode("ascii") + self.suffix
 
     def hash(self, exchange_id: int) -> bytes:
         return leaf_hash(self.data(exchange_id))
