@@ -39,17 +39,23 @@ def _other_agent(store: Store, n: int) -> None:
         )
 
 
-def test_pass_2_parses_only_the_groups_with_candidates_and_each_body_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    parsed: list[int] = []
+@pytest.fixture
+def parsed(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One item per request drift parses (``parse_request`` counted)."""
+    calls: list[int] = []
     real = drift_run.parse_request
 
     def counting(raw):  # type: ignore[no-untyped-def]
-        parsed.append(1)
+        calls.append(1)
         return real(raw)
 
     monkeypatch.setattr(drift_run, "parse_request", counting)
+    return calls
+
+
+def test_pass_2_parses_only_the_groups_with_candidates_and_each_body_once(
+    tmp_path: Path, parsed: list[int]
+) -> None:
     with Store.open(tmp_path / "store") as st:
         fill(st, conditioned=True, clients=12, requests=2)  # 24 distinct bodies
         _other_agent(st, 30)  # another group, no candidate, one body 30 times
@@ -58,17 +64,7 @@ def test_pass_2_parses_only_the_groups_with_candidates_and_each_body_once(
     assert len(parsed) == 54 + 24  # pass 2: the fleet's 24 bodies, not the other 30
 
 
-def test_identical_bodies_are_parsed_once_in_pass_2(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    parsed: list[int] = []
-    real = drift_run.parse_request
-
-    def counting(raw):  # type: ignore[no-untyped-def]
-        parsed.append(1)
-        return real(raw)
-
-    monkeypatch.setattr(drift_run, "parse_request", counting)
+def test_identical_bodies_are_parsed_once_in_pass_2(tmp_path: Path, parsed: list[int]) -> None:
     with Store.open(tmp_path / "store") as st:
         fill(st, conditioned=True, clients=12, requests=2)
         fill(st, conditioned=True, clients=12, requests=2)  # the same 24 bodies again
