@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
-from tests.fixtures.agents.fleet_agent import fleet_env, request_for  # noqa: E402
+from tests.fixtures.agents.fleet_agent import captured, fleet_env  # noqa: E402
 
 from promptwitness.capture.redact import Redactor  # noqa: E402
 from promptwitness.drift.run import run_drift  # noqa: E402
@@ -49,22 +49,7 @@ def build(root: Path, n: int, clients: int) -> float:
             i = k % clients
             env = fleet_env(i, conditioned=True)
             when = NOW + dt.timedelta(seconds=k)
-            headers, body = request_for(env, k // clients, when)
-            host = env["ANTHROPIC_BASE_URL"].split("//", 1)[1]
-            batch.append(
-                red.redact(
-                    CapturedExchange(
-                        "POST",
-                        "/v1/messages",
-                        host,
-                        request_headers=[("Host", host), *headers],
-                        request_body=body,
-                        status=200,
-                        started=when.timestamp(),
-                        client=f"{env['PW_FLEET_SOURCE']}:{40000 + i}",
-                    )
-                )
-            )
+            batch.append(red.redact(captured(i, env, k // clients, when)))
             if len(batch) >= 1000:
                 st.add_many(batch)
                 batch.clear()

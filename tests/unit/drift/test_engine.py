@@ -14,13 +14,12 @@ from typing import Any
 
 import jsonschema
 import pytest
-from tests.fixtures.agents.fleet_agent import HOSTS, fleet_env, request_for
+from tests.fixtures.agents.fleet_agent import HOSTS, captured, fleet_env
 from tests.unit.report.test_terminal import golden
 
 from promptwitness.capture.redact import Redactor
 from promptwitness.drift.model import DriftReport, Options
 from promptwitness.drift.run import run_drift
-from promptwitness.model import CapturedExchange
 from promptwitness.report.drift_html import render_drift_html
 from promptwitness.report.drift_sarif import drift_sarif
 from promptwitness.report.drift_terminal import render_drift
@@ -44,18 +43,7 @@ def fill(
         env = fleet_env(i, conditioned=conditioned)
         for n in range(requests):
             when = NOW + dt.timedelta(minutes=i, seconds=n)
-            headers, body = request_for(env, n, when)
-            host = env["ANTHROPIC_BASE_URL"].split("//", 1)[1]
-            ex = CapturedExchange(
-                "POST",
-                "/v1/messages",
-                host,
-                request_headers=[("Host", host), *headers],
-                request_body=body,
-                status=200,
-                started=when.timestamp(),
-                client=f"{env['PW_FLEET_SOURCE']}:{40000 + i}",
-            )
+            ex = captured(i, env, n, when)
             store.add(red.redact(ex))
 
 
