@@ -14,6 +14,7 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -268,7 +269,9 @@ def _cli(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[bytes]:
     )
 
 
-def test_record_hermetic_cli(tmp_path: Path) -> None:
+def _record_hermetic(script: str, tmp_path: Path) -> tuple[str, str, dict[str, Any]]:
+    """``record --hermetic`` of a Python ``script``: its standard output, the record's
+    standard error and its JSON summary (the record must succeed)."""
     summary = tmp_path / "egress.json"
     run = _cli(
         "record",
@@ -284,13 +287,17 @@ def test_record_hermetic_cli(tmp_path: Path) -> None:
         "-I",
         "-S",
         "-c",
-        textwrap.dedent(MODEL_CALL),
+        textwrap.dedent(script),
         tmp_path=tmp_path,
     )
     err = run.stderr.decode()
     assert run.returncode == 0, err
-    assert run.stdout.decode().startswith("127.0.0.1\n200 message\n")
-    doc = json.loads(summary.read_text())
+    return run.stdout.decode(), err, json.loads(summary.read_text())
+
+
+def test_record_hermetic_cli(tmp_path: Path) -> None:
+    out, err, doc = _record_hermetic(MODEL_CALL, tmp_path)
+    assert out.startswith("127.0.0.1\n200 message\n")
     assert doc["ca_trust"] == "system-bundle"
     assert "system_bundle_attempt" not in doc
     assert set(doc["egress"]) == {
@@ -317,28 +324,8 @@ def test_record_hermetic_runs_again_with_the_runtimes_variable(tmp_path: Path) -
     with urllib.request.urlopen("https://api.example.com/v1/models", context=ctx) as r:
         print("models", r.status)
     """
-    summary = tmp_path / "egress.json"
-    run = _cli(
-        "record",
-        "--hermetic",
-        "--runtime",
-        "python",
-        "--json",
-        str(summary),
-        "--timeout",
-        "60",
-        "--",
-        sys.executable,
-        "-I",
-        "-S",
-        "-c",
-        textwrap.dedent(script),
-        tmp_path=tmp_path,
-    )
-    err = run.stderr.decode()
-    assert run.returncode == 0, err
-    assert run.stdout.decode() == "models 200\n"
-    doc = json.loads(summary.read_text())
+    out, err, doc = _record_hermetic(script, tmp_path)
+    assert out == "models 200\n"
     assert doc["attempt"] == 2 and "REQUESTS_CA_BUNDLE" in doc["ca_trust"]
     first = doc["system_bundle_attempt"]
     assert first["rejected_by"] == ["api.example.com"] and first["run"] != doc["run"]
