@@ -22,7 +22,7 @@ import threading
 import time
 from pathlib import Path
 
-from tests.integration.test_kill9 import ID, _client, _free_port, _gone
+from tests.integration.test_kill9 import ID, _client, _free_port, _gone, _ready
 
 from promptwitness.cli import main
 from promptwitness.ledger.log import Ledger
@@ -46,23 +46,6 @@ def _serve(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
             env=env,
             start_new_session=True,
         )
-
-
-def _ready(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
-    import http.client
-
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            c.request("GET", "/")
-            c.getresponse().read()
-            c.close()
-            return
-        except OSError:
-            assert proc.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "serve did not start"
-            time.sleep(0.05)
 
 
 def test_two_replicas_one_log_and_kill9_of_one(pg_url: str, tmp_path: Path) -> None:

@@ -124,6 +124,22 @@ def _gone(pid: int, timeout: float) -> bool:
         time.sleep(0.02)
 
 
+def _ready(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    """Wait until ``serve`` on ``port`` answers a first request (not counted)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            c.request("GET", "/")
+            c.getresponse().read()
+            c.close()
+            return
+        except OSError:
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "serve did not start"
+            time.sleep(0.05)
+
+
 def _client(port: int, client: int, stop: threading.Event, answered: list[str]) -> None:
     """Requests back to back on one keep-alive connection; notes the ids answered in
     full. Any error (the server is gone) ends the client."""
@@ -182,18 +198,7 @@ def run_and_kill(
     )  # its own process group
     writer_pids: list[int] = []
     try:
-        deadline = time.monotonic() + 60
-        while True:  # ready: a first request answered (not counted)
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                c.request("GET", "/")
-                c.getresponse().read()
-                c.close()
-                break
-            except OSError:
-                assert proc.poll() is None, (tmp_path / "serve.log").read_text()
-                assert time.monotonic() < deadline, "serve did not start"
-                time.sleep(0.05)
+        _ready(proc, port, tmp_path / "serve.log")
         writer_pids = _children(proc.pid)
         assert len(writer_pids) == (1 if writer == "process" else 0)
         stop = threading.Event()
