@@ -156,8 +156,7 @@ class TempCluster:
             return
         try:
             if (self.data / "postmaster.pid").exists():
-                pg_ctl = str(self._bin / "pg_ctl")
-                self._run(pg_ctl, "-D", str(self.data), "-m", "immediate", "stop")
+                self._pg_ctl("-m", "immediate", "stop")
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
