@@ -276,10 +276,15 @@ class PostgresBackend(Backend):
         if conn.closed:
             self._conn = self._connect(self.location, self.readonly)
 
-    def execute(self, sql: str, args: Sequence[Any] = ()) -> Cursor:
+    def _dialect(self, sql: str) -> str:
+        """``sql`` with psycopg's ``%s`` placeholders for the store's ``?`` (remembered)."""
         text = self._sql.get(sql)
         if text is None:
             text = self._sql[sql] = sql.replace("?", "%s")
+        return text
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> Cursor:
+        text = self._dialect(sql)
         idle = self._conn.info.transaction_status.name in ("IDLE", "UNKNOWN")
         if self._pipeline is None and idle:
             self._ensure()
@@ -337,9 +342,7 @@ class PostgresBackend(Backend):
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return
-        text = self._sql.get(sql)
-        if text is None:
-            text = self._sql[sql] = sql.replace("?", "%s")
+        text = self._dialect(sql)
         if self._pipeline is not None:  # queued in the open pipeline: no round trip each
             for row in rows:
                 self._conn.execute(text, row)
