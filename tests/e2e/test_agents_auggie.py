@@ -42,7 +42,7 @@ def test_auggie_audit(tmp_path: Path) -> None:
     assert hermetic["ca_trust"] == "variable NODE_EXTRA_CA_CERTS"  # Node: its own roots
     assert hermetic["undeclared_hosts"] == []
     assert {a["path"]: a["runs"] for a in hermetic["canned_answers"]} == {
-        "/get-models": 7,
-        "/agents/list-remote-tools": 7,
-        "/chat-stream": 7,
+        "/get-models": len(doc["runs"]),
+        "/agents/list-remote-tools": len(doc["runs"]),
+        "/chat-stream": len(doc["runs"]),
     }

@@ -38,7 +38,7 @@ def test_copilot_audit(tmp_path: Path) -> None:
     assert hermetic["ca_trust"] == "system-bundle"  # its Rust client reads the bundle
     assert hermetic["undeclared_hosts"] == []
     assert {a["path"]: a["runs"] for a in hermetic["canned_answers"]} == {
-        "/copilot_internal/user": 7,
-        "/models": 7,
-        "/repos/github/copilot-cli/releases": 7,
+        "/copilot_internal/user": len(doc["runs"]),
+        "/models": len(doc["runs"]),
+        "/repos/github/copilot-cli/releases": len(doc["runs"]),
     }

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
-from tests.e2e.helpers import promptwitness
+from tests.e2e.helpers import check_replicates, promptwitness
 
 pytestmark = pytest.mark.e2e
 
@@ -74,9 +74,9 @@ def test_probe_claude_code(claude_bin: Path, tmp_path: Path) -> None:
     assert doc["verdict"] == {0: "clean", 1: "conditioned"}[run.returncode]
     assert doc["summary"]["failed_runs"] == 0, [r for r in doc["runs"] if r["error"]]
     assert {f["name"] for f in doc["factors"]} == {"tz", "locale", "proxy", "endpoint-host"}
-    # every cell ran its replicates, and every run reached the capture server
-    for cell in doc["design"]["cells"]:
-        assert cell["runs"] >= (1 if cell["purpose"] == "covering" else 2), cell
+    # every cell that shows a finding ran its replicates, and every run reached the
+    # capture server
+    check_replicates(doc)
     assert all(r["requests"] >= 1 for r in doc["runs"])
     # what changes between identical runs is measured and reported as noise: the
     # session id inside metadata.user_id at least

@@ -77,7 +77,15 @@ def add_probe_options(p: argparse.ArgumentParser) -> None:
         type=int,
         default=2,
         metavar="N",
-        help="runs per cell (default 2); the control gets N+1, at least 3",
+        help="runs per cell whose first run shows a change (default 2; a cell whose "
+        "first run shows none is cleared by the control's runs); the control gets N+1, "
+        "at least 3",
+    )
+    p.add_argument(
+        "--all-replicates",
+        action="store_true",
+        help="give every cell its --replicates runs up front, not only the cells whose "
+        "first run shows a change",
     )
     p.add_argument(
         "--covering-replicates",
@@ -257,6 +265,8 @@ def config_from_args(args: argparse.Namespace, argv: Sequence[str], **kw: Any) -
         "timeout": args.timeout,
         "clock": args.clock,
     }
+    if hasattr(args, "all_replicates"):
+        common["sequential"] = not args.all_replicates
     if hasattr(args, "covering_replicates"):
         common["covering_replicates"] = args.covering_replicates
     if hasattr(args, "no_pairwise"):

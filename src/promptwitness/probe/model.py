@@ -33,6 +33,10 @@ class ProbeConfig:
     # covering rows only screen for interactions: a stable-looking change there is a
     # suspect, confirmed by pair cells run with ``replicates`` each, so one run is enough
     covering_replicates: int = 1
+    # a cell runs once and gets its ``replicates`` only when that run shows a change
+    # (or fails): a run that shows nothing already clears its levels against the
+    # control's replicates. False: every cell gets its replicates up front.
+    sequential: bool = True
     jobs: int = 1
     workdir: str | None = None
     pairwise: bool = True

@@ -544,7 +544,12 @@ def _sandbox(result: ProbeResult) -> list[tuple[str, str]]:
         ("working directory", c.workdir or "a fresh git repository with fixed dates"),
         ("timeout", f"{c.timeout:g} s per run"),
         ("clock", _clock_row(result)),
-        ("replicates", f"{c.replicates} per cell, {c.control_replicates} for the control"),
+        (
+            "replicates",
+            f"{c.replicates} per cell"
+            + (" whose first run shows a change (else 1)" if c.sequential else "")
+            + f", {c.control_replicates} for the control",
+        ),
         ("pairwise covering cells", "yes" if c.pairwise else "no"),
     ]
     if c.env:

@@ -5,6 +5,7 @@ random, and an interaction that only a combination of two factors shows."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 import subprocess
 import sys
 from pathlib import Path
@@ -81,6 +82,28 @@ def test_clean_agent_is_clean(tmp_path: Path, sandbox: Sandbox) -> None:
     # the design: 3 control replicates, one cell per factor x 2 replicates, one covering row
     purposes = [c["purpose"] for c in doc["design"]["cells"]]
     assert purposes.count("control") == 1 and purposes.count("one-at-a-time") == 3
+    # sequential replicates: a cell whose one run shows nothing is not run again
+    runs = Counter(r["cell"] for r in doc["runs"])
+    assert runs.pop("control") == 3 and set(runs.values()) == {1}, runs
+    assert doc["design"]["sequential"] is True
+
+
+def test_all_replicates_runs_every_cell_up_front(tmp_path: Path, sandbox: Sandbox) -> None:
+    result = probe(tmp_path, sandbox, [], ["tz", "locale"], sequential=False)
+    runs = Counter(r.cell for r in result.runs)
+    assert result.verdict == "clean"
+    assert runs.pop("control") == 3 and set(runs.values()) == {2}, runs
+
+
+def test_sequential_tops_up_only_the_cells_that_change(tmp_path: Path, sandbox: Sandbox) -> None:
+    """A change seen in a cell's first run gets the cell's other replicates, and is a
+    finding only when every replicate shows it; the cells that showed nothing ran once."""
+    result = probe(tmp_path, sandbox, ["--plant", "confusable:tz"], ["tz", "locale", "hostname"])
+    runs = Counter(r.cell for r in result.runs)
+    assert runs["tz=Asia/Shanghai"] == 2
+    assert runs["locale=zh_CN.UTF-8"] == 1 and runs["hostname=ubuntu"] == 1
+    (finding,) = result.analysis.findings
+    assert dict(finding.factors) == {"tz": "Asia/Shanghai"} and finding.support == (2, 2)
 
 
 @pytest.mark.parametrize("factor", list(LEVELS))
