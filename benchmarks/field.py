@@ -9,11 +9,14 @@ script is audited when a copy is installed here, else listed as not installed), 
     promptwitness audit NAME@VERSION --jobs N --json OUT/NAME.json --html OUT/NAME.html
 
 exactly as a user would (account-bound agents run hermetic, as their profile says),
-with a progress line per agent and the audit's own progress lines in a log, and writes
-``OUT/README.md``: a table (agent, version, how it ran, verdict, covert and overt
-findings in one line each, noise, runs, median time per run, wall time) and the
-agents that cannot run here (``promptwitness agents``). The JSON and HTML reports stay
-beside it. Re-running it is this one command; ``--agent`` limits it to some agents.
+with a progress line per agent and the audit's own progress lines in a log
+(``OUT/field.log``), and writes the tables between the ``<!-- field:begin -->`` and
+``<!-- field:end -->`` markers of ``OUT/README.md`` (agent, version, how it ran,
+verdict, covert and overt findings in one line each, noise, runs, median time per run,
+wall time; then the agents that cannot run here) and of the repository's README (a
+short table); the prose around the markers is kept. ``OUT/field.json`` holds the rows,
+and each agent's JSON and HTML report is beside it. ``--agent`` audits some agents
+and keeps the other rows of ``field.json``.
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from promptwitness.agents.profiles import PROFILES, Profile  # noqa: E402
 from promptwitness.agents.profiles.unavailable import UNAVAILABLE  # noqa: E402
-from promptwitness.agents.registry import LOCAL_VERSION, InstallError, install  # noqa: E402
+from promptwitness.agents.registry import LOCAL_VERSION, install  # noqa: E402
+from promptwitness.errors import InstallError  # noqa: E402
 
 
 def _findings_line(doc: dict[str, Any], severity: str) -> str:
@@ -95,12 +99,57 @@ def audit(profile: Profile, version: str, out: Path, jobs: int, log: Path) -> di
             "overt": sev.get("overt", 0),
             "expected": sev.get("expected", 0),
             "noise": len(doc["noise"]),
+            "noise_paths": sorted({n["path"] or "(request)" for n in doc["noise"]}),
             "covert_line": _findings_line(doc, "covert"),
             "overt_line": _findings_line(doc, "overt"),
             "clock": doc["design"].get("clock"),
         }
     )
     return row
+
+
+def _noise(row: dict[str, Any]) -> str:
+    paths = row.get("noise_paths") or []
+    if not paths:
+        return "none"
+    shown = ", ".join(f"`{p}`" for p in paths[:2])
+    return shown + (f" +{len(paths) - 2}" if len(paths) > 2 else "")
+
+
+def short_table(rows: list[dict[str, Any]]) -> str:
+    """The repository README's table: one line an agent."""
+    out = [
+        "| agent | version | how it ran | verdict | what changes | s/run | audit |",
+        "|---|---|---|---|---|---:|---:|",
+    ]
+    for r in rows:
+        if "error" in r:
+            out.append(f"| {r['title']} | {r['version']} | {r['how']} | {r['error']} | | | |")
+            continue
+        change = (
+            "; ".join(f"{sev}: {r[sev + '_line']}" for sev in ("covert", "overt") if r[sev])
+            or "nothing"
+        )
+        out.append(
+            f"| {r['title']} | {r['version']} | {r['how']} | {r['verdict']} | {change} | "
+            f"{r['median_run_s']} | {r['runs']} runs, {r['wall_s']:.0f} s |"
+        )
+    return "\n".join(out) + "\n"
+
+
+BEGIN, END = "<!-- field:begin -->", "<!-- field:end -->"
+
+
+def splice(path: Path, text: str) -> None:
+    """Put ``text`` between the markers of ``path`` (appended with them if absent)."""
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    block = f"{BEGIN}\n{text}{END}"
+    if BEGIN in old and END in old:
+        head, rest = old.split(BEGIN, 1)
+        new = head + block + rest.split(END, 1)[1]
+    else:
+        new = old + ("\n" if old and not old.endswith("\n") else "") + block + "\n"
+    path.write_text(new, encoding="utf-8")
 
 
 def table(rows: list[dict[str, Any]], skipped: list[tuple[str, str]]) -> str:
@@ -118,7 +167,7 @@ def table(rows: list[dict[str, Any]], skipped: list[tuple[str, str]]) -> str:
         body.append(
             f"| [{r['title']}]({r['agent']}.html) | {r['version']} | {r['how']} | "
             f"{r['verdict']} | {r['covert']}: {r['covert_line']} | "
-            f"{r['overt']}: {r['overt_line']} | {r['noise']} | {r['runs']} | "
+            f"{r['overt']}: {r['overt_line']} | {_noise(r)} | {r['runs']} | "
             f"{r['median_run_s']} | {r['wall_s']} |"
         )
     text = head + "\n".join(body) + "\n"
@@ -142,6 +191,10 @@ def main() -> int:
     log = out / "field.log"
     log.write_text("", encoding="utf-8")
     chosen = [PROFILES[n] for n in args.agent] if args.agent else list(PROFILES.values())
+    previous = out / "field.json"
+    kept: dict[str, dict[str, Any]] = {}
+    if args.agent and previous.exists():  # re-running some agents keeps the others' rows
+        kept = {r["agent"]: r for r in json.loads(previous.read_text(encoding="utf-8"))["rows"]}
     rows: list[dict[str, Any]] = []
     skipped: list[tuple[str, str]] = []
     started = time.monotonic()
@@ -163,6 +216,7 @@ def main() -> int:
         )
         row = audit(p, version, out, args.jobs, log)
         rows.append(row)
+        kept.pop(p.name, None)
         print(
             f"[{i}/{len(chosen)}] {p.name}@{version}: "
             + (
@@ -173,18 +227,21 @@ def main() -> int:
             ),
             flush=True,
         )
-        (out / "field.json").write_text(
-            json.dumps({"rows": rows}, indent=2) + "\n", encoding="utf-8"
+        previous.write_text(
+            json.dumps({"rows": [*rows, *kept.values()]}, indent=2) + "\n", encoding="utf-8"
         )
-    text = table(rows, skipped)
-    (out / "README.md").write_text(
-        "# The state of the field\n\nWritten by `benchmarks/field.py` (re-run it to "
-        "update). Each agent: `promptwitness audit NAME@VERSION --jobs 2` (the audit's "
-        "default design), every run in a loopback-only sandbox on this 2-core machine. "
-        "The JSON and HTML reports are beside this file.\n\n" + text,
-        encoding="utf-8",
+    order = {name: i for i, name in enumerate(PROFILES)}
+    rows = sorted([*rows, *kept.values()], key=lambda r: order.get(r["agent"], len(order)))
+    when = time.strftime("%Y-%m-%d", time.gmtime())
+    text = (
+        f"Generated by `benchmarks/field.py` on {when}: `promptwitness audit NAME@VERSION "
+        f"--jobs {args.jobs}`, the audit's default design, every run in a loopback-only "
+        "sandbox.\n\n" + table(rows, skipped)
     )
-    print(text)
+    splice(out / "README.md", text)
+    if Path(args.out).resolve() == (ROOT / "docs" / "field").resolve():
+        splice(ROOT / "README.md", short_table(rows))
+    print(text, flush=True)
     return 0
 
 
