@@ -5,9 +5,9 @@ random, and an interaction that only a combination of two factors shows."""
 from __future__ import annotations
 
 import json
-from collections import Counter
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
