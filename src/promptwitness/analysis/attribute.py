@@ -37,6 +37,14 @@ coordinates and "the same change" (``Change.key``) means the same thing in every
   inconclusive); until then it is in ``Analysis.suspects``.
 - A request present on one side only is a Change of kind ``content``, path ``""``,
   channel ``request``, ``control``/``observed`` the request key or ``None``.
+- **Proxied** (``ROUTING_FACTORS``: ``proxy``): a run given a proxy sends every
+  connection it does not exempt through it, so a ``CONNECT host:port`` tunnel shows up
+  in the capture, while in the control the same connection has no route out of the
+  loopback-only sandbox and is never seen. A ``CONNECT`` request that is a finding of
+  *every* level of the factor run alone (at least two) follows the proxy variable, not
+  which proxy it names: its findings become kind ``proxied`` (expected), still listed
+  with their evidence (they show where the agent connects). A tunnel under some proxy
+  levels but not others stays ``content`` (overt): that depends on the proxy's host.
 
 Which cell is which is read from the observations' levels against ``control``: no
 varied factor is a control run (the cell id ``control``), one is a one-at-a-time cell,
@@ -49,7 +57,7 @@ from __future__ import annotations
 import importlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import combinations
 from typing import Literal, cast
 
@@ -250,6 +258,67 @@ def _segment(segs: Iterable[Segment], path: str) -> Segment | None:
     """The segment at ``path`` when exactly one has it."""
     found = [s for s in segs if s.path == path]
     return found[0] if len(found) == 1 else None
+
+
+# ---------------------------------------------------------------------------- proxied
+
+# Factors whose non-control levels route the run's connections through a proxy.
+ROUTING_FACTORS: tuple[str, ...] = ("proxy",)
+
+
+def _tunnel(f: Finding) -> bool:
+    c = f.change
+    return (
+        c.channel == "request"
+        and c.path == ""
+        and c.control is None
+        and c.kind == "content"
+        and f.request.startswith("CONNECT ")
+    )
+
+
+def _proxied(findings: list[Finding], cells: Iterable[_Cell]) -> list[Finding]:
+    """Findings of ``CONNECT`` tunnels that every level of a routing factor shows alone
+    become kind ``proxied`` (see the module's docstring)."""
+    alone: dict[str, set[str]] = {}
+    for cell in cells:
+        if len(cell.varied) == 1 and cell.runs:
+            ((name, level),) = cell.varied.items()
+            if name in ROUTING_FACTORS:
+                alone.setdefault(name, set()).add(level)
+    routed: set[tuple[str, str]] = set()
+    for name, levels in alone.items():
+        if len(levels) < 2:  # one proxy cannot tell "any proxy" from "this proxy"
+            continue
+        shown: dict[str, set[str]] = {}
+        for f in findings:
+            if list(f.factors) == [name] and _tunnel(f):
+                shown.setdefault(f.request, set()).add(f.factors[name])
+        routed.update((name, request) for request, lv in shown.items() if lv >= levels)
+    if not routed:
+        return findings
+    out = []
+    for f in findings:
+        name = next(iter(f.factors)) if len(f.factors) == 1 else ""
+        if (name, f.request) in routed and _tunnel(f):
+            target = f.request.removeprefix("CONNECT ").rsplit(" #", 1)[0]
+            n = len(alone[name])
+            detail = (
+                f"a tunnel to {target} through the proxy the run was given, under each of "
+                f"the {n} {name} levels: the agent follows the proxy variable, whichever "
+                f"proxy it names; without a proxy this connection has no route out of the "
+                f"sandbox and is not seen"
+            )
+            f = Finding(
+                f.factors,
+                f.request,
+                replace(f.change, kind="proxied", detail=detail),
+                f.support,
+                f.control_support,
+                f.cells,
+            )
+        out.append(f)
+    return out
 
 
 # ---------------------------------------------------------------------------- analyse
@@ -494,6 +563,7 @@ def analyse(
         )
         for i, f in enumerate(findings)
     ]
+    done = _proxied(done, cells.values())
     done.sort(key=lambda f: (factors_order(f.factors), change_order(f.request, f.change)))
 
     def suspect_order(s: Suspect) -> tuple[object, ...]:

@@ -19,6 +19,8 @@ Rules:
   written, not about a segment's value: their path is a form segment's
   (``body.json.messages[0].content[0].text:escapes``), ``control`` / ``observed`` the
   two spellings (``’`` and ``\\u2019``), and they have no spans.
+- ``proxied`` is given by attribution, never by a detector: a ``CONNECT`` tunnel that
+  only exists because the run was given a proxy (``analysis.attribute``).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ Kind = Literal[
     "param",
     "header",
     "content",
+    "proxied",
 ]
 Severity = Literal["expected", "covert", "overt"]
 
@@ -57,6 +60,7 @@ SEVERITY: dict[str, Severity] = {
     "param": "overt",
     "header": "overt",
     "content": "overt",
+    "proxied": "expected",
 }
 KINDS: tuple[str, ...] = tuple(SEVERITY)
 

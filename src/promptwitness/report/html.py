@@ -94,6 +94,10 @@ KIND_HELP: dict[str, str] = {
     "param": "A request parameter changed (temperature, max_tokens, ...).",
     "header": "An HTTP header the agent sends changed.",
     "content": "Words or sentences were added, removed or changed.",
+    "proxied": "A CONNECT tunnel through the proxy the run was given, under every proxy "
+    "level alike: the agent follows the proxy variable (without a proxy the same "
+    "connection has no route out of the sandbox and is not seen). It shows where the "
+    "agent connects, and does not depend on which proxy.",
 }
 assert set(KIND_HELP) == set(KINDS)
 

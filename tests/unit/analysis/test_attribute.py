@@ -19,7 +19,7 @@ from promptwitness.analysis.changes import Change
 from promptwitness.analysis.diff import SegmentDiff
 from promptwitness.model import Segment
 from promptwitness.probe.design import Cell, confirm, plan
-from promptwitness.probe.factors import Selection, env_factor
+from promptwitness.probe.factors import Selection, env_factor, get
 
 REQ = "POST /v1/messages#0"
 SYSTEM = "You are Forge. Today's date is 2026-11-24. Don't guess."
@@ -188,6 +188,72 @@ def test_a_request_only_one_side_has_is_a_request_change() -> None:
     assert f.factors == {"env:B": "b1"} and f.request == "GET /v1/models#0"
     assert (f.change.path, f.change.channel, f.change.kind) == ("", "request", "content")
     assert (f.change.control, f.change.observed) == (None, "GET /v1/models#0")
+
+
+def proxy_sel(*levels: str) -> list[Selection]:
+    return [Selection(get("proxy"), ("none", *levels)), sel("B", "b0", "b1")]
+
+
+def tunnel_agent(under: set[str], request: str = "CONNECT telemetry.example.com:443 #0") -> Agent:
+    """Sends ``request`` besides the model call when the proxy level is in ``under``."""
+
+    def agent(levels: Mapping[str, str], rep: int) -> Requests | None:
+        reqs = {REQ: BASE}
+        if levels["proxy"] in under:
+            reqs[request] = ()
+        return reqs
+
+    return agent
+
+
+def go_with(selections: list[Selection], agent: Agent) -> Analysis:
+    control = {s.name: s.control for s in selections}
+    return analyse(run(plan(selections), agent), control, classify=classify)
+
+
+def test_a_tunnel_under_every_proxy_level_is_proxied_and_clean() -> None:
+    levels = ("proxy.corp.internal", "proxy.tencent.com", "proxy.anthropic.com")
+    a = go_with(proxy_sel(*levels), tunnel_agent(set(levels)))
+    assert sorted(f.factors["proxy"] for f in a.findings) == sorted(levels)
+    for f in a.findings:
+        assert (f.change.kind, f.change.severity) == ("proxied", "expected")
+        assert f.request == "CONNECT telemetry.example.com:443 #0"
+        assert "telemetry.example.com:443" in f.change.detail
+        assert "3 proxy levels" in f.change.detail
+    assert verdict(a, True) == "clean"
+
+
+def test_a_tunnel_under_some_proxy_levels_only_stays_overt() -> None:
+    levels = ("proxy.corp.internal", "proxy.tencent.com", "proxy.anthropic.com")
+    a = go_with(proxy_sel(*levels), tunnel_agent({"proxy.tencent.com"}))
+    assert [(f.factors, f.change.kind, f.change.severity) for f in a.findings] == [
+        ({"proxy": "proxy.tencent.com"}, "content", "overt")
+    ]
+    assert verdict(a, True) == "conditioned"
+
+
+def test_one_proxy_level_cannot_tell_any_proxy_from_this_proxy() -> None:
+    a = go_with(proxy_sel("proxy.tencent.com"), tunnel_agent({"proxy.tencent.com"}))
+    assert [f.change.kind for f in a.findings] == ["content"]
+    assert verdict(a, True) == "conditioned"
+
+
+def test_a_plain_request_under_every_proxy_level_is_not_a_tunnel() -> None:
+    levels = ("proxy.corp.internal", "proxy.tencent.com")
+    a = go_with(proxy_sel(*levels), tunnel_agent(set(levels), "GET /v1/models #0"))
+    assert {f.change.kind for f in a.findings} == {"content"}
+    assert verdict(a, True) == "conditioned"
+
+
+def test_a_tunnel_under_another_factor_is_not_proxied() -> None:
+    def agent(levels: Mapping[str, str], rep: int) -> Requests | None:
+        reqs = {REQ: BASE}
+        if levels["env:B"] == "b1":
+            reqs["CONNECT telemetry.example.com:443 #0"] = ()
+        return reqs
+
+    a = go_with(proxy_sel("proxy.corp.internal", "proxy.tencent.com"), agent)
+    assert [(f.factors, f.change.kind) for f in a.findings] == [({"env:B": "b1"}, "content")]
 
 
 # ---------------------------------------------------------------------------- noise
