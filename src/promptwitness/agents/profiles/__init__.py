@@ -17,6 +17,7 @@ from promptwitness.agents.profiles import (
     kimi_cli,
     mini_swe_agent,
     opencode,
+    openhands,
     pi,
     qwen_code,
 )
@@ -44,6 +45,7 @@ PROFILES: dict[str, Profile] = {
         kilocode.PROFILE,
         copilot.PROFILE,
         auggie.PROFILE,
+        openhands.PROFILE,
     )
 }
 
