@@ -16,6 +16,7 @@ an app that sets no option but ``maxTurns``.
 
 from __future__ import annotations
 
+import datetime as dt
 import fcntl
 import json
 import os
@@ -153,6 +154,10 @@ def probe(version: str, tmp: Path) -> tuple[int, dict[str, Any]]:
         "--factor",
         "tz=UTC,Asia/Shanghai",
         "--no-pairwise",
+        # every run's clock at noon UTC today: Asia/Shanghai is then on the same date as
+        # UTC, so its date is no value change (after 16:00 UTC it would be the next day's)
+        "--clock",
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d}T12:00:00Z",
         "--expose",
         str(app),
         *(a for v in QUIET for a in ("--env", v)),
