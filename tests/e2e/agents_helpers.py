@@ -31,6 +31,7 @@ KINDS = {
     "param",
     "header",
     "content",
+    "proxied",
 }
 AUDIT_FACTORS = ("--factor", "tz=UTC,Asia/Shanghai", "--factor", "locale=C.UTF-8,zh_CN.UTF-8")
 

@@ -26,6 +26,7 @@ KINDS = {
     "param",
     "header",
     "content",
+    "proxied",
 }
 
 

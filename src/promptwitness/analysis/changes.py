@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["KINDS", "SEVERITY", "Change", "Kind", "Severity"]
+__all__ = ["DETECTED_KINDS", "KINDS", "SEVERITY", "Change", "Kind", "Severity"]
 
 Kind = Literal[
     "value",
@@ -63,6 +63,8 @@ SEVERITY: dict[str, Severity] = {
     "proxied": "expected",
 }
 KINDS: tuple[str, ...] = tuple(SEVERITY)
+# the kinds a detector gives (``proxied`` is given by attribution only)
+DETECTED_KINDS: tuple[str, ...] = tuple(k for k in KINDS if k != "proxied")
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from promptwitness.analysis.changes import KINDS
+from promptwitness.analysis.changes import DETECTED_KINDS as KINDS
 from promptwitness.analysis.diff import diff_segments
 from promptwitness.analysis.segments import segments
 from promptwitness.analysis.serialisation import compare_forms

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from promptwitness.analysis.changes import KINDS
+from promptwitness.analysis.changes import DETECTED_KINDS as KINDS
 from promptwitness.probe.factors import Selection, get
 from promptwitness.probe.runner import ProbeConfig, ProbeError, ProbeResult, run_probe
 from promptwitness.probe.sandbox import Sandbox
