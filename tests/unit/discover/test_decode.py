@@ -283,7 +283,9 @@ def test_xor_multibyte_key_given_next_to_the_loop() -> None:
 
 def test_offsets_cover_the_source() -> None:
     text = f'a=1;const T="{b64(RAW)}";b=2;x=String.fromCharCode({CODES});'
-    for d in found(text):
+    results = found(text)
+    assert [d.encoding for d in results] == [("base64",), ("charcodes",)], results
+    for d in results:
         src = text[d.start : d.end]
         assert src.startswith(('"', "fromCharCode"))
         assert src.endswith(('"', ")"))
