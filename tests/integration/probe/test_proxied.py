@@ -6,19 +6,15 @@ stays clean; under one proxy's host only it is a ``content`` finding (overt)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
+from tests.integration.probe.test_probe import probe as run
 
-from promptwitness.probe.factors import Selection, get
-from promptwitness.probe.runner import ProbeConfig, ProbeResult, run_probe
+from promptwitness.probe.runner import ProbeResult
 from promptwitness.probe.sandbox import Sandbox
 from promptwitness.report.probe_json import to_json
-from promptwitness.store import Store
 
-AGENT = Path(__file__).resolve().parents[2] / "fixtures" / "agents" / "planted_agent.py"
-EXPOSE = (sys.base_prefix, sys.prefix, str(AGENT.parent))
 PROXIES = ("none", "proxy.corp.internal", "proxy.tencent.com")
 TUNNEL = "CONNECT telemetry.example.com:443 #0"
 
@@ -30,17 +26,10 @@ def sandbox() -> Sandbox:
 
 
 def probe(store_dir: Path, sandbox: Sandbox, telemetry: str) -> ProbeResult:
-    config = ProbeConfig(
-        argv=(sys.executable, "-I", "-S", str(AGENT), "--telemetry", telemetry),
-        selections=(
-            Selection(get("proxy"), PROXIES),
-            Selection(get("locale"), ("C.UTF-8", "zh_CN.UTF-8")),
-        ),
-        expose=EXPOSE,
-        timeout=60,
+    """test_probe's probe, over proxy and locale, the stand-in pinging a telemetry host."""
+    return run(
+        store_dir, sandbox, ["--telemetry", telemetry], ["proxy", "locale"], {"proxy": PROXIES}
     )
-    with Store.open(store_dir) as store:
-        return run_probe(config, store, sandbox=sandbox)
 
 
 def test_a_tunnel_under_every_proxy_is_proxied_and_the_agent_clean(
