@@ -309,14 +309,7 @@ def _proxied(findings: list[Finding], cells: Iterable[_Cell]) -> list[Finding]:
                 f"proxy it names; without a proxy this connection has no route out of the "
                 f"sandbox and is not seen"
             )
-            f = Finding(
-                f.factors,
-                f.request,
-                replace(f.change, kind="proxied", detail=detail),
-                f.support,
-                f.control_support,
-                f.cells,
-            )
+            f = replace(f, change=replace(f.change, kind="proxied", detail=detail))
         out.append(f)
     return out
 
