@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.helpers import check_replicates, promptwitness
+from tests.e2e.helpers import check_replicates, noon_today, promptwitness
 
 from promptwitness.agents.cache import cache_root
 from promptwitness.agents.profiles import get_profile
@@ -170,6 +170,8 @@ def audit(name: str, version: str, tmp: Path, *extra: str) -> tuple[int, dict[st
         f"{name}@{version}",
         *AUDIT_FACTORS,
         "--no-pairwise",
+        "--clock",
+        noon_today(),  # a pinned clock at which both zones share the date
         *extra,
         "--timeout",
         "180",

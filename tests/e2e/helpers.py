@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,15 @@ def promptwitness(
         timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
+
+
+def noon_today() -> str:
+    """``--clock`` for an e2e probe over UTC and Asia/Shanghai: noon UTC of today's date.
+    The default pinned clock is the probe's start time, and after 16:00 UTC Shanghai is
+    on the next date, so an agent that writes the date into its prompt shows a value
+    change (expected, but a finding) under Asia/Shanghai, and a test that expects no
+    findings fails in the evening. At noon UTC both zones share the date."""
+    return f"{dt.datetime.now(dt.UTC):%Y-%m-%d}T12:00:00Z"
 
 
 def check_replicates(doc: dict[str, object], replicates: int = 2) -> None:

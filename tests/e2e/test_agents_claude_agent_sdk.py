@@ -16,7 +16,6 @@ an app that sets no option but ``maxTurns``.
 
 from __future__ import annotations
 
-import datetime as dt
 import fcntl
 import json
 import os
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e.helpers import check_replicates, promptwitness
+from tests.e2e.helpers import check_replicates, noon_today, promptwitness
 
 from promptwitness.agents.cache import MARKER, cache_root, version_dir
 
@@ -154,10 +153,8 @@ def probe(version: str, tmp: Path) -> tuple[int, dict[str, Any]]:
         "--factor",
         "tz=UTC,Asia/Shanghai",
         "--no-pairwise",
-        # every run's clock at noon UTC today: Asia/Shanghai is then on the same date as
-        # UTC, so its date is no value change (after 16:00 UTC it would be the next day's)
         "--clock",
-        f"{dt.datetime.now(dt.UTC):%Y-%m-%d}T12:00:00Z",
+        noon_today(),  # Asia/Shanghai on UTC's date: no value change of the date
         "--expose",
         str(app),
         *(a for v in QUIET for a in ("--env", v)),
