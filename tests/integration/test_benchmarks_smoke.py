@@ -105,5 +105,5 @@ def test_fleet_bench_runs_two_replicas_on_postgresql(tmp_path: Path) -> None:
     for integ in res["integrity"].values():
         assert integ["sent"] == integ["stored"] == integ["leaves"] > 0
         assert integ["dense"] and integ["verify_problems"] == []
-    assert set(res["throughput_rps"]) == {"sqlite", "postgresql", "postgresql-async"}
+    assert set(res["throughput_rps"]) == {"sqlite", "postgresql", "postgresql-flush"}
     assert "answers/s" in r.stdout and "added p50" in r.stdout

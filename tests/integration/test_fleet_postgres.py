@@ -124,4 +124,9 @@ def test_two_replicas_one_log_and_kill9_of_one(pg_url: str, tmp_path: Path) -> N
     assert main(["ledger", "verify", "--store", pg_url, "--pub", str(keys / "k.pub")]) == 0
     for pid_log in logs:
         assert "Traceback" not in pid_log.read_text()
+        # the banner says when a commit is on disk (the test server's configuration file
+        # turns synchronous_commit off, which the replicas keep)
+        assert "(synchronous_commit off (as configured: configuration file))" in (
+            pid_log.read_text()
+        )
     assert _gone(procs[0].pid, 1)

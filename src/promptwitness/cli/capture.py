@@ -352,7 +352,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         mode = f"pass-through to {args.upstream}" if args.upstream else "sink"
         console.print(
             f"promptwitness: serving on http://{bound_host}:{bound_port} ({mode}), run {run}, "
-            f"store {store.label}, {gateway_loop_name()} loop, writer {args.writer}"
+            f"store {store.label} ({store.durability}), {gateway_loop_name()} loop, "
+            f"writer {args.writer}"
             + ("; answers do not wait for the store" if args.ack_after_answer else "")
             + "; "
             "Ctrl-C stops",

@@ -67,6 +67,8 @@ class Backend(ABC):
     """How messages name the store (a path, or the URL without its password)."""
     errors: tuple[type[BaseException], ...]
     """The driver's exception classes that ``map_error`` turns into ``StoreError``."""
+    durability: str = ""
+    """When a commit is on disk, in a few words (``serve`` prints it)."""
 
     @abstractmethod
     def execute(self, sql: str, args: Sequence[Any] = ()) -> Cursor: ...

@@ -283,6 +283,7 @@ class Store:
         self.backend = backend.name
         self.location = backend.location  # reopens it; may hold a password: never print
         self.where = backend.where  # names it in messages
+        self.durability = backend.durability  # when a commit is on disk (serve prints it)
         # what a user passes as --store to reach it again (a directory, or the URL without
         # its password): what reports and printed commands show
         self.label = str(backend.root) if isinstance(backend, SqliteBackend) else backend.where

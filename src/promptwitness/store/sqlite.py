@@ -78,6 +78,7 @@ def enc_text(s: str | None) -> str | bytes | None:
 
 class SqliteBackend(Backend):
     name = "sqlite"
+    durability = "WAL, synchronous=NORMAL"
     errors = (sqlite3.Error,)
 
     def __init__(self, root: Path, path: Path, conn: sqlite3.Connection) -> None:

@@ -9,6 +9,7 @@ import os
 import sqlite3
 import stat
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 from promptwitness.errors import NotFound, StoreError
 from promptwitness.model import CapturedExchange
 from promptwitness.store import DB_NAME, Store, StoredExchange, default_store_location, schema
+from promptwitness.store.pgtemp import TempCluster
 
 ANTHROPIC_BODY = json.dumps(
     {
@@ -445,8 +447,8 @@ def test_repeated_body_is_compressed_once(
 
 
 def test_rolled_back_blob_is_written_again(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The batch fails after its blob rows went in (PostgreSQL: were queued): nothing of
-    it is stored, and the blob is not remembered as stored."""
+    """The batch fails after its blob rows went in (PostgreSQL: were queued in the
+    pipeline): nothing of it is stored, and the blob is not remembered as stored."""
     body = b"a body that will be rolled back" * 10
     real = store._db.executemany
     calls = {"n": 0}
@@ -470,6 +472,54 @@ def test_rolled_back_blob_is_written_again(store: Store, monkeypatch: pytest.Mon
     assert store.exchanges() == []
     x = store.get(store.add(exchange(request_body=body, response_body=b"resp")))
     assert store.request_body(x) == body  # not skipped as "already stored"
+
+
+def _show(store: Store, name: str) -> str:
+    row = store._db._conn.execute(f"SHOW {name}").fetchone()  # type: ignore[attr-defined]
+    return str(row[0])
+
+
+@pytest.fixture(scope="module")
+def durable_cluster() -> Iterator[TempCluster]:
+    """A server with PostgreSQL's own settings (the session's shared cluster turns
+    ``fsync`` and ``synchronous_commit`` off in its configuration file)."""
+    with TempCluster(durable=True) as cluster:
+        yield cluster
+
+
+def test_postgres_writer_session(durable_cluster: TempCluster) -> None:
+    """A writer relaxes synchronous_commit only where the server was left at its
+    default, and reads in READ COMMITTED whatever the server's default; a reader's
+    session is left alone."""
+    import psycopg
+
+    pg_url = durable_cluster.create_database("session")
+    store = Store.open(pg_url)
+    try:
+        assert store._db.relaxed_commit  # type: ignore[attr-defined]
+        assert _show(store, "synchronous_commit") == "off"
+        assert _show(store, "default_transaction_isolation") == "read committed"
+    finally:
+        store.close()
+    reader = Store.open(pg_url, readonly=True)
+    try:
+        assert _show(reader, "synchronous_commit") == "on"
+    finally:
+        reader.close()
+    # an operator's choice (here for the database) is kept; the isolation is not theirs
+    # to loosen the log with
+    dbname = urllib.parse.urlsplit(pg_url).path.lstrip("/")
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"ALTER DATABASE {dbname} SET synchronous_commit = on")
+        conn.execute(f"ALTER DATABASE {dbname} SET default_transaction_isolation = serializable")
+    store = Store.open(pg_url)
+    try:
+        assert not store._db.relaxed_commit  # type: ignore[attr-defined]
+        assert _show(store, "synchronous_commit") == "on"
+        assert _show(store, "default_transaction_isolation") == "read committed"
+        store.add(exchange())
+    finally:
+        store.close()
 
 
 def test_classification_is_remembered_per_request(
