@@ -32,8 +32,9 @@ def noon_today() -> str:
 
 def check_replicates(doc: dict[str, object], replicates: int = 2) -> None:
     """The probe's sequential replicates in a JSON report: the control ran at least 3
-    times; a cell that holds a finding ran its ``replicates``; every other cell ran once,
-    or ``replicates`` times when its first run showed a change that the next did not."""
+    times; a cell that holds a finding ran its ``replicates``; a level's cell alone that
+    the covering rows cleared (screening) did not run; every other cell ran once, or
+    ``replicates`` times when its first run showed a change that the next did not."""
     findings = doc["findings"]
     cells = doc["design"]["cells"]  # type: ignore[index]
     shown = {c for f in findings for c in f["cells"]}  # type: ignore[attr-defined,union-attr]
@@ -42,6 +43,10 @@ def check_replicates(doc: dict[str, object], replicates: int = 2) -> None:
             assert cell["runs"] >= 3, cell
         elif cell["id"] in shown and cell["purpose"] != "covering":
             assert cell["runs"] == replicates, cell
+        elif cell["runs"] == 0:
+            assert doc["design"]["screen"] and doc["design"]["pairwise"], cell  # type: ignore[index]
+            assert cell["purpose"] == "one-at-a-time", cell
+            assert cell["reason"].startswith("Not run alone: the covering rows"), cell
         else:
             assert cell["runs"] in (1, replicates), cell
     assert doc["design"]["sequential"] is True  # type: ignore[index]

@@ -37,6 +37,11 @@ class ProbeConfig:
     # (or fails): a run that shows nothing already clears its levels against the
     # control's replicates. False: every cell gets its replicates up front.
     sequential: bool = True
+    # with sequential runs and covering rows: a level that a row of two factors or more
+    # holds runs alone only once a row holding it shows a change (the rows run every
+    # level already; a level whose rows all show nothing is cleared by them). False:
+    # every level's one-at-a-time cell runs up front.
+    screen: bool = True
     jobs: int = 1
     workdir: str | None = None
     pairwise: bool = True

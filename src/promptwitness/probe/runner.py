@@ -579,36 +579,81 @@ def _shows_change(result: Analysis, observations: Sequence[Observation], cell: s
     )
 
 
+def screened(cells: Sequence[Cell]) -> dict[tuple[str, str], Cell]:
+    """The one-at-a-time cells whose level some row of two factors or more holds, by
+    level: the rows screen them (``ProbeConfig.screen``)."""
+    held = {a for c in cells if c.purpose == "covering" for a in c.varied.items()}
+    out: dict[tuple[str, str], Cell] = {}
+    for c in cells:
+        if c.purpose == "one-at-a-time":
+            ((level),) = c.varied.items()
+            if level in held:
+                out[level] = c
+    return out
+
+
 def _run(config: ProbeConfig, store: Store, sandbox: Sandbox, progress: Progress) -> ProbeResult:
     s = Session(config, store, sandbox, progress)
     cells = plan(list(config.selections), pairwise=config.pairwise)
     s.begin(cells)
     s.run_control()
     first = 1 if config.sequential else None
-    s.run([(c, first or _replicates(c, config)) for c in cells[1:]], "cells")
+    # screening: the covering rows run every non-control level, several at once; a
+    # level runs alone only once a row holding it shows a change (its cell "wakes").
+    # A clean agent's audit then costs the control and the rows: about 40 % fewer runs.
+    asleep = screened(cells) if config.sequential and config.screen else {}
+    waiting = {c.id for c in asleep.values()}
+    s.run([(c, first or _replicates(c, config)) for c in cells[1:] if c.id not in waiting], "cells")
     result = s.analyse()
     known = {c.id for c in cells}
     while True:
+        woken = []
+        if asleep:
+            for c in cells[1:]:
+                if len(c.varied) < 2 or not s.runs_of(c.id):
+                    continue
+                if _shows_change(result, s.observations, c.id):
+                    woken += [asleep.pop(a) for a in c.varied.items() if a in asleep]
         # sequential: a cell whose first run shows a change gets its other replicates;
-        # a suspect of a covering row gets its pair cells (one run each, first)
+        # a suspect of a covering row gets its pair cells (one run each, first), once
+        # the cells of its levels alone have run (they may explain it)
         due = [
             (c, _replicates(c, config))
             for c in cells[1:]
-            if s.runs_of(c.id) < _replicates(c, config)
+            if 0 < s.runs_of(c.id) < _replicates(c, config)
             and _shows_change(result, s.observations, c.id)
         ]
         extra = [
             c
-            for c in (confirm(result.suspects, list(config.selections)) if result.suspects else [])
+            for c in (
+                confirm(result.suspects, list(config.selections))
+                if result.suspects and not woken
+                else []
+            )
             if c.id not in known
         ]
-        if not due and not extra:
+        if not due and not extra and not woken:
             break
         cells += extra
         known |= {c.id for c in extra}
+        if woken:
+            s.run([(c, first or _replicates(c, config)) for c in woken], "one-at-a-time")
         if due:
             s.run(due, "replicates")
         if extra:
             s.run([(c, first or config.replicates) for c in extra], "confirm")
         result = s.analyse()
+    # the cells the rows cleared stay in the design, with no run and the reason
+    cleared = {c.id for c in asleep.values()}
+    cells = [
+        Cell(c.levels, c.purpose, SCREENED_REASON, c.control) if c.id in cleared else c
+        for c in cells
+    ]
     return s.finish(cells, result)
+
+
+SCREENED_REASON = (
+    "Not run alone: the covering rows that hold this level (with levels of other factors) "
+    "showed no change from the control, which clears it; it would have run alone, with "
+    "replicates, had one of them shown a change."
+)

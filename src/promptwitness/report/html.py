@@ -555,6 +555,12 @@ def _sandbox(result: ProbeResult) -> list[tuple[str, str]]:
             + f", {c.control_replicates} for the control",
         ),
         ("pairwise covering cells", "yes" if c.pairwise else "no"),
+        (
+            "one-at-a-time cells",
+            "a level that a covering row holds runs alone only once a row holding it shows a change"
+            if c.pairwise and c.sequential and c.screen
+            else "every level, up front",
+        ),
     ]
     if c.env:
         rows.append(("environment added", ", ".join(f"{k}={v}" for k, v in c.env.items())))

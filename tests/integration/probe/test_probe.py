@@ -175,6 +175,67 @@ def test_interaction_is_narrowed_to_the_pair(tmp_path: Path, sandbox: Sandbox) -
     assert result.verdict == "conditioned"
 
 
+SCREEN_LEVELS = {
+    "tz": ("UTC", "Asia/Shanghai", "Asia/Tokyo"),
+    "locale": ("C.UTF-8", "zh_CN.UTF-8", "ja_JP.UTF-8"),
+    "hostname": ("devbox", "ubuntu"),
+}
+
+
+def test_covering_rows_clear_the_levels_of_a_clean_agent(tmp_path: Path, sandbox: Sandbox) -> None:
+    """Screening: the covering rows run every level; where none shows a change, no level
+    runs alone, and each of their cells says why in the report."""
+    result = probe(tmp_path, sandbox, [], list(SCREEN_LEVELS), SCREEN_LEVELS)
+    assert result.verdict == "clean", result.analysis.findings
+    doc = to_json(result)
+    assert doc["design"]["screen"] is True
+    alone = [c for c in doc["design"]["cells"] if c["purpose"] == "one-at-a-time"]
+    rows = [c for c in doc["design"]["cells"] if c["purpose"] == "covering"]
+    assert len(alone) == 5 and len(rows) >= 4
+    assert {level for c in rows for level in c["levels"].items()} >= {
+        (c.split("=")[0], c.split("=", 1)[1]) for c in (a["id"] for a in alone)
+    }
+    for c in alone:
+        assert c["runs"] == 0 and c["reason"].startswith("Not run alone: the covering rows"), c
+    runs = Counter(r["cell"] for r in doc["runs"])
+    assert runs.pop("control") == 3 and set(runs) == {c["id"] for c in rows}
+    assert sum(runs.values()) == len(rows)
+
+
+def test_a_changed_row_wakes_only_its_own_levels(tmp_path: Path, sandbox: Sandbox) -> None:
+    """A change planted on one level: the rows that hold it show it, their levels run
+    alone (so the change goes to that level, not to a pair of the row), and a level that
+    only clean rows hold never runs alone."""
+    result = probe(
+        tmp_path,
+        sandbox,
+        ["--plant", "confusable:tz=Asia/Shanghai"],
+        list(SCREEN_LEVELS),
+        SCREEN_LEVELS,
+    )
+    a = result.analysis
+    assert result.verdict == "conditioned" and not a.suspects and not a.unresolved
+    (finding,) = a.findings
+    assert dict(finding.factors) == {"tz": "Asia/Shanghai"} and finding.support == (2, 2)
+    rows = [c for c in result.cells if c.purpose == "covering"]
+    changed = {c.id for c in rows if c.levels["tz"] == "Asia/Shanghai"}
+    assert changed and set(finding.cells) == {"tz=Asia/Shanghai", *changed}
+    runs = Counter(r.cell for r in result.runs)
+    woken = {f"{k}={v}" for c in rows if c.id in changed for k, v in c.varied.items()}
+    for c in result.cells:
+        if c.purpose == "one-at-a-time":
+            assert (runs[c.id] > 0) == (c.id in woken), (c.id, runs[c.id], woken)
+    assert runs["tz=Asia/Tokyo"] == 0  # only rows that showed nothing hold it
+
+
+def test_every_level_alone_runs_them_up_front(tmp_path: Path, sandbox: Sandbox) -> None:
+    result = probe(tmp_path, sandbox, [], list(SCREEN_LEVELS), SCREEN_LEVELS, screen=False)
+    runs = Counter(r.cell for r in result.runs)
+    assert result.verdict == "clean"
+    assert all(runs[c.id] == 1 for c in result.cells if c.purpose == "one-at-a-time")
+    assert to_json(result)["design"]["screen"] is False
+
+
 def test_random_wording_is_noise_not_a_finding(tmp_path: Path, sandbox: Sandbox) -> None:
     result = probe(
         tmp_path,
@@ -249,3 +310,27 @@ def test_cli_exit_codes_and_json(tmp_path: Path) -> None:
         "--factor", "tz=UTC,Asia/Shanghai", "-q", "--", "/bin/false", store=tmp_path / "s"
     )
     assert broken.returncode == 2 and b"no request" in broken.stderr
+
+
+@pytest.mark.parametrize("flag", [False, True])
+def test_cli_every_level_alone(flag: bool, tmp_path: Path) -> None:
+    report = tmp_path / "r.json"
+    factors = ("tz=UTC,Asia/Shanghai", "locale=C.UTF-8,zh_CN.UTF-8", "hostname=devbox,ubuntu")
+    run = _cli(
+        *(a for f in factors for a in ("--factor", f)),
+        *(["--every-level-alone"] if flag else []),
+        "-q",
+        "--json",
+        str(report),
+        "--",
+        sys.executable,
+        "-I",
+        "-S",
+        str(AGENT),
+        store=tmp_path / "s",
+    )
+    assert run.returncode == 0, run.stderr.decode()
+    doc = json.loads(report.read_text(encoding="utf-8"))
+    assert doc["design"]["screen"] is not flag
+    alone = [c["runs"] for c in doc["design"]["cells"] if c["purpose"] == "one-at-a-time"]
+    assert alone == ([1, 1, 1] if flag else [0, 0, 0])
