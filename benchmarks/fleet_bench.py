@@ -177,7 +177,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             ports: dict[str, list[int]] = {}
             for name, store in stores.items():  # one SQLite gateway, two replicas per database
                 for k in range(1 if name == "sqlite" else 2):
-                    writer = "process" if name == "sqlite" else args.pg_writer
+                    writer = "auto" if name == "sqlite" else args.pg_writer
                     gw = await _start_serve_at(f"{name}-{k}", logdir, up.port, store, writer)
                     children.append(gw)
                     ports.setdefault(name, []).append(gw.port)
@@ -283,9 +283,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", type=int, default=100 * 1024, help="request body bytes")
     p.add_argument(
         "--pg-writer",
-        choices=("process", "thread"),
-        default="process",
-        help="the replicas' serve --writer (the SQLite gateway keeps serve's default)",
+        choices=("auto", "process", "thread"),
+        default="auto",
+        help="the replicas' serve --writer (default: serve's, auto: a thread for "
+        "PostgreSQL; the SQLite gateway keeps serve's default, a process)",
     )
     p.add_argument("--out", type=Path, default=HERE / "results" / "fleet-latest.json")
     args = p.parse_args(argv)

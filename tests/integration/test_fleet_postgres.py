@@ -1,9 +1,9 @@
 """Two ``serve`` replicas on one PostgreSQL store, and ``kill -9`` of one under load.
 
 A real PostgreSQL server (tests/conftest.py starts it), two real ``promptwitness serve``
-processes (each in its own process group, each with its writer process) writing into one
-database, clients loading both at once. Then SIGKILL of one replica's whole process
-group, mid-load. Must hold:
+processes (each in its own process group; the writer a thread, serve's default for
+PostgreSQL, or a writer process beside each) writing into one database, clients
+loading both at once. Then SIGKILL of one replica's whole process group, mid-load. Must hold:
 
 - nothing answered is lost: every id answered in full, by either replica, is stored;
 - the other replica keeps serving (its clients are answered after the kill);
@@ -22,6 +22,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from tests.integration.test_kill9 import ID, _client, _free_port, _gone, _ready
 
 from promptwitness.cli import main
@@ -33,10 +34,10 @@ LOAD_SECONDS = 1.0  # before the kill
 AFTER_KILL_SECONDS = 1.0  # the survivor's load after it
 
 
-def _serve(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+def _serve(url: str, port: int, log: Path, writer: str) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
     cmd = [sys.executable, "-m", "promptwitness", "serve", "--store", url]
-    cmd += ["--listen", f"127.0.0.1:{port}"]
+    cmd += ["--listen", f"127.0.0.1:{port}", "--writer", writer]
     with log.open("wb") as out:  # the child keeps its own copy of the descriptor
         return subprocess.Popen(
             cmd,
@@ -48,13 +49,14 @@ def _serve(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
         )
 
 
-def test_two_replicas_one_log_and_kill9_of_one(pg_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("writer", ["auto", "process"])
+def test_two_replicas_one_log_and_kill9_of_one(pg_url: str, tmp_path: Path, writer: str) -> None:
     ports = [_free_port(), _free_port()]
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
     # the first replica creates the tables; both then share them
-    procs = [_serve(pg_url, ports[0], logs[0])]
+    procs = [_serve(pg_url, ports[0], logs[0], writer)]
     _ready(procs[0], ports[0], logs[0])
-    procs.append(_serve(pg_url, ports[1], logs[1]))
+    procs.append(_serve(pg_url, ports[1], logs[1], writer))
     _ready(procs[1], ports[1], logs[1])
     stops = [threading.Event(), threading.Event()]
     answered: list[list[str]] = [[], []]
@@ -72,7 +74,7 @@ def test_two_replicas_one_log_and_kill9_of_one(pg_url: str, tmp_path: Path) -> N
             t.start()
         time.sleep(LOAD_SECONDS)
         alive = sum(t.is_alive() for t in threads)
-        os.killpg(procs[0].pid, signal.SIGKILL)  # replica A and its writer process
+        os.killpg(procs[0].pid, signal.SIGKILL)  # replica A (and its writer process)
         survivor_at_kill = len(answered[1])
         time.sleep(AFTER_KILL_SECONDS)
         survivor_after = len(answered[1])
@@ -129,4 +131,6 @@ def test_two_replicas_one_log_and_kill9_of_one(pg_url: str, tmp_path: Path) -> N
         assert "(synchronous_commit off (as configured: configuration file))" in (
             pid_log.read_text()
         )
+        # --writer auto on PostgreSQL: a thread
+        assert f"writer {'thread' if writer == 'auto' else writer}" in pid_log.read_text()
     assert _gone(procs[0].pid, 1)

@@ -87,7 +87,7 @@ def serve(tmp_path: Path) -> Iterator[Serve]:
             str(store),
             "--listen",
             f"127.0.0.1:{port}",
-        ],  # --writer process is the default
+        ],  # --writer auto: a process for an SQLite store
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
