@@ -39,9 +39,12 @@ class ProbeConfig:
     sequential: bool = True
     # with sequential runs and covering rows: a level that a row of two factors or more
     # holds runs alone only once a row holding it shows a change (the rows run every
-    # level already; a level whose rows all show nothing is cleared by them). False:
-    # every level's one-at-a-time cell runs up front.
-    screen: bool = True
+    # level already; a level whose rows all show nothing is cleared by them). Off by
+    # default: a one-at-a-time cell is the only cell where a level meets the control of
+    # every other factor, so only it sees an agent that conditions on one unusual signal
+    # in an otherwise ordinary environment, or a factor another one masks (TZ hides the
+    # system zone). ``--screen`` turns it on for a faster, weaker audit.
+    screen: bool = False
     jobs: int = 1
     workdir: str | None = None
     pairwise: bool = True

@@ -598,9 +598,10 @@ def _run(config: ProbeConfig, store: Store, sandbox: Sandbox, progress: Progress
     s.begin(cells)
     s.run_control()
     first = 1 if config.sequential else None
-    # screening: the covering rows run every non-control level, several at once; a
-    # level runs alone only once a row holding it shows a change (its cell "wakes").
-    # A clean agent's audit then costs the control and the rows: about 40 % fewer runs.
+    # screening (--screen): the covering rows run every non-control level, several at
+    # once; a level runs alone only once a row holding it shows a change (its cell
+    # "wakes"). A clean agent's audit then costs the control and the rows: about 40 %
+    # fewer runs, but no level meets the control of every other factor unless woken.
     asleep = screened(cells) if config.sequential and config.screen else {}
     waiting = {c.id for c in asleep.values()}
     s.run([(c, first or _replicates(c, config)) for c in cells[1:] if c.id not in waiting], "cells")

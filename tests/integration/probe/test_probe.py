@@ -183,9 +183,9 @@ SCREEN_LEVELS = {
 
 
 def test_covering_rows_clear_the_levels_of_a_clean_agent(tmp_path: Path, sandbox: Sandbox) -> None:
-    """Screening: the covering rows run every level; where none shows a change, no level
-    runs alone, and each of their cells says why in the report."""
-    result = probe(tmp_path, sandbox, [], list(SCREEN_LEVELS), SCREEN_LEVELS)
+    """Screening (``--screen``): the covering rows run every level; where none shows a
+    change, no level runs alone, and each of their cells says why in the report."""
+    result = probe(tmp_path, sandbox, [], list(SCREEN_LEVELS), SCREEN_LEVELS, screen=True)
     assert result.verdict == "clean", result.analysis.findings
     doc = to_json(result)
     assert doc["design"]["screen"] is True
@@ -212,6 +212,7 @@ def test_a_changed_row_wakes_only_its_own_levels(tmp_path: Path, sandbox: Sandbo
         ["--plant", "confusable:tz=Asia/Shanghai"],
         list(SCREEN_LEVELS),
         SCREEN_LEVELS,
+        screen=True,
     )
     a = result.analysis
     assert result.verdict == "conditioned" and not a.suspects and not a.unresolved
@@ -228,12 +229,30 @@ def test_a_changed_row_wakes_only_its_own_levels(tmp_path: Path, sandbox: Sandbo
     assert runs["tz=Asia/Tokyo"] == 0  # only rows that showed nothing hold it
 
 
-def test_every_level_alone_runs_them_up_front(tmp_path: Path, sandbox: Sandbox) -> None:
-    result = probe(tmp_path, sandbox, [], list(SCREEN_LEVELS), SCREEN_LEVELS, screen=False)
+def test_by_default_every_level_runs_alone(tmp_path: Path, sandbox: Sandbox) -> None:
+    result = probe(tmp_path, sandbox, [], list(SCREEN_LEVELS), SCREEN_LEVELS)
     runs = Counter(r.cell for r in result.runs)
     assert result.verdict == "clean"
     assert all(runs[c.id] == 1 for c in result.cells if c.purpose == "one-at-a-time")
     assert to_json(result)["design"]["screen"] is False
+
+
+def test_a_signal_alone_in_an_ordinary_environment_needs_the_cell_alone(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    """Why screening is not the default: an agent that changes its request for a zone
+    only when the rest of the environment is ordinary (here the locale at its control)
+    shows it in the zone's cell alone; every covering row that holds the zone varies the
+    locale too, so with --screen the rows show nothing and the verdict is clean."""
+    plant = ["--pair", "tz=Asia/Shanghai,locale=C.UTF-8:confusable"]
+    levels = {k: v for k, v in SCREEN_LEVELS.items() if k != "hostname"}
+    found = probe(tmp_path / "a", sandbox, plant, list(levels), levels)
+    assert found.verdict == "conditioned"
+    assert [dict(f.factors) for f in found.analysis.findings] == [{"tz": "Asia/Shanghai"}]
+    rows = [c for c in found.cells if c.purpose == "covering"]
+    assert rows and all(c.levels["locale"] != "C.UTF-8" for c in rows)
+    missed = probe(tmp_path / "b", sandbox, plant, list(levels), levels, screen=True)
+    assert missed.verdict == "clean" and not missed.analysis.findings
 
 
 def test_random_wording_is_noise_not_a_finding(tmp_path: Path, sandbox: Sandbox) -> None:
@@ -313,12 +332,12 @@ def test_cli_exit_codes_and_json(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("flag", [False, True])
-def test_cli_every_level_alone(flag: bool, tmp_path: Path) -> None:
+def test_cli_screen(flag: bool, tmp_path: Path) -> None:
     report = tmp_path / "r.json"
     factors = ("tz=UTC,Asia/Shanghai", "locale=C.UTF-8,zh_CN.UTF-8", "hostname=devbox,ubuntu")
     run = _cli(
         *(a for f in factors for a in ("--factor", f)),
-        *(["--every-level-alone"] if flag else []),
+        *(["--screen"] if flag else []),
         "-q",
         "--json",
         str(report),
@@ -331,6 +350,6 @@ def test_cli_every_level_alone(flag: bool, tmp_path: Path) -> None:
     )
     assert run.returncode == 0, run.stderr.decode()
     doc = json.loads(report.read_text(encoding="utf-8"))
-    assert doc["design"]["screen"] is not flag
+    assert doc["design"]["screen"] is flag
     alone = [c["runs"] for c in doc["design"]["cells"] if c["purpose"] == "one-at-a-time"]
-    assert alone == ([1, 1, 1] if flag else [0, 0, 0])
+    assert alone == ([0, 0, 0] if flag else [1, 1, 1])
