@@ -187,3 +187,50 @@ def test_reports_say_where_they_went_and_an_unwritable_path_is_a_clear_error(
     run = pw(tmp_path, *base, "--html", str(tmp_path / "no" / "such" / "r.html"), "--", "-p", "hi")
     assert run.returncode == 2 and "cannot write the HTML report" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_discover_runs_an_account_bound_agent_hermetic(tmp_path: Path) -> None:
+    """``discover`` on a profile resolves it as ``audit`` does: the installed copy of a
+    vendor-installed agent, and hermetic for an account-bound one (before, its runs had
+    no answer from the vendor's host, sent nothing, and discover stopped)."""
+    home = tmp_path / "home"
+    bin_dir = home / ".local" / "bin"
+    bin_dir.mkdir(parents=True)
+    agent = bin_dir / "cursor-agent"
+    agent.write_text(STAND_IN)
+    agent.chmod(0o755)
+    report = tmp_path / "r.json"
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
+    env.update(HOME=str(home), PROMPTWITNESS_STORE=str(tmp_path / "store"))
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "promptwitness",
+            "discover",
+            "cursor-agent",
+            "--runtime",
+            "python",
+            "--jobs",
+            "2",
+            "--json",
+            str(report),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        stdin=subprocess.DEVNULL,
+    )
+    assert run.returncode in (0, 1), run.stderr[-3000:]
+    assert "the installed copy" in run.stderr and "account-bound" in run.stderr
+    doc = json.loads(report.read_text(encoding="utf-8"))
+    assert doc["hermetic"] is not None
+    assert set(doc["egress"]["control"]["hosts"]) == {"api2.cursor.sh"}
+    assert doc["discover"]["runs"] > 0 and doc["discover"]["coverage"]["summary"]
+    # the TZ variable it reads is a lead; a zone of Asia changes its apostrophe
+    assert any(x["factor"] == "tz" for x in doc["discover"]["leads"]), doc["discover"]["leads"]
+    assert any(
+        f["kind"] == "confusable" and next(iter(f["factors"])) in ("tz", "system-tz")
+        for f in doc["findings"]
+    ), doc["findings"]

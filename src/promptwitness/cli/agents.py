@@ -8,7 +8,7 @@ import os
 import re
 import sys
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from promptwitness.cli.common import status, stderr_console, stdout_console
 from promptwitness.cli.probe import (
@@ -20,6 +20,10 @@ from promptwitness.cli.probe import (
 )
 from promptwitness.errors import UsageError
 from promptwitness.probe.command import env_pairs, exposed_paths, resolve_command
+
+if TYPE_CHECKING:
+    from promptwitness.agents.profiles import Profile
+    from promptwitness.agents.registry import Installed
 
 DEFAULT_AUDIT_FACTORS = ("tz", "system-tz", "locale", "proxy", "endpoint-host")
 # The audit's screening levels: the catalog's signals a fingerprinting agent would most
@@ -221,9 +225,52 @@ def cmd_agent_versions(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_audit(args: argparse.Namespace) -> int:
+def resolve_agent(
+    args: argparse.Namespace, spec: str, verb: str, console: Any, *, quiet: bool = False
+) -> tuple[Profile, str, Installed]:
+    """``AGENT[@VERSION]`` for ``audit`` and ``discover``: the profile, the version (the
+    latest when none is given; the installed copy for an agent its vendor installs) and
+    the installed agent, each step said on ``console`` (unless ``quiet``). An
+    account-bound agent runs hermetic (``args.hermetic`` set), as its profile declares."""
+
+    def say(text: str) -> None:
+        if not quiet:
+            console.print(text, markup=False)
+
     from promptwitness.agents.profiles import get_profile
     from promptwitness.agents.registry import LOCAL_VERSION, install, latest
+
+    name, version = split_spec(spec)
+    profile = get_profile(name)
+    if profile.registry == "local":  # installed by its vendor's script: the copy here
+        if version is not None:
+            raise UsageError(
+                f"{profile.title} is installed by its vendor, not from a "
+                f"registry: {verb} the installed copy ({name}, no version)"
+            )
+        inst = install(profile, LOCAL_VERSION)
+        version = LOCAL_VERSION
+        say(f"{profile.title}: the installed copy, {inst.binary}")
+    else:
+        if version is None:
+            version = latest(profile)
+            say(f"{profile.title}: latest is {version}")
+        with status(
+            console,
+            f"installing {profile.package}@{version} (cached after the first time)",
+            quiet=quiet,
+        ):
+            inst = install(profile, version)
+    if profile.account and not args.hermetic:
+        args.hermetic = True
+        say(
+            f"{profile.title} is account-bound: running it hermetic (its vendor's "
+            f"hosts answered in the sandbox, {len(profile.answers)} canned answers)"
+        )
+    return profile, version, inst
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
     from promptwitness.probe.model import ProbeConfig
 
     cmd = list(args.cmd)
@@ -245,33 +292,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
             f"unexpected arguments {' '.join(args.cmd)!r}: a profile gives the "
             "agent's command (--prompt sets its task)"
         )
-    name, version = split_spec(args.agent)
-    profile = get_profile(name)
     console = stderr_console()
-    if profile.registry == "local":  # installed by its vendor's script: the copy here
-        if version is not None:
-            raise UsageError(
-                f"{profile.title} is installed by its vendor, not from a "
-                f"registry: audit the installed copy ({name}, no version)"
-            )
-        inst = install(profile, LOCAL_VERSION)
-        version = LOCAL_VERSION
-        console.print(f"{profile.title}: the installed copy, {inst.binary}", markup=False)
-    else:
-        if version is None:
-            version = latest(profile)
-            console.print(f"{profile.title}: latest is {version}", markup=False)
-        with status(
-            console, f"installing {profile.package}@{version} (cached after the first time)"
-        ):
-            inst = install(profile, version)
-    if profile.account and not args.hermetic:
-        args.hermetic = True
-        console.print(
-            f"{profile.title} is account-bound: running it hermetic (its vendor's "
-            f"hosts answered in the sandbox, {len(profile.answers)} canned answers)",
-            markup=False,
-        )
+    profile, version, inst = resolve_agent(args, args.agent, "audit", console)
     if not args.factor and not args.vary_env:
         # an account-bound agent honours no base-URL variable: no endpoint-host levels
         args.factor = [

@@ -237,6 +237,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
             console.print(text, markup=False)
 
     agent_target: str | None = None
+    installed: list[str] = []
     if cmd and cmd[0] == "--":
         cmd = resolve_command(cmd[1:], args.workdir) if cmd[1:] else []
         if not cmd:
@@ -252,16 +253,9 @@ def cmd_discover(args: argparse.Namespace) -> int:
         )
         what = " ".join(cmd)
     elif len(cmd) == 1:
-        from promptwitness.agents.profiles import get_profile
-        from promptwitness.agents.registry import install, latest
-        from promptwitness.cli.agents import split_spec
+        from promptwitness.cli.agents import resolve_agent
 
-        name, version = split_spec(cmd[0])
-        profile = get_profile(name)
-        if version is None:
-            version = latest(profile)
-        say(f"installing {profile.package}@{version} (cached after the first time)")
-        inst = install(profile, version)
+        profile, version, inst = resolve_agent(args, cmd[0], "discover", console, quiet=args.quiet)
         config = config_from_args(
             args,
             profile.argv(str(inst.binary), args.prompt),
@@ -273,7 +267,11 @@ def cmd_discover(args: argparse.Namespace) -> int:
             home_files=profile.home_files,
             hermetic=hermetic_options(args, profile),
         )
-        agent_target = f"{profile.name}@{version}"
+        if profile.registry == "local":  # the installed copy: no cache entry to scan;
+            # the files its traced run loads, else its executable
+            installed = [str(inst.binary)]
+        else:
+            agent_target = f"{profile.name}@{version}"
         what = f"{profile.title} {version}"
     else:
         raise UsageError("give AGENT@VERSION or -- CMD [ARGS...]")
@@ -293,11 +291,8 @@ def cmd_discover(args: argparse.Namespace) -> int:
             targets = [agent_target]
         else:
             own = [p for p in loaded if not p.startswith(_SYSTEM_CODE)]
-            targets = list(
-                dict.fromkeys(
-                    own or [p for p in cmd if os.path.isfile(p) and not p.startswith(_SYSTEM_CODE)]
-                )
-            )
+            named = [p for p in cmd if os.path.isfile(p) and not p.startswith(_SYSTEM_CODE)]
+            targets = list(dict.fromkeys(own or installed or named))
         report = _scan(targets, args.scan_max_seconds, say)
     from promptwitness.capture.env import dummy_keys
 
