@@ -266,7 +266,7 @@ class PostgresBackend(Backend):
         ``synchronous_commit = off``: a commit is acknowledged once it is in the
         server's WAL buffers, which its WAL writer flushes to disk within three times
         ``wal_writer_delay`` (600 ms with the defaults), not before the acknowledgement
-        (measured: 0.35-0.5 ms less per stored exchange, benchmarks/README.md). It is the
+        (measured: 0.58-0.72 ms less added latency per answer, benchmarks/README.md). It is the
         class of guarantee the SQLite store gives a single gateway (WAL,
         ``synchronous=NORMAL``): a committed exchange survives the crash of any gateway
         (``kill -9`` included), and a crash of the database server or its host may lose
